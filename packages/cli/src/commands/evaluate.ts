@@ -1,0 +1,104 @@
+import { writeFileSync } from 'node:fs';
+import {
+  PatientStore,
+  Quarantine,
+  achievementDay,
+  evaluatePopulation,
+  loadRegistries,
+  preparedPatients,
+  readRecords,
+  type CompiledRegistry,
+  type PatientResult,
+} from '@caregaps/core';
+import { EXIT, progress, report, sink, type Io } from '../io.js';
+
+export interface EvaluateOptions {
+  input: string;
+  asOf: string;
+  registries: string;
+  codesets: string;
+  output?: string;
+  explain?: boolean;
+  summary?: boolean;
+  quarantine?: string;
+  registry?: string[];
+}
+
+/** Register sizes and achievement per indicator, for the readable summary. */
+export interface Summary {
+  registered: number;
+  registers: Record<string, { size: number; indicators: Record<string, Record<string, number>> }>;
+}
+
+function summarise(results: Iterable<PatientResult>, registries: readonly CompiledRegistry[], registered: number): Summary {
+  const summary: Summary = { registered, registers: {} };
+  for (const r of registries) {
+    summary.registers[r.id] = {
+      size: 0,
+      indicators: Object.fromEntries(r.indicatorIds.map((id) => [id, { met: 0, gap: 0, excepted: 0, 'not-applicable': 0 }])),
+    };
+  }
+  for (const result of results) {
+    const reg = summary.registers[result.registry]!;
+    reg.size++;
+    for (const [id, status] of Object.entries(result.indicators)) reg.indicators[id]![status]!++;
+  }
+  return summary;
+}
+
+function pct(n: number, d: number): string {
+  return d === 0 ? '–' : `${((100 * n) / d).toFixed(1)}%`;
+}
+
+/** The summary as a table a person can read. */
+export function formatSummary(summary: Summary, asOf: string): string {
+  const lines = [`Caregaps — ${summary.registered} registered patients, achievement date ${asOf}`, ''];
+  for (const [id, reg] of Object.entries(summary.registers)) {
+    lines.push(`${id}: ${reg.size} on the register (prevalence ${pct(reg.size, summary.registered)})`);
+    for (const [ind, c] of Object.entries(reg.indicators)) {
+      const den = c.met! + c.gap!;
+      lines.push(
+        `  ${ind.padEnd(10)} met ${String(c.met).padStart(6)}  gap ${String(c.gap).padStart(6)}  excepted ${String(c.excepted).padStart(5)}  n/a ${String(c['not-applicable']).padStart(6)}  achievement ${pct(c.met!, den).padStart(6)} (gross ${pct(c.met!, den + c.excepted!)})`,
+      );
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/** `caregaps evaluate`: reads records, evaluates every registry on the achievement date, writes NDJSON results. */
+export async function evaluate(io: Io, options: EvaluateOptions): Promise<number> {
+  try {
+    const day = achievementDay(options.asOf);
+    const loaded = loadRegistries(options.registries, options.codesets, options.registry);
+    const store = new PatientStore();
+    const quarantine = new Quarantine();
+    const bar = progress(io, 'reading');
+    let accepted = 0;
+    for await (const item of readRecords(options.input)) {
+      bar.tick();
+      if (item.ok) {
+        store.apply(item.record);
+        accepted++;
+      } else quarantine.add(item);
+    }
+    bar.stop();
+    const results: PatientResult[] = [];
+    const out = options.summary && !options.output ? undefined : sink(io, options.output);
+    let registered = 0;
+    const patients = [...preparedPatients(store, loaded.index)];
+    for (const p of patients) if (p.registeredFrom <= day && p.registrationEnd > day) registered++;
+    for (const result of evaluatePopulation(patients, loaded.compiled, day, { explain: options.explain === true })) {
+      out?.write(JSON.stringify(result) + '\n');
+      if (options.summary) results.push(result);
+    }
+    await out?.close();
+    if (options.quarantine) writeFileSync(options.quarantine, quarantine.items.map((q) => JSON.stringify(q)).join('\n') + (quarantine.size ? '\n' : ''));
+    io.err(`${accepted} records accepted, ${quarantine.size} quarantined${quarantine.size ? ' (' + [...quarantine.counts].map(([c, n]) => `${c}: ${n}`).join(', ') + ')' : ''}\n`);
+    for (const q of quarantine.items.slice(0, 5)) io.err(`  ${q.file ?? ''}:${q.line}: ${q.reason} [${q.code}]\n`);
+    if (options.summary) io.out(formatSummary(summarise(results, loaded.compiled, registered), options.asOf));
+    return EXIT.ok;
+  } catch (error) {
+    return report(io, error);
+  }
+}

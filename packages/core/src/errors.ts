@@ -1,0 +1,74 @@
+/**
+ * Every error Caregaps reports has a stable code, documented in `docs/errors.md` with how to fix it.
+ * Tests assert codes, never wording.
+ * @module
+ */
+
+/** The documented error codes and what each one tells the user to do. */
+export const ERRORS = {
+  CG_RECORD_JSON: 'The line is not valid JSON. Write one JSON object per line (NDJSON).',
+  CG_RECORD_SCHEMA: 'The record does not match record format v1. Fix the named field (see docs/records.md).',
+  CG_RECORD_NHS_NUMBER: 'The NHS number is not 10 digits with a valid Modulus 11 check digit. Correct it at the source.',
+  CG_RECORD_DATE: 'The date is not a real calendar date in YYYY-MM-DD form.',
+  CG_RECORD_TOO_LONG: 'The line is longer than the reader accepts. Split the record or raise maxLineBytes.',
+  CG_CODESET_FORMAT: 'The codeset file is malformed. Follow the format in docs/codesets.md.',
+  CG_CODESET_DUPLICATE: 'The cluster or code appears twice. Keep one copy.',
+  CG_RULE_FILE_TOO_LARGE: 'The rule file is larger than the loader accepts. Split it or raise maxBytes.',
+  CG_RULE_SYNTAX: 'The file is not valid YAML or JSON. Fix the syntax at the position given.',
+  CG_RULE_ALIASES: 'The YAML uses more aliases than allowed. Write the content out instead of using anchors.',
+  CG_RULE_FORBIDDEN_KEY: 'Keys named __proto__, constructor or prototype are not allowed anywhere. Rename the key.',
+  CG_RULE_SCHEMA: 'The file does not match the registry schema. Fix the property named at the position given.',
+  CG_RULE_UNKNOWN_FACT: 'The condition or field names a fact that is neither a field of this registry nor a built-in fact.',
+  CG_RULE_UNKNOWN_CLUSTER: 'The field names a cluster with no codeset. Add codesets/<CLUSTER>.csv or correct the name.',
+  CG_RULE_FIELD_CYCLE: 'Fields refer to each other in a cycle. Break the cycle.',
+  CG_RULE_TYPE: 'The operator or value does not suit the type of the fact.',
+  CG_RULE_DATE_EXPRESSION: 'The date expression is not understood. Write e.g. "PPED - 12 months", "DMLAT_DAT", "2023-04-01".',
+  CG_RULE_CASCADE: 'The rule cascade cannot end without a decision. Make the last rule select or reject on both branches.',
+  CG_RULE_DUPLICATE: 'The id is used twice in this registry. Give each indicator and rule a unique id.',
+  CG_RULE_UNSAFE_PATH: 'A condition path must be a plain property path such as $.a.b. Scripts and filters are refused.',
+  CG_TEST_CASE: 'The registry test case is malformed. Fix the property named.',
+  CG_TEST_DUPLICATE: 'Two registry test cases are the same. Remove or change one.',
+  CG_USAGE: 'The command was called with wrong arguments. Run `caregaps <command> --help`.',
+  CG_INPUT: 'An input file could not be read. Check the path and permissions.',
+} as const;
+
+/** A documented error code. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Where a problem is, as precisely as known. Lines and columns count from 1. */
+export interface SourceLocation {
+  file?: string;
+  line?: number;
+  column?: number;
+  /** JSON pointer into the document, e.g. `/indicators/0/numerator/1/if`. */
+  pointer?: string;
+  /** The record id when the problem is in a record. */
+  recordId?: string;
+}
+
+/** One problem found in an input: a code, what is wrong, where, and what to do. */
+export interface Problem extends SourceLocation {
+  code: ErrorCode;
+  message: string;
+}
+
+/** `file:line:column` (as much as is known) followed by the message and the code. */
+export function formatProblem(p: Problem): string {
+  const where = [p.file, p.line, p.column].filter((x) => x !== undefined).join(':');
+  const pointer = p.pointer ? ` (at ${p.pointer})` : '';
+  return `${where ? where + ': ' : ''}${p.message}${pointer} [${p.code}]`;
+}
+
+/** The error Caregaps throws: a code, a message that says what to do, and the problems behind it. */
+export class CaregapsError extends Error {
+  override readonly name = 'CaregapsError';
+  readonly code: ErrorCode;
+  readonly problems: readonly Problem[];
+
+  constructor(code: ErrorCode, message: string, problems: readonly Problem[] = []) {
+    const detail = problems.length ? '\n' + problems.map((p) => '  ' + formatProblem(p)).join('\n') : '';
+    super(`${message}${detail}\n  ${ERRORS[code]} [${code}]`);
+    this.code = code;
+    this.problems = problems;
+  }
+}

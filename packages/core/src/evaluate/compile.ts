@@ -1,0 +1,554 @@
+import type { CodesetIndex } from '../codesets/index.js';
+import { ageInYears, dayOfAge } from '../dates.js';
+import { applyOffset, parseDateExpression, type DateExpression } from '../rules/date-expression.js';
+import type { Registry } from '../rules/load.js';
+import type { Action, Condition, FieldDefinition, IndicatorStatus, RuleDefinition, ValueTest } from '../rules/types.js';
+import { anchorDates, anchoredFunction, firstDayReaching, type AnchorDates } from './horizon.js';
+import { seriesOf, type PreparedPatient, type Series } from './patient.js';
+
+/** Which rule of which cascade decided, and the facts it read (DESIGN §3.2 `--explain`). */
+export interface CascadeTrace {
+  /** Rules evaluated in order, with the truth of each condition. */
+  steps: { rule: number | string; result: boolean; action: Action }[];
+  /** Facts read while deciding, with their values (dates as YYYY-MM-DD later) and the records they came from. */
+  facts: Record<string, { value: number | boolean | null; records: string[] }>;
+}
+
+/** The outcome for one patient in one registry on one achievement date. */
+export interface RegistryOutcome {
+  onRegister: boolean;
+  /** Status per indicator, in the order of the registry file (empty when not on the register). */
+  statuses: IndicatorStatus[];
+  /** The earliest achievement date on which this outcome could change with no new record (Infinity if never). */
+  horizon: number;
+  explanation?: {
+    registration: boolean;
+    register?: CascadeTrace;
+    indicators: { denominator: CascadeTrace; numerator?: CascadeTrace }[];
+  };
+}
+
+type Value = (ctx: Context) => number;
+type Test = (ctx: Context) => boolean;
+
+interface CompiledField {
+  name: string;
+  compute: Value;
+  /** Record ids behind the value, for explanations. */
+  records(ctx: Context): string[];
+}
+
+interface CompiledRule {
+  rule: number | string;
+  test: Test;
+  then: Action;
+  else: Action;
+}
+
+/** Per-evaluation state: memoised field values, anchors, horizon and (when explaining) what was read. */
+class Context {
+  patient!: PreparedPatient;
+  anchors!: AnchorDates;
+  horizon = Infinity;
+  track = false;
+  reads: Set<string> | undefined;
+  readonly values: Float64Array;
+  readonly stamps: Int32Array;
+  /** For latest/earliest fields: the series and position of the chosen record. */
+  readonly chosenSeries: (Series | undefined)[];
+  readonly chosenAt: Int32Array;
+  generation = 0;
+
+  constructor(private readonly fields: readonly CompiledField[]) {
+    this.values = new Float64Array(fields.length);
+    this.stamps = new Int32Array(fields.length);
+    this.chosenSeries = new Array<Series | undefined>(fields.length);
+    this.chosenAt = new Int32Array(fields.length);
+  }
+
+  field(i: number): number {
+    if (this.reads) this.reads.add(this.fields[i]!.name);
+    if (this.stamps[i] === this.generation) return this.values[i]!;
+    const v = this.fields[i]!.compute(this);
+    this.values[i] = v;
+    this.stamps[i] = this.generation;
+    return v;
+  }
+
+  /** Notes a date on which the outcome could change by itself. */
+  until(day: number): void {
+    if (day < this.horizon) this.horizon = day;
+  }
+}
+
+const BUILT_INS: Record<string, (ctx: Context) => number> = {
+  ACHV_DAT: (ctx) => ctx.anchors.ACHV_DAT,
+  PPED: (ctx) => ctx.anchors.PPED,
+  QSSD: (ctx) => ctx.anchors.QSSD,
+  REG_DAT: (ctx) => ctx.patient.registeredFrom,
+  PAT_AGE: (ctx) => {
+    const age = ageInYears(ctx.patient.birthDay, ctx.anchors.ACHV_DAT);
+    if (ctx.track) ctx.until(dayOfAge(ctx.patient.birthDay, age + 1));
+    return age;
+  },
+};
+
+/** A date expression compiled: its value now, and (when anchored) how it moves with the achievement date. */
+interface CompiledDate {
+  value: Value;
+  moving: ((achv: number) => number) | undefined;
+}
+
+/** A registry compiled to closures over day numbers and cluster numbers. */
+export class CompiledRegistry {
+  readonly id: string;
+  readonly indicatorIds: readonly string[];
+  /** Cluster numbers this registry reads: an event in any other cluster cannot change its outcome. */
+  readonly clusters: ReadonlySet<number>;
+  private readonly fields: CompiledField[] = [];
+  private readonly fieldNumber = new Map<string, number>();
+  private readonly register: CompiledRule[];
+  private readonly indicators: { denominator: CompiledRule[]; numerator: CompiledRule[] }[];
+  private readonly context: Context;
+
+  constructor(
+    readonly registry: Registry,
+    private readonly index: CodesetIndex,
+  ) {
+    const def = registry.definition;
+    this.id = def.id;
+    this.indicatorIds = def.indicators.map((i) => i.id);
+    const clusters = new Set<number>();
+    for (const name of registry.fieldOrder) this.fieldNumber.set(name, this.fieldNumber.size);
+    for (const name of registry.fieldOrder) this.fields.push(this.compileField(name, def.fields[name]!, clusters));
+    this.clusters = clusters;
+    this.register = def.register.map((r) => this.compileRule(r));
+    this.indicators = def.indicators.map((i) => ({
+      denominator: i.denominator.map((r) => this.compileRule(r)),
+      numerator: i.numerator.map((r) => this.compileRule(r)),
+    }));
+    this.context = new Context(this.fields);
+  }
+
+  /**
+   * Evaluates one patient on one achievement date (a day number). Registration is checked first: only patients
+   * registered on the achievement date (and alive) can be on a register.
+   */
+  evaluate(patient: PreparedPatient, achievementDay: number, options: { horizon?: boolean; explain?: boolean } = {}): RegistryOutcome {
+    const ctx = this.context;
+    ctx.patient = patient;
+    ctx.anchors = anchorDates(achievementDay);
+    ctx.generation++;
+    ctx.horizon = Infinity;
+    ctx.track = options.horizon === true;
+    ctx.reads = undefined;
+    const explain = options.explain === true;
+    const registered = patient.registeredFrom <= achievementDay && patient.registrationEnd > achievementDay;
+    if (ctx.track) {
+      if (patient.registeredFrom > achievementDay) ctx.until(patient.registeredFrom);
+      if (patient.registrationEnd > achievementDay) ctx.until(patient.registrationEnd);
+    }
+    const outcome: RegistryOutcome = { onRegister: false, statuses: [], horizon: Infinity };
+    if (explain) outcome.explanation = { registration: registered, indicators: [] };
+    if (!registered) {
+      outcome.horizon = ctx.horizon;
+      return outcome;
+    }
+    const registerTrace = explain ? this.trace(ctx) : undefined;
+    const on = this.runCascade(this.register, ctx, registerTrace) === 'select';
+    if (outcome.explanation && registerTrace) outcome.explanation.register = this.finishTrace(ctx, registerTrace);
+    outcome.onRegister = on;
+    if (on) {
+      for (const indicator of this.indicators) {
+        const denTrace = explain ? this.trace(ctx) : undefined;
+        const den = this.runCascade(indicator.denominator, ctx, denTrace);
+        let status: IndicatorStatus;
+        let numTrace: CascadeTrace | undefined;
+        if (den === 'select') {
+          numTrace = explain ? this.trace(ctx) : undefined;
+          status = this.runCascade(indicator.numerator, ctx, numTrace) === 'select' ? 'met' : 'gap';
+          if (numTrace) numTrace = this.finishTrace(ctx, numTrace);
+        } else {
+          status = typeof den === 'object' ? den.reject : 'not-applicable';
+        }
+        outcome.statuses.push(status);
+        if (outcome.explanation) {
+          const entry: { denominator: CascadeTrace; numerator?: CascadeTrace } = { denominator: this.finishTrace(ctx, denTrace!) };
+          if (numTrace) entry.numerator = numTrace;
+          outcome.explanation.indicators.push(entry);
+        }
+      }
+    }
+    outcome.horizon = ctx.horizon;
+    return outcome;
+  }
+
+  private trace(ctx: Context): CascadeTrace {
+    ctx.reads = new Set();
+    return { steps: [], facts: {} };
+  }
+
+  private finishTrace(ctx: Context, trace: CascadeTrace): CascadeTrace {
+    for (const name of ctx.reads ?? []) {
+      const n = this.fieldNumber.get(name);
+      if (n === undefined) continue;
+      const field = this.fields[n]!;
+      const raw = ctx.values[n]!;
+      const type = this.registry.factTypes.get(name);
+      trace.facts[name] = {
+        value: Number.isNaN(raw) ? null : type === 'boolean' ? raw === 1 : raw,
+        records: field.records(ctx),
+      };
+    }
+    ctx.reads = undefined;
+    return trace;
+  }
+
+  private runCascade(rules: CompiledRule[], ctx: Context, trace: CascadeTrace | undefined): Action {
+    for (const rule of rules) {
+      const result = rule.test(ctx);
+      const action = result ? rule.then : rule.else;
+      if (trace) trace.steps.push({ rule: rule.rule, result, action });
+      if (action !== 'next') return action;
+    }
+    return 'reject'; // unreachable: the loader refuses cascades that can end on "next"
+  }
+
+  // ---- compilation -------------------------------------------------------------------------------------------
+
+  private compileDate(text: string): CompiledDate {
+    const expr = parseDateExpression(text)!;
+    const term = expr.term;
+    if ('day' in term) {
+      const day = applyOffset(expr, term.day);
+      return { value: () => day, moving: undefined };
+    }
+    if ('anchor' in term) {
+      const anchor = term.anchor;
+      const value: Value = expr.offset ? (ctx) => applyOffset(expr, ctx.anchors[anchor]) : (ctx) => ctx.anchors[anchor];
+      return { value, moving: anchoredFunction(expr as DateExpression & { term: { anchor: typeof anchor } }) };
+    }
+    const n = this.fieldNumber.get(term.field);
+    if (n !== undefined) {
+      return { value: expr.offset ? (ctx) => applyOffset(expr, ctx.field(n)) : (ctx) => ctx.field(n), moving: undefined };
+    }
+    const builtIn = BUILT_INS[term.field]!; // REG_DAT: fixed for the patient
+    return { value: (ctx) => applyOffset(expr, builtIn(ctx)), moving: undefined };
+  }
+
+  private compileField(name: string, field: FieldDefinition, used: Set<number>): CompiledField {
+    if (field.valueFrom !== undefined) return this.compileValueOf(name, field);
+    const list = field.latest ?? field.earliest ?? field.count ?? field.exists!;
+    const clusters = (Array.isArray(list) ? list : [list]).map((c) => {
+      const n = this.index.clusterNumber(c);
+      if (n === undefined) throw new Error(`cluster ${c} is not loaded (load the registry with its codesets)`);
+      used.add(n);
+      return n;
+    });
+    const where = compileWhere(field.where);
+    // Bounds: records count when lower ≤ day ≤ upper. The achievement date is always an upper bound.
+    const lowers: { value: Value; moving: ((a: number) => number) | undefined }[] = [];
+    const uppers: { value: Value; moving: ((a: number) => number) | undefined }[] = [
+      { value: (ctx) => ctx.anchors.ACHV_DAT, moving: (a) => a },
+    ];
+    const bound = (text: string, shift: number) => {
+      const d = this.compileDate(text);
+      return {
+        value: shift === 0 ? d.value : (ctx: Context) => d.value(ctx) + shift,
+        moving: d.moving && shift !== 0 ? (a: number) => d.moving!(a) + shift : d.moving,
+      };
+    };
+    if (field.after !== undefined) lowers.push(bound(field.after, 1));
+    if (field.onOrAfter !== undefined) lowers.push(bound(field.onOrAfter, 0));
+    if (field.before !== undefined) uppers.push(bound(field.before, -1));
+    if (field.onOrBefore !== undefined) uppers.push(bound(field.onOrBefore, 0));
+    const mode = field.latest !== undefined ? 'latest' : field.earliest !== undefined ? 'earliest' : field.count !== undefined ? 'count' : 'exists';
+    const self = this.fieldNumber.get(name)!;
+
+    const scan = (ctx: Context, collect: string[] | undefined): number => {
+      let lo = -Infinity;
+      let hi = Infinity;
+      for (const b of lowers) lo = Math.max(lo, b.value(ctx));
+      for (const b of uppers) hi = Math.min(hi, b.value(ctx));
+      // A bound taken from a Null field (NaN) admits no record.
+      const empty = Number.isNaN(lo) || Number.isNaN(hi);
+      let best = Number.NaN;
+      let bestSeries: Series | undefined;
+      let bestAt = -1;
+      let count = 0;
+      for (const c of clusters) {
+        const s = seriesOf(ctx.patient, c);
+        if (!s) continue;
+        const days = s.days;
+        if (ctx.track && !empty) this.trackSeries(ctx, s, lo, hi, lowers, uppers, mode, where);
+        if (empty) continue;
+        if (mode === 'latest') {
+          for (let i = days.length - 1; i >= 0; i--) {
+            const d = days[i]!;
+            if (d > hi) continue;
+            if (d < lo || d < best) break;
+            if (where(s, i)) {
+              if (!(d <= best)) {
+                best = d;
+                bestSeries = s;
+                bestAt = i;
+              }
+              break;
+            }
+          }
+        } else if (mode === 'earliest') {
+          for (let i = 0; i < days.length; i++) {
+            const d = days[i]!;
+            if (d < lo) continue;
+            if (d > hi || d > best) break;
+            if (where(s, i)) {
+              if (!(d >= best)) {
+                best = d;
+                bestSeries = s;
+                bestAt = i;
+              }
+              break;
+            }
+          }
+        } else {
+          for (let i = 0; i < days.length; i++) {
+            const d = days[i]!;
+            if (d < lo) continue;
+            if (d > hi) break;
+            if (where(s, i) && (clusters.length === 1 || !collect?.includes(s.ids[i]!))) {
+              count++;
+              collect?.push(s.ids[i]!);
+            }
+          }
+        }
+      }
+      if (mode === 'latest' || mode === 'earliest') {
+        ctx.chosenSeries[self] = bestSeries;
+        ctx.chosenAt[self] = bestAt;
+        if (collect && bestSeries) collect.push(bestSeries.ids[bestAt]!);
+        return best;
+      }
+      return mode === 'count' ? count : count > 0 ? 1 : 0;
+    };
+    // Several clusters can hold the same record: count it once.
+    const compute: Value = mode === 'count' && clusters.length > 1 ? (ctx) => scan(ctx, []) : (ctx) => scan(ctx, undefined);
+    return {
+      name,
+      compute,
+      records: (ctx) => {
+        const ids: string[] = [];
+        const saved = ctx.track;
+        ctx.track = false;
+        scan(ctx, ids);
+        ctx.track = saved;
+        return ids;
+      },
+    };
+  }
+
+  /** Records the dates on which records of a series enter or leave a moving window. */
+  private trackSeries(
+    ctx: Context,
+    s: Series,
+    lo: number,
+    hi: number,
+    lowers: { moving: ((a: number) => number) | undefined }[],
+    uppers: { moving: ((a: number) => number) | undefined }[],
+    mode: 'latest' | 'earliest' | 'count' | 'exists',
+    where: (s: Series, i: number) => boolean,
+  ): void {
+    const achv = ctx.anchors.ACHV_DAT;
+    const days = s.days;
+    // The first record beyond the upper bound enters when a moving upper bound reaches it.
+    let firstAbove = -1;
+    for (let i = 0; i < days.length; i++) if (days[i]! > hi) { firstAbove = i; break; }
+    if (firstAbove >= 0) {
+      for (const u of uppers) if (u.moving) ctx.until(firstDayReaching(u.moving, achv, days[firstAbove]!, false));
+    }
+    // A record inside the window leaves when a moving lower bound passes it: for latest only the chosen one matters.
+    let leaving = -1;
+    if (mode === 'latest') {
+      for (let i = days.length - 1; i >= 0; i--) {
+        const d = days[i]!;
+        if (d > hi) continue;
+        if (d < lo) break;
+        if (where(s, i)) { leaving = i; break; }
+      }
+    } else {
+      for (let i = 0; i < days.length; i++) {
+        const d = days[i]!;
+        if (d < lo) continue;
+        if (d > hi) break;
+        if (where(s, i)) { leaving = i; break; }
+      }
+    }
+    if (leaving >= 0) {
+      for (const l of lowers) if (l.moving) ctx.until(firstDayReaching(l.moving, achv, days[leaving]!, true));
+    }
+  }
+
+  private compileValueOf(name: string, field: FieldDefinition): CompiledField {
+    const owner = this.fieldNumber.get(field.valueFrom!)!;
+    const ownerDef = this.registry.definition.fields[field.valueFrom!]!;
+    const where = compileWhere(ownerDef.where);
+    const component = field.component ?? 'value';
+    const highest = field.sameDay === 'highest';
+    const sameDay = (ctx: Context, visit: (s: Series, i: number) => void): void => {
+      const day = ctx.field(owner);
+      if (Number.isNaN(day)) return;
+      const list = ownerDef.latest ?? ownerDef.earliest!;
+      for (const cluster of Array.isArray(list) ? list : [list]) {
+        const s = seriesOf(ctx.patient, this.index.clusterNumber(cluster)!);
+        if (!s) continue;
+        for (let i = 0; i < s.days.length; i++) {
+          if (s.days[i] === day && where(s, i)) visit(s, i);
+          else if (s.days[i]! > day) break;
+        }
+      }
+    };
+    return {
+      name,
+      compute: (ctx) => {
+        let best = Number.NaN;
+        sameDay(ctx, (s, i) => {
+          const v = s.component(component, i);
+          if (!Number.isNaN(v) && (Number.isNaN(best) || (highest ? v > best : v < best))) best = v;
+        });
+        return best;
+      },
+      records: (ctx) => {
+        const ids: string[] = [];
+        sameDay(ctx, (s, i) => ids.push(s.ids[i]!));
+        return ids;
+      },
+    };
+  }
+
+  private compileRule(rule: RuleDefinition): CompiledRule {
+    return { rule: rule.rule, test: this.compileCondition(rule.if), then: rule.then, else: rule.else };
+  }
+
+  private fact(name: string): Value {
+    const n = this.fieldNumber.get(name);
+    if (n !== undefined) return (ctx) => ctx.field(n);
+    return BUILT_INS[name]!;
+  }
+
+  private compileCondition(c: Condition): Test {
+    if ('all' in c) {
+      const parts = c.all.map((x) => this.compileCondition(x));
+      return (ctx) => {
+        for (const p of parts) if (!p(ctx)) return false;
+        return true;
+      };
+    }
+    if ('any' in c) {
+      const parts = c.any.map((x) => this.compileCondition(x));
+      return (ctx) => {
+        for (const p of parts) if (p(ctx)) return true;
+        return false;
+      };
+    }
+    if ('not' in c) {
+      const inner = this.compileCondition(c.not);
+      return (ctx) => !inner(ctx);
+    }
+    const fact = this.fact(c.fact);
+    const { operator, value } = c;
+    switch (operator) {
+      case 'equal':
+      case 'notEqual': {
+        const want = value === null ? Number.NaN : value === true ? 1 : value === false ? 0 : (value as number);
+        const eq: Test = Number.isNaN(want) ? (ctx) => Number.isNaN(fact(ctx)) : (ctx) => fact(ctx) === want;
+        return operator === 'equal' ? eq : (ctx) => !eq(ctx);
+      }
+      case 'lessThan': { const v = value as number; return (ctx) => fact(ctx) < v; }
+      case 'lessThanInclusive': { const v = value as number; return (ctx) => fact(ctx) <= v; }
+      case 'greaterThan': { const v = value as number; return (ctx) => fact(ctx) > v; }
+      case 'greaterThanInclusive': { const v = value as number; return (ctx) => fact(ctx) >= v; }
+      case 'in': case 'notIn': {
+        const set = new Set(value as number[]);
+        return operator === 'in' ? (ctx) => set.has(fact(ctx)) : (ctx) => !set.has(fact(ctx));
+      }
+      default:
+        return this.compileDateComparison(c.fact, operator, value as string);
+    }
+  }
+
+  private compileDateComparison(factName: string, operator: 'after' | 'onOrAfter' | 'before' | 'onOrBefore' | 'sameDay', text: string): Test {
+    const left: CompiledDate = { value: this.fact(factName), moving: factName in BUILT_INS ? this.compileDate(factName).moving : undefined };
+    const right = this.compileDate(text);
+    const compare = COMPARE[operator];
+    if (!left.moving && !right.moving) return (ctx) => compare(left.value(ctx), right.value(ctx));
+    return (ctx) => {
+      const a = left.value(ctx);
+      const b = right.value(ctx);
+      const result = compare(a, b);
+      if (ctx.track) ctx.until(flipDay(operator, result, a, b, left.moving, right.moving, ctx.anchors.ACHV_DAT));
+      return result;
+    };
+  }
+}
+
+type DateOperator = 'after' | 'onOrAfter' | 'before' | 'onOrBefore' | 'sameDay';
+
+const COMPARE: Record<DateOperator, (a: number, b: number) => boolean> = {
+  after: (a, b) => a > b,
+  onOrAfter: (a, b) => a >= b,
+  before: (a, b) => a < b,
+  onOrBefore: (a, b) => a <= b,
+  sameDay: (a, b) => a === b,
+};
+
+const MIRROR: Record<DateOperator, DateOperator> = {
+  after: 'before',
+  before: 'after',
+  onOrAfter: 'onOrBefore',
+  onOrBefore: 'onOrAfter',
+  sameDay: 'sameDay',
+};
+
+/**
+ * When a date comparison whose right side moves forward with the achievement date changes its result.
+ * Null (NaN) sides never compare true, and only change when a field changes (tracked by the field itself).
+ */
+function flipDay(
+  op: DateOperator,
+  result: boolean,
+  a: number,
+  b: number,
+  leftMoving: ((x: number) => number) | undefined,
+  rightMoving: ((x: number) => number) | undefined,
+  achv: number,
+): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Infinity;
+  if (leftMoving && rightMoving) return achv + 1;
+  if (leftMoving) return flipDay(MIRROR[op], result, b, a, undefined, leftMoving, achv);
+  const move = rightMoving!;
+  // Right side r rises over time; left side a is fixed.
+  switch (op) {
+    case 'after': return result ? firstDayReaching(move, achv, a, false) : Infinity; // a > r until r ≥ a
+    case 'onOrAfter': return result ? firstDayReaching(move, achv, a, true) : Infinity; // a ≥ r until r > a
+    case 'before': return result ? Infinity : firstDayReaching(move, achv, a, true); // a < r once r > a
+    case 'onOrBefore': return result ? Infinity : firstDayReaching(move, achv, a, false); // a ≤ r once r ≥ a
+    case 'sameDay': return result ? firstDayReaching(move, achv, a, true) : b < a ? firstDayReaching(move, achv, a, false) : Infinity;
+  }
+}
+
+function compileWhere(where: Record<string, ValueTest> | undefined): (s: Series, i: number) => boolean {
+  if (!where) return () => true;
+  const tests = Object.entries(where).flatMap(([component, test]) => {
+    const checks: ((v: number) => boolean)[] = [];
+    if (test.present) checks.push((v) => !Number.isNaN(v));
+    if (test.equal !== undefined) { const t = test.equal; checks.push((v) => v === t); }
+    if (test.lessThan !== undefined) { const t = test.lessThan; checks.push((v) => v < t); }
+    if (test.lessThanInclusive !== undefined) { const t = test.lessThanInclusive; checks.push((v) => v <= t); }
+    if (test.greaterThan !== undefined) { const t = test.greaterThan; checks.push((v) => v > t); }
+    if (test.greaterThanInclusive !== undefined) { const t = test.greaterThanInclusive; checks.push((v) => v >= t); }
+    return checks.map((check) => (s: Series, i: number) => check(s.component(component, i)));
+  });
+  return (s, i) => {
+    for (const t of tests) if (!t(s, i)) return false;
+    return true;
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * Caregaps core: record format v1, codesets, registry rule files compiled to a fast evaluator.
+ * @packageDocumentation
+ */
+export { ERRORS, CaregapsError, formatProblem, type ErrorCode, type Problem, type SourceLocation } from './errors.js';
+export { parseDay, formatDay, addMonths, ageInYears, paymentPeriodEnd, qualityServiceStart } from './dates.js';
+export { isValidNhsNumber, withCheckDigit } from './nhs-number.js';
+export { isSnomedConceptId } from './snomed.js';
+
+export type { CaregapsRecord, PatientRecord, EventRecord, RetractRecord, OrganisationRecord, OptOut } from './records/types.js';
+export { checkRecord, type RecordFault } from './records/validate.js';
+export {
+  readRecords,
+  readLine,
+  Quarantine,
+  type ReadResult,
+  type AcceptedRecord,
+  type QuarantinedRecord,
+  type ReadOptions,
+} from './records/reader.js';
+export { PatientStore, type PatientState } from './records/store.js';
+
+export { CodesetIndex, parseCodeset, loadCodesets, type Codeset, type CodesetSource } from './codesets/index.js';
+
+export type {
+  RegistryDefinition,
+  FieldDefinition,
+  IndicatorDefinition,
+  RuleDefinition,
+  Condition,
+  Action,
+  Operator,
+  ValueTest,
+  IndicatorStatus,
+} from './rules/types.js';
+export { parseRegistry, loadRegistry, BUILT_IN_FACTS, type Registry, type LoadOptions, type FactType } from './rules/load.js';
+export { loadRegistries, type LoadedRegistries } from './rules/registries.js';
+
+export { CompiledRegistry, type RegistryOutcome, type CascadeTrace } from './evaluate/compile.js';
+export {
+  Series,
+  preparePatient,
+  addEvent,
+  removeEvent,
+  demographics,
+  seriesOf,
+  type PreparedPatient,
+} from './evaluate/patient.js';
+export {
+  evaluatePopulation,
+  preparedPatients,
+  resultOf,
+  explainOutcome,
+  achievementDay,
+  type PatientResult,
+  type Explanation,
+  type IndicatorExplanation,
+  type CascadeExplanation,
+} from './evaluate/population.js';
+export { parseSourceDocument, type SourceDocument, type ParseLimits } from './rules/parse-document.js';
+export { registryFile } from './rules/registries.js';
+export { default as registryTestsSchema } from '../schemas/registry-tests.schema.json' with { type: 'json' };
+export { default as registrySchema } from '../schemas/registry.schema.json' with { type: 'json' };
+export { default as recordSchema } from '../schemas/record.schema.json' with { type: 'json' };

@@ -1,0 +1,135 @@
+import { createReadStream } from 'node:fs';
+import type { ErrorCode } from '../errors.js';
+import type { CaregapsRecord } from './types.js';
+import { checkRecord } from './validate.js';
+
+/** A record that passed validation, with where it came from. */
+export interface AcceptedRecord {
+  ok: true;
+  record: CaregapsRecord;
+  file?: string;
+  line: number;
+}
+
+/** A line that was refused: kept whole (or its first kilobyte if oversized) with the reason. Never dropped. */
+export interface QuarantinedRecord {
+  ok: false;
+  code: ErrorCode;
+  reason: string;
+  file?: string;
+  line: number;
+  /** The record id, when the line had one. */
+  recordId?: string;
+  text: string;
+}
+
+export type ReadResult = AcceptedRecord | QuarantinedRecord;
+
+export interface ReadOptions {
+  /** File name used in quarantine reports (defaults to the path when reading a file). */
+  file?: string;
+  /** Longest accepted line in bytes (default 1 MiB). Longer lines are quarantined, not buffered without limit. */
+  maxLineBytes?: number;
+}
+
+const DEFAULT_MAX_LINE = 1 << 20;
+
+/** Splits a stream of chunks into lines, counting from 1. Handles CRLF and a leading byte-order mark. */
+export async function* lines(
+  chunks: AsyncIterable<string | Uint8Array>,
+  maxLineBytes = DEFAULT_MAX_LINE,
+): AsyncGenerator<{ line: number; text: string; tooLong: boolean }> {
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
+  let pending = '';
+  let line = 0;
+  let overflow = false;
+  for await (const chunk of chunks) {
+    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    let start = 0;
+    let nl: number;
+    while ((nl = text.indexOf('\n', start)) !== -1) {
+      line++;
+      const piece = overflow ? pending : pending + text.slice(start, nl);
+      yield { line, text: stripCr(piece), tooLong: overflow || piece.length > maxLineBytes };
+      pending = '';
+      overflow = false;
+      start = nl + 1;
+    }
+    if (!overflow) {
+      pending += text.slice(start);
+      // Keep only the head of an oversized line: enough to report it, never the whole thing in memory.
+      if (pending.length > maxLineBytes) {
+        pending = pending.slice(0, 1024);
+        overflow = true;
+      }
+    }
+  }
+  pending += decoder.decode();
+  if (pending.length > 0 || overflow) {
+    line++;
+    yield { line, text: stripCr(pending), tooLong: overflow || pending.length > maxLineBytes };
+  }
+}
+
+function stripCr(s: string): string {
+  return s.endsWith('\r') ? s.slice(0, -1) : s;
+}
+
+function recordIdOf(value: unknown): string | undefined {
+  const id = (value as { id?: unknown } | null)?.id;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** Parses and validates one NDJSON line. Blank lines give `undefined`. */
+export function readLine(text: string, line: number, file?: string): ReadResult | undefined {
+  if (text.trim() === '') return undefined;
+  const at = file === undefined ? { line } : { file, line };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, code: 'CG_RECORD_JSON', reason: (error as Error).message, text, ...at };
+  }
+  const fault = checkRecord(value);
+  if (fault) {
+    const recordId = recordIdOf(value);
+    return { ok: false, code: fault.code, reason: fault.message, text, ...at, ...(recordId ? { recordId } : {}) };
+  }
+  return { ok: true, record: value as CaregapsRecord, ...at };
+}
+
+/**
+ * Reads record format v1 as NDJSON from a file path or a stream of chunks, validating every line.
+ * Yields each accepted record and each quarantined line in input order; a bad line never stops the stream.
+ */
+export async function* readRecords(
+  source: string | AsyncIterable<string | Uint8Array>,
+  options: ReadOptions = {},
+): AsyncGenerator<ReadResult> {
+  const file = options.file ?? (typeof source === 'string' ? source : undefined);
+  const chunks = typeof source === 'string' ? createReadStream(source) : source;
+  for await (const { line, text, tooLong } of lines(chunks, options.maxLineBytes)) {
+    if (tooLong) {
+      const at = file === undefined ? { line } : { file, line };
+      yield { ok: false, code: 'CG_RECORD_TOO_LONG', reason: 'line exceeds maxLineBytes', text: text.slice(0, 1024), ...at };
+      continue;
+    }
+    const result = readLine(text, line, file);
+    if (result) yield result;
+  }
+}
+
+/** Counts quarantined lines by code and keeps them for reporting. */
+export class Quarantine {
+  readonly items: QuarantinedRecord[] = [];
+  readonly counts = new Map<ErrorCode, number>();
+
+  add(item: QuarantinedRecord): void {
+    this.items.push(item);
+    this.counts.set(item.code, (this.counts.get(item.code) ?? 0) + 1);
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+}

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: { conditions: ['@caregaps/source'] },
+  ssr: { resolve: { conditions: ['@caregaps/source'] } },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'registries/**/*.test.ts', 'examples/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
