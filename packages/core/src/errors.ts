@@ -30,6 +30,21 @@ export const ERRORS = {
   CG_TEST_DUPLICATE: 'Two registry test cases are the same. Remove or change one.',
   CG_USAGE: 'The command was called with wrong arguments. Run `caregaps <command> --help`.',
   CG_INPUT: 'An input file could not be read. Check the path and permissions.',
+  CG_ADAPTER_META: "The adapter's meta is incomplete or malformed. Declare name, version (x.y.z), engine (a semver range) and reads (see docs/adapters.md).",
+  CG_ADAPTER_ENGINE: 'The adapter does not support this version of @caregaps/core. Install an adapter version whose meta.engine includes it, or test and widen the range.',
+  CG_ADAPTER_DUPLICATE: 'An adapter with this name is already registered. Register each adapter once, or rename one.',
+  CG_ADAPTER_UNKNOWN: 'No adapter with this name is registered. Register it first or use one of the names listed.',
+  CG_ADAPTER_FAILED: 'The adapter threw while reading, so the rest of that input was not read. Report it to the adapter author with the input.',
+  CG_SOURCE_PARSE: 'The source file, line or row is not valid JSON or CSV. Fix the syntax at the place given.',
+  CG_SOURCE_NHS_NUMBER: 'The source patient has no valid NHS number. Correct it at source; for synthetic data use --assign-test-nhs-numbers.',
+  CG_SOURCE_REFERENCE: 'The item refers to a patient not found in the input. Send the Patient with it (same bundle, or the Patient NDJSON file).',
+  CG_SOURCE_DATE: 'The item has no usable date to the day (effective, then issued or recorded). Record the date at source.',
+  CG_SOURCE_CODE: 'The item has no usable code (missing, too long, or a SNOMED code that is not a concept id). Fix the coding at source.',
+  CG_SOURCE_FIELD: 'A field the item needs is missing or has the wrong type. Fix the named field at source.',
+  CG_SOURCE_NOT_DONE: 'The item says it did not happen (cancelled, not done, refuted, not taken), so it does not count. Nothing to fix.',
+  CG_SOURCE_UNSUPPORTED: 'The resource type is not used by Caregaps. Nothing to fix; leave it out of the feed to avoid the count.',
+  CG_SOURCE_PRACTICE: 'The patient has no registered practice. Send generalPractitioner with an ODS code, or pass a default practice option.',
+  CG_MAP_FORMAT: 'The column map or normalisation map is malformed. Fix the property named (see docs/adapters.md).',
 } as const;
 
 /** A documented error code. */

@@ -20,7 +20,7 @@ export {
 } from './records/reader.js';
 export { PatientStore, type PatientState } from './records/store.js';
 
-export { CodesetIndex, parseCodeset, loadCodesets, type Codeset, type CodesetSource } from './codesets/index.js';
+export { CodesetIndex, parseCodeset, loadCodesets, type Codeset, type CodesetSource, type CodesetStatus } from './codesets/index.js';
 
 export type {
   RegistryDefinition,
@@ -62,3 +62,5 @@ export { registryFile } from './rules/registries.js';
 export { default as registryTestsSchema } from '../schemas/registry-tests.schema.json' with { type: 'json' };
 export { default as registrySchema } from '../schemas/registry.schema.json' with { type: 'json' };
 export { default as recordSchema } from '../schemas/record.schema.json' with { type: 'json' };
+
+export * from './adapters/index.js';

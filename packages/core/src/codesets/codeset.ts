@@ -11,11 +11,18 @@ export interface CodesetSource {
   copiedFrom: string;
 }
 
+/**
+ * How much of the published cluster the file holds: `complete` (the default), `partial` (only members found in
+ * public sources) or `missing` (declared so rules can name it, with no codes until the content is copied).
+ */
+export type CodesetStatus = 'complete' | 'partial' | 'missing';
+
 /** One cluster: its id (e.g. `DM_COD`), reference set, provenance and codes with their terms. */
 export interface Codeset {
   cluster: string;
   title: string;
   refset: string;
+  status: CodesetStatus;
   source: CodesetSource;
   note?: string;
   /** code → term */
@@ -61,10 +68,15 @@ export function parseCodeset(text: string, file?: string): Codeset {
   if (file && basename(file).replace(/\.csv$/, '') !== cluster) {
     fail(`the file name must be ${cluster}.csv to match "# cluster: ${cluster}"`, 1);
   }
+  const status = (meta.get('status') ?? 'complete') as CodesetStatus;
+  if (!['complete', 'partial', 'missing'].includes(status)) fail(`status must be complete, partial or missing, not "${status}"`, 1);
+  if (status === 'missing' && codes.size > 0) fail('a cluster with "# status: missing" lists no codes', headerLine + 1);
+  if (status !== 'missing' && codes.size === 0) fail('no codes: add the rows, or declare "# status: missing"', headerLine);
   const codeset: Codeset = {
     cluster,
     title: meta.get('title')!,
     refset: meta.get('refset')!,
+    status,
     source: {
       publisher: meta.get('publisher')!,
       release: meta.get('release')!,

@@ -1,7 +1,7 @@
 import { CaregapsError } from '../errors.js';
 import type { Codeset } from './codeset.js';
 
-export { parseCodeset, loadCodesets, type Codeset, type CodesetSource } from './codeset.js';
+export { parseCodeset, loadCodesets, type Codeset, type CodesetSource, type CodesetStatus } from './codeset.js';
 
 const NONE: readonly number[] = Object.freeze([]);
 

@@ -44,7 +44,8 @@ export async function* lines(
   let line = 0;
   let overflow = false;
   for await (const chunk of chunks) {
-    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    let text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    if (line === 0 && pending === '' && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     let start = 0;
     let nl: number;
     while ((nl = text.indexOf('\n', start)) !== -1) {

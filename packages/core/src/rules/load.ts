@@ -303,7 +303,7 @@ function checkCondition(
     return;
   }
   if (c.path !== undefined) {
-    if (!PLAIN_PATH.test(c.path)) problems.add('CG_RULE_UNSAFE_PATH', `${pointer}/path`, 'path must be a plain property path like $.a.b');
+    if (!PLAIN_PATH.test(c.path) || /\.(__proto__|constructor|prototype)(\.|$)/.test(c.path)) problems.add('CG_RULE_UNSAFE_PATH', `${pointer}/path`, 'path must be a plain property path like $.a.b');
     else problems.add('CG_RULE_TYPE', `${pointer}/path`, `${c.fact} is a ${type}; facts have no properties to select with a path`);
   }
   const bad = (message: string) => problems.add('CG_RULE_TYPE', `${pointer}/value`, message);

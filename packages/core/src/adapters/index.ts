@@ -1,0 +1,11 @@
+/**
+ * Source adapters: the plugin interface, registration checks, normalisation maps and linkage.
+ * @module
+ */
+export type { AdapterMeta, AdapterOptions, AdapterItem, AdapterRecord, AdapterQuarantine, SourceAdapter, SourceInput } from './types.js';
+export { AdapterRegistry, checkAdapter, readChecked, ENGINE_VERSION } from './registry.js';
+export { satisfies, parseVersion } from './semver.js';
+export { NormalisationMap, parseNormalisationMap, loadNormalisationMaps, type MapRow, type Normalised } from './normalise.js';
+export { Linker, TestNumberAssigner, TEST_RANGE_START } from './linkage.js';
+export { inputName, inputText, inputChunks } from './input.js';
+export { lines as sourceLines } from '../records/reader.js';
