@@ -1,0 +1,16 @@
+// `pnpm bench [name] [args…]`: runs one benchmark, or all of them in turn. Results go to benchmarks/results/.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const ALL = ['compiled-vs-reference', 'engine', 'adapters'];
+const [name, ...args] = process.argv.slice(2);
+const names = name ? [name] : ALL;
+for (const n of names) {
+  const file = fileURLToPath(new URL(`./${n}.mjs`, import.meta.url));
+  if (!existsSync(file)) {
+    console.error(`no benchmark named ${n} (have: ${ALL.join(', ')})`);
+    process.exit(2);
+  }
+  execFileSync(process.execPath, ['--expose-gc', file, ...(name ? args : [])], { stdio: 'inherit' });
+}
