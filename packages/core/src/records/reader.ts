@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import type { ErrorCode } from '../errors.js';
+import { CaregapsError, type ErrorCode } from '../errors.js';
 import type { CaregapsRecord } from './types.js';
 import { checkRecord } from './validate.js';
 
@@ -108,7 +108,7 @@ export async function* readRecords(
   options: ReadOptions = {},
 ): AsyncGenerator<ReadResult> {
   const file = options.file ?? (typeof source === 'string' ? source : undefined);
-  const chunks = typeof source === 'string' ? createReadStream(source) : source;
+  const chunks = typeof source === 'string' ? readable(source) : source;
   for await (const { line, text, tooLong } of lines(chunks, options.maxLineBytes)) {
     if (tooLong) {
       const at = file === undefined ? { line } : { file, line };
@@ -117,6 +117,18 @@ export async function* readRecords(
     }
     const result = readLine(text, line, file);
     if (result) yield result;
+  }
+}
+
+/** The chunks of a file; an unreadable file is a CG_INPUT error that names it. */
+async function* readable(path: string): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of createReadStream(path)) yield chunk as Uint8Array;
+  } catch (error) {
+    if (typeof (error as NodeJS.ErrnoException).code === 'string') {
+      throw new CaregapsError('CG_INPUT', `Cannot read ${path}: ${(error as Error).message}`);
+    }
+    throw error;
   }
 }
 
