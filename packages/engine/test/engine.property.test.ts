@@ -1,0 +1,104 @@
+import { formatDay, loadRegistries, parseDay, type CaregapsRecord, type LoadedRegistries } from '@caregaps/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Engine, type Change } from '../src/index.js';
+import { CODESETS, FIXTURE_REGISTRIES, ORGANISATIONS, REAL_REGISTRIES, batchCounts, batchResults, codesFor, engineCounts, stepArbitrary, type Step } from './helpers.js';
+
+const START = '2024-06-30';
+
+/** Status of every register and indicator, rebuilt only from the change stream. */
+function replayChanges(changes: Change[]): Map<string, string | null> {
+  const model = new Map<string, string | null>();
+  for (const c of changes) {
+    const key = `${c.nhsNumber}|${c.registry}|${c.indicator ?? ''}`;
+    const was = model.get(key) ?? (c.indicator === undefined ? 'off' : null);
+    expect(c.before).toBe(was);
+    model.set(key, c.after);
+  }
+  return model;
+}
+
+/** What the runs exercised, so a generator that stops producing register entries or indicator changes fails the suite. */
+const seen = { changes: 0, met: 0, gap: 0, excepted: 0, 'not-applicable': 0, timeDriven: 0 };
+
+function checkRun(loaded: LoadedRegistries, steps: Step[]): void {
+  const engine = new Engine({ ...loaded, asOf: START, organisations: ORGANISATIONS });
+  const changes: Change[] = [];
+  engine.changes$.subscribe((c) => changes.push(c));
+  const records: CaregapsRecord[] = [];
+  let asOf = START;
+  const compare = () => {
+    const batch = batchResults(records, loaded.index, loaded.compiled, asOf);
+    expect([...engine.results()]).toEqual(batch);
+    expect(engineCounts(engine, loaded.compiled)).toEqual(batchCounts(records, loaded.index, loaded.compiled, asOf));
+    const model = replayChanges(changes);
+    const fromChanges = new Map<string, string>();
+    for (const [key, status] of model) if (status !== null && status !== 'off') fromChanges.set(key, status);
+    const fromBatch = new Map<string, string>();
+    for (const r of batch) {
+      fromBatch.set(`${r.nhsNumber}|${r.registry}|`, 'on');
+      for (const [id, s] of Object.entries(r.indicators)) fromBatch.set(`${r.nhsNumber}|${r.registry}|${id}`, s);
+    }
+    expect(fromChanges).toEqual(fromBatch);
+  };
+  for (const step of steps) {
+    if ('advance' in step) {
+      asOf = formatDay(parseDay(asOf)! + step.advance);
+      const before = changes.length;
+      engine.advanceTo(asOf);
+      seen.timeDriven += changes.length - before;
+      compare();
+    } else {
+      expect(engine.apply(step.record)).toBe(true);
+      records.push(step.record);
+    }
+  }
+  compare();
+  seen.changes += changes.length;
+  for (const c of changes) if (c.after !== null && c.after !== 'on' && c.after !== 'off') seen[c.after]++;
+}
+
+describe('incremental results equal batch evaluation', () => {
+  const fixture = loadRegistries(FIXTURE_REGISTRIES, CODESETS);
+  const fixtureCodes = codesFor(fixture.index, fixture.compiled);
+
+  it('over the fixture registry, for any records and any achievement dates', () => {
+    fc.assert(
+      fc.property(fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 80, size: 'max' }), (steps) => checkRun(fixture, steps)),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('exercised every status and time-driven changes', () => {
+    expect(seen.timeDriven).toBeGreaterThan(50);
+    for (const status of ['met', 'gap', 'excepted', 'not-applicable'] as const) expect(seen[status]).toBeGreaterThan(20);
+  });
+
+  it('when records arrive in any order, repeated', () => {
+    fc.assert(
+      fc.property(
+        fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 50, size: 'max' }).chain((steps) =>
+          fc.shuffledSubarray([...steps, ...steps], { minLength: 2 * steps.length }).map((shuffled) => ({ steps, shuffled })),
+        ),
+        ({ shuffled }) => checkRun(fixture, shuffled),
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  let real: LoadedRegistries | undefined;
+  let loadProblem: unknown;
+  try {
+    real = loadRegistries(REAL_REGISTRIES, CODESETS);
+  } catch (error) {
+    loadProblem = error;
+  }
+  it.skipIf(real === undefined)('over the real registries in registries/', () => {
+    expect(loadProblem).toBeUndefined();
+    const codes = codesFor(real!.index, real!.compiled, 1);
+    fc.assert(
+      fc.property(fc.array(stepArbitrary(codes), { minLength: 1, maxLength: 80, size: 'max' }), (steps) => checkRun(real!, steps)),
+      { numRuns: 100 },
+    );
+  });
+});
