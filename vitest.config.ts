@@ -4,7 +4,7 @@ export default defineConfig({
   resolve: { conditions: ['@caregaps/source'] },
   ssr: { resolve: { conditions: ['@caregaps/source'] } },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'registries/**/*.test.ts', 'examples/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'examples/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -24,7 +24,12 @@ export interface RegistryTestCase {
   patient?: Partial<Omit<PatientRecord, 'kind' | 'optOuts' | 'source'>>;
   events?: { id?: string; code: string; system?: string; date: string; value?: number; unit?: string; values?: Record<string, number> }[];
   retract?: string[];
-  expect: { register: boolean; indicators?: Record<string, IndicatorStatus> };
+  expect: {
+    register: boolean;
+    indicators?: Record<string, IndicatorStatus>;
+    /** Which rule decided: `register` → a rule number; an indicator id → `"denominator N"` or `"numerator N"`. */
+    decidedBy?: Record<string, string | number>;
+  };
 }
 
 /** A registry's test file: defaults and cases. */
@@ -85,7 +90,7 @@ export function parseTestFile(text: string, file: string | undefined, registry?:
     if (c.expect.register && !c.expect.indicators && registry && registry.indicatorIds.length > 0) {
       problems.push(problem(`/cases/${i}/expect`, 'say which indicator statuses to expect for a patient on the register'));
     }
-    for (const id of Object.keys(c.expect.indicators ?? {})) {
+    for (const id of [...Object.keys(c.expect.indicators ?? {}), ...Object.keys(c.expect.decidedBy ?? {}).filter((k) => k !== 'register')]) {
       if (registry && !registry.indicatorIds.includes(id)) {
         problems.push(problem(`/cases/${i}/expect/indicators/${id}`, `registry ${registry.id} has no indicator ${id} (it has ${registry.indicatorIds.join(', ')})`));
       }
@@ -128,6 +133,10 @@ export function runCase(registry: CompiledRegistry, index: CodesetIndex, tests: 
     const why = outcome.explanation?.registration === false ? 'not registered on the achievement date' : `register rule ${decided?.rule} decided ${decided?.action}`;
     failures.push(`register: expected ${c.expect.register ? 'on' : 'off'}, got ${outcome.onRegister ? 'on' : 'off'} (${why})`);
   }
+  for (const [what, want] of Object.entries(c.expect.decidedBy ?? {})) {
+    const got = decidedBy(explanation, what);
+    if (got !== String(want)) failures.push(`${what}: expected to be decided by ${what === 'register' ? 'rule ' : ''}${want}, was decided by ${got ?? 'no rule'}`);
+  }
   if (outcome.onRegister) {
     for (const [id, want] of Object.entries(c.expect.indicators ?? {})) {
       const got = indicators[id];
@@ -139,6 +148,15 @@ export function runCase(registry: CompiledRegistry, index: CodesetIndex, tests: 
     }
   }
   return { name: c.name, passed: failures.length === 0, expected: c.expect, actual: { register: outcome.onRegister, indicators }, failures, explanation };
+}
+
+/** "5" for the register, "denominator 5" or "numerator 1" for an indicator: the rule that decided. */
+function decidedBy(explanation: Explanation | undefined, what: string): string | undefined {
+  if (!explanation) return undefined;
+  if (what === 'register') return String(explanation.register.decidedBy.rule);
+  const e = explanation.indicators[what];
+  if (!e) return undefined;
+  return e.numerator ? `numerator ${e.numerator.decidedBy.rule}` : `denominator ${e.denominator.decidedBy.rule}`;
 }
 
 /** Runs every case of a file (only the `only` cases, if any are marked). */
