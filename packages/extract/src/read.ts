@@ -1,0 +1,318 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { basename } from 'node:path';
+import { parse as parseCsv, type CsvError } from 'csv-parse';
+import {
+  inputChunks,
+  inputName,
+  isSnomedConceptId,
+  isValidNhsNumber,
+  parseDay,
+  sourceLines,
+  type AdapterItem,
+  type AdapterOptions,
+  type ErrorCode,
+  type EventRecord,
+  type PatientRecord,
+  type SourceAdapter,
+  type SourceInput,
+  type SourceLocation,
+} from '@caregaps/core';
+import { loadColumnMap, type ColumnMap, type DateFormat, type FieldSpec, type TableMap } from './column-map.js';
+
+/** Options of the extract adapter: the column map (parsed, or a file path) and the common adapter options. */
+export interface ExtractAdapterOptions extends AdapterOptions {
+  columnMap: ColumnMap | string;
+  /** Longest CSV record or NDJSON line accepted, in bytes (default 1 MiB). */
+  maxRecordBytes?: number;
+}
+
+type Row = (column: string) => unknown;
+
+const MONTHS: Record<string, string> = { JAN: '01', FEB: '02', MAR: '03', APR: '04', MAY: '05', JUN: '06', JUL: '07', AUG: '08', SEP: '09', OCT: '10', NOV: '11', DEC: '12' };
+
+/** YYYY-MM-DD from a date written in `format`, or undefined when it is not a real calendar date. */
+export function parseDate(text: string, format: DateFormat): string | undefined {
+  let m: RegExpExecArray | null;
+  let day: string | undefined;
+  switch (format) {
+    case 'YYYY-MM-DD':
+      m = /^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$/.exec(text);
+      day = m?.[1];
+      break;
+    case 'DD/MM/YYYY':
+    case 'DD.MM.YYYY':
+      m = (format === 'DD/MM/YYYY' ? /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?: .*)?$/ : /^(\d{1,2})\.(\d{1,2})\.(\d{4})(?: .*)?$/).exec(text);
+      if (m) day = `${m[3]}-${m[2]!.padStart(2, '0')}-${m[1]!.padStart(2, '0')}`;
+      break;
+    case 'YYYYMMDD':
+      m = /^(\d{4})(\d{2})(\d{2})$/.exec(text);
+      if (m) day = `${m[1]}-${m[2]}-${m[3]}`;
+      break;
+    case 'DD-MMM-YYYY':
+      m = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(text);
+      if (m && MONTHS[m[2]!.toUpperCase()]) day = `${m[3]}-${MONTHS[m[2]!.toUpperCase()]}-${m[1]!.padStart(2, '0')}`;
+      break;
+  }
+  return day !== undefined && parseDay(day) !== undefined ? day : undefined;
+}
+
+class RowFault {
+  constructor(
+    readonly code: ErrorCode,
+    readonly reason: string,
+  ) {}
+}
+
+/** Compiled per table: reads each field from a row, translating values and dates. */
+class TableReader {
+  private readonly dateFormat: DateFormat;
+  private readonly sourceKey: string;
+
+  constructor(
+    readonly table: TableMap,
+    map: ColumnMap,
+    private readonly options: ExtractAdapterOptions,
+  ) {
+    this.dateFormat = table.dateFormat ?? map.dateFormat ?? 'YYYY-MM-DD';
+    this.sourceKey = options.source ?? map.name;
+  }
+
+  private text(row: Row, spec: FieldSpec | undefined, name: string): string | undefined {
+    if (!spec) return undefined;
+    let raw: unknown = spec.value ?? row(spec.column!);
+    if (typeof raw === 'number' || typeof raw === 'boolean') raw = String(raw);
+    else if (raw !== undefined && raw !== null && typeof raw !== 'string') throw new RowFault('CG_SOURCE_FIELD', `${name} (column ${spec.column}) holds ${Array.isArray(raw) ? 'a list' : 'an object'}, not a value`);
+    let v = typeof raw === 'string' ? raw.trim() : '';
+    if (v === '') v = spec.default ?? '';
+    if (v === '') return undefined;
+    if (spec.values) {
+      const mapped = spec.values[v];
+      if (mapped === undefined || !Object.hasOwn(spec.values, v)) {
+        throw new RowFault('CG_SOURCE_FIELD', `${name} "${v.slice(0, 40)}" (column ${spec.column}) is not one of ${Object.keys(spec.values).join(', ')}`);
+      }
+      return mapped;
+    }
+    return v;
+  }
+
+  private required(row: Row, field: keyof TableMap['fields'], code: ErrorCode = 'CG_SOURCE_FIELD'): string {
+    const spec = this.table.fields[field];
+    const v = this.text(row, spec, field);
+    if (v === undefined) throw new RowFault(code, `${field} is empty${spec?.column ? ` (column ${spec.column})` : ''}`);
+    return v;
+  }
+
+  private date(row: Row, field: keyof TableMap['fields'], need: boolean): string | undefined {
+    const spec = this.table.fields[field];
+    const v = this.text(row, spec, field);
+    if (v === undefined) {
+      if (need) throw new RowFault('CG_SOURCE_DATE', `${field} is empty${spec?.column ? ` (column ${spec.column})` : ''}`);
+      return undefined;
+    }
+    const format = spec?.format ?? this.dateFormat;
+    const day = parseDate(v, format);
+    if (day === undefined) throw new RowFault('CG_SOURCE_DATE', `${field} "${v.slice(0, 40)}" is not a real date in the form ${format}`);
+    return day;
+  }
+
+  private number(row: Row, spec: FieldSpec | undefined, name: string): number | undefined {
+    const v = this.text(row, spec, name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new RowFault('CG_SOURCE_FIELD', `${name} "${v.slice(0, 40)}" is not a number`);
+    return n;
+  }
+
+  private nhsNumber(row: Row): string {
+    const given = this.text(row, this.table.fields.nhsNumber, 'nhsNumber')?.replace(/\s+/g, '');
+    if (given !== undefined) {
+      if (isValidNhsNumber(given)) return given;
+      throw new RowFault('CG_SOURCE_NHS_NUMBER', `NHS number "${given.slice(0, 20)}" is not 10 digits with a valid Modulus 11 check digit`);
+    }
+    const key = this.text(row, this.table.fields.patientKey, 'patientKey');
+    if (key !== undefined && this.options.testNumbers) return this.options.testNumbers.numberFor(`${this.sourceKey}:${key}`);
+    const others = (this.table.otherIdentifiers ?? []).filter((c) => {
+      const v = row(c);
+      return v !== undefined && v !== null && String(v).trim() !== '';
+    });
+    const fault = new RowFault('CG_SOURCE_NHS_NUMBER', `no NHS number${others.length ? `; the row identifies the patient by ${others.join(', ')}` : ''}`);
+    (fault as RowFault & { identifiers?: string[] }).identifiers = others;
+    throw fault;
+  }
+
+  /** One row to one item. */
+  read(row: Row, at: SourceLocation): AdapterItem {
+    try {
+      return this.table.kind === 'patient' ? this.patient(row, at) : this.event(row, at);
+    } catch (error) {
+      if (!(error instanceof RowFault)) throw error;
+      const item: AdapterItem = { ok: false, code: error.code, reason: error.reason, at };
+      const identifiers = (error as RowFault & { identifiers?: string[] }).identifiers;
+      if (identifiers?.length) item.identifiers = identifiers;
+      return item;
+    }
+  }
+
+  private patient(row: Row, at: SourceLocation): AdapterItem {
+    const nhsNumber = this.nhsNumber(row);
+    const birthDate = this.date(row, 'birthDate', true)!;
+    const sex = this.text(row, this.table.fields.sex, 'sex') ?? 'unknown';
+    if (sex !== 'male' && sex !== 'female' && sex !== 'other' && sex !== 'unknown') {
+      throw new RowFault('CG_SOURCE_FIELD', `sex "${sex.slice(0, 20)}" must map to male, female, other or unknown (use values: in the column map)`);
+    }
+    const practice = this.text(row, this.table.fields.practice, 'practice') ?? this.options.defaultPractice;
+    if (practice === undefined) throw new RowFault('CG_SOURCE_PRACTICE', 'practice is empty and no default practice is set');
+    const registeredFrom = this.date(row, 'registeredFrom', false);
+    const record: PatientRecord = {
+      kind: 'patient',
+      nhsNumber,
+      birthDate,
+      sex,
+      practice,
+      registeredFrom: registeredFrom ?? birthDate,
+      registeredTo: this.date(row, 'registeredTo', false) ?? null,
+      deathDate: this.date(row, 'deathDate', false) ?? null,
+    };
+    const source = this.text(row, this.table.fields.source, 'source') ?? this.options.source;
+    if (source !== undefined) record.source = source;
+    const updated = this.text(row, this.table.fields.updated, 'updated');
+    const item: AdapterItem = { ok: true, record, at };
+    if (updated !== undefined) item.updated = updated;
+    if (registeredFrom === undefined) item.registeredFromFirstRecord = true;
+    return item;
+  }
+
+  private event(row: Row, at: SourceLocation): AdapterItem {
+    const id = `${this.sourceKey}:${this.required(row, 'id')}`;
+    at.recordId = id.slice(0, 200);
+    const nhsNumber = this.nhsNumber(row);
+    const source = this.text(row, this.table.fields.source, 'source') ?? this.options.source;
+    const rw = this.table.retractWhen;
+    if (rw) {
+      const flag = row(rw.column);
+      if (flag !== undefined && flag !== null && rw.equals.includes(String(flag).trim())) {
+        return { ok: true, record: { kind: 'retract', id, nhsNumber, ...(source !== undefined ? { source } : {}) }, at };
+      }
+    }
+    const code = this.required(row, 'code', 'CG_SOURCE_CODE');
+    const system = this.text(row, this.table.fields.system, 'system') ?? 'snomed';
+    if (system === 'snomed' && !isSnomedConceptId(code)) throw new RowFault('CG_SOURCE_CODE', `code "${code.slice(0, 40)}" is not a SNOMED CT concept id; map the system column`);
+    const date = this.date(row, 'date', true)!;
+    const value = this.number(row, this.table.fields.value, 'value');
+    const unit = this.text(row, this.table.fields.unit, 'unit');
+    const n = this.options.maps?.normalise(system, code, value, unit);
+    const event: EventRecord = { kind: 'event', id, nhsNumber, code: n?.code ?? code, date };
+    const values: Record<string, number> = {};
+    if (n) {
+      if (n.system !== undefined) event.system = n.system;
+      if (n.component !== undefined) {
+        if (n.value !== undefined) values[n.component] = n.value;
+      } else {
+        if (n.value !== undefined) event.value = n.value;
+        if (n.unit !== undefined) event.unit = n.unit;
+      }
+    } else {
+      if (system !== 'snomed') event.system = system;
+      if (value !== undefined) event.value = value;
+      if (unit !== undefined) event.unit = unit;
+    }
+    for (const [name, spec] of Object.entries(this.table.values ?? {})) {
+      const v = this.number(row, spec, name);
+      if (v !== undefined) values[name] = v;
+    }
+    if (Object.keys(values).length) event.values = values;
+    if (source !== undefined) event.source = source;
+    return { ok: true, record: event, at };
+  }
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+}
+
+function formatOf(table: TableMap, name: string): 'csv' | 'ndjson' {
+  return table.format ?? (/\.(nd)?jsonl?$/i.test(name) ? 'ndjson' : 'csv');
+}
+
+/**
+ * Reads flat extracts (CSV or NDJSON) as a column map describes them, streaming, one item per row: a record, or a
+ * quarantine naming the file, line and reason.
+ */
+export async function* readExtract(inputs: readonly SourceInput[], options: ExtractAdapterOptions): AsyncGenerator<AdapterItem> {
+  const map = typeof options.columnMap === 'string' ? loadColumnMap(options.columnMap) : options.columnMap;
+  const tables = map.tables.map((t) => ({ reader: new TableReader(t, map, options), pattern: t.files ? globToRegExp(t.files) : undefined }));
+  for (const input of inputs) {
+    const file = inputName(input);
+    const chosen = tables.find((t) => !t.pattern || t.pattern.test(basename(file)));
+    if (!chosen) {
+      yield { ok: false, code: 'CG_MAP_FORMAT', reason: `no table of column map ${map.name} matches the file name ${basename(file)}`, at: { file } };
+      continue;
+    }
+    try {
+      if (formatOf(chosen.reader.table, file) === 'ndjson') yield* readNdjson(input, file, chosen.reader, options);
+      else yield* readCsv(input, file, chosen.reader, options);
+    } catch (error) {
+      yield { ok: false, code: 'CG_INPUT', reason: (error as Error).message, at: { file } };
+    }
+  }
+}
+
+async function* readNdjson(input: SourceInput, file: string, reader: TableReader, options: ExtractAdapterOptions): AsyncGenerator<AdapterItem> {
+  for await (const { line, text, tooLong } of sourceLines(inputChunks(input), options.maxRecordBytes ?? 1 << 20)) {
+    if (tooLong) {
+      yield { ok: false, code: 'CG_SOURCE_PARSE', reason: 'line exceeds maxRecordBytes', at: { file, line } };
+      continue;
+    }
+    if (text.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      yield { ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file, line } };
+      continue;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      yield { ok: false, code: 'CG_SOURCE_PARSE', reason: 'the line is not a JSON object', at: { file, line } };
+      continue;
+    }
+    const object = value as Record<string, unknown>;
+    yield reader.read((c) => (Object.hasOwn(object, c) ? object[c] : undefined), { file, line });
+  }
+}
+
+async function* readCsv(input: SourceInput, file: string, reader: TableReader, options: ExtractAdapterOptions): AsyncGenerator<AdapterItem> {
+  const skipped: AdapterItem[] = [];
+  const parser = parseCsv({
+    bom: true,
+    columns: (header: string[]) => header.map((h) => h.trim()),
+    info: true,
+    skip_records_with_error: true,
+    skip_empty_lines: true,
+    delimiter: reader.table.delimiter ?? ',',
+    max_record_size: options.maxRecordBytes ?? 1 << 20,
+  });
+  parser.on('skip', (error: CsvError & { lines?: number }) => {
+    skipped.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `CSV: ${error.message}`, at: { file, ...(error.lines !== undefined ? { line: error.lines } : {}) } });
+  });
+  const source = typeof input === 'string' ? createReadStream(input) : Readable.from([input.text]);
+  source.on('error', (error: Error) => parser.destroy(error));
+  source.pipe(parser);
+  for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+    while (skipped.length) yield skipped.shift()!;
+    yield reader.read((c) => (Object.hasOwn(record, c) ? record[c] : undefined), { file, line: info.lines });
+  }
+  while (skipped.length) yield skipped.shift()!;
+}
+
+/** The flat-extract source adapter. Register it with `AdapterRegistry`, or call `readExtract` directly. */
+export const extractAdapter: SourceAdapter<ExtractAdapterOptions> = {
+  meta: {
+    name: 'gp-extract',
+    version: '0.1.0',
+    engine: '^0.1.0',
+    reads: ['csv', 'ndjson'],
+    description: 'Flat CSV and NDJSON extracts from GP systems, described by a YAML or JSON column map.',
+  },
+  read: readExtract,
+};

@@ -1,0 +1,242 @@
+import { basename, dirname, resolve } from 'node:path';
+import {
+  inputName,
+  inputText,
+  sourceLines,
+  inputChunks,
+  type AdapterItem,
+  type AdapterOptions,
+  type SourceAdapter,
+  type SourceInput,
+  type SourceLocation,
+} from '@caregaps/core';
+import { ReferenceIndex } from './context.js';
+import { arr, obj, str, type Json } from './json.js';
+import { mapResource, REFERENCE_ONLY, type MapSettings } from './resources.js';
+
+/** Options of the FHIR adapter. */
+export interface FhirAdapterOptions extends AdapterOptions {
+  /** Deepest Bundle nesting followed (a Bundle inside a Bundle entry); deeper ones are quarantined. Default 4. */
+  maxBundleDepth?: number;
+  /** Longest NDJSON line accepted, in bytes (default 16 MiB). */
+  maxLineBytes?: number;
+}
+
+/** Reference targets first (Organization, Medication, then Patient), so later resources can resolve them. */
+const TYPE_ORDER = ['Organization', 'Medication', 'Patient'];
+
+function rank(name: string): number {
+  const base = basename(name);
+  const i = TYPE_ORDER.findIndex((t) => base.startsWith(`${t}.`) || base.startsWith(`${t}-`) || base === `${t}.ndjson`);
+  return i === -1 ? TYPE_ORDER.length : i;
+}
+
+interface Located {
+  resource: Json;
+  fullUrl?: string;
+  at: SourceLocation;
+}
+
+/**
+ * Reads FHIR R4: Bundles (transaction, batch, collection, searchset, and any other type holding resources), single
+ * resources, Bulk Data `$export` NDJSON files and the export manifest. One item comes out for every resource (and
+ * for every line, entry or file that is not one), in input order after reference targets.
+ */
+export async function* readFhir(inputs: readonly SourceInput[], options: FhirAdapterOptions = {}): AsyncGenerator<AdapterItem> {
+  const settings: MapSettings = {
+    maps: options.maps,
+    sourceKey: options.source ?? 'fhir',
+    source: options.source,
+    defaultPractice: options.defaultPractice,
+  };
+  const index = new ReferenceIndex(settings.sourceKey, options.testNumbers);
+  const expanded: SourceInput[] = [];
+  for (const input of inputs) {
+    const name = inputName(input);
+    if (!name.endsWith('.ndjson') && typeof input === 'string') {
+      const text = await readOrFail(input);
+      if (typeof text !== 'string') {
+        yield text;
+        continue;
+      }
+      const manifest = manifestOutputs(text, input);
+      if (manifest) {
+        expanded.push(...manifest);
+        continue;
+      }
+      expanded.push({ name, text });
+    } else expanded.push(input);
+  }
+  const ordered = expanded.map((input, i) => ({ input, i })).sort((a, b) => rank(inputName(a.input)) - rank(inputName(b.input)) || a.i - b.i);
+  for (const { input } of ordered) {
+    const name = inputName(input);
+    if (name.endsWith('.ndjson')) yield* readNdjson(input, options, index, settings);
+    else {
+      const text = await readOrFail(input);
+      if (typeof text !== 'string') yield text;
+      else yield* readJsonDocument(text, name, options, index, settings);
+    }
+  }
+}
+
+async function readOrFail(input: SourceInput): Promise<string | AdapterItem> {
+  try {
+    return await inputText(input);
+  } catch (error) {
+    return { ok: false, code: 'CG_INPUT', reason: (error as Error).message, at: { file: inputName(input) } };
+  }
+}
+
+/** The NDJSON files a Bulk Data manifest lists (`output[].url`, read from the manifest's folder), or undefined. */
+function manifestOutputs(text: string, path: string): string[] | undefined {
+  let doc: Json | undefined;
+  try {
+    doc = obj(JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
+  } catch {
+    return undefined;
+  }
+  if (!doc || doc['resourceType'] !== undefined || !Array.isArray(doc['output']) || doc['transactionTime'] === undefined) return undefined;
+  return doc['output']
+    .map((o) => str(obj(o)?.['url']))
+    .filter((u): u is string => u !== undefined)
+    .map((u) => resolve(dirname(path), basename(new URL(u, 'file:///').pathname)));
+}
+
+async function* readNdjson(input: SourceInput, options: FhirAdapterOptions, index: ReferenceIndex, settings: MapSettings): AsyncGenerator<AdapterItem> {
+  const file = inputName(input);
+  let chunks: AsyncIterable<string | Uint8Array>;
+  try {
+    chunks = inputChunks(input);
+    for await (const { line, text, tooLong } of sourceLines(chunks, options.maxLineBytes ?? 16 << 20)) {
+      if (tooLong) {
+        yield { ok: false, code: 'CG_SOURCE_PARSE', reason: 'line exceeds maxLineBytes', at: { file, line } };
+        continue;
+      }
+      if (text.trim() === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        yield { ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file, line } };
+        continue;
+      }
+      const resource = obj(value);
+      if (!resource) {
+        yield { ok: false, code: 'CG_SOURCE_FIELD', reason: 'the line is not a JSON object', at: { file, line } };
+        continue;
+      }
+      yield* mapOne({ resource, at: { file, line } }, index, settings, options, 0);
+    }
+  } catch (error) {
+    yield { ok: false, code: 'CG_INPUT', reason: (error as Error).message, at: { file } };
+  }
+}
+
+function* readJsonDocument(text: string, file: string, options: FhirAdapterOptions, index: ReferenceIndex, settings: MapSettings): Generator<AdapterItem> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    yield { ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file } };
+    return;
+  }
+  const resource = obj(value);
+  if (!resource) {
+    yield { ok: false, code: 'CG_SOURCE_FIELD', reason: 'the file is not a JSON object', at: { file } };
+    return;
+  }
+  yield* mapOne({ resource, at: { file } }, index, settings, options, 0);
+}
+
+/** Maps one resource, expanding Bundles: their reference targets are indexed before any entry is mapped. */
+function* mapOne(item: Located, index: ReferenceIndex, settings: MapSettings, options: FhirAdapterOptions, depth: number): Generator<AdapterItem> {
+  const { resource } = item;
+  if (resource['resourceType'] !== 'Bundle') {
+    const identity = safeIndex(resource, item.fullUrl, index);
+    yield safeMap(resource, item, index, settings, identity);
+    return;
+  }
+  const pointer = item.at.pointer ?? '';
+  if (depth >= (options.maxBundleDepth ?? 4)) {
+    yield { ok: false, code: 'CG_SOURCE_FIELD', reason: 'Bundle nested deeper than maxBundleDepth', at: item.at };
+    return;
+  }
+  const entries: Located[] = [];
+  const faults: AdapterItem[] = [];
+  arr(resource['entry']).forEach((e, i) => {
+    const at: SourceLocation = { ...item.at, pointer: `${pointer}/entry/${i}` };
+    const entry = obj(e);
+    const inner = obj(entry?.['resource']);
+    const method = str(obj(entry?.['request'])?.['method']);
+    if (!inner) {
+      const why = method === 'DELETE' ? 'DELETE requests are not applied; send the resource with status entered-in-error' : 'the entry has no resource';
+      faults[i] = { ok: false, code: method === 'DELETE' ? 'CG_SOURCE_UNSUPPORTED' : 'CG_SOURCE_FIELD', reason: why, at };
+      return;
+    }
+    const located: Located = { resource: inner, at: { ...at, pointer: `${at.pointer}/resource` } };
+    const fullUrl = str(entry?.['fullUrl']);
+    if (fullUrl !== undefined) located.fullUrl = fullUrl;
+    entries[i] = located;
+  });
+  const identities = new Map<Located, ReturnType<typeof safeIndex>>();
+  for (const rank of [0, 1, 2]) {
+    for (const located of entries) {
+      if (!located) continue;
+      const t = located.resource['resourceType'];
+      const r = t === 'Organization' ? 0 : t === 'Medication' ? 1 : t === 'Patient' ? 2 : -1;
+      if (r === rank) identities.set(located, safeIndex(located.resource, located.fullUrl, index));
+    }
+  }
+  const count = Math.max(entries.length, faults.length);
+  for (let i = 0; i < count; i++) {
+    const fault = faults[i];
+    if (fault) {
+      yield fault;
+      continue;
+    }
+    const located = entries[i];
+    if (!located) continue;
+    if (located.resource['resourceType'] === 'Bundle') yield* mapOne(located, index, settings, options, depth + 1);
+    else if (identities.has(located)) yield safeMap(located.resource, located, index, settings, identities.get(located));
+    else yield safeMap(located.resource, located, index, settings, undefined);
+  }
+}
+
+function safeIndex(resource: Json, fullUrl: string | undefined, index: ReferenceIndex) {
+  try {
+    return index.index(resource, fullUrl);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A resource whose mapping throws (a shape no check foresaw) is quarantined, never allowed to stop the stream. */
+function safeMap(resource: Json, item: Located, index: ReferenceIndex, settings: MapSettings, identity: ReturnType<typeof safeIndex>): AdapterItem {
+  const at: SourceLocation = { ...item.at };
+  const type = str(resource['resourceType']);
+  const id = str(resource['id']);
+  if (type !== undefined && id !== undefined) at.recordId = `${type}/${id.slice(0, 64)}`;
+  else if (type !== undefined && item.fullUrl !== undefined) at.recordId = item.fullUrl.slice(0, 200);
+  try {
+    if (type === 'Patient' && identity === undefined) {
+      return { ok: false, code: 'CG_SOURCE_FIELD', reason: 'the Patient could not be indexed', at };
+    }
+    return mapResource(resource, at, index, settings, identity);
+  } catch (error) {
+    return { ok: false, code: 'CG_SOURCE_FIELD', reason: `unexpected shape: ${(error as Error).message}`, at };
+  }
+}
+
+/** The FHIR R4 source adapter. Register it with `AdapterRegistry`, or call `readFhir` directly. */
+export const fhirAdapter: SourceAdapter<FhirAdapterOptions> = {
+  meta: {
+    name: 'fhir-r4',
+    version: '0.1.0',
+    engine: '^0.1.0',
+    reads: ['fhir-r4-bundle', 'fhir-r4-resource', 'fhir-bulk-ndjson', 'fhir-bulk-manifest'],
+    description: 'FHIR R4 Bundles, single resources and Bulk Data $export output to record format v1.',
+  },
+  read: readFhir,
+};
+
+export { REFERENCE_ONLY };
