@@ -48,7 +48,8 @@ interface CompiledRule {
 /** Per-evaluation state: memoised field values, anchors, horizon and (when explaining) what was read. */
 class Context {
   patient!: PreparedPatient;
-  anchors!: AnchorDates;
+  /** Kept between evaluations on the same achievement date: computing PPED and QSSD allocates. */
+  anchors: AnchorDates = anchorDates(0);
   horizon = Infinity;
   track = false;
   reads: Set<string> | undefined;
@@ -137,7 +138,7 @@ export class CompiledRegistry {
   evaluate(patient: PreparedPatient, achievementDay: number, options: { horizon?: boolean; explain?: boolean } = {}): RegistryOutcome {
     const ctx = this.context;
     ctx.patient = patient;
-    ctx.anchors = anchorDates(achievementDay);
+    if (ctx.anchors.ACHV_DAT !== achievementDay) ctx.anchors = anchorDates(achievementDay);
     ctx.generation++;
     ctx.horizon = Infinity;
     ctx.track = options.horizon === true;
