@@ -1,0 +1,455 @@
+import { randomUUID } from 'node:crypto';
+import { CaregapsError, formatDay, type IndicatorStatus } from '@caregaps/core';
+import { sha256, type AuditEvent, type AuditSink, type ChainedAuditEvent } from './audit.js';
+import { DEFAULT_CATEGORIES, categoryOf, type RecordCategory } from './categories.js';
+import { toCsv } from './csv.js';
+import { LEVELS, type OrganisationLevel } from './organisations.js';
+import { AgreementRegistry, agreementPolicy, type AgreementTerms, type SharingAgreement } from './policies/agreements.js';
+import { optOutPolicy } from './policies/opt-outs.js';
+import { rbacPolicy, type RbacData } from './policies/rbac.js';
+import { relationshipPolicy, type CareTeam } from './policies/relationship.js';
+import { PolicySet, type AccessPolicy, type PolicyContext } from './policy.js';
+import type { OrganisationCounts, RegistryStatus, ResultsSource } from './source.js';
+import { buildSummary, type SummaryTable } from './summary.js';
+import { nhsDigitalSuppression, type SuppressionPolicy } from './suppression.js';
+import type { AccessPatient, AccessRequest, Activity, Decision, Principal, Purpose } from './types.js';
+
+/** How to build the access layer. Only `source` and `audit` are required. */
+export interface AccessOptions {
+  source: ResultsSource;
+  /** Where every access attempt is recorded. If a write fails, the access is refused. */
+  audit: AuditSink;
+  /** The policies, in order. Default: `builtInPolicies(...)` from the options below. */
+  policies?: readonly unknown[];
+  /** Role → activity data (default: the bundled data/rbac.json). */
+  rbac?: RbacData;
+  careTeams?: readonly CareTeam[];
+  agreements?: AgreementRegistry;
+  /** Whether secondary-use opt-outs remove patients from anonymised aggregates too (default true). */
+  applyOptOutsToAggregates?: boolean;
+  /** Disclosure control for every anonymised output (default: NHS Digital's method). */
+  suppression?: SuppressionPolicy;
+  /** cluster → record category for the patient view (default: DEFAULT_CATEGORIES). */
+  categories?: Readonly<Record<string, RecordCategory>>;
+  /** Longest a policy may take to answer before it counts as a denial (default 1000 ms). */
+  policyTimeoutMs?: number;
+  /** The clock (default: now). The access day decides which agreements and registrations are in force. */
+  now?: () => Date;
+}
+
+/** The built-in policies: RBAC, legitimate relationship, sharing agreements and opt-outs. */
+export function builtInPolicies(options: {
+  rbac?: RbacData;
+  careTeams?: readonly CareTeam[];
+  agreements: AgreementRegistry;
+  applyOptOutsToAggregates?: boolean;
+}): AccessPolicy[] {
+  return [
+    rbacPolicy(options.rbac),
+    relationshipPolicy(options.careTeams),
+    agreementPolicy(options.agreements),
+    optOutPolicy(options.applyOptOutsToAggregates === undefined ? {} : { applyToAggregates: options.applyOptOutsToAggregates }),
+  ];
+}
+
+/** Which patients a gap list or export holds: one registry, optionally one indicator and status (default `gap`). */
+export interface GapQuery {
+  registry: string;
+  indicator?: string;
+  status?: IndicatorStatus;
+}
+
+/** One row of an identifiable gap list. */
+export interface GapListRow {
+  nhsNumber: string;
+  practice: string;
+  registry: string;
+  indicator: string;
+  status: IndicatorStatus;
+}
+
+/** One entry of a patient's record view, with the organisation it came from. */
+export interface RecordEntry {
+  id: string;
+  date: string;
+  code: string;
+  system: string;
+  term: string | null;
+  clusters: readonly string[];
+  value?: number;
+  unit?: string;
+  values?: Record<string, number>;
+  source: string;
+  sourceName: string;
+}
+
+/** One patient's record as the viewer may see it, grouped like the London Care Record. */
+export interface PatientRecordView {
+  nhsNumber: string;
+  practice: string;
+  asOf: string;
+  categories: Record<RecordCategory, RecordEntry[]>;
+  /** Registry statuses with explanations, when the viewer may see the registered practice's statuses. */
+  registries: RegistryStatus[] | null;
+}
+
+/** The error every refused access throws: the same for a forbidden and a non-existent patient. */
+function denied(decisionId: string): CaregapsError {
+  return new CaregapsError('CG_ACCESS_DENIED', `Access denied (decision ${decisionId})`);
+}
+
+interface Attempt {
+  activity: Activity;
+  resource: string;
+  nhsNumber?: string;
+  organisation?: string;
+}
+
+interface Outcome<T> {
+  result: T;
+  patients?: string[];
+  rowCount?: number;
+}
+
+/**
+ * The access layer: every read goes through `as(principal, purpose)`, is decided by the policies (deny by
+ * default) and writes exactly one audit event, allowed or denied, before anything is returned.
+ */
+export class AccessLayer {
+  readonly agreements: AgreementRegistry;
+  readonly policies: PolicySet;
+  readonly suppression: SuppressionPolicy;
+  private readonly categories: Readonly<Record<string, RecordCategory>>;
+  private readonly now: () => Date;
+  private readonly context: PolicyContext;
+
+  constructor(private readonly options: AccessOptions) {
+    this.agreements = options.agreements ?? new AgreementRegistry();
+    const policies =
+      options.policies ??
+      builtInPolicies({
+        agreements: this.agreements,
+        ...(options.rbac ? { rbac: options.rbac } : {}),
+        ...(options.careTeams ? { careTeams: options.careTeams } : {}),
+        ...(options.applyOptOutsToAggregates === undefined ? {} : { applyOptOutsToAggregates: options.applyOptOutsToAggregates }),
+      });
+    this.policies = new PolicySet(policies, options.policyTimeoutMs);
+    this.suppression = options.suppression ?? nhsDigitalSuppression();
+    this.categories = options.categories ?? DEFAULT_CATEGORIES;
+    this.now = options.now ?? (() => new Date());
+    this.context = { source: options.source };
+  }
+
+  /** A view for one principal and purpose. Nothing is decided until a method is called. */
+  as(principal: Principal, purpose: Purpose): AccessView {
+    return new AccessView(this, principal, purpose);
+  }
+
+  /** @internal The request policies see. */
+  request(principal: Principal, purpose: Purpose, attempt: Attempt, patient?: AccessPatient): AccessRequest {
+    const request: AccessRequest = {
+      principal,
+      purpose,
+      activity: attempt.activity,
+      resource: attempt.resource,
+      today: formatDay(Math.floor(this.now().getTime() / 86_400_000)),
+    };
+    if (attempt.nhsNumber !== undefined) request.nhsNumber = attempt.nhsNumber;
+    if (patient) request.patient = patient;
+    if (attempt.organisation !== undefined) request.organisation = attempt.organisation;
+    return request;
+  }
+
+  /**
+   * @internal Decides, runs, audits. The audit event is written before the result is returned; a failed write
+   * refuses the access. A denial throws CG_ACCESS_DENIED naming only the decision id.
+   */
+  async attempt<T>(principal: Principal, purpose: Purpose, attempt: Attempt, run: (request: AccessRequest) => Promise<Outcome<T>>): Promise<T> {
+    const id = randomUUID();
+    const patient = attempt.nhsNumber === undefined ? undefined : this.options.source.patient(attempt.nhsNumber);
+    const request = this.request(principal, purpose, attempt, patient);
+    const malformed = principalProblem(principal);
+    let decision: Omit<Decision, 'id'> = malformed
+      ? { allowed: false, decidedBy: [{ policy: 'access-layer', rule: malformed }] }
+      : await this.policies.decide(request, this.context);
+    let outcome: Outcome<T> | undefined;
+    let failure: unknown;
+    if (decision.allowed) {
+      try {
+        outcome = await run(request);
+      } catch (error) {
+        failure = error;
+        const rule = error instanceof CaregapsError ? error.code : 'internal-error';
+        decision = { allowed: false, decidedBy: [{ policy: 'access-layer', rule }] };
+      }
+    }
+    const event: AuditEvent = {
+      id,
+      time: this.now().toISOString(),
+      user: String(principal?.user ?? ''),
+      roles: Array.isArray(principal?.roles) ? principal.roles.map(String) : [],
+      organisation: String(principal?.organisation ?? ''),
+      purpose: String(purpose),
+      activity: attempt.activity,
+      resource: attempt.resource,
+      decision: decision.allowed ? 'allow' : 'deny',
+      policy: decision.decidedBy.map((d) => d.policy).join('+'),
+      rule: decision.decidedBy.map((d) => d.rule).join('+'),
+    };
+    if (attempt.nhsNumber !== undefined) event.patient = attempt.nhsNumber;
+    if (attempt.organisation !== undefined) event.subjectOrganisation = attempt.organisation;
+    if (outcome?.patients) {
+      event.patients = outcome.patients;
+      event.listHash = sha256(outcome.patients.join('\n'));
+    }
+    if (outcome?.rowCount !== undefined) event.rowCount = outcome.rowCount;
+    try {
+      await this.options.audit.append(event);
+    } catch (error) {
+      throw new CaregapsError('CG_AUDIT_WRITE', `The access was refused because its audit event could not be written (decision ${id}): ${(error as Error)?.message ?? String(error)}`);
+    }
+    // A refusal raised while running (e.g. not a party) reads exactly like any other denial.
+    if (failure !== undefined && !(failure instanceof CaregapsError && failure.code === 'CG_ACCESS_DENIED')) throw failure;
+    if (!decision.allowed || !outcome) throw denied(id);
+    return outcome.result;
+  }
+
+  /** @internal Row-level decision for a patient within an allowed list or aggregate (not audited on its own). */
+  async allowsPatient(principal: Principal, purpose: Purpose, attempt: Attempt, patient: AccessPatient): Promise<boolean> {
+    const request = this.request(principal, purpose, { ...attempt, nhsNumber: patient.nhsNumber }, patient);
+    return (await this.policies.decide(request, this.context)).allowed;
+  }
+
+  /** @internal */
+  get source(): ResultsSource {
+    return this.options.source;
+  }
+
+  /** @internal */
+  get auditSink(): AuditSink {
+    return this.options.audit;
+  }
+
+  /** @internal */
+  get policyContext(): PolicyContext {
+    return this.context;
+  }
+
+  /** @internal */
+  categoryOf(clusters: readonly string[]): RecordCategory {
+    return categoryOf(clusters, this.categories);
+  }
+}
+
+function principalProblem(principal: Principal): string | undefined {
+  if (typeof principal !== 'object' || principal === null) return 'malformed-principal';
+  if (typeof principal.user !== 'string' || principal.user === '') return 'malformed-principal';
+  if (typeof principal.organisation !== 'string' || principal.organisation === '') return 'malformed-principal';
+  if (!Array.isArray(principal.roles)) return 'malformed-principal';
+  return undefined;
+}
+
+const RECORD_CATEGORIES: readonly RecordCategory[] = ['problems', 'medications', 'results', 'procedures', 'immunisations', 'other'];
+
+/** What one principal may read for one purpose. Every method is one audited access attempt. */
+export class AccessView {
+  constructor(
+    private readonly layer: AccessLayer,
+    readonly principal: Principal,
+    readonly purpose: Purpose,
+  ) {}
+
+  /**
+   * Anonymised counts and rates by organisation at one level, per registry, indicator and status, with
+   * disclosure control applied. Patients a policy refuses (for secondary use: opted-out patients) are not counted.
+   */
+  summary(query: { level: OrganisationLevel; registry?: string }): Promise<SummaryTable> {
+    const source = this.layer.source;
+    const attempt: Attempt = { activity: 'view-aggregate', resource: `summary:${query.level}${query.registry ? ':' + query.registry : ''}` };
+    return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
+      if (!LEVELS.includes(query.level)) throw new CaregapsError('CG_USAGE', `The level must be one of ${LEVELS.join(', ')}`);
+      const registries = source.registries().filter((r) => query.registry === undefined || r.id === query.registry);
+      if (query.registry !== undefined && registries.length === 0) throw new CaregapsError('CG_USAGE', `No registry named ${query.registry}`);
+      const excluded = new Set<string>();
+      const practices = new Set<string>();
+      for (const patient of source.patients()) {
+        if (!(await this.layer.allowsPatient(this.principal, this.purpose, attempt, patient))) excluded.add(patient.nhsNumber);
+        else practices.add(patient.practice);
+      }
+      const include = (p: AccessPatient) => !excluded.has(p.nhsNumber);
+      const countsByLevel = new Map<OrganisationLevel, OrganisationCounts[]>();
+      for (const level of LEVELS) {
+        countsByLevel.set(level, source.counts({ level, include, ...(query.registry ? { registry: query.registry } : {}) }));
+      }
+      const rows = buildSummary(countsByLevel, registries, source.organisations, practices, this.layer.suppression, query.level);
+      const table: SummaryTable = {
+        asOf: source.asOf,
+        level: query.level,
+        purpose: this.purpose,
+        suppression: `${this.layer.suppression.meta.name}@${this.layer.suppression.meta.version}`,
+        rows,
+        excludedPatients: excluded.size,
+        unmappedPractices: [...practices].filter((p) => !source.organisations.knows(p)).sort(),
+      };
+      return { result: table, rowCount: rows.length };
+    });
+  }
+
+  private async gapRows(query: GapQuery, attempt: Attempt): Promise<GapListRow[]> {
+    const source = this.layer.source;
+    const registry = source.registries().find((r) => r.id === query.registry);
+    if (!registry) throw new CaregapsError('CG_USAGE', `No registry named ${query.registry}`);
+    if (query.indicator !== undefined && !registry.indicators.includes(query.indicator)) {
+      throw new CaregapsError('CG_USAGE', `Registry ${query.registry} has no indicator ${query.indicator}`);
+    }
+    const wanted = query.status ?? 'gap';
+    const rows: GapListRow[] = [];
+    for (const patient of source.patients()) {
+      const status = source.statuses(patient.nhsNumber).find((s) => s.registry === registry.id);
+      if (!status?.onRegister) continue;
+      const matches = Object.entries(status.indicators).filter(([id, s]) => s === wanted && (query.indicator === undefined || id === query.indicator));
+      if (matches.length === 0) continue;
+      if (!(await this.layer.allowsPatient(this.principal, this.purpose, attempt, patient))) continue;
+      for (const [indicator, s] of matches) rows.push({ nhsNumber: patient.nhsNumber, practice: patient.practice, registry: registry.id, indicator, status: s });
+    }
+    rows.sort((a, b) => (a.practice < b.practice ? -1 : a.practice > b.practice ? 1 : a.nhsNumber < b.nhsNumber ? -1 : a.nhsNumber > b.nhsNumber ? 1 : a.indicator < b.indicator ? -1 : 1));
+    return rows;
+  }
+
+  /** An identifiable gap list for drill-down: only patients this principal may see for this purpose. */
+  patients(query: GapQuery): Promise<GapListRow[]> {
+    const attempt: Attempt = { activity: 'view-patient-list', resource: `gap-list:${query.registry}/${query.indicator ?? '*'}/${query.status ?? 'gap'}` };
+    return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
+      const rows = await this.gapRows(query, attempt);
+      return { result: rows, patients: [...new Set(rows.map((r) => r.nhsNumber))], rowCount: rows.length };
+    });
+  }
+
+  /** The gap list as CSV for a practice to act on, through the same checks, with formula injection neutralised. */
+  exportGapList(query: GapQuery): Promise<{ csv: string; rowCount: number }> {
+    const attempt: Attempt = { activity: 'export-patient-list', resource: `gap-list-csv:${query.registry}/${query.indicator ?? '*'}/${query.status ?? 'gap'}` };
+    return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
+      const rows = await this.gapRows(query, attempt);
+      const names = this.layer.source.organisations;
+      const csv = toCsv(
+        ['nhs_number', 'practice', 'practice_name', 'registry', 'indicator', 'status'],
+        rows.map((r) => [r.nhsNumber, r.practice, names.name(r.practice), r.registry, r.indicator, r.status]),
+      );
+      return { result: { csv, rowCount: rows.length }, patients: [...new Set(rows.map((r) => r.nhsNumber))], rowCount: rows.length };
+    });
+  }
+
+  /**
+   * One patient's record: entries grouped by category, each with its source organisation, filtered item by item
+   * (sharing agreements, shared-record opt-out), and registry statuses with explanations. A patient that does not
+   * exist is refused exactly as a forbidden one.
+   */
+  patient(nhsNumber: string): Promise<PatientRecordView> {
+    const attempt: Attempt = { activity: 'view-patient-record', resource: 'patient-record', nhsNumber: String(nhsNumber) };
+    return this.layer.attempt(this.principal, this.purpose, attempt, async (request) => {
+      const source = this.layer.source;
+      const patient = request.patient;
+      if (!patient) throw new CaregapsError('CG_ACCESS_DENIED', 'no such patient');
+      const categories = Object.fromEntries(RECORD_CATEGORIES.map((c) => [c, [] as RecordEntry[]])) as Record<RecordCategory, RecordEntry[]>;
+      let shown = 0;
+      for (const event of source.events(patient.nhsNumber)) {
+        const clusters = source.clustersOf(event.code);
+        const category = this.layer.categoryOf(clusters);
+        // A record without a source is taken to come from the registered practice (GP extracts carry none).
+        const from = event.source ?? patient.practice;
+        if (!(await this.layer.policies.visible(request, { source: from, category }, this.layer.policyContext))) continue;
+        const entry: RecordEntry = {
+          id: event.id,
+          date: event.date,
+          code: event.code,
+          system: event.system ?? 'snomed',
+          term: source.termOf(event.code) ?? null,
+          clusters,
+          source: from,
+          sourceName: source.organisations.name(from),
+        };
+        if (event.value !== undefined) entry.value = event.value;
+        if (event.unit !== undefined) entry.unit = event.unit;
+        if (event.values !== undefined) entry.values = { ...event.values };
+        categories[category].push(entry);
+        shown++;
+      }
+      const statusesVisible = await this.layer.policies.visible(request, { source: patient.practice, category: 'registry-statuses' }, this.layer.policyContext);
+      const registries = statusesVisible ? source.statuses(patient.nhsNumber, { explain: true }) : null;
+      const view: PatientRecordView = { nhsNumber: patient.nhsNumber, practice: patient.practice, asOf: source.asOf, categories, registries };
+      return { result: view, rowCount: shown + (registries?.length ?? 0) };
+    });
+  }
+
+  /**
+   * Who accessed what: for a patient (their access report, for the registered practice to give) or for a data
+   * controller (every access by its staff and every access to its registered patients).
+   */
+  auditReport(subject: { patient: string } | { organisation: string }): Promise<ChainedAuditEvent[]> {
+    const attempt: Attempt =
+      'patient' in subject
+        ? { activity: 'view-audit-report', resource: 'audit-report:patient', nhsNumber: String(subject.patient) }
+        : { activity: 'view-audit-report', resource: 'audit-report:organisation', organisation: String(subject.organisation) };
+    return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
+      const entries = [...(await this.layer.auditSink.entries())];
+      let result: ChainedAuditEvent[];
+      if ('patient' in subject) {
+        result = entries.filter((e) => e.patient === subject.patient || e.patients?.includes(subject.patient));
+      } else {
+        const source = this.layer.source;
+        const theirs = (nhs: string | undefined) => nhs !== undefined && source.patient(nhs)?.practice === subject.organisation;
+        result = entries.filter((e) => e.organisation === subject.organisation || theirs(e.patient) || e.patients?.some(theirs));
+      }
+      return { result, rowCount: result.length };
+    });
+  }
+
+  /** Sharing agreements, managed through the same checks: the principal's organisation must be a party. */
+  get agreements(): AgreementActions {
+    return new AgreementActions(this.layer, this.principal, this.purpose);
+  }
+}
+
+/** Create, sign, amend and withdraw sharing agreements; each call is an audited attempt. */
+export class AgreementActions {
+  constructor(
+    private readonly layer: AccessLayer,
+    private readonly principal: Principal,
+    private readonly purpose: Purpose,
+  ) {}
+
+  private act(resource: string, parties: () => readonly string[], change: () => SharingAgreement): Promise<SharingAgreement> {
+    const attempt: Attempt = { activity: 'manage-sharing-agreements', resource };
+    return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
+      if (!parties().includes(this.principal.organisation)) throw new CaregapsError('CG_ACCESS_DENIED', 'Only a party to an agreement may change it');
+      return { result: change() };
+    });
+  }
+
+  private partiesOf(id: string): readonly string[] {
+    const versions = this.layer.agreements.toJSON().filter((a) => a.id === id);
+    return versions[versions.length - 1]?.parties ?? [];
+  }
+
+  create(terms: AgreementTerms): Promise<SharingAgreement> {
+    return this.act('agreement:new', () => terms.parties ?? [], () => this.layer.agreements.create(terms));
+  }
+
+  /** Signs the latest draft on behalf of the principal's organisation. */
+  sign(id: string): Promise<SharingAgreement> {
+    return this.act(`agreement:${id}`, () => this.partiesOf(id), () => this.layer.agreements.sign(id, this.principal.organisation, this.principal.user));
+  }
+
+  amend(id: string, changes: Partial<AgreementTerms>): Promise<SharingAgreement> {
+    return this.act(`agreement:${id}`, () => this.partiesOf(id), () => this.layer.agreements.amend(id, changes));
+  }
+
+  withdraw(id: string): Promise<SharingAgreement> {
+    return this.act(`agreement:${id}`, () => this.partiesOf(id), () => this.layer.agreements.withdraw(id));
+  }
+}
+
+/** Builds the access layer. */
+export function createAccess(options: AccessOptions): AccessLayer {
+  return new AccessLayer(options);
+}
