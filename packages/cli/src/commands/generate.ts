@@ -1,0 +1,45 @@
+import { resolve } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { DEFAULT_PATIENTS, DEFAULT_SEED, writePopulation } from '@caregaps/synthetic';
+import { CaregapsError } from '@caregaps/core';
+import { BUNDLED, EXIT, report, type Io } from '../io.js';
+
+export interface GenerateOptions {
+  patients: string;
+  seed: string;
+  output: string;
+  codesets: string;
+  extractDate?: string;
+}
+
+/** `caregaps generate`: writes a synthetic population (records.ndjson and organisations.ndjson) into a folder. */
+export async function generate(io: Io, options: GenerateOptions): Promise<number> {
+  try {
+    const patients = Number(options.patients.replaceAll('_', ''));
+    if (!Number.isSafeInteger(patients) || patients < 1) {
+      throw new CaregapsError('CG_USAGE', `--patients "${options.patients}" is not a whole number of at least 1`);
+    }
+    const bar = io.interactive
+      ? new SingleBar({ format: 'generating {bar} {percentage}% | {value}/{total} patients | {duration_formatted} | eta {eta_formatted}', stream: process.stderr, fps: 5 })
+      : undefined;
+    bar?.start(patients, 0);
+    const result = await writePopulation({
+      patients,
+      seed: options.seed,
+      output: options.output,
+      codesets: options.codesets,
+      ...(options.extractDate ? { config: { extractDate: options.extractDate } } : {}),
+      onProgress: (done) => bar?.update(done),
+    });
+    bar?.stop();
+    io.err(
+      `${result.patients} patients in ${result.practices} practices: ${result.records} records (${(result.bytes / 1e6).toFixed(1)} MB) ` +
+        `written to ${resolve(result.recordsFile)} and ${resolve(result.organisationsFile)} in ${(result.elapsedMs / 1000).toFixed(1)} s\n`,
+    );
+    return EXIT.ok;
+  } catch (error) {
+    return report(io, error);
+  }
+}
+
+export const GENERATE_DEFAULTS = { patients: String(DEFAULT_PATIENTS), seed: DEFAULT_SEED, codesets: BUNDLED.codesets };

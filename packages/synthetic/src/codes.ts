@@ -1,0 +1,144 @@
+/**
+ * Every code the generator writes, with the cluster it belongs to and where that fact comes from. Codes marked
+ * `codeset` are checked against `codesets/<CLUSTER>.csv` before generating (see {@link verifyCodes}); codes marked
+ * `cited` have no codeset yet and are quoted, with their source, in /work/shared/reference/clinical-rules.md §2.
+ * No code here is made up.
+ * @module
+ */
+import { CaregapsError, loadCodesets, type Problem } from '@caregaps/core';
+
+export interface CodeFact {
+  code: string;
+  term: string;
+  cluster: string;
+  /** `codeset`: listed in codesets/<cluster>.csv; `cited`: quoted in clinical-rules.md §2 (no codeset yet). */
+  from: 'codeset' | 'cited';
+}
+
+const c = (code: string, term: string, cluster: string, from: CodeFact['from'] = 'codeset'): CodeFact => ({ code, term, cluster, from });
+
+/** The codes, grouped by what they record. */
+export const CODES = {
+  diabetesType1: c('46635009', 'Diabetes mellitus type 1', 'DM_COD'),
+  diabetesType2: [
+    c('44054006', 'Diabetes mellitus type 2', 'DM_COD'),
+    c('313436004', 'Type II diabetes mellitus without complication', 'DM_COD'),
+    c('73211009', 'Diabetes mellitus', 'DM_COD'),
+  ],
+  diabetesResolved: c('315051004', 'Diabetes resolved', 'DMRES_COD'),
+  hba1c: c('999791000000106', 'Haemoglobin A1c level - IFCC standardised', 'IFCCHBAM_COD'),
+  fructosamine: c('1006751000000102', 'Serum fructosamine level', 'SERFRUC_COD'),
+  diabetesInvite1: c('185756006', 'Diabetes monitoring first letter', 'DMINVITE_COD'),
+  diabetesInvite2: c('185757002', 'Diabetes monitoring second letter', 'DMINVITE_COD'),
+  diabetesMaxTherapy: c('407569005', 'Patient on maximal tolerated therapy for diabetes', 'DMMAX_COD'),
+  diabetesUnsuitable: c('717421000000100', 'Excepted from diabetes quality indicators - patient unsuitable', 'DMPCAPU_COD'),
+  frailtyMild: c('925791000000100', 'Mild frailty', 'MILDFRAIL_COD'),
+  frailtyModerate: c('925831000000107', 'Moderate frailty', 'MODFRAIL_COD'),
+  frailtySevere: c('925861000000102', 'Severe frailty', 'SEVFRAIL_COD'),
+  bloodPressure: c('163020007', 'On examination - blood pressure reading', 'BP_COD', 'cited'),
+  maxBpTherapy: c('407567007', 'Patient on maximal tolerated antihypertensive therapy', 'HTMAX_COD'),
+  statins: [
+    c('320029006', 'Atorvastatin 10mg tablets', 'statin VMP', 'cited'),
+    c('320030001', 'Atorvastatin 20mg tablets', 'statin VMP', 'cited'),
+    c('319997009', 'Simvastatin 20mg tablets', 'statin VMP', 'cited'),
+  ],
+  atrialFibrillation: [
+    c('49436004', 'Atrial fibrillation', 'AFIB_COD'),
+    c('282825002', 'Paroxysmal atrial fibrillation', 'AFIB_COD'),
+    c('440028005', 'Permanent atrial fibrillation', 'AFIB_COD'),
+  ],
+  apixaban5: c('703908001', 'Apixaban 5mg tablets', 'DOAC VMP', 'cited'),
+  apixaban2_5: c('703907006', 'Apixaban 2.5mg tablets', 'DOAC VMP', 'cited'),
+  warfarin: [c('319733000', 'Warfarin 1mg tablets', 'VKA VMP', 'cited'), c('319735007', 'Warfarin 5mg tablets', 'VKA VMP', 'cited')],
+  copd: [
+    c('13645005', 'Chronic obstructive pulmonary disease', 'COPD_COD'),
+    c('313296004', 'Mild chronic obstructive pulmonary disease', 'COPD_COD'),
+    c('313297008', 'Moderate chronic obstructive pulmonary disease', 'COPD_COD'),
+    c('313299006', 'Severe chronic obstructive pulmonary disease', 'COPD_COD'),
+  ],
+  copdResolved: c('941201000000103', 'Chronic obstructive pulmonary disease resolved', 'COPDRES_COD'),
+  copdReview: c('394703002', 'Chronic obstructive pulmonary disease annual review', 'COPDRVW_COD'),
+  copdExacerbations: c('723245007', 'Number of COPD exacerbations in past year', 'COPDEXACB_COD', 'cited'),
+  mrcGrades: [
+    c('391120009', 'MRC dyspnoea grade 1', 'MRC_COD', 'cited'),
+    c('391123006', 'MRC dyspnoea grade 2', 'MRC_COD', 'cited'),
+    c('391124000', 'MRC dyspnoea grade 3', 'MRC_COD', 'cited'),
+    c('391125004', 'MRC dyspnoea grade 4', 'MRC_COD', 'cited'),
+    c('391126003', 'MRC dyspnoea grade 5', 'MRC_COD', 'cited'),
+  ],
+  asthma: [
+    c('195967001', 'Asthma', 'AST_COD'),
+    c('426979002', 'Mild persistent asthma', 'AST_COD'),
+    c('427295004', 'Moderate persistent asthma', 'AST_COD'),
+  ],
+  childhoodAsthma: c('233678006', 'Childhood asthma', 'AST_COD'),
+  asthmaResolved: c('162660004', 'Asthma resolved', 'ASTRES_COD'),
+  asthmaActionPlan: c('527171000000103', 'Patient has a written asthma personal action plan', 'WRITPASTP_COD'),
+  asthmaControlTest: c('443117005', 'Asthma control test score', 'ASTCONTASS_COD'),
+  childhoodAsthmaControlTest: c('905301000000103', 'Childhood Asthma Control Test score', 'ASTCONTASS_COD'),
+  asthmaExacerbations: c('366874008', 'Number of asthma exacerbations in past year', 'ASTEXACB_COD'),
+  asthmaInvite1: c('185731000', 'Asthma monitoring call first letter', 'ASTINVITE_COD'),
+  asthmaInvite2: c('185732007', 'Asthma monitoring call second letter', 'ASTINVITE_COD'),
+  asthmaUnsuitable: c('717291000000103', 'Excepted from asthma quality indicators - patient unsuitable', 'ASTPCAPU_COD'),
+  asthmaDeclined: c('716491000000100', 'Excepted from asthma quality indicators - informed dissent', 'ASTPCADEC_COD'),
+  asthmaMonitoringRefused: c('763221007', 'Asthma monitoring refused', 'ASTMONDEC_COD'),
+  inhaledSteroidsAdult: [
+    c('320537007', 'Beclometasone 100micrograms/dose inhaler', 'ICS (dm+d)', 'cited'),
+    c('12906411000001100', 'Fostair 100/6 inhaler', 'ICS (dm+d)', 'cited'),
+    c('3294611000001104', 'Symbicort 200/6 Turbohaler', 'ICS (dm+d)', 'cited'),
+  ],
+  inhaledSteroidsChild: [
+    c('10618211000001109', 'Clenil Modulite 100micrograms/dose inhaler', 'ICS (dm+d)', 'cited'),
+    c('726611000001102', 'Flixotide 50 Evohaler', 'ICS (dm+d)', 'cited'),
+  ],
+  smi: [
+    c('58214004', 'Schizophrenia', 'MH_COD'),
+    c('13746004', 'Bipolar disorder', 'MH_COD'),
+    c('69322001', 'Psychotic disorder', 'MH_COD'),
+    c('68890003', 'Schizoaffective disorder', 'MH_COD'),
+  ],
+  schizophreniaInRemission: c('4926007', 'Schizophrenia in remission', 'MH_COD'),
+  bipolarInRemission: c('85248005', 'Bipolar disorder in remission', 'MH_COD'),
+  bmi: c('60621009', 'Body mass index', 'BMI_COD', 'cited'),
+  alcohol: [
+    c('160575005', 'Light drinker', 'ALC_COD', 'cited'),
+    c('28127009', 'Social drinker', 'ALC_COD', 'cited'),
+    c('160579004', 'Stopped drinking alcohol', 'ALC_COD', 'cited'),
+  ],
+  cholesterol: c('1005671000000105', 'Serum cholesterol level', 'CHOL2_COD'),
+  learningDisability: [
+    c('110359009', 'Intellectual disability', 'LD_COD'),
+    c('416075005', 'On learning disability register', 'LD_COD'),
+    c('41040004', 'Complete trisomy 21 syndrome', 'LD_COD'),
+  ],
+} as const;
+
+/** Every code the generator can write, each once. */
+export function allCodes(): CodeFact[] {
+  const out: CodeFact[] = [];
+  for (const entry of Object.values(CODES)) {
+    if (Array.isArray(entry)) out.push(...(entry as readonly CodeFact[]));
+    else out.push(entry as CodeFact);
+  }
+  return out;
+}
+
+/**
+ * Checks that every `codeset` code is listed in its cluster's file under `codesetsDir`. Throws CG_SYNTH_CODE naming
+ * each code that is not, so the generator never writes a code the codesets do not know.
+ */
+export function verifyCodes(codesetsDir: string): void {
+  const clusters = new Map(loadCodesets(codesetsDir).map((s) => [s.cluster, s.codes]));
+  const problems: Problem[] = [];
+  for (const fact of allCodes()) {
+    if (fact.from !== 'codeset') continue;
+    const codes = clusters.get(fact.cluster);
+    if (!codes?.has(fact.code)) {
+      problems.push({
+        code: 'CG_SYNTH_CODE',
+        message: codes ? `code ${fact.code} (${fact.term}) is not in ${fact.cluster}` : `no codeset ${fact.cluster} in ${codesetsDir}`,
+      });
+    }
+  }
+  if (problems.length) throw new CaregapsError('CG_SYNTH_CODE', `${problems.length} generator code(s) not found in the codesets`, problems);
+}

@@ -1,0 +1,299 @@
+/**
+ * The generator's knobs, as data. Every rate says where it comes from: a published figure (with its source) or an
+ * assumption (marked so). Override any part with `generatePopulation({ config: { … } })`.
+ * @module
+ */
+
+/** A five-year age band of the population and the share of women in it. */
+export interface AgeBand {
+  from: number;
+  /** Last age in the band (inclusive). */
+  to: number;
+  /** Relative weight of the band in the population (normalised by the generator). */
+  weight: number;
+  femaleShare: number;
+}
+
+/** One of the six registry conditions. */
+export type ConditionId = 'diabetes' | 'atrialFibrillation' | 'copd' | 'asthma' | 'smi' | 'learningDisability';
+
+export const CONDITIONS: readonly ConditionId[] = ['learningDisability', 'smi', 'asthma', 'copd', 'atrialFibrillation', 'diabetes'];
+
+/** How often a condition is on its register, and how that varies with age. */
+export interface ConditionConfig {
+  /** Register prevalence to reach among registered patients aged `denominatorMinAge` or over. */
+  prevalence: number;
+  denominatorMinAge: number;
+  /** Relative risk by age: `[fromAge, risk]`, ascending; a risk applies from its age to the next entry's. */
+  ageRisk: readonly (readonly [number, number])[];
+  /**
+   * Extra patients with the diagnosis who are not on the register, per patient on it: resolved diagnoses, and for
+   * asthma also patients with no asthma medicine in the last 12 months.
+   */
+  offRegisterRatio: number;
+  source: string;
+}
+
+/** A condition that makes another more likely (applied as a risk multiplier, then re-calibrated). */
+export interface Comorbidity {
+  condition: ConditionId;
+  given: ConditionId;
+  riskRatio: number;
+  source: string;
+}
+
+/** A care-process target: the share of the indicator's population that meets it (gross, as QOF publishes). */
+export interface CareTarget {
+  rate: number;
+  source: string;
+}
+
+export type CareTargetId =
+  | 'dmHbA1c58'
+  | 'dmHbA1c75Frail'
+  | 'dmBloodPressure'
+  | 'afAnticoagulation'
+  | 'copdReview'
+  | 'asthmaReview'
+  | 'smiBloodPressure'
+  | 'smiBmi'
+  | 'smiAlcohol'
+  | 'smiCholesterol'
+  | 'smiGlucose';
+
+export type ProcessRateId =
+  | 'type1DiabetesShareUnder25'
+  | 'type1DiabetesShare'
+  | 'repeatDiagnosisCode'
+  | 'untargetedTestedShare'
+  | 'pcaUnsuitable'
+  | 'pcaMaxTherapy'
+  | 'pcaDeclined'
+  | 'twoInvitations'
+  | 'fructosamineInsteadOfHbA1c'
+  | 'statinFrom40'
+  | 'warfarinInsteadOfDoac'
+  | 'earlierReviewWhenMissed'
+  | 'resolvedAmongOffRegisterAsthma'
+  | 'smiRemission'
+  | 'smiChecksCorrelation'
+  | 'ldBloodPressureFrom14'
+  | 'bloodPressureCheckFrom40'
+  | 'hba1cScreeningFrom45';
+
+export interface Borough {
+  code: string;
+  name: string;
+  /** Relative population weight. */
+  weight: number;
+}
+
+export interface GeneratorConfig {
+  /** The date the extract is taken: no record is dated after it, and the care targets hold on it. */
+  extractDate: string;
+  ageBands: readonly AgeBand[];
+  conditions: Readonly<Record<ConditionId, ConditionConfig>>;
+  comorbidity: readonly Comorbidity[];
+  care: Readonly<Record<CareTargetId, CareTarget>>;
+  /** Spread of practice quality (standard deviation on the log-odds scale) around every care target. */
+  practiceQualitySd: number;
+  icb: { code: string; name: string };
+  boroughs: readonly Borough[];
+  /** Practice list sizes: log-normal with this median and log-sd, clipped to [min, max]. */
+  listSize: { median: number; logSd: number; min: number; max: number };
+  practicesPerPcn: number;
+  /** Share of patients who registered at their practice in the 12 months before the extract date. */
+  newRegistrationShare: number;
+  /** Mean years since registration of the others (exponential). */
+  meanYearsRegistered: number;
+  /** Share of patients who moved from another practice in the ICB (two patient upserts). */
+  practiceMoveShare: number;
+  /** Share of patients who left the ICB's practices in the 12 months before the extract date. */
+  leaverShare: number;
+  /** Probability of dying in the 12 months before the extract date, by age: `[fromAge, probability]`. */
+  annualMortality: readonly (readonly [number, number])[];
+  /** Electronic frailty index categories among people aged 65+: shares of mild, moderate, severe. */
+  frailty65: { mild: number; moderate: number; severe: number; source: string };
+  /** Multiplier on moderate and severe frailty for people with diabetes. */
+  diabetesFrailtyRatio: number;
+  /** Shares of patients holding each opt-out. */
+  optOuts: Readonly<Record<'national-data-opt-out' | 'type-1' | 'shared-record', number>>;
+  /** Secondary rates of the care histories (all assumptions; they shape the records, not the targets). */
+  process: Readonly<Record<ProcessRateId, number>>;
+  sources: Readonly<Record<string, string>>;
+}
+
+const CLINICAL_RULES = '/work/shared/reference/clinical-rules.md';
+
+/** Defaults: North Central London-shaped, London prevalence, NCL achievement. */
+export const DEFAULT_CONFIG: GeneratorConfig = {
+  extractDate: '2025-03-31',
+  // ONS Census 2021, London region, usual residents by five-year age band (TS007A), rounded to 0.1 % of the
+  // population; female shares rounded (more women from 65). Approximate, normalised by the generator.
+  ageBands: [
+    { from: 0, to: 4, weight: 6.3, femaleShare: 0.488 },
+    { from: 5, to: 9, weight: 6.2, femaleShare: 0.488 },
+    { from: 10, to: 14, weight: 6.0, femaleShare: 0.488 },
+    { from: 15, to: 19, weight: 5.4, femaleShare: 0.49 },
+    { from: 20, to: 24, weight: 6.5, femaleShare: 0.51 },
+    { from: 25, to: 29, weight: 9.0, femaleShare: 0.52 },
+    { from: 30, to: 34, weight: 9.6, femaleShare: 0.51 },
+    { from: 35, to: 39, weight: 8.6, femaleShare: 0.5 },
+    { from: 40, to: 44, weight: 7.4, femaleShare: 0.5 },
+    { from: 45, to: 49, weight: 6.6, femaleShare: 0.5 },
+    { from: 50, to: 54, weight: 6.2, femaleShare: 0.5 },
+    { from: 55, to: 59, weight: 5.6, femaleShare: 0.5 },
+    { from: 60, to: 64, weight: 4.5, femaleShare: 0.51 },
+    { from: 65, to: 69, weight: 3.5, femaleShare: 0.52 },
+    { from: 70, to: 74, weight: 3.0, femaleShare: 0.53 },
+    { from: 75, to: 79, weight: 2.1, femaleShare: 0.55 },
+    { from: 80, to: 84, weight: 1.5, femaleShare: 0.58 },
+    { from: 85, to: 99, weight: 1.6, femaleShare: 0.64 },
+  ],
+  conditions: {
+    diabetes: {
+      prevalence: 0.067,
+      denominatorMinAge: 17,
+      ageRisk: [[0, 0], [10, 0.02], [17, 0.12], [30, 0.3], [40, 0.8], [50, 1.6], [60, 2.6], [70, 3.3], [80, 3.0]],
+      offRegisterRatio: 0.02,
+      source: `London region DM register 6.70 % of age 17+ (QOF 2020/21; ${CLINICAL_RULES} §3.1). Age gradient: assumption shaped on QOF/NDA (rising to ~20 % at 70+). Resolved share: assumption.`,
+    },
+    atrialFibrillation: {
+      prevalence: 0.0111,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0], [30, 0.03], [40, 0.15], [50, 0.5], [60, 1.6], [70, 4.2], [80, 8.5]],
+      offRegisterRatio: 0,
+      source: `London region AF register 1.11 % of all ages (QOF 2020/21; ${CLINICAL_RULES} §3.1). Age gradient: assumption (AF rises steeply after 65). No AFIBRES_COD codeset, so no resolved AF.`,
+    },
+    copd: {
+      prevalence: 0.0111,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0], [35, 0.15], [45, 0.5], [55, 1.3], [65, 2.6], [75, 3.6]],
+      offRegisterRatio: 0.02,
+      source: `London region COPD register 1.11 % of all ages (QOF 2020/21; ${CLINICAL_RULES} §3.1). Age gradient and resolved share: assumption.`,
+    },
+    asthma: {
+      prevalence: 0.0472,
+      denominatorMinAge: 6,
+      ageRisk: [[0, 0], [3, 0.6], [6, 1.25], [18, 1.0], [40, 0.9], [65, 0.85]],
+      offRegisterRatio: 0.35,
+      source: `London region asthma register 4.72 % of age 6+ (QOF 2020/21; ${CLINICAL_RULES} §3.1), which needs an asthma medicine in the last 12 months; off-register (untreated or resolved) ratio and age gradient: assumption.`,
+    },
+    smi: {
+      prevalence: 0.0111,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0], [16, 0.5], [25, 1.1], [35, 1.3], [65, 1.0], [80, 0.8]],
+      offRegisterRatio: 0,
+      source: `London region SMI (MH) register 1.11 % of all ages (QOF 2020/21; ${CLINICAL_RULES} §3.1). Remission stays on the register (MH_COD). Age gradient: assumption.`,
+    },
+    learningDisability: {
+      prevalence: 0.0041,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0.6], [5, 1.2], [18, 1.1], [50, 0.8], [70, 0.5]],
+      offRegisterRatio: 0,
+      source: `London region LD register 0.41 % of all ages (QOF 2020/21; ${CLINICAL_RULES} §3.1). Age gradient: assumption (lower life expectancy). No LDREM_COD codeset.`,
+    },
+  },
+  comorbidity: [
+    { condition: 'smi', given: 'learningDisability', riskRatio: 2, source: 'assumption: psychosis is more common with LD' },
+    { condition: 'copd', given: 'smi', riskRatio: 2, source: 'assumption: higher smoking prevalence in SMI' },
+    { condition: 'copd', given: 'asthma', riskRatio: 2.5, source: 'assumption: asthma–COPD overlap' },
+    { condition: 'atrialFibrillation', given: 'copd', riskRatio: 1.5, source: 'assumption' },
+    { condition: 'diabetes', given: 'smi', riskRatio: 2, source: 'assumption: antipsychotics and SMI double diabetes risk' },
+    { condition: 'diabetes', given: 'atrialFibrillation', riskRatio: 1.4, source: 'assumption: shared cardiovascular risk' },
+    { condition: 'diabetes', given: 'learningDisability', riskRatio: 1.5, source: 'assumption' },
+  ],
+  care: {
+    dmHbA1c58: { rate: 0.595, source: `DM020 59.5 %, NCL practices, gross (${CLINICAL_RULES} §3.2)` },
+    dmHbA1c75Frail: { rate: 0.831, source: `DM021 83.1 %, NCL practices, gross (${CLINICAL_RULES} §3.2)` },
+    dmBloodPressure: { rate: 0.806, source: `DM036 80.6 %, NCL practices, gross (${CLINICAL_RULES} §3.2); readings that meet it are ≤140/80, so they meet DM019 too` },
+    afAnticoagulation: { rate: 0.896, source: `CVDPREVENT CVDP002AF 89.6 %, Mar 2026 (${CLINICAL_RULES} §3.2)` },
+    copdReview: { rate: 0.803, source: `COPD010 80.3 % (${CLINICAL_RULES} §3.2)` },
+    asthmaReview: { rate: 0.671, source: `AST007 67.1 % (${CLINICAL_RULES} §3.2)` },
+    smiBloodPressure: { rate: 0.782, source: `PHSMI BP 78.2 %, Jun 2026 (${CLINICAL_RULES} §3.2)` },
+    smiBmi: { rate: 0.783, source: `PHSMI BMI 78.3 % (${CLINICAL_RULES} §3.2)` },
+    smiAlcohol: { rate: 0.78, source: `PHSMI alcohol 78.0 % (${CLINICAL_RULES} §3.2)` },
+    smiCholesterol: { rate: 0.704, source: `PHSMI cholesterol 70.4 % (${CLINICAL_RULES} §3.2)` },
+    smiGlucose: { rate: 0.708, source: `PHSMI glucose 70.8 % (${CLINICAL_RULES} §3.2)` },
+  },
+  practiceQualitySd: 0.45,
+  icb: { code: 'QMJ', name: 'NHS North Central London Integrated Care Board' },
+  // GSS codes of the five London boroughs; weights are their Census 2021 populations in thousands (rounded).
+  boroughs: [
+    { code: 'E09000003', name: 'Barnet', weight: 389 },
+    { code: 'E09000007', name: 'Camden', weight: 210 },
+    { code: 'E09000010', name: 'Enfield', weight: 330 },
+    { code: 'E09000014', name: 'Haringey', weight: 264 },
+    { code: 'E09000019', name: 'Islington', weight: 217 },
+  ],
+  listSize: { median: 9000, logSd: 0.55, min: 2000, max: 20000 },
+  practicesPerPcn: 5,
+  newRegistrationShare: 0.1,
+  meanYearsRegistered: 9,
+  practiceMoveShare: 0.04,
+  leaverShare: 0.03,
+  annualMortality: [[0, 0.0003], [50, 0.003], [65, 0.01], [75, 0.03], [85, 0.11]],
+  frailty65: {
+    mild: 0.35,
+    moderate: 0.12,
+    severe: 0.03,
+    source: 'eFI categories among people aged 65+ (Clegg et al., Age and Ageing 2016: fit 50 %, mild 35 %, moderate 12 %, severe 3 %)',
+  },
+  diabetesFrailtyRatio: 1.5,
+  // National data opt-out: about 5 % of registered patients in NHS Digital's monthly statistics (approximate);
+  // type-1 and shared-record opt-outs: assumption.
+  optOuts: { 'national-data-opt-out': 0.05, 'type-1': 0.02, 'shared-record': 0.01 },
+  process: {
+    type1DiabetesShareUnder25: 0.6,
+    type1DiabetesShare: 0.06,
+    repeatDiagnosisCode: 0.3,
+    untargetedTestedShare: 0.6,
+    pcaUnsuitable: 0.05,
+    pcaMaxTherapy: 0.06,
+    pcaDeclined: 0.03,
+    twoInvitations: 0.3,
+    fructosamineInsteadOfHbA1c: 0.02,
+    statinFrom40: 0.75,
+    warfarinInsteadOfDoac: 0.1,
+    earlierReviewWhenMissed: 0.5,
+    resolvedAmongOffRegisterAsthma: 0.4,
+    smiRemission: 0.1,
+    smiChecksCorrelation: 0.7,
+    ldBloodPressureFrom14: 0.75,
+    bloodPressureCheckFrom40: 0.5,
+    hba1cScreeningFrom45: 0.15,
+  },
+  sources: {
+    population: 'ONS Census 2021 London age structure (approximate); NCL ~1.8 M registered patients (DESIGN.md)',
+    registration: 'assumption: London list turnover (10 % new in a year, 3 % leave, 4 % moved between practices)',
+    process:
+      'assumption: type 1 share of diabetes; share of off-target patients tested; personalised care adjustments; invitations; statin and anticoagulant mix; screening',
+    practiceQualitySd: 'assumption: log-odds sd 0.45 spreads practice achievement by roughly ±10–15 points, as NCL practices vary',
+  },
+};
+
+/** A partial config: any top-level knob, and any single condition or care target, may be overridden. */
+export interface ConfigOverrides extends Partial<Omit<GeneratorConfig, 'conditions' | 'care' | 'process'>> {
+  process?: Partial<Record<ProcessRateId, number>>;
+  conditions?: Partial<Record<ConditionId, Partial<ConditionConfig>>>;
+  care?: Partial<Record<CareTargetId, Partial<CareTarget>>>;
+}
+
+/** The defaults with `overrides` applied. */
+export function resolveConfig(overrides: ConfigOverrides = {}): GeneratorConfig {
+  const { conditions, care, process, ...rest } = overrides;
+  const merged: GeneratorConfig = {
+    ...DEFAULT_CONFIG,
+    ...rest,
+    conditions: { ...DEFAULT_CONFIG.conditions },
+    care: { ...DEFAULT_CONFIG.care },
+    process: { ...DEFAULT_CONFIG.process, ...process },
+  };
+  for (const [id, c] of Object.entries(conditions ?? {})) {
+    (merged.conditions as Record<string, ConditionConfig>)[id] = { ...DEFAULT_CONFIG.conditions[id as ConditionId], ...c };
+  }
+  for (const [id, c] of Object.entries(care ?? {})) {
+    (merged.care as Record<string, CareTarget>)[id] = { ...DEFAULT_CONFIG.care[id as CareTargetId], ...c };
+  }
+  return merged;
+}

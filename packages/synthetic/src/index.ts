@@ -1,0 +1,33 @@
+/**
+ * Caregaps synthetic population generator: a deterministic, North Central London-shaped population in record format
+ * v1, with the six registry conditions at London prevalence and care-process achievement close to NCL's.
+ * @packageDocumentation
+ */
+export {
+  DEFAULT_CONFIG,
+  CONDITIONS,
+  resolveConfig,
+  type GeneratorConfig,
+  type ConfigOverrides,
+  type ConditionId,
+  type ConditionConfig,
+  type Comorbidity,
+  type CareTarget,
+  type CareTargetId,
+  type ProcessRateId,
+  type AgeBand,
+  type Borough,
+} from './config.js';
+export { CODES, allCodes, verifyCodes, type CodeFact } from './codes.js';
+export { Prng, hashSeed } from './prng.js';
+export { buildHierarchy, apportion, type Hierarchy, type Practice } from './organisations.js';
+export {
+  Population,
+  writePopulation,
+  testNhsNumbers,
+  DEFAULT_PATIENTS,
+  DEFAULT_SEED,
+  type PopulationOptions,
+  type WriteOptions,
+  type WriteResult,
+} from './generate.js';
