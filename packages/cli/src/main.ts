@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { evaluate } from './commands/evaluate.js';
+import { generate, GENERATE_DEFAULTS } from './commands/generate.js';
 import { test } from './commands/test.js';
 import { validate } from './commands/validate.js';
 import { BUNDLED, EXIT, processIo, type Io } from './io.js';
@@ -52,6 +53,18 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
     .action(async (opts: Parameters<typeof evaluate>[1]) => {
       code = await evaluate(io, opts);
+    });
+
+  program
+    .command('generate')
+    .description('write a synthetic population (records.ndjson, organisations.ndjson) into a folder')
+    .requiredOption('--output <dir>', 'folder to write into (created if missing)')
+    .option('--patients <n>', 'number of patients', GENERATE_DEFAULTS.patients)
+    .option('--seed <seed>', 'random seed: the same seed gives byte-identical files', GENERATE_DEFAULTS.seed)
+    .option('--extract-date <date>', 'no record is dated after this day (default 2025-03-31)')
+    .option('--codesets <dir>', 'codesets to check the generated codes against', GENERATE_DEFAULTS.codesets)
+    .action(async (opts: Parameters<typeof generate>[1]) => {
+      code = await generate(io, opts);
     });
 
   try {

@@ -30,6 +30,8 @@ export const ERRORS = {
   CG_TEST_DUPLICATE: 'Two registry test cases are the same. Remove or change one.',
   CG_USAGE: 'The command was called with wrong arguments. Run `caregaps <command> --help`.',
   CG_INPUT: 'An input file could not be read. Check the path and permissions.',
+  CG_SYNTH_CODE: 'A code the synthetic generator writes is not in its codeset. Fix the code in packages/synthetic/src/codes.ts or the codeset.',
+  CG_SYNTH_CONFIG: 'The generator options or config are invalid. Fix the named knob (see docs/analyst-guide.md).',
   CG_ACCESS_DENIED: 'The access was refused by policy (deny by default). Check role, purpose, care relationship and sharing agreements; the audit log holds the decision.',
   CG_ACCESS_POLICY: 'The policy plugin is malformed. Give it meta {name, version (x.y.z), decides} and a decide function (see docs/access.md).',
   CG_ACCESS_RBAC_DATA: 'The role → activity data is invalid. Grant only activities and purposes the file defines (see docs/access.md).',
