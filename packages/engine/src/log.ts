@@ -113,6 +113,8 @@ export class DurableLog {
   recover(): Recovery {
     mkdirSync(this.directory, { recursive: true });
     const files = readdirSync(this.directory);
+    // A snapshot that a crash interrupted before its rename: the segments it would replace are all still there.
+    for (const f of files) if (f.endsWith('.tmp')) unlinkSync(join(this.directory, f));
     const numbers = (re: RegExp) =>
       files
         .map((f) => re.exec(f)?.[1])
