@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { evaluate } from './commands/evaluate.js';
+import { ingest, INGEST_DEFAULTS, type IngestOptions } from './commands/ingest.js';
 import { generate, GENERATE_DEFAULTS } from './commands/generate.js';
 import { test } from './commands/test.js';
 import { validate } from './commands/validate.js';
@@ -65,6 +66,23 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--codesets <dir>', 'codesets to check the generated codes against', GENERATE_DEFAULTS.codesets)
     .action(async (opts: Parameters<typeof generate>[1]) => {
       code = await generate(io, opts);
+    });
+
+  program
+    .command('ingest')
+    .description('read FHIR R4 or flat GP extracts with a source adapter and write record format v1 (NDJSON)')
+    .requiredOption('--from <adapter>', 'fhir (Bundles, Bulk Data NDJSON or manifest) or extract (CSV/NDJSON with --map)')
+    .argument('<paths...>', 'files, or folders whose matching files are read')
+    .option('--output <file>', 'write records here instead of stdout')
+    .option('--map <file>', 'column map (YAML or JSON) for --from extract')
+    .option('--maps <dir>', 'normalisation maps folder', INGEST_DEFAULTS.maps)
+    .option('--source <ods>', 'ODS code of the sending organisation (written as each event source)')
+    .option('--default-practice <ods>', 'register patients with this practice when the source has no GP registration')
+    .option('--assign-test-nhs-numbers', 'give source patients without NHS numbers numbers from the test range 999 000 0000 onwards')
+    .option('--nhs-number-map <file>', 'where to write source patient → assigned NHS number (default <output>.nhs-numbers.csv)')
+    .option('--quarantine <file>', 'write refused items with their reasons here (NDJSON)')
+    .action(async (paths: string[], opts: IngestOptions) => {
+      code = await ingest(io, paths, opts);
     });
 
   try {

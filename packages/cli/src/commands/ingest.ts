@@ -1,0 +1,158 @@
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CaregapsError,
+  Linker,
+  TestNumberAssigner,
+  loadNormalisationMaps,
+  readChecked,
+  type AdapterItem,
+  type AdapterOptions,
+  type AdapterQuarantine,
+  type CaregapsRecord,
+  type ErrorCode,
+} from '@caregaps/core';
+import { extractAdapter, loadColumnMap } from '@caregaps/extract';
+import { fhirAdapter } from '@caregaps/fhir';
+import { BUNDLED, EXIT, progress, report, sink, type Io } from '../io.js';
+
+export interface IngestOptions {
+  from: string;
+  output?: string;
+  /** Column map for `--from extract`. */
+  map?: string;
+  /** Folder of normalisation maps (default: the bundled codesets/maps). */
+  maps: string;
+  source?: string;
+  defaultPractice?: string;
+  assignTestNhsNumbers?: boolean;
+  nhsNumberMap?: string;
+  quarantine?: string;
+}
+
+/** What an ingest read and produced, for the summary. */
+export interface IngestSummary {
+  read: number;
+  produced: Record<CaregapsRecord['kind'], number>;
+  quarantined: Partial<Record<ErrorCode, number>>;
+}
+
+const EXTENSIONS: Record<string, RegExp> = { fhir: /\.(json|ndjson)$/i, extract: /\.(csv|ndjson|jsonl|txt)$/i };
+
+/** Files named directly, and the matching files of named folders (sorted, not recursive). */
+export function expandPaths(paths: readonly string[], pattern: RegExp): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    let isDir = false;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch (error) {
+      throw new CaregapsError('CG_INPUT', `Cannot read ${p}: ${(error as Error).message}`);
+    }
+    if (isDir) out.push(...readdirSync(p).filter((f) => pattern.test(f)).sort().map((f) => join(p, f)));
+    else out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Reads sources with an adapter, links patients across sources and hands every record to `write` (events and
+ * retractions as they come, patients once all input is read). Quarantined items go to `quarantine`.
+ */
+export async function ingestRecords(
+  from: 'fhir' | 'extract',
+  inputs: readonly string[],
+  options: AdapterOptions & { columnMap?: string },
+  write: (record: CaregapsRecord) => void,
+  quarantine: (item: AdapterQuarantine) => void,
+  tick: () => void = () => {},
+): Promise<IngestSummary> {
+  const summary: IngestSummary = { read: 0, produced: { patient: 0, event: 0, retract: 0, organisation: 0 }, quarantined: {} };
+  const linker = new Linker();
+  const refuse = (item: AdapterQuarantine) => {
+    summary.quarantined[item.code] = (summary.quarantined[item.code] ?? 0) + 1;
+    quarantine(item);
+  };
+  const emit = (record: CaregapsRecord) => {
+    summary.produced[record.kind]++;
+    write(record);
+  };
+  let items: AsyncIterable<AdapterItem>;
+  if (from === 'fhir') items = readChecked(fhirAdapter, inputs, options);
+  else {
+    if (!options.columnMap) throw new CaregapsError('CG_USAGE', '--from extract needs --map <column map file>');
+    items = readChecked(extractAdapter, inputs, { ...options, columnMap: loadColumnMap(options.columnMap) });
+  }
+  for await (const item of items) {
+    summary.read++;
+    tick();
+    if (!item.ok) refuse(item);
+    else {
+      const now = linker.accept(item);
+      if (now) emit(now);
+    }
+  }
+  const linked = linker.finish();
+  for (const patient of linked.records) emit(patient);
+  for (const item of linked.quarantined) refuse(item);
+  return summary;
+}
+
+/** The summary as lines a person reads. */
+export function formatIngestSummary(s: IngestSummary): string {
+  const produced = s.produced.patient + s.produced.event + s.produced.retract;
+  const quarantined = Object.values(s.quarantined).reduce((a, b) => a + (b ?? 0), 0);
+  const lines = [
+    `${s.read} items read (resources or rows)`,
+    `${produced} records produced: ${s.produced.patient} patients, ${s.produced.event} events, ${s.produced.retract} retractions`,
+    `${quarantined} quarantined${quarantined ? ':' : ''}`,
+    ...Object.entries(s.quarantined)
+      .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
+      .map(([code, n]) => `  ${String(n).padStart(8)}  ${code}`),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** `caregaps ingest`: source files → record format v1 NDJSON, with a progress bar and a summary. */
+export async function ingest(io: Io, paths: string[], options: IngestOptions): Promise<number> {
+  try {
+    if (options.from !== 'fhir' && options.from !== 'extract') throw new CaregapsError('CG_USAGE', `--from must be fhir or extract, not ${options.from}`);
+    const files = expandPaths(paths, EXTENSIONS[options.from]!);
+    const testNumbers = options.assignTestNhsNumbers ? new TestNumberAssigner() : undefined;
+    const mappingFile = options.nhsNumberMap ?? (options.output ? `${options.output}.nhs-numbers.csv` : undefined);
+    if (testNumbers && !mappingFile) throw new CaregapsError('CG_USAGE', '--assign-test-nhs-numbers needs --output or --nhs-number-map to write the mapping to');
+    const adapterOptions: AdapterOptions & { columnMap?: string } = { maps: loadNormalisationMaps(options.maps) };
+    if (options.source) adapterOptions.source = options.source;
+    if (options.defaultPractice) adapterOptions.defaultPractice = options.defaultPractice;
+    if (testNumbers) adapterOptions.testNumbers = testNumbers;
+    if (options.map) adapterOptions.columnMap = options.map;
+    const out = sink(io, options.output);
+    const refused = options.quarantine ? sink(io, options.quarantine) : undefined;
+    const firstFew: AdapterQuarantine[] = [];
+    const bar = progress(io, `ingest ${options.from}`);
+    const summary = await ingestRecords(
+      options.from,
+      files,
+      adapterOptions,
+      (record) => out.write(JSON.stringify(record) + '\n'),
+      (item) => {
+        refused?.write(JSON.stringify(item) + '\n');
+        if (firstFew.length < 5) firstFew.push(item);
+      },
+      () => bar.tick(),
+    );
+    bar.stop();
+    await out.close();
+    await refused?.close();
+    if (testNumbers && mappingFile) {
+      writeFileSync(mappingFile, 'source,nhsNumber\n' + testNumbers.mapping().map((m) => `${JSON.stringify(m.source)},${m.nhsNumber}\n`).join(''));
+    }
+    io.err(formatIngestSummary(summary));
+    for (const q of firstFew) io.err(`  ${[q.at.file, q.at.line].filter((x) => x !== undefined).join(':')}${q.at.pointer ?? ''}: ${q.reason} [${q.code}]\n`);
+    return EXIT.ok;
+  } catch (error) {
+    return report(io, error);
+  }
+}
+
+export const INGEST_DEFAULTS = { maps: join(BUNDLED.codesets, 'maps') };
