@@ -18,7 +18,7 @@ export interface CascadeTrace {
 export interface RegistryOutcome {
   onRegister: boolean;
   /** Status per indicator, in the order of the registry file (empty when not on the register). */
-  statuses: IndicatorStatus[];
+  statuses: readonly IndicatorStatus[];
   /** The earliest achievement date on which this outcome could change with no new record (Infinity if never). */
   horizon: number;
   explanation?: {
@@ -29,6 +29,9 @@ export interface RegistryOutcome {
 }
 
 type Value = (ctx: Context) => number;
+
+/** The statuses of every patient not on a register: shared, so evaluating the many who are not allocates less. */
+const NO_STATUSES: readonly IndicatorStatus[] = Object.freeze([]);
 type Test = (ctx: Context) => boolean;
 
 interface CompiledField {
@@ -48,8 +51,10 @@ interface CompiledRule {
 /** Per-evaluation state: memoised field values, anchors, horizon and (when explaining) what was read. */
 class Context {
   patient!: PreparedPatient;
-  /** Kept between evaluations on the same achievement date: computing PPED and QSSD allocates. */
+  /** Kept between evaluations on the same achievement date: computing PPED, QSSD and their offsets allocates. */
   anchors: AnchorDates = anchorDates(0);
+  /** Values of the registry's anchored date expressions ("PPED - 12 months") on `anchors.ACHV_DAT`. */
+  anchored: Float64Array = new Float64Array(0);
   horizon = Infinity;
   track = false;
   reads: Set<string> | undefined;
@@ -111,6 +116,8 @@ export class CompiledRegistry {
   private readonly register: CompiledRule[];
   private readonly indicators: { denominator: CompiledRule[]; numerator: CompiledRule[] }[];
   private readonly context: Context;
+  /** Anchored date expressions, each computed once per achievement date into `Context.anchored`. */
+  private readonly anchoredExpressions: ((achv: number) => number)[] = [];
 
   constructor(
     readonly registry: Registry,
@@ -138,7 +145,10 @@ export class CompiledRegistry {
   evaluate(patient: PreparedPatient, achievementDay: number, options: { horizon?: boolean; explain?: boolean } = {}): RegistryOutcome {
     const ctx = this.context;
     ctx.patient = patient;
-    if (ctx.anchors.ACHV_DAT !== achievementDay) ctx.anchors = anchorDates(achievementDay);
+    if (ctx.anchors.ACHV_DAT !== achievementDay || ctx.anchored.length !== this.anchoredExpressions.length) {
+      ctx.anchors = anchorDates(achievementDay);
+      ctx.anchored = Float64Array.from(this.anchoredExpressions, (f) => f(achievementDay));
+    }
     ctx.generation++;
     ctx.horizon = Infinity;
     ctx.track = options.horizon === true;
@@ -149,7 +159,7 @@ export class CompiledRegistry {
       if (patient.registeredFrom > achievementDay) ctx.until(patient.registeredFrom);
       if (patient.registrationEnd > achievementDay) ctx.until(patient.registrationEnd);
     }
-    const outcome: RegistryOutcome = { onRegister: false, statuses: [], horizon: Infinity };
+    const outcome: RegistryOutcome = { onRegister: false, statuses: NO_STATUSES, horizon: Infinity };
     if (explain) outcome.explanation = { registration: registered, indicators: [] };
     if (!registered) {
       outcome.horizon = ctx.horizon;
@@ -160,6 +170,8 @@ export class CompiledRegistry {
     if (outcome.explanation && registerTrace) outcome.explanation.register = this.finishTrace(ctx, registerTrace);
     outcome.onRegister = on;
     if (on) {
+      const statuses: IndicatorStatus[] = [];
+      outcome.statuses = statuses;
       for (const indicator of this.indicators) {
         const denTrace = explain ? this.trace(ctx) : undefined;
         const den = this.runCascade(indicator.denominator, ctx, denTrace);
@@ -172,7 +184,7 @@ export class CompiledRegistry {
         } else {
           status = typeof den === 'object' ? den.reject : 'not-applicable';
         }
-        outcome.statuses.push(status);
+        statuses.push(status);
         if (outcome.explanation) {
           const entry: { denominator: CascadeTrace; numerator?: CascadeTrace } = { denominator: this.finishTrace(ctx, denTrace!) };
           if (numTrace) entry.numerator = numTrace;
@@ -225,9 +237,9 @@ export class CompiledRegistry {
       return { value: () => day, moving: undefined };
     }
     if ('anchor' in term) {
-      const anchor = term.anchor;
-      const value: Value = expr.offset ? (ctx) => applyOffset(expr, ctx.anchors[anchor]) : (ctx) => ctx.anchors[anchor];
-      return { value, moving: anchoredFunction(expr as DateExpression & { term: { anchor: typeof anchor } }) };
+      const moving = anchoredFunction(expr as DateExpression & { term: { anchor: typeof term.anchor } });
+      const slot = this.anchoredExpressions.push(moving) - 1;
+      return { value: (ctx) => ctx.anchored[slot]!, moving };
     }
     const n = this.fieldNumber.get(term.field);
     if (n !== undefined) {
