@@ -1,0 +1,163 @@
+/**
+ * E1 access matrix (and F1 audit completeness over it): every role × relationship × agreement × opt-out × purpose ×
+ * activity against an expected table, through the public API, Cerbos/OPA-style. The role table below is written
+ * out by hand, independently of data/rbac.json, so a change to the data file that is not mirrored here fails.
+ */
+import type { OptOut } from '@caregaps/core';
+import { describe, expect, test } from 'vitest';
+import { AgreementRegistry, MemoryAuditLog, createAccess, type AccessLayer, type Activity, type Principal, type Purpose } from '../src/index.js';
+import { HOSPITAL, TODAY, nhsNumbers, organisations, sourceOf } from './fixture.js';
+
+type Role = string;
+const ACTIVITIES: Activity[] = ['view-patient-record', 'view-patient-list', 'export-patient-list', 'view-aggregate'];
+
+/** Expected role table: role → purpose → activities allowed. Roles not listed (and any other purpose) deny. */
+const EXPECTED_ROLES: Record<Role, Partial<Record<Purpose, Activity[]>>> = {
+  'clinical-practitioner': {
+    'direct-care': ['view-patient-record', 'view-patient-list', 'export-patient-list', 'view-aggregate'],
+    'secondary-use': ['view-aggregate'],
+  },
+  nurse: {
+    'direct-care': ['view-patient-record', 'view-patient-list', 'export-patient-list', 'view-aggregate'],
+    'secondary-use': ['view-aggregate'],
+  },
+  'health-professional': {
+    'direct-care': ['view-patient-record', 'view-patient-list', 'view-aggregate'],
+    'secondary-use': ['view-aggregate'],
+  },
+  'privacy-officer': {},
+  'caldicott-guardian': { 'secondary-use': ['view-aggregate'] },
+  analyst: { 'secondary-use': ['view-aggregate', 'view-patient-list'] },
+};
+const ROLES: Role[][] = [...Object.keys(EXPECTED_ROLES).map((r) => [r]), ['receptionist-unknown'], [], ['analyst', 'nurse']];
+const RELATIONSHIPS = ['registered', 'care-team', 'none'] as const;
+const AGREEMENTS = ['none', 'signed', 'withdrawn'] as const;
+const OPT_OUTS: (OptOut | 'none')[] = ['none', 'shared-record', 'secondary-use', 'national-data-opt-out', 'type-1'];
+const PURPOSES = ['direct-care', 'secondary-use', 'research'] as const;
+const SECONDARY_OPT_OUTS: string[] = ['secondary-use', 'national-data-opt-out', 'type-1'];
+
+const PRACTICE = 'P00001';
+const OTHER_PRACTICE = 'P00002';
+
+function expected(roles: Role[], relationship: string, agreement: string, optOut: string, purpose: string, activity: Activity): boolean {
+  if (purpose !== 'direct-care' && purpose !== 'secondary-use') return false;
+  if (!roles.some((r) => EXPECTED_ROLES[r]?.[purpose]?.includes(activity))) return false;
+  const optedOut = purpose === 'secondary-use' && SECONDARY_OPT_OUTS.includes(optOut);
+  if (activity === 'view-aggregate') return !optedOut;
+  if (relationship === 'none') return false;
+  if (optedOut) return false;
+  // A care team at another organisation sees a gap list only when the practice shares its registry statuses.
+  if (relationship === 'care-team' && activity !== 'view-patient-record' && agreement !== 'signed') return false;
+  return true;
+}
+
+function principalFor(roles: Role[], relationship: string): Principal {
+  if (relationship === 'registered') return { user: 'u-reg', roles, organisation: PRACTICE };
+  if (relationship === 'care-team') return { user: 'u-team', roles, organisation: HOSPITAL, careTeams: ['diabetes-outreach'] };
+  return { user: 'u-none', roles, organisation: OTHER_PRACTICE };
+}
+
+async function layerFor(optOut: OptOut | 'none', agreement: string, nhs: string, audit: MemoryAuditLog): Promise<AccessLayer> {
+  const source = sourceOf([{ nhsNumber: nhs, practice: PRACTICE, diabetic: true, hba1c: 80, optOuts: optOut === 'none' ? [] : [optOut] }], organisations());
+  const agreements = new AgreementRegistry();
+  if (agreement !== 'none') {
+    const a = agreements.create({
+      title: 'Diabetes outreach',
+      parties: [PRACTICE, HOSPITAL],
+      dataCategories: ['problems', 'results', 'registry-statuses'],
+      purposes: ['direct-care', 'secondary-use'],
+      start: '2025-01-01',
+      end: null,
+    });
+    agreements.sign(a.id, PRACTICE, 'cg');
+    agreements.sign(a.id, HOSPITAL, 'cg2');
+    if (agreement === 'withdrawn') agreements.withdraw(a.id);
+  }
+  return createAccess({
+    source,
+    audit,
+    agreements,
+    careTeams: [{ id: 'diabetes-outreach', organisation: HOSPITAL, patients: [nhs] }],
+    now: () => TODAY,
+  });
+}
+
+/** Observed: did the principal get the patient through this activity? */
+async function observe(layer: AccessLayer, principal: Principal, purpose: string, activity: Activity, nhs: string): Promise<boolean> {
+  const view = layer.as(principal, purpose as Purpose);
+  try {
+    switch (activity) {
+      case 'view-patient-record':
+        return (await view.patient(nhs)).nhsNumber === nhs;
+      case 'view-patient-list':
+        return (await view.patients({ registry: 'diabetes', indicator: 'DM020' })).some((r) => r.nhsNumber === nhs);
+      case 'export-patient-list':
+        return (await view.exportGapList({ registry: 'diabetes', indicator: 'DM020' })).csv.includes(nhs);
+      default: {
+        const table = await view.summary({ level: 'practice', registry: 'diabetes' });
+        return table.excludedPatients === 0 && table.rows.some((r) => r.organisation === PRACTICE);
+      }
+    }
+  } catch (error) {
+    if ((error as { code?: string }).code === 'CG_ACCESS_DENIED') return false;
+    throw error;
+  }
+}
+
+describe('E1 access matrix', () => {
+  test('every role × relationship × agreement × opt-out × purpose × activity matches the expected table', async () => {
+    const audit = new MemoryAuditLog();
+    const [nhs] = nhsNumbers(1);
+    let cells = 0;
+    let attempts = 0;
+    let defaultDenyCases = 0;
+    let defaultDenyPassed = 0;
+    const mismatches: string[] = [];
+    for (const agreement of AGREEMENTS) {
+      for (const optOut of OPT_OUTS) {
+        const layer = await layerFor(optOut, agreement, nhs!, audit);
+        for (const roles of ROLES) {
+          for (const relationship of RELATIONSHIPS) {
+            for (const purpose of PURPOSES) {
+              for (const activity of ACTIVITIES) {
+                const want = expected(roles, relationship, agreement, optOut, purpose, activity);
+                const got = await observe(layer, principalFor(roles, relationship), purpose, activity, nhs!);
+                cells++;
+                attempts++;
+                const unknown = purpose === 'research' || roles.length === 0 || roles.every((r) => !(r in EXPECTED_ROLES));
+                if (unknown) {
+                  defaultDenyCases++;
+                  if (!got) defaultDenyPassed++;
+                }
+                if (want !== got) mismatches.push(`${roles.join('+') || '(none)'} ${relationship} ${agreement} ${optOut} ${purpose} ${activity}: expected ${want}, got ${got}`);
+              }
+            }
+          }
+        }
+      }
+    }
+    const verification = audit.verify();
+    console.log(
+      `E1 access matrix: cells tested ${cells}; mismatches ${mismatches.length}; default-deny cases (unknown role/purpose, no role) ${defaultDenyCases}, passed ${defaultDenyPassed}`,
+    );
+    console.log(`F1 audit completeness over the matrix: attempts ${attempts}; audit events ${audit.lines.length}; chain ok ${verification.ok}`);
+    expect(mismatches.slice(0, 10)).toEqual([]);
+    expect(defaultDenyPassed).toBe(defaultDenyCases);
+    expect(defaultDenyCases).toBeGreaterThan(0);
+    expect(audit.lines.length).toBe(attempts);
+    expect(verification.ok).toBe(true);
+  });
+
+  test('activities include the activities they list (export-patient-list includes view-patient-list)', async () => {
+    const { rbacPolicy } = await import('../src/index.js');
+    const policy = rbacPolicy({
+      version: 't',
+      activities: { 'export-patient-list': { title: 'x', includes: ['view-patient-list'] }, 'view-patient-list': { title: 'y', includes: [] } },
+      roles: { exporter: { title: 'e', grants: { 'direct-care': ['export-patient-list'] } } },
+    });
+    const base = { principal: { user: 'u', roles: ['exporter'], organisation: 'X' }, purpose: 'direct-care' as const, resource: 'r', today: '2025-04-01' };
+    expect(policy.decide({ ...base, activity: 'view-patient-list' }, undefined as never)).toEqual({ decision: 'allow', rule: 'role:exporter' });
+    expect(policy.decide({ ...base, activity: 'view-patient-record' }, undefined as never)).toMatchObject({ decision: 'deny' });
+    expect(policy.decide({ ...base, activity: 'constructor' as Activity }, undefined as never)).toEqual({ decision: 'deny', rule: 'unknown-activity' });
+  });
+});
