@@ -83,6 +83,21 @@ function readMissing() {
 function registriesMarkdown(registries, codesets) {
   const out = ['# Registries', '', GENERATED, ''];
   out.push(
+    'Each registry is a folder `registries/<id>/` with `registry.yaml` (the rules, format in',
+    '[rule-authoring.md](rule-authoring.md)), `tests.yaml` (hand-worked cases) and `README.md` (the rules in plain words,',
+    'sources and known deviations). An indicator marked provisional reads a cluster whose content is missing or partial',
+    '(see [codesets.md](codesets.md#missing-clusters)).',
+    '',
+    '```sh',
+    'pnpm build',
+    'node packages/cli/dist/cli.js validate registries/copd/registry.yaml   # check a rule file',
+    'node packages/cli/dist/cli.js test registries/copd                     # run its test cases',
+    'node scripts/registry-catalogue.mjs                                    # rewrite this file and codesets.md',
+    'node scripts/registry-catalogue.mjs --check                            # exit 1 if either is out of date',
+    '```',
+    '',
+  );
+  out.push(
     table(
       ['registry', 'title', 'source document', 'version', 'indicators'],
       registries.map((r) => [
@@ -154,24 +169,39 @@ function codesetsMarkdown(registries, codesets, missing) {
 
   out.push('## Missing clusters', '');
   out.push(
-    'Clusters that a rule needs and whose published content could not be found. A rule that needs one of these is',
-    'left out of the executable registry file (a field naming a cluster without a codeset does not load), and the',
-    'indicator is marked `provisional`; the registry READMEs say what that changes.',
+    'Clusters that a rule needs and whose published content could not be found, or only in part. Each is declared in',
+    '`codesets/` with `# status: missing` (no codes) or `# status: partial` (the members found), so the rules that read',
+    'it load and run but match no record (or only the members found); every indicator reading one is marked',
+    '`provisional`. A rule whose missing cluster would empty a register is left out of the registry file instead',
+    '(ASTTRT_COD), and AF008 is not transcribed. The registry READMEs say what each absence changes. Sources: the',
+    'codeset research notes in [codesets-notes/](codesets-notes/) and `codesets-notes/missing-clusters.yaml`.',
     '',
   );
-  const listed = new Set(missing.map((m) => m.cluster));
+  // An entry may name several clusters ("A_COD, B_COD"); its state is read from each named codeset file.
+  const named = (entry) => String(entry.cluster).split(/,\s*/).filter((name) => /^[A-Z][A-Z0-9_]*$/.test(name));
+  const state = (cluster) => {
+    const c = codesets.get(cluster);
+    if (!c) return `${cluster}: no file`;
+    if (c.status === 'missing') return `${cluster}: declared missing (no codes)`;
+    if (c.status === 'partial') return `${cluster}: partial (${c.codes} codes)`;
+    return `${cluster}: now complete in codesets/${cluster}.csv — put the rule back and drop this row`;
+  };
+  const listed = new Set(missing.flatMap(named));
   const rows = missing.map((m) => [
     m.cluster,
     m.refset ?? '',
     (m.neededBy ?? []).join('; '),
     m.effect ?? '',
     m.searched ?? '',
-    codesets.has(m.cluster) ? `now in codesets/${m.cluster}.csv — put the rule back` : 'not found',
+    named(m).map(state).join('; ') || 'no file',
   ]);
-  // Clusters a registry field names without a codeset file (another author's registry) are missing too.
-  for (const [cluster, registryIds] of [...users.entries()].sort()) {
-    if (codesets.has(cluster) || listed.has(cluster)) continue;
-    rows.push([cluster, '', registryIds.join(', '), 'named by a field; the registry does not load until the file exists', 'see docs/codesets-notes/', 'not found']);
+  // Other missing or partial clusters (declared in codesets/, or named by a registry field without a file).
+  const others = new Set([...codesets.values()].filter((c) => c.status !== 'complete').map((c) => c.cluster));
+  for (const cluster of users.keys()) if (!codesets.has(cluster)) others.add(cluster);
+  for (const cluster of [...others].sort()) {
+    if (listed.has(cluster)) continue;
+    const c = codesets.get(cluster);
+    rows.push([cluster, c?.refset ?? '', (users.get(cluster) ?? []).join(', '), c?.note ?? '', 'see docs/codesets-notes/', state(cluster)]);
   }
   out.push(table(['cluster', 'refset', 'needed by', 'effect of its absence', 'what was searched', 'state'], rows), '');
   return out.join('\n');

@@ -8,6 +8,7 @@ import { ingest, INGEST_DEFAULTS, type IngestOptions } from './commands/ingest.j
 import { generate, GENERATE_DEFAULTS } from './commands/generate.js';
 import { test } from './commands/test.js';
 import { validate } from './commands/validate.js';
+import { watch } from './commands/watch.js';
 import { BUNDLED, EXIT, processIo, type Io } from './io.js';
 
 export type { Io } from './io.js';
@@ -54,6 +55,23 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
     .action(async (opts: Parameters<typeof evaluate>[1]) => {
       code = await evaluate(io, opts);
+    });
+
+  program
+    .command('watch')
+    .description('ingest a record stream into the incremental engine and print each change as one NDJSON line as it happens')
+    .requiredOption('--input <file>', 'records in format v1 (NDJSON), or - for standard input')
+    .requiredOption('--as-of <date>', 'achievement date, YYYY-MM-DD')
+    .option('--registries <dir>', 'registries folder', BUNDLED.registries)
+    .option('--codesets <dir>', 'codesets folder', BUNDLED.codesets)
+    .option('--registry <id...>', 'only these registries')
+    .option('--organisations <file>', 'organisation records (NDJSON) to load first')
+    .option('--advance-to <date>', 'after the input ends, move the achievement date day by day up to this date')
+    .option('--store <dir>', 'keep the engine state in this directory (durable; a restart resumes from it)')
+    .option('--explain', 'add the explanation to every change')
+    .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
+    .action(async (opts: Parameters<typeof watch>[1]) => {
+      code = await watch(io, opts);
     });
 
   program
