@@ -157,6 +157,15 @@ export class Aggregates {
     return this.countsOfVector(this.counters[n]!, registryNumber);
   }
 
+  /** Registered patients over the whole population. */
+  registered(): number {
+    let sum = 0;
+    this.parentOf.forEach((p, n) => {
+      if (p < 0) sum += this.counters[n]![0]!;
+    });
+    return sum;
+  }
+
   /** Counts summed over every top-level organisation (the whole population). */
   totals(registryNumber: number): RegistryCounts {
     const sum = new Int32Array(this.layout.width);

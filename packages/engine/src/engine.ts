@@ -225,6 +225,11 @@ export class Engine {
     return this.entries.size;
   }
 
+  /** Patients registered on the achievement date (the population's list size). */
+  get registeredCount(): number {
+    return this.aggregates.registered();
+  }
+
   /** Patients queued for a time-driven re-evaluation. */
   get queuedCount(): number {
     return this.queue.size;

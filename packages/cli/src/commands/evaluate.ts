@@ -1,15 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import {
-  PatientStore,
-  Quarantine,
-  achievementDay,
-  evaluatePopulation,
-  loadRegistries,
-  preparedPatients,
-  readRecords,
-  type CompiledRegistry,
-  type PatientResult,
-} from '@caregaps/core';
+import { achievementDay, loadRegistries, readRecords, type CompiledRegistry, type PatientResult, type ReadResult } from '@caregaps/core';
+import { Engine } from '@caregaps/engine';
 import { EXIT, progress, report, sink, type Io } from '../io.js';
 
 export interface EvaluateOptions {
@@ -71,24 +62,22 @@ export async function evaluate(io: Io, options: EvaluateOptions): Promise<number
   try {
     const day = achievementDay(options.asOf);
     const loaded = loadRegistries(options.registries, options.codesets, options.registry);
-    const store = new PatientStore();
-    const quarantine = new Quarantine();
+    const engine = new Engine({ ...loaded, asOf: day });
+    const quarantine = engine.quarantine;
     const bar = progress(io, 'reading');
-    let accepted = 0;
-    for await (const item of readRecords(options.input)) {
-      bar.tick();
-      if (item.ok) {
-        store.apply(item.record);
-        accepted++;
-      } else quarantine.add(item);
+    async function* ticking(items: AsyncIterable<ReadResult>): AsyncGenerator<ReadResult> {
+      for await (const item of items) {
+        bar.tick();
+        yield item;
+      }
     }
+    // Bulk: every record is applied first and each patient evaluated once, as a batch evaluation would.
+    const { accepted } = await engine.ingest(ticking(readRecords(options.input)), { bulk: true });
     bar.stop();
     const results: PatientResult[] = [];
     const out = options.summary && !options.output ? undefined : sink(io, options.output);
-    let registered = 0;
-    const patients = [...preparedPatients(store, loaded.index)];
-    for (const p of patients) if (p.registeredFrom <= day && p.registrationEnd > day) registered++;
-    for (const result of evaluatePopulation(patients, loaded.compiled, day, { explain: options.explain === true })) {
+    const registered = engine.registeredCount;
+    for (const result of engine.results({ explain: options.explain === true })) {
       out?.write(JSON.stringify(result) + '\n');
       if (options.summary) results.push(result);
     }

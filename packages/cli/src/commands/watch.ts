@@ -1,0 +1,66 @@
+import { writeFileSync } from 'node:fs';
+import { CaregapsError, achievementDay, formatDay, loadRegistries, readRecords } from '@caregaps/core';
+import { Engine, type Change } from '@caregaps/engine';
+import { EXIT, report, type Io } from '../io.js';
+
+export interface WatchOptions {
+  /** NDJSON records, or `-` for standard input. */
+  input: string;
+  asOf: string;
+  registries: string;
+  codesets: string;
+  registry?: string[];
+  /** Organisation records (NDJSON) to load before the input. */
+  organisations?: string;
+  /** After the input ends, move the achievement date one day at a time up to this date, printing what time changes. */
+  advanceTo?: string;
+  /** Keep the engine's state in this directory (durable: a restart resumes from it). */
+  store?: string;
+  explain?: boolean;
+  quarantine?: string;
+}
+
+/** One output line: the change without the practice (and the explanation only when asked for). */
+function line(change: Change, explain: boolean): string {
+  const { nhsNumber, registry, indicator, before, after, asOf, explanation } = change;
+  const out: Record<string, unknown> = { nhsNumber, registry };
+  if (indicator !== undefined) out['indicator'] = indicator;
+  Object.assign(out, { before, after, asOf });
+  if (explain && explanation) out['explanation'] = explanation;
+  return JSON.stringify(out) + '\n';
+}
+
+/**
+ * `caregaps watch`: ingests a record stream into the incremental engine and prints every change of register
+ * membership or indicator status as one NDJSON line the moment it happens.
+ */
+export async function watch(io: Io, options: WatchOptions, stdin: AsyncIterable<string | Uint8Array> = process.stdin): Promise<number> {
+  try {
+    const start = achievementDay(options.asOf);
+    const until = options.advanceTo === undefined ? undefined : achievementDay(options.advanceTo);
+    if (until !== undefined && until < start) throw new CaregapsError('CG_USAGE', `--advance-to ${options.advanceTo} is before --as-of ${options.asOf}`);
+    const loaded = loadRegistries(options.registries, options.codesets, options.registry);
+    const explain = options.explain === true;
+    const engine = new Engine({ ...loaded, asOf: start, explainChanges: explain, ...(options.store ? { store: { directory: options.store } } : {}) });
+    const subscription = engine.changes$.subscribe((change) => io.out(line(change, explain)));
+    try {
+      let accepted = 0;
+      if (options.organisations) accepted += (await engine.ingest(readRecords(options.organisations))).accepted;
+      const source = options.input === '-' ? readRecords(stdin, { file: '<stdin>' }) : readRecords(options.input);
+      accepted += (await engine.ingest(source)).accepted;
+      if (until !== undefined) {
+        for (let day = achievementDay(engine.asOf) + 1; day <= until; day++) engine.advanceTo(formatDay(day));
+      }
+      const quarantine = engine.quarantine;
+      if (options.quarantine) writeFileSync(options.quarantine, quarantine.items.map((q) => JSON.stringify(q) + '\n').join(''));
+      io.err(`${accepted} records accepted, ${quarantine.size} quarantined; ${engine.patientCount} patients as of ${engine.asOf}\n`);
+      for (const q of quarantine.items.slice(0, 5)) io.err(`  ${q.file ?? ''}:${q.line}: ${q.reason} [${q.code}]\n`);
+    } finally {
+      subscription.unsubscribe();
+      engine.close();
+    }
+    return EXIT.ok;
+  } catch (error) {
+    return report(io, error);
+  }
+}
