@@ -1,7 +1,8 @@
 /**
  * Every code the generator writes, with the cluster it belongs to and where that fact comes from. Codes marked
  * `codeset` are checked against `codesets/<CLUSTER>.csv` before generating (see {@link verifyCodes}); codes marked
- * `cited` have no codeset yet and are quoted, with their source, in /work/shared/reference/clinical-rules.md §2.
+ * `cited` are medicines (dm+d) with no codeset here, quoted with their source in
+ * /work/shared/reference/clinical-rules.md §2.
  * No code here is made up.
  * @module
  */
@@ -35,7 +36,7 @@ export const CODES = {
   frailtyMild: c('925791000000100', 'Mild frailty', 'MILDFRAIL_COD'),
   frailtyModerate: c('925831000000107', 'Moderate frailty', 'MODFRAIL_COD'),
   frailtySevere: c('925861000000102', 'Severe frailty', 'SEVFRAIL_COD'),
-  bloodPressure: c('163020007', 'On examination - blood pressure reading', 'BP_COD', 'cited'),
+  bloodPressure: c('163020007', 'On examination - blood pressure reading', 'BP_COD'),
   maxBpTherapy: c('407567007', 'Patient on maximal tolerated antihypertensive therapy', 'HTMAX_COD'),
   statins: [
     c('320029006', 'Atorvastatin 10mg tablets', 'statin VMP', 'cited'),
@@ -58,13 +59,13 @@ export const CODES = {
   ],
   copdResolved: c('941201000000103', 'Chronic obstructive pulmonary disease resolved', 'COPDRES_COD'),
   copdReview: c('394703002', 'Chronic obstructive pulmonary disease annual review', 'COPDRVW_COD'),
-  copdExacerbations: c('723245007', 'Number of COPD exacerbations in past year', 'COPDEXACB_COD', 'cited'),
+  copdExacerbations: c('723245007', 'Number of COPD exacerbations in past year', 'COPDEXACB_COD'),
   mrcGrades: [
-    c('391120009', 'MRC dyspnoea grade 1', 'MRC_COD', 'cited'),
-    c('391123006', 'MRC dyspnoea grade 2', 'MRC_COD', 'cited'),
-    c('391124000', 'MRC dyspnoea grade 3', 'MRC_COD', 'cited'),
-    c('391125004', 'MRC dyspnoea grade 4', 'MRC_COD', 'cited'),
-    c('391126003', 'MRC dyspnoea grade 5', 'MRC_COD', 'cited'),
+    c('391120009', 'MRC dyspnoea grade 1', 'MRC_COD'),
+    c('391123006', 'MRC dyspnoea grade 2', 'MRC_COD'),
+    c('391124000', 'MRC dyspnoea grade 3', 'MRC_COD'),
+    c('391125004', 'MRC dyspnoea grade 4', 'MRC_COD'),
+    c('391126003', 'MRC dyspnoea grade 5', 'MRC_COD'),
   ],
   asthma: [
     c('195967001', 'Asthma', 'AST_COD'),
@@ -99,11 +100,11 @@ export const CODES = {
   ],
   schizophreniaInRemission: c('4926007', 'Schizophrenia in remission', 'MH_COD'),
   bipolarInRemission: c('85248005', 'Bipolar disorder in remission', 'MH_COD'),
-  bmi: c('60621009', 'Body mass index', 'BMI_COD', 'cited'),
+  bmi: c('60621009', 'Body mass index', 'BMI_COD'),
   alcohol: [
-    c('160575005', 'Light drinker', 'ALC_COD', 'cited'),
-    c('28127009', 'Social drinker', 'ALC_COD', 'cited'),
-    c('160579004', 'Stopped drinking alcohol', 'ALC_COD', 'cited'),
+    c('160575005', 'Light drinker', 'ALC_COD'),
+    c('28127009', 'Social drinker', 'ALC_COD'),
+    c('160579004', 'Stopped drinking alcohol', 'ALC_COD'),
   ],
   cholesterol: c('1005671000000105', 'Serum cholesterol level', 'CHOL2_COD'),
   learningDisability: [

@@ -92,7 +92,10 @@ function ageWeights(config: GeneratorConfig): { weights: Float64Array; female: F
  * Per-age risks that give each register its target prevalence in expectation: the age gradient times a constant,
  * with the expected co-morbidity multipliers of the conditions drawn before it taken into account.
  */
-function calibrateConditions(config: GeneratorConfig, weights: Float64Array): Record<ConditionId, Float64Array> {
+function calibrateConditions(
+  config: GeneratorConfig,
+  weights: Float64Array,
+): { base: Record<ConditionId, Float64Array>; probability: Record<ConditionId, Float64Array> } {
   const probability = {} as Record<ConditionId, Float64Array>;
   const base = {} as Record<ConditionId, Float64Array>;
   for (const id of CONDITIONS) {
@@ -113,7 +116,7 @@ function calibrateConditions(config: GeneratorConfig, weights: Float64Array): Re
     probability[id] = shape.map((s) => Math.min(0.95, k * s));
     base[id] = new Float64Array(AGES).map((_, a) => k * stepValue(c.ageRisk, a));
   }
-  return base;
+  return { base, probability };
 }
 
 /** Per-practice probabilities whose list-size-weighted mean is the target, spread by practice quality. */
@@ -157,6 +160,8 @@ export class Population {
   readonly practices: readonly Practice[];
   readonly organisations: readonly OrganisationRecord[];
   private readonly context: PatientContext;
+  private readonly ageWeight: Float64Array;
+  private readonly conditionProbability: Record<ConditionId, Float64Array>;
 
   constructor(options: PopulationOptions = {}) {
     this.patients = options.patients ?? DEFAULT_PATIENTS;
@@ -169,6 +174,9 @@ export class Population {
     this.organisations = organisations;
     this.practices = practices;
     const { weights, female } = ageWeights(this.config);
+    const calibrated = calibrateConditions(this.config, weights);
+    this.ageWeight = weights;
+    this.conditionProbability = calibrated.probability;
     const extractDay = parseDay(this.config.extractDate)!;
     const cumulative = new Float64Array(AGES);
     let running = 0;
@@ -183,9 +191,27 @@ export class Population {
       ageCumulative: cumulative,
       femaleShare: female,
       mortality: Float64Array.from({ length: AGES }, (_, a) => stepValue(this.config.annualMortality, a)),
-      baseRisk: calibrateConditions(this.config, weights),
+      baseRisk: calibrated.base,
       careByPractice: calibrateCare(this.config, practices),
     };
+  }
+
+  /**
+   * The expected share of patients aged `fromAge`…`toAge` who have the condition on its QOF-style register, or, with
+   * `untreated`, who have an unresolved diagnosis (registers without a treatment rule, such as the NCL children's
+   * asthma register, count untreated asthma too). This is the model's own figure, for registers with no published one.
+   */
+  expectedShare(condition: ConditionId, fromAge: number, toAge: number, options: { untreated?: boolean } = {}): number {
+    const c = this.config.conditions[condition];
+    const untreated = options.untreated && condition === 'asthma' ? c.offRegisterRatio * (1 - this.config.process.resolvedAmongOffRegisterAsthma) : 0;
+    let share = 0;
+    let weight = 0;
+    for (let a = fromAge; a <= Math.min(toAge, AGES - 1); a++) {
+      const p = this.conditionProbability[condition][a]!;
+      share += this.ageWeight[a]! * (p + (1 - p) * p * untreated);
+      weight += this.ageWeight[a]!;
+    }
+    return weight ? share / weight : 0;
   }
 
   /**

@@ -38,19 +38,24 @@ export function apportion(total: number, weights: readonly number[], min = 0): n
 }
 
 /**
- * Builds the hierarchy for `patients` patients. The number of practices follows from the median list size (at least
- * one per borough); list sizes are drawn log-normal, clipped to the configured range, then scaled so they add up to
- * exactly `patients` (so a small population has proportionally smaller lists).
+ * Builds the hierarchy for `patients` patients: list sizes drawn log-normal and clipped to the configured range until
+ * they hold everyone, then scaled to add up to exactly `patients`; practices shared among boroughs by population.
  */
 export function buildHierarchy(config: GeneratorConfig, patients: number, seed: string | number): Hierarchy {
   const rng = new Prng(seed, -1);
   const { listSize } = config;
-  const practiceCount = Math.max(config.boroughs.length, Math.round(patients / (listSize.median * Math.exp((listSize.logSd * listSize.logSd) / 2))));
-  const perBorough = apportion(practiceCount, config.boroughs.map((b) => b.weight), 1);
+  // Draw practices until their lists hold everyone, then scale the lists to add up exactly (a scale near 1 for
+  // large populations; small ones get at least one practice per borough, with proportionally smaller lists).
   const drawn: number[] = [];
-  for (let i = 0; i < practiceCount; i++) {
-    drawn.push(Math.min(listSize.max, Math.max(listSize.min, listSize.median * Math.exp(listSize.logSd * rng.normal()))));
+  let sum = 0;
+  while (sum < patients || drawn.length < config.boroughs.length) {
+    const size = Math.min(listSize.max, Math.max(listSize.min, listSize.median * Math.exp(listSize.logSd * rng.normal())));
+    drawn.push(size);
+    sum += size;
   }
+  if (drawn.length > config.boroughs.length && sum - patients > drawn[drawn.length - 1]! / 2) sum -= drawn.pop()!;
+  const practiceCount = drawn.length;
+  const perBorough = apportion(practiceCount, config.boroughs.map((b) => b.weight), 1);
   const sizes = apportion(patients, drawn);
   const organisations: OrganisationRecord[] = [{ kind: 'organisation', code: config.icb.code, name: config.icb.name, type: 'icb', parent: null }];
   const practices: Practice[] = [];

@@ -1,0 +1,167 @@
+/**
+ * Fidelity: a generated population, evaluated with the bundled registries, has each register's prevalence and the key
+ * indicators' achievement within 10 % (relative) of the published figures the generator targets.
+ */
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  ageInYears,
+  evaluatePopulation,
+  loadCodesets,
+  loadRegistries,
+  parseDay,
+  PatientStore,
+  preparedPatients,
+  type LoadedRegistries,
+  type PreparedPatient,
+} from '@caregaps/core';
+import { DEFAULT_CONFIG, Population, type ConditionId } from '@caregaps/synthetic';
+
+const ROOT = new URL('../../../', import.meta.url);
+const REGISTRIES = fileURLToPath(new URL('registries', ROOT));
+const CODESETS = fileURLToPath(new URL('codesets', ROOT));
+const PATIENTS = 100_000;
+const AS_OF = DEFAULT_CONFIG.extractDate;
+const TOLERANCE = 0.1;
+
+interface RegisterTarget {
+  registry: string;
+  condition: ConditionId;
+  minAge: number;
+  maxAge?: number;
+  /** The published figure, or (for registers with none) the model's own expectation. */
+  target: (population: Population) => number;
+  source: string;
+}
+
+const conditions = DEFAULT_CONFIG.conditions;
+const REGISTERS: RegisterTarget[] = [
+  { registry: 'diabetes', condition: 'diabetes', minAge: 17, target: () => conditions.diabetes.prevalence, source: conditions.diabetes.source },
+  { registry: 'atrial-fibrillation', condition: 'atrialFibrillation', minAge: 0, target: () => conditions.atrialFibrillation.prevalence, source: conditions.atrialFibrillation.source },
+  { registry: 'copd', condition: 'copd', minAge: 0, target: () => conditions.copd.prevalence, source: conditions.copd.source },
+  { registry: 'asthma', condition: 'asthma', minAge: 6, target: () => conditions.asthma.prevalence, source: conditions.asthma.source },
+  {
+    registry: 'asthma-children',
+    condition: 'asthma',
+    minAge: 0,
+    maxAge: 17,
+    // No published figure for the NCL children's register (no treatment rule, no lower age): the model's expectation
+    // of unresolved asthma under 18, from the London-calibrated asthma prevalence.
+    target: (p) => p.expectedShare('asthma', 0, 17, { untreated: true }),
+    source: 'model expectation from the London asthma prevalence (no published CYP figure)',
+  },
+  { registry: 'smi', condition: 'smi', minAge: 0, target: () => conditions.smi.prevalence, source: conditions.smi.source },
+  { registry: 'learning-disability', condition: 'learningDisability', minAge: 0, target: () => conditions.learningDisability.prevalence, source: conditions.learningDisability.source },
+];
+
+interface IndicatorTarget {
+  registry: string;
+  indicator: string;
+  rate: number;
+  /** Clusters the numerator needs: the indicator is only checked when each has codes in codesets/. */
+  needs: string[];
+  source: string;
+}
+
+const care = DEFAULT_CONFIG.care;
+const INDICATORS: IndicatorTarget[] = [
+  { registry: 'diabetes', indicator: 'DM020', rate: care.dmHbA1c58.rate, needs: ['IFCCHBAM_COD'], source: care.dmHbA1c58.source },
+  { registry: 'diabetes', indicator: 'DM021', rate: care.dmHbA1c75Frail.rate, needs: ['IFCCHBAM_COD', 'MODFRAIL_COD', 'SEVFRAIL_COD'], source: care.dmHbA1c75Frail.source },
+  { registry: 'diabetes', indicator: 'DM019', rate: care.dmBloodPressure.rate, needs: ['BP_COD'], source: care.dmBloodPressure.source },
+  { registry: 'diabetes', indicator: 'DM012', rate: 0.787, needs: ['FRC_COD'], source: 'DM012 78.7 % (clinical-rules.md §3.2)' },
+  { registry: 'atrial-fibrillation', indicator: 'AF006', rate: 0.946, needs: ['CHADVASC_COD'], source: 'AF006 94.6 % (clinical-rules.md §3.2)' },
+  { registry: 'copd', indicator: 'COPD010', rate: care.copdReview.rate, needs: ['COPDRVW_COD', 'COPDEXACB_COD', 'MRC_COD'], source: care.copdReview.source },
+  { registry: 'asthma-children', indicator: 'AST007-CYP', rate: care.asthmaReview.rate, needs: ['REV_COD', 'WRITPASTP_COD', 'ASTCONTASS_COD', 'ASTEXACB_COD'], source: care.asthmaReview.source },
+  { registry: 'asthma', indicator: 'AST007', rate: care.asthmaReview.rate, needs: ['REV_COD', 'WRITPASTP_COD', 'ASTCONTASS_COD', 'ASTEXACB_COD'], source: care.asthmaReview.source },
+  { registry: 'smi', indicator: 'MH002', rate: 0.775, needs: ['MHP_COD'], source: 'MH002 77.5 % (clinical-rules.md §3.2)' },
+  { registry: 'smi', indicator: 'MH003', rate: care.smiBloodPressure.rate, needs: ['BP_COD'], source: care.smiBloodPressure.source },
+  { registry: 'smi', indicator: 'MH006', rate: care.smiBmi.rate, needs: ['BMI_COD'], source: care.smiBmi.source },
+  { registry: 'smi', indicator: 'MH007', rate: care.smiAlcohol.rate, needs: ['ALC_COD'], source: care.smiAlcohol.source },
+  { registry: 'smi', indicator: 'MH011', rate: care.smiCholesterol.rate, needs: ['CHOL2_COD'], source: care.smiCholesterol.source },
+  { registry: 'smi', indicator: 'MH012', rate: care.smiGlucose.rate, needs: ['IFCCHBAM_COD'], source: care.smiGlucose.source },
+  { registry: 'smi', indicator: 'MH021', rate: 0.67, needs: ['MHP_COD'], source: 'PHSMI all six checks 67.0 % (clinical-rules.md §3.2)' },
+  { registry: 'learning-disability', indicator: 'LDAHC', rate: 0.835, needs: ['HLTHCHK_COD', 'HLTHAP_COD'], source: 'LD health checks 83.5 % (clinical-rules.md §3.2)' },
+];
+
+let loaded: LoadedRegistries | undefined;
+let loadError = '';
+const population = new Population({ patients: PATIENTS, seed: 'fidelity' });
+const registers = new Map<string, number>();
+const statuses = new Map<string, { met: number; gap: number; excepted: number }>();
+const denominators = new Map<string, number>();
+/** DM020 met and denominator (incl. adjustments) by practice. */
+const dm020ByPractice = new Map<string, { met: number; all: number }>();
+const clustersWithCodes = new Set(loadCodesets(CODESETS).filter((s) => s.codes.size > 0).map((s) => s.cluster));
+
+beforeAll(() => {
+  try {
+    loaded = loadRegistries(REGISTRIES, CODESETS);
+  } catch (error) {
+    loadError = (error as Error).message;
+    return;
+  }
+  const store = new PatientStore();
+  for (const records of population.records()) for (const r of records) store.apply(r);
+  const day = parseDay(AS_OF)!;
+  const registered: PreparedPatient[] = [];
+  for (const p of preparedPatients(store, loaded.index)) if (p.registeredFrom <= day && p.registrationEnd > day) registered.push(p);
+  const ages = registered.map((p) => ageInYears(p.birthDay, day));
+  for (const t of REGISTERS) denominators.set(t.registry, ages.filter((a) => a >= t.minAge && a <= (t.maxAge ?? 200)).length);
+  const practiceOf = new Map(registered.map((p) => [p.nhsNumber, p.practice]));
+  for (const result of evaluatePopulation(registered, loaded.compiled, AS_OF)) {
+    const dm020 = result.registry === 'diabetes' ? result.indicators['DM020'] : undefined;
+    if (dm020 && dm020 !== 'not-applicable') {
+      const practice = practiceOf.get(result.nhsNumber)!;
+      const counts = dm020ByPractice.get(practice) ?? { met: 0, all: 0 };
+      counts.all++;
+      if (dm020 === 'met') counts.met++;
+      dm020ByPractice.set(practice, counts);
+    }
+    registers.set(result.registry, (registers.get(result.registry) ?? 0) + 1);
+    for (const [id, status] of Object.entries(result.indicators)) {
+      const key = `${result.registry}/${id}`;
+      const counts = statuses.get(key) ?? { met: 0, gap: 0, excepted: 0 };
+      if (status !== 'not-applicable') counts[status]++;
+      statuses.set(key, counts);
+    }
+  }
+}, 120_000);
+
+const loadedIds = (): string[] => loaded?.compiled.map((r) => r.id) ?? [];
+
+describe(`fidelity of a ${PATIENTS.toLocaleString('en-GB')}-patient population`, () => {
+  it('loads the bundled registries', () => {
+    expect(loadError).toBe('');
+    expect(loadedIds()).toContain('diabetes');
+  });
+
+  for (const t of REGISTERS) {
+    it(`${t.registry} register prevalence is within 10 % of the target`, (ctx) => {
+      if (!loadedIds().includes(t.registry)) return ctx.skip(`registry "${t.registry}" is not in registries/ yet`);
+      const target = t.target(population);
+      const prevalence = registers.get(t.registry)! / denominators.get(t.registry)!;
+      expect(Math.abs(prevalence - target) / target, `${t.registry}: ${(100 * prevalence).toFixed(2)} % vs ${(100 * target).toFixed(2)} % (${t.source})`).toBeLessThan(TOLERANCE);
+    });
+  }
+
+  for (const t of INDICATORS) {
+    it(`${t.registry} ${t.indicator} achievement is within 10 % of ${(100 * t.rate).toFixed(1)} %`, (ctx) => {
+      if (!loadedIds().includes(t.registry)) return ctx.skip(`registry "${t.registry}" is not in registries/ yet`);
+      const missing = t.needs.filter((c) => !clustersWithCodes.has(c));
+      if (missing.length) return ctx.skip(`${missing.join(', ')} has no codes in codesets/, so the generator cannot record ${t.indicator}`);
+      const counts = statuses.get(`${t.registry}/${t.indicator}`);
+      if (!counts) return ctx.skip(`registry "${t.registry}" has no indicator ${t.indicator}`);
+      // Gross achievement, as QOF publishes it: met ÷ (met + gap + personalised care adjustments).
+      const rate = counts.met / (counts.met + counts.gap + counts.excepted);
+      expect(Math.abs(rate - t.rate) / t.rate, `${t.indicator}: ${(100 * rate).toFixed(1)} % vs ${(100 * t.rate).toFixed(1)} % (${t.source})`).toBeLessThan(TOLERANCE);
+    });
+  }
+
+  it('has unwarranted variation: DM020 achievement differs between practices', (ctx) => {
+    if (!loadedIds().includes('diabetes')) return ctx.skip('registry "diabetes" is not in registries/ yet');
+    const rates = [...dm020ByPractice.values()].filter((c) => c.all >= 100).map((c) => c.met / c.all);
+    expect(rates.length).toBeGreaterThan(5);
+    // Practice quality (log-odds sd 0.45) spreads practices well beyond sampling noise (about ±5 points at n=100).
+    expect(Math.max(...rates) - Math.min(...rates)).toBeGreaterThan(0.15);
+  });
+});
