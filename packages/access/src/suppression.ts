@@ -30,10 +30,11 @@ export interface NhsDigitalOptions {
 
 /**
  * NHS Digital's disclosure control below national level: 0 stays 0, 1–7 are suppressed, every other count is
- * rounded to the nearest 5 (codonPython `suppress_value`). Then secondary suppression: wherever a published parent
- * has exactly one suppressed child, the smallest other non-zero child (or, if none, the parent) is suppressed too,
- * repeated until nothing changes, so subtracting the published siblings from a published total never isolates a
- * suppressed cell.
+ * rounded to the nearest 5 (codonPython `suppress_value`). Then secondary suppression over every sum the table
+ * holds (parent = Σ children), repeated until nothing changes: a published parent with exactly one suppressed
+ * child, or with suppressed children that are all 1, has its smallest non-zero published child (or else the
+ * parent itself) suppressed too; a suppressed parent whose children are all published has its smallest non-zero
+ * child suppressed. So no suppressed cell is the difference of published numbers.
  */
 export function nhsDigitalSuppression(options: NhsDigitalOptions = {}): SuppressionPolicy {
   const threshold = options.threshold ?? 7;
@@ -57,18 +58,32 @@ export function nhsDigitalSuppression(options: NhsDigitalOptions = {}): Suppress
       }
       if (!secondary) return out;
       const suppressed = (id: string) => out.get(id) === token;
+      const count = (id: string) => input.cells.get(id) ?? 0;
+      /** The smallest non-zero published cell of a list (by true count, then id), if any. */
+      const smallest = (ids: readonly string[]) =>
+        ids.filter((c) => !suppressed(c) && count(c) > 0).sort((a, b) => count(a) - count(b) || (a < b ? -1 : 1))[0];
       let changed = true;
       while (changed) {
         changed = false;
         for (const group of input.groups) {
-          if (suppressed(group.parent) || !out.has(group.parent)) continue;
+          if (!out.has(group.parent)) continue;
           const hidden = group.children.filter(suppressed);
-          if (hidden.length !== 1) continue;
-          const candidates = group.children
-            .filter((c) => !suppressed(c) && (input.cells.get(c) ?? 0) > 0)
-            .sort((a, b) => input.cells.get(a)! - input.cells.get(b)! || (a < b ? -1 : 1));
-          out.set(candidates[0] ?? group.parent, token);
-          changed = true;
+          const parentHidden = suppressed(group.parent);
+          let extra: string | undefined;
+          if (parentHidden && hidden.length === 0) {
+            // The parent would be the sum of its published children.
+            extra = smallest(group.children);
+          } else if (!parentHidden && hidden.length === 1) {
+            // The child would be the parent minus its published siblings.
+            extra = smallest(group.children) ?? group.parent;
+          } else if (!parentHidden && hidden.length > 1 && hidden.reduce((sum, c) => sum + count(c), 0) <= hidden.length) {
+            // Suppressed children that are all 1 would be pinned by their total.
+            extra = smallest(group.children) ?? group.parent;
+          }
+          if (extra !== undefined && !suppressed(extra)) {
+            out.set(extra, token);
+            changed = true;
+          }
         }
       }
       return out;
