@@ -3,10 +3,12 @@
  * @packageDocumentation
  */
 import { Command, CommanderError } from 'commander';
+import { auditVerify } from './commands/audit.js';
 import { evaluate } from './commands/evaluate.js';
 import { ingest, INGEST_DEFAULTS, type IngestOptions } from './commands/ingest.js';
 import { generate, GENERATE_DEFAULTS } from './commands/generate.js';
 import { test } from './commands/test.js';
+import { summary, type SummaryOptions } from './commands/summary.js';
 import { validate } from './commands/validate.js';
 import { watch } from './commands/watch.js';
 import { BUNDLED, EXIT, processIo, type Io } from './io.js';
@@ -101,6 +103,35 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--quarantine <file>', 'write refused items with their reasons here (NDJSON)')
     .action(async (paths: string[], opts: IngestOptions) => {
       code = await ingest(io, paths, opts);
+    });
+
+  program
+    .command('summary')
+    .description('anonymised counts and rates by organisation for secondary use (opt-outs excluded, small numbers suppressed)')
+    .requiredOption('--input <file>', 'records in format v1 (NDJSON)')
+    .requiredOption('--orgs <file>', 'organisation records (NDJSON): practice → pcn → borough → icb')
+    .requiredOption('--as-of <date>', 'achievement date, YYYY-MM-DD')
+    .option('--by <level>', 'practice, pcn or borough', 'practice')
+    .option('--registry <id>', 'only this registry')
+    .option('--format <format>', 'csv or json', 'csv')
+    .option('--registries <dir>', 'registries folder', BUNDLED.registries)
+    .option('--codesets <dir>', 'codesets folder', BUNDLED.codesets)
+    .option('--audit <log>', 'append the access to this hash-chained audit log (NDJSON)')
+    .option('--user <id>', 'who is asking (default: the login name)')
+    .option('--organisation <code>', 'the organisation the analyst acts for', 'caregaps-cli')
+    .action(async (opts: SummaryOptions) => {
+      code = await summary(io, opts);
+    });
+
+  program
+    .command('audit')
+    .description('audit trail tools')
+    .command('verify')
+    .description('check an audit log for modified, deleted, reordered or truncated entries')
+    .argument('<log>', 'the NDJSON audit log')
+    .option('--head <file>', 'the head file (default <log>.head)')
+    .action((log: string, opts: { head?: string }) => {
+      code = auditVerify(io, log, opts);
     });
 
   try {
