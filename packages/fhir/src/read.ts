@@ -161,6 +161,11 @@ function* mapOne(item: Located, index: ReferenceIndex, settings: MapSettings, op
     yield { ok: false, code: 'CG_SOURCE_FIELD', reason: 'Bundle nested deeper than maxBundleDepth', at: item.at };
     return;
   }
+  if (arr(resource['entry']).length === 0) {
+    // An empty Bundle yields no records; say so, so that no input passes without a trace.
+    yield { ok: false, code: 'CG_SOURCE_FIELD', reason: 'the Bundle has no entries', at: item.at };
+    return;
+  }
   const entries: Located[] = [];
   const faults: AdapterItem[] = [];
   arr(resource['entry']).forEach((e, i) => {
@@ -216,7 +221,7 @@ function safeMap(resource: Json, item: Located, index: ReferenceIndex, settings:
   const type = str(resource['resourceType']);
   const id = str(resource['id']);
   if (type !== undefined && id !== undefined) at.recordId = `${type}/${id.slice(0, 64)}`;
-  else if (type !== undefined && item.fullUrl !== undefined) at.recordId = item.fullUrl.slice(0, 200);
+  else if (type !== undefined && item.fullUrl !== undefined) at.recordId = item.fullUrl.slice(0, 180);
   try {
     if (type === 'Patient' && identity === undefined) {
       return { ok: false, code: 'CG_SOURCE_FIELD', reason: 'the Patient could not be indexed', at };

@@ -133,6 +133,7 @@ export function mapResource(
   if (type === 'Patient') return mapPatient(resource, where, identity!, settings);
 
   const id = str(resource['id']);
+  if (id !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(id)) return quarantine('CG_SOURCE_FIELD', `${type} id is not a FHIR id (1-64 letters, digits, "-" or ".")`);
   if (id === undefined && where.recordId === undefined) return quarantine('CG_SOURCE_FIELD', `${type} has no id, so it cannot be corrected or retracted later`);
   const recordKey = id !== undefined ? `${type}/${id}` : where.recordId!;
   const subjectField = SUBJECT[type];
