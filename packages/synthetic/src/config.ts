@@ -123,7 +123,7 @@ export interface GeneratorConfig {
   sources: Readonly<Record<string, string>>;
 }
 
-const CLINICAL_RULES = '/work/shared/reference/clinical-rules.md';
+const CLINICAL_RULES = 'shared/reference/clinical-rules.md';
 
 /** Defaults: North Central London-shaped, London prevalence, NCL achievement. */
 export const DEFAULT_CONFIG: GeneratorConfig = {
