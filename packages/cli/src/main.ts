@@ -7,6 +7,7 @@ import { auditVerify } from './commands/audit.js';
 import { evaluate } from './commands/evaluate.js';
 import { ingest, INGEST_DEFAULTS, type IngestOptions } from './commands/ingest.js';
 import { generate, GENERATE_DEFAULTS } from './commands/generate.js';
+import { report, type ReportCommandOptions } from './commands/report.js';
 import { test } from './commands/test.js';
 import { summary, type SummaryOptions } from './commands/summary.js';
 import { validate } from './commands/validate.js';
@@ -132,6 +133,24 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--head <file>', 'the head file (default <log>.head)')
     .action((log: string, opts: { head?: string }) => {
       code = auditVerify(io, log, opts);
+    });
+
+  program
+    .command('report')
+    .description('write the anonymised population report: one self-contained HTML page with tables, funnel plots and trends')
+    .requiredOption('--input <file>', 'records in format v1 (NDJSON)')
+    .requiredOption('--orgs <file>', 'organisation records (NDJSON): practice → pcn → borough → icb')
+    .requiredOption('--as-of <date>', 'achievement date of the tables and funnel plots, YYYY-MM-DD')
+    .option('--trend <dates>', 'more achievement dates for the trends, comma-separated (e.g. the last day of each quarter)')
+    .option('--output <file>', 'where to write the page', 'report.html')
+    .option('--registries <dir>', 'registries folder', BUNDLED.registries)
+    .option('--codesets <dir>', 'codesets folder', BUNDLED.codesets)
+    .option('--registry <id...>', 'only these registries')
+    .option('--indicator <id...>', 'funnel plots only for these indicators (default: all)')
+    .option('--title <text>', 'the page title')
+    .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
+    .action(async (opts: ReportCommandOptions) => {
+      code = await report(io, opts);
     });
 
   try {
