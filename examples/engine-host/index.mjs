@@ -3,7 +3,8 @@
 //   1. loads the organisation hierarchy and the sample population (a durable store, so a restart resumes),
 //   2. a lab result arrives for a patient on the worklist: their gap closes, as it happens,
 //   3. time moves a day at a time into the new QOF year: readings leave the 12-month window and gaps open,
-//   4. prints the ICB's DM020 achievement before and after, from the engine's aggregates.
+//   4. prints the ICB's DM020 achievement before and after, from the engine's aggregates (a new QOF year starts
+//      from zero: only readings after 31 March 2025 count, and the sample population has none yet).
 // Run from the repository root after `pnpm build`:  node examples/engine-host/index.mjs [store-directory]
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
