@@ -131,15 +131,15 @@ export function allCodes(): CodeFact[] {
 export function verifyCodes(codesetsDir: string): void {
   const clusters = new Map(loadCodesets(codesetsDir).map((s) => [s.cluster, s.codes]));
   const problems: Problem[] = [];
+  const missingClusters = new Set<string>();
   for (const fact of allCodes()) {
     if (fact.from !== 'codeset') continue;
     const codes = clusters.get(fact.cluster);
-    if (!codes?.has(fact.code)) {
-      problems.push({
-        code: 'CG_SYNTH_CODE',
-        message: codes ? `code ${fact.code} (${fact.term}) is not in ${fact.cluster}` : `no codeset ${fact.cluster} in ${codesetsDir}`,
-      });
-    }
+    if (!codes) missingClusters.add(fact.cluster);
+    else if (!codes.has(fact.code)) problems.push({ code: 'CG_SYNTH_CODE', message: `code ${fact.code} (${fact.term}) is not in ${fact.cluster}` });
+  }
+  if (missingClusters.size) {
+    problems.push({ code: 'CG_SYNTH_CODE', message: `no codeset in ${codesetsDir} for ${[...missingClusters].join(', ')}` });
   }
   if (problems.length) throw new CaregapsError('CG_SYNTH_CODE', `${problems.length} generator code(s) not found in the codesets`, problems);
 }

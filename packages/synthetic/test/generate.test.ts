@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,9 +136,13 @@ describe('codes', () => {
     expect(() => verifyCodes(CODESETS)).not.toThrow();
   });
 
-  it('reports a code missing from its codeset with CG_SYNTH_CODE', () => {
-    const empty = scratch();
-    expect(() => verifyCodes(empty)).toThrow(expect.objectContaining({ code: 'CG_SYNTH_CODE' }));
+  it('reports a code missing from its codeset, and missing codesets, with CG_SYNTH_CODE', () => {
+    const dir = scratch();
+    cpSync(CODESETS, dir, { recursive: true });
+    const file = join(dir, 'DM_COD.csv');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^"44054006",.*\n/m, ''));
+    expect(() => verifyCodes(dir)).toThrow(/code 44054006 \(Diabetes mellitus type 2\) is not in DM_COD/);
+    expect(() => verifyCodes(scratch())).toThrow(expect.objectContaining({ code: 'CG_SYNTH_CODE' }));
   });
 });
 
