@@ -1,0 +1,45 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main, type Io } from '@caregaps/cli';
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), interactive: false };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'caregaps-generate-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('caregaps generate', () => {
+  it('writes records and organisations that caregaps evaluate reads without quarantine', async () => {
+    const output = join(dir, 'pop');
+    const generated = await run('generate', '--patients', '2_000', '--seed', 'cli', '--output', output);
+    expect(generated.code).toBe(0);
+    expect(generated.err).toMatch(/^2000 patients in 5 practices: \d+ records/);
+    const organisations = readFileSync(join(output, 'organisations.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(organisations.filter((o) => o.type === 'practice')).toHaveLength(5);
+    const evaluated = await run('evaluate', '--input', join(output, 'records.ndjson'), '--as-of', '2025-03-31', '--summary', '--registry', 'diabetes');
+    expect(evaluated.code).toBe(0);
+    expect(evaluated.err).toMatch(/ 0 quarantined/);
+    expect(evaluated.out).toMatch(/diabetes: \d+ on the register/);
+  });
+
+  it('dates nothing after --extract-date', async () => {
+    const output = join(dir, 'early');
+    expect((await run('generate', '--patients', '500', '--output', output, '--extract-date', '2019-03-31')).code).toBe(0);
+    const dates = readFileSync(join(output, 'records.ndjson'), 'utf8').match(/"date":"[^"]+"/g)!;
+    expect(dates.length).toBeGreaterThan(0);
+    for (const d of dates) expect(d.slice(8, 18) <= '2019-03-31').toBe(true);
+  });
+
+  it('refuses a bad --patients with a usage error (exit 2)', async () => {
+    const result = await run('generate', '--patients', 'many', '--output', join(dir, 'bad'));
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/CG_USAGE/);
+  });
+});
