@@ -36,6 +36,7 @@ const heapRecords = heap();
 let store = new PatientStore();
 for (const r of records) store.apply(r);
 const heapStore = heap() - heapRecords;
+if (store.size === 0) throw new Error('empty store'); // keeps the store alive until it has been measured
 store = undefined;
 heap();
 

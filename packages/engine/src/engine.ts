@@ -132,7 +132,10 @@ const HORIZON = { horizon: true } as const;
 const EXPLAIN = { explain: true } as const;
 const ALL = -1;
 
-/** One patient whose record has arrived: the prepared form, statuses per registry, and when to look again. */
+/**
+ * One patient whose record has arrived: the prepared form, their practice's node, and their row in the engine's
+ * status and horizon tables (one shared typed array each, so a patient costs no typed-array objects of their own).
+ */
 class PatientEntry implements Schedulable {
   queuedDay = Infinity;
   registered = false;
@@ -140,10 +143,7 @@ class PatientEntry implements Schedulable {
   constructor(
     public prepared: PreparedPatient,
     public org: number,
-    /** Per registry: on-register flag then one status code per indicator (0 = not on the register). */
-    readonly status: Uint8Array,
-    /** Per registry: the day its outcome could next change by itself. */
-    readonly horizons: Float64Array,
+    readonly row: number,
   ) {}
 }
 
@@ -171,6 +171,11 @@ export class Engine {
   /** Registries reading each cluster, as a bit mask (ALL when there are more than 30 registries). */
   private readonly readers: Int32Array;
   private readonly retracted = new Map<string, string>();
+  /** Per patient row: per registry, the on-register flag then one status code per indicator (0 = not on the register). */
+  private status = new Uint8Array(0);
+  /** Per patient row: per registry, the day its outcome could next change by itself. */
+  private horizons = new Float64Array(0);
+  private rows = 0;
   private readonly changes = new Subject<Change>();
   private readonly settled = new Subject<void>();
   private readonly explainChanges: boolean;
@@ -425,15 +430,27 @@ export class Engine {
       this.refresh(entry, prepared);
       return;
     }
-    const created = new PatientEntry(
-      prepared,
-      this.aggregates.node(prepared.practice),
-      new Uint8Array(this.layout.slots),
-      new Float64Array(this.registries.length).fill(Infinity),
-    );
+    const created = new PatientEntry(prepared, this.aggregates.node(prepared.practice), this.allocateRow());
     this.entries.set(nhsNumber, created);
     this.updateRegistered(created);
     this.evaluate(created, ALL);
+  }
+
+  /** A new row in the status and horizon tables, growing them by half when full. */
+  private allocateRow(): number {
+    const row = this.rows++;
+    const slots = this.layout.slots;
+    const registries = this.registries.length;
+    if (this.rows * slots > this.status.length || this.rows * registries > this.horizons.length) {
+      const capacity = Math.max(1024, Math.ceil(this.rows * 1.5));
+      const status = new Uint8Array(capacity * slots);
+      status.set(this.status);
+      this.status = status;
+      const horizons = new Float64Array(capacity * registries).fill(Infinity);
+      horizons.set(this.horizons);
+      this.horizons = horizons;
+    }
+    return row;
   }
 
   /** New demographics or records for a known patient: move practice if needed and evaluate every registry. */
@@ -473,7 +490,7 @@ export class Engine {
     for (let r = 0; r < registries.length; r++) {
       if (mask !== ALL && (mask & (1 << r)) === 0) continue;
       const outcome = registries[r]!.evaluate(entry.prepared, this.day, HORIZON);
-      entry.horizons[r] = outcome.horizon;
+      this.horizons[entry.row * registries.length + r] = outcome.horizon;
       this.settle(entry, r, outcome);
     }
     this.schedule(entry);
@@ -482,14 +499,15 @@ export class Engine {
   private schedule(entry: PatientEntry): void {
     const p = entry.prepared;
     let next = p.registeredFrom > this.day ? p.registeredFrom : p.registrationEnd > this.day ? p.registrationEnd : Infinity;
-    for (const h of entry.horizons) if (h < next) next = h;
+    const registries = this.registries.length;
+    for (let at = entry.row * registries, end = at + registries; at < end; at++) if (this.horizons[at]! < next) next = this.horizons[at]!;
     this.queue.schedule(entry, next);
   }
 
   /** Writes one registry's outcome into the patient's statuses, counting and emitting each difference. */
   private settle(entry: PatientEntry, r: number, outcome: RegistryOutcome): void {
-    const status = entry.status;
-    const slot = this.layout.slot[r]!;
+    const status = this.status;
+    const slot = entry.row * this.layout.slots + this.layout.slot[r]!;
     const wasOn = status[slot] === 1;
     const on = outcome.onRegister;
     if (!wasOn && !on) return;
@@ -532,11 +550,11 @@ export class Engine {
   private contribute(entry: PatientEntry, sign: 1 | -1): void {
     if (entry.registered) this.aggregates.add(entry.org, 0, sign);
     this.registries.forEach((registry, r) => {
-      const slot = this.layout.slot[r]!;
-      if (entry.status[slot] !== 1) return;
+      const slot = entry.row * this.layout.slots + this.layout.slot[r]!;
+      if (this.status[slot] !== 1) return;
       this.aggregates.add(entry.org, this.layout.base[r]!, sign);
       for (let i = 0; i < registry.indicatorIds.length; i++) {
-        this.aggregates.add(entry.org, this.layout.statusCounter(r, i, entry.status[slot + 1 + i]!), sign);
+        this.aggregates.add(entry.org, this.layout.statusCounter(r, i, this.status[slot + 1 + i]!), sign);
       }
     });
   }
@@ -558,9 +576,10 @@ export class Engine {
     }
     for (const entry of this.queue.takeUntil(day)) {
       let mask = 0;
-      entry.horizons.forEach((h, r) => {
-        if (h <= day) mask |= this.registries.length > 30 ? ALL : 1 << r;
-      });
+      const registries = this.registries.length;
+      for (let r = 0; r < registries; r++) {
+        if (this.horizons[entry.row * registries + r]! <= day) mask |= registries > 30 ? ALL : 1 << r;
+      }
       this.updateRegistered(entry);
       if (mask !== 0) this.evaluate(entry, mask);
       else this.schedule(entry);
@@ -585,10 +604,10 @@ export class Engine {
     if (!entry) return undefined;
     const explain = options.explain !== false;
     const registries = this.registries.map((registry, r): RegistryStatus => {
-      const slot = this.layout.slot[r]!;
-      const onRegister = entry.status[slot] === 1;
+      const slot = entry.row * this.layout.slots + this.layout.slot[r]!;
+      const onRegister = this.status[slot] === 1;
       const indicators: Record<string, IndicatorStatus> = {};
-      if (onRegister) registry.indicatorIds.forEach((id, i) => (indicators[id] = STATUSES[entry.status[slot + 1 + i]! - 1]!));
+      if (onRegister) registry.indicatorIds.forEach((id, i) => (indicators[id] = STATUSES[this.status[slot + 1 + i]! - 1]!));
       const result: RegistryStatus = { registry: registry.id, onRegister, indicators };
       if (explain) {
         const explanation = explainOutcome(registry.evaluate(entry.prepared, this.day, EXPLAIN), registry);
@@ -609,10 +628,10 @@ export class Engine {
       if (!entry) continue;
       for (let r = 0; r < this.registries.length; r++) {
         const registry = this.registries[r]!;
-        const slot = this.layout.slot[r]!;
-        if (entry.status[slot] !== 1) continue;
+        const slot = entry.row * this.layout.slots + this.layout.slot[r]!;
+        if (this.status[slot] !== 1) continue;
         const indicators: Record<string, IndicatorStatus> = {};
-        registry.indicatorIds.forEach((id, i) => (indicators[id] = STATUSES[entry.status[slot + 1 + i]! - 1]!));
+        registry.indicatorIds.forEach((id, i) => (indicators[id] = STATUSES[this.status[slot + 1 + i]! - 1]!));
         const result: PatientResult = { nhsNumber: state.nhsNumber, registry: registry.id, indicators };
         if (options.explain) {
           const explanation = explainOutcome(registry.evaluate(entry.prepared, this.day, EXPLAIN), registry);
@@ -638,7 +657,7 @@ export class Engine {
     }
     const within = query.organisation === undefined ? undefined : this.practicesUnder(query.organisation);
     for (const entry of this.entries.values()) {
-      const code = entry.status[position]!;
+      const code = this.status[entry.row * this.layout.slots + position]!;
       if (code === 0 || (want !== -1 && code !== want)) continue;
       if (within && !within.has(entry.prepared.practice)) continue;
       yield entry.prepared.nhsNumber;
