@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CaregapsError, checkRecord, isValidNhsNumber, loadCodesets, type CaregapsRecord } from '@caregaps/core';
+import { CaregapsError, checkRecord, isValidNhsNumber, loadCodesets, type CaregapsRecord, type PatientRecord } from '@caregaps/core';
 import { allCodes, buildHierarchy, DEFAULT_CONFIG, Population, Prng, resolveConfig, verifyCodes, writePopulation } from '@caregaps/synthetic';
 
 const CODESETS = fileURLToPath(new URL('../../../codesets', import.meta.url));
@@ -169,7 +169,7 @@ describe('organisations', () => {
 
   it('numbers patients from the NHS test range with valid check digits', () => {
     const population = new Population({ patients: 50, seed: 'n' });
-    const numbers = [...population.records()].map((records) => records[0]!.nhsNumber);
+    const numbers = [...population.records()].map((records) => (records[0] as PatientRecord).nhsNumber);
     expect(numbers[0]).toBe('9990000018');
     expect(new Set(numbers).size).toBe(50);
     for (const n of numbers) expect(isValidNhsNumber(n)).toBe(true);
