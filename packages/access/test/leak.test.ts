@@ -67,6 +67,8 @@ const optedOut = (s: PatientSpec, purpose: Purpose) => purpose === 'secondary-us
 /** Oracle: may this principal see this patient's identifiable data (record view, or a list row)? */
 function entitled(w: World, p: Principal, purpose: Purpose, s: PatientSpec, list: boolean): boolean {
   if (optedOut(s, purpose)) return false;
+  // The analyst role may see lists (secondary use) but no record view.
+  if (!list && p.roles.includes('analyst')) return false;
   if (s.practice === p.organisation && registeredToday(s)) return true;
   const inTeam = p.organisation === HOSPITAL && (p.careTeams ?? []).includes(TEAM) && w.team.has(s.nhsNumber);
   if (!inTeam) return false;

@@ -1,6 +1,7 @@
 import type { OptOut } from '@caregaps/core';
 import type { AccessPolicy, RecordItem } from '../policy.js';
 import type { AccessRequest, Verdict } from '../types.js';
+import { PATIENT_LEVEL } from './relationship.js';
 
 /** Opt-outs that remove a patient from every secondary-use output, identifiable or aggregate. */
 export const SECONDARY_USE_OPT_OUTS: readonly OptOut[] = ['secondary-use', 'national-data-opt-out', 'type-1'];
@@ -16,7 +17,8 @@ export function optOutPolicy(options: { applyToAggregates?: boolean } = {}): Acc
   return {
     meta: { name: 'opt-outs', version: '1.0.0', decides: 'whether opt-outs remove the patient from a secondary-use output or hide shared records' },
     decide(request: AccessRequest): Verdict {
-      if (request.purpose !== 'secondary-use' || !request.patient) return { decision: 'not-applicable', rule: 'no-opt-out-applies' };
+      const output = PATIENT_LEVEL.includes(request.activity) || request.activity === 'view-aggregate';
+      if (request.purpose !== 'secondary-use' || !request.patient || !output) return { decision: 'not-applicable', rule: 'no-opt-out-applies' };
       if (request.activity === 'view-aggregate' && !applyToAggregates) return { decision: 'not-applicable', rule: 'aggregates-exempt' };
       const held = request.patient.optOuts.find((o) => SECONDARY_USE_OPT_OUTS.includes(o));
       return held ? { decision: 'deny', rule: `opt-out:${held}` } : { decision: 'allow', rule: 'no-secondary-use-opt-out' };
