@@ -73,6 +73,8 @@ class TableReader {
     readonly table: TableMap,
     map: ColumnMap,
     private readonly options: ExtractAdapterOptions,
+    /** Patient key (e.g. an EMIS PatientGuid) → NHS number, filled by patient tables, read by event tables; `refused:<key>` → why a patient was quarantined. */
+    private readonly keys: Map<string, string>,
   ) {
     this.dateFormat = table.dateFormat ?? map.dateFormat ?? 'YYYY-MM-DD';
     this.sourceKey = options.source ?? map.name;
@@ -126,17 +128,36 @@ class TableReader {
 
   private nhsNumber(row: Row): string {
     const given = this.text(row, this.table.fields.nhsNumber, 'nhsNumber')?.replace(/\s+/g, '');
-    if (given !== undefined) {
-      if (isValidNhsNumber(given)) return given;
-      throw new RowFault('CG_SOURCE_NHS_NUMBER', `NHS number "${given.slice(0, 20)}" is not 10 digits with a valid Modulus 11 check digit`);
-    }
     const key = this.text(row, this.table.fields.patientKey, 'patientKey');
-    if (key !== undefined && this.options.testNumbers) return this.options.testNumbers.numberFor(`${this.sourceKey}:${key}`);
+    if (given !== undefined) {
+      if (!isValidNhsNumber(given)) {
+        if (key !== undefined && this.table.kind === 'patient') this.keys.set(`refused:${key}`, 'invalid NHS number');
+        throw new RowFault('CG_SOURCE_NHS_NUMBER', `NHS number "${given.slice(0, 20)}" is not 10 digits with a valid Modulus 11 check digit`);
+      }
+      if (key !== undefined && this.table.kind === 'patient') this.keys.set(key, given);
+      return given;
+    }
+    if (key !== undefined) {
+      const known = this.keys.get(key);
+      if (known !== undefined) return known;
+      if (this.options.testNumbers) {
+        const assigned = this.options.testNumbers.numberFor(`${this.sourceKey}:${key}`);
+        if (this.table.kind === 'patient') this.keys.set(key, assigned);
+        return assigned;
+      }
+      if (this.table.kind === 'event' && !this.table.fields.nhsNumber) {
+        if (this.keys.get(`refused:${key}`) !== undefined) {
+          throw new RowFault('CG_SOURCE_NHS_NUMBER', `the patient with key "${key.slice(0, 64)}" was quarantined: ${this.keys.get(`refused:${key}`)}`);
+        }
+        throw new RowFault('CG_SOURCE_REFERENCE', `patient key "${key.slice(0, 64)}" is not in a patient table read before this file`);
+      }
+    }
     const others = (this.table.otherIdentifiers ?? []).filter((c) => {
       const v = row(c);
       return v !== undefined && v !== null && String(v).trim() !== '';
     });
     const fault = new RowFault('CG_SOURCE_NHS_NUMBER', `no NHS number${others.length ? `; the row identifies the patient by ${others.join(', ')}` : ''}`);
+    if (key !== undefined && this.table.kind === 'patient') this.keys.set(`refused:${key}`, 'no NHS number');
     (fault as RowFault & { identifiers?: string[] }).identifiers = others;
     throw fault;
   }
@@ -241,10 +262,16 @@ function formatOf(table: TableMap, name: string): 'csv' | 'ndjson' {
  */
 export async function* readExtract(inputs: readonly SourceInput[], options: ExtractAdapterOptions): AsyncGenerator<AdapterItem> {
   const map = typeof options.columnMap === 'string' ? loadColumnMap(options.columnMap) : options.columnMap;
-  const tables = map.tables.map((t) => ({ reader: new TableReader(t, map, options), pattern: t.files ? globToRegExp(t.files) : undefined }));
-  for (const input of inputs) {
+  const keys = new Map<string, string>();
+  const tables = map.tables.map((t) => ({ reader: new TableReader(t, map, options, keys), pattern: t.files ? globToRegExp(t.files) : undefined }));
+  const tableOf = (input: SourceInput) => tables.find((t) => !t.pattern || t.pattern.test(basename(inputName(input))));
+  // Patient tables first, so event rows that name the patient by a key find the NHS number.
+  const ordered = inputs
+    .map((input, i) => ({ input, i, patient: tableOf(input)?.reader.table.kind === 'patient' }))
+    .sort((a, b) => Number(b.patient) - Number(a.patient) || a.i - b.i);
+  for (const { input } of ordered) {
     const file = inputName(input);
-    const chosen = tables.find((t) => !t.pattern || t.pattern.test(basename(file)));
+    const chosen = tableOf(input);
     if (!chosen) {
       yield { ok: false, code: 'CG_MAP_FORMAT', reason: `no table of column map ${map.name} matches the file name ${basename(file)}`, at: { file } };
       continue;
@@ -290,8 +317,9 @@ async function* readCsv(input: SourceInput, file: string, reader: TableReader, o
     skip_records_with_error: true,
     skip_empty_lines: true,
     delimiter: reader.table.delimiter ?? ',',
-    max_record_size: options.maxRecordBytes ?? 1 << 20,
   });
+  // Row size is checked after parsing: csv-parse's own max_record_size stops the whole parse at the first big row.
+  const maxRecord = options.maxRecordBytes ?? 1 << 20;
   parser.on('skip', (error: CsvError & { lines?: number }) => {
     skipped.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `CSV: ${error.message}`, at: { file, ...(error.lines !== undefined ? { line: error.lines } : {}) } });
   });
@@ -300,6 +328,12 @@ async function* readCsv(input: SourceInput, file: string, reader: TableReader, o
   source.pipe(parser);
   for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
     while (skipped.length) yield skipped.shift()!;
+    let size = 0;
+    for (const key in record) size += record[key]!.length;
+    if (size > maxRecord) {
+      yield { ok: false, code: 'CG_SOURCE_PARSE', reason: `row of ${size} characters exceeds maxRecordBytes`, at: { file, line: info.lines } };
+      continue;
+    }
     yield reader.read((c) => (Object.hasOwn(record, c) ? record[c] : undefined), { file, line: info.lines });
   }
   while (skipped.length) yield skipped.shift()!;
