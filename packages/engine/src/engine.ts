@@ -425,6 +425,7 @@ export class Engine {
     const state = this.store.get(nhsNumber);
     const prepared = state && preparePatient(state, this.index);
     if (!prepared) return; // events waiting for their patient
+    compact(prepared);
     const entry = this.entries.get(nhsNumber);
     if (entry) {
       this.refresh(entry, prepared);
@@ -738,6 +739,23 @@ export class Engine {
 
   private assertOpen(): void {
     if (this.closed) throw new CaregapsError('CG_ENGINE_CLOSED', 'The engine is closed');
+  }
+}
+
+/**
+ * Replaces a prepared patient's arrays by exact-size copies. Arrays grown by push or splice keep spare capacity
+ * (a one-record series holds about 600 bytes until compacted, under 100 after), which across a population adds up.
+ * Series are core's, with read-only array fields; only their storage changes here, never their contents.
+ */
+function compact(prepared: PreparedPatient): void {
+  prepared.clusters = prepared.clusters.slice();
+  prepared.series = prepared.series.slice();
+  for (const series of prepared.series) {
+    const arrays = series as { days: number[]; values: number[]; ids: string[] };
+    arrays.days = series.days.slice();
+    arrays.values = series.values.slice();
+    arrays.ids = series.ids.slice();
+    if (series.components) for (const [name, list] of series.components) series.components.set(name, list.slice());
   }
 }
 
