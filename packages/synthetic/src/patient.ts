@@ -146,7 +146,8 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     const type1 = rng.chance(age < 25 ? p.type1DiabetesShareUnder25 : p.type1DiabetesShare);
     const onset = Math.max(birth + (type1 ? 5 : age < 35 ? 18 : 25) * YEAR, E - 25 * YEAR);
     const resolved = diabetes === 'off';
-    const dx = between(Math.min(onset, end), resolved ? Math.max(onset, end - YEAR) : end);
+    // A resolved diagnosis leaves room for the resolution code after it (same-day resolution keeps diabetes on).
+    const dx = resolved ? Math.min(between(Math.min(onset, end), Math.max(onset, end - YEAR)), end - 30) : between(Math.min(onset, end), end);
     const code = type1 ? CODES.diabetesType1 : rng.weighted([[CODES.diabetesType2[0], 0.6], [CODES.diabetesType2[1], 0.25], [CODES.diabetesType2[2], 0.15]] as const);
     add(code, dx);
     if (resolved) {
@@ -229,7 +230,7 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
   const copd = has.get('copd');
   if (copd) {
     const onset = Math.max(birth + 35 * YEAR, E - 20 * YEAR);
-    const dx = between(Math.min(onset, end), copd === 'off' ? Math.max(onset, end - YEAR) : end);
+    const dx = copd === 'off' ? Math.min(between(Math.min(onset, end), Math.max(onset, end - YEAR)), end - 30) : between(Math.min(onset, end), end);
     add(rng.weighted([[CODES.copd[0], 0.5], [CODES.copd[1], 0.2], [CODES.copd[2], 0.2], [CODES.copd[3], 0.1]] as const), dx);
     if (copd === 'off') add(CODES.copdResolved, between(dx + 1, end));
     else {
