@@ -18,6 +18,7 @@ import {
   type IndicatorStatus,
   type OrganisationRecord,
   type PatientResult,
+  type PatientState,
   type PreparedPatient,
   type QuarantinedRecord,
   type ReadResult,
@@ -641,6 +642,19 @@ export class Engine {
         yield result;
       }
     }
+  }
+
+  /**
+   * The stored record of one patient: the latest demographics and the live events (present as soon as an event
+   * arrives, before the patient record). The engine's own state: read it, never change it.
+   */
+  record(nhsNumber: string): PatientState | undefined {
+    return this.store.get(nhsNumber);
+  }
+
+  /** Every stored patient record, including events still waiting for their patient (read only, as `record`). */
+  records(): IterableIterator<PatientState> {
+    return this.store.values();
   }
 
   /** NHS numbers of the patients on a register, or in one status of one of its indicators. */

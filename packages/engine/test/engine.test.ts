@@ -178,6 +178,17 @@ describe('queries', () => {
     expect(seen[seen.length - 1]).toEqual(icb);
   });
 
+  it('exposes the stored record, including events that arrived before their patient', () => {
+    const engine = engineOf();
+    engine.apply({ kind: 'event', id: 'early', nhsNumber: NHS, code: DM, date: '2020-01-01' });
+    expect(engine.record(NHS)!.patient).toBeUndefined();
+    expect([...engine.record(NHS)!.events.keys()]).toEqual(['early']);
+    expect(engine.patient(NHS)).toBeUndefined();
+    engine.apply(patient);
+    expect(engine.patient(NHS, { explain: false })!.registries[0]!.onRegister).toBe(true);
+    expect([...engine.records()].map((r) => r.nhsNumber)).toEqual([NHS]);
+  });
+
   it('refuses an organisation record that would make a cycle', () => {
     const engine = engineOf();
     expect(engine.apply({ kind: 'organisation', code: 'ICB1', name: 'ICB', type: 'icb', parent: 'P1' })).toBe(true);
