@@ -3,7 +3,7 @@ import { CaregapsError, formatDay, type IndicatorStatus } from '@caregaps/core';
 import { sha256, type AuditEvent, type AuditSink, type ChainedAuditEvent } from './audit.js';
 import { DEFAULT_CATEGORIES, categoryOf, type RecordCategory } from './categories.js';
 import { toCsv } from './csv.js';
-import { LEVELS, type OrganisationLevel } from './organisations.js';
+import { LEVELS, type OrganisationHierarchy, type OrganisationLevel } from './organisations.js';
 import { AgreementRegistry, agreementPolicy, type AgreementTerms, type SharingAgreement } from './policies/agreements.js';
 import { optOutPolicy } from './policies/opt-outs.js';
 import { rbacPolicy, type RbacData } from './policies/rbac.js';
@@ -249,6 +249,28 @@ function principalProblem(principal: Principal): string | undefined {
   return undefined;
 }
 
+/** Practice counts summed to the organisations of a level (one pass over the patients for every level). */
+function rollUp(byPractice: readonly OrganisationCounts[], organisations: OrganisationHierarchy, level: OrganisationLevel): OrganisationCounts[] {
+  if (level === 'practice') return [...byPractice];
+  const table = new Map<string, OrganisationCounts>();
+  for (const row of byPractice) {
+    const organisation = organisations.ancestor(row.organisation, level);
+    const key = `${organisation}\u0000${row.registry}`;
+    let sum = table.get(key);
+    if (!sum) {
+      sum = { organisation, registry: row.registry, registered: 0, onRegister: 0, indicators: {} };
+      for (const id of Object.keys(row.indicators)) sum.indicators[id] = { met: 0, gap: 0, excepted: 0, 'not-applicable': 0 };
+      table.set(key, sum);
+    }
+    sum.registered += row.registered;
+    sum.onRegister += row.onRegister;
+    for (const [id, counts] of Object.entries(row.indicators)) {
+      for (const status of ['met', 'gap', 'excepted', 'not-applicable'] as const) sum.indicators[id]![status] += counts[status];
+    }
+  }
+  return [...table.values()];
+}
+
 const RECORD_CATEGORIES: readonly RecordCategory[] = ['problems', 'medications', 'results', 'procedures', 'immunisations', 'other'];
 
 /** What one principal may read for one purpose. Every method is one audited access attempt. */
@@ -277,11 +299,10 @@ export class AccessView {
         else practices.add(patient.practice);
       }
       const include = (p: AccessPatient) => !excluded.has(p.nhsNumber);
-      const countsByLevel = new Map<OrganisationLevel, OrganisationCounts[]>();
-      for (const level of LEVELS) {
-        countsByLevel.set(level, source.counts({ level, include, ...(query.registry ? { registry: query.registry } : {}) }));
-      }
-      const rows = buildSummary(countsByLevel, registries, source.organisations, practices, this.layer.suppression, query.level);
+      const byPractice = source.counts({ level: 'practice', include, ...(query.registry ? { registry: query.registry } : {}) });
+      const organisations = source.organisations;
+      const countsByLevel = new Map<OrganisationLevel, OrganisationCounts[]>(LEVELS.map((level) => [level, rollUp(byPractice, organisations, level)]));
+      const rows = buildSummary(countsByLevel, registries, organisations, practices, this.layer.suppression, query.level);
       const table: SummaryTable = {
         asOf: source.asOf,
         level: query.level,
@@ -289,7 +310,7 @@ export class AccessView {
         suppression: `${this.layer.suppression.meta.name}@${this.layer.suppression.meta.version}`,
         rows,
         excludedPatients: excluded.size,
-        unmappedPractices: [...practices].filter((p) => !source.organisations.knows(p)).sort(),
+        unmappedPractices: [...practices].filter((p) => !organisations.knows(p)).sort(),
       };
       return { result: table, rowCount: rows.length };
     });
@@ -351,6 +372,7 @@ export class AccessView {
       const patient = request.patient;
       if (!patient) throw new CaregapsError('CG_ACCESS_DENIED', 'no such patient');
       const categories = Object.fromEntries(RECORD_CATEGORIES.map((c) => [c, [] as RecordEntry[]])) as Record<RecordCategory, RecordEntry[]>;
+      const organisations = source.organisations;
       let shown = 0;
       for (const event of source.events(patient.nhsNumber)) {
         const clusters = source.clustersOf(event.code);
@@ -366,7 +388,7 @@ export class AccessView {
           term: source.termOf(event.code) ?? null,
           clusters,
           source: from,
-          sourceName: source.organisations.name(from),
+          sourceName: organisations.name(from),
         };
         if (event.value !== undefined) entry.value = event.value;
         if (event.unit !== undefined) entry.unit = event.unit;

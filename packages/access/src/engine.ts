@@ -28,8 +28,8 @@ export interface RecordLookup {
 }
 
 /**
- * What the access layer reads from an incremental engine (`@caregaps/engine`'s `Engine` has all of these but the
- * record lookup). Typed structurally so this package does not depend on the engine.
+ * What the access layer reads from an incremental engine (`@caregaps/engine`'s `Engine`). Typed structurally so
+ * this package does not depend on the engine.
  */
 export interface EngineLike {
   readonly asOf: string;
@@ -38,9 +38,9 @@ export interface EngineLike {
     options?: { explain?: boolean },
   ): { practice: string; registries: { registry: string; onRegister: boolean; indicators: Record<string, IndicatorStatus>; explanation?: RegistryStatus['explanation'] }[] } | undefined;
   organisations(): { code: string; name: string | undefined; type: OrganisationRecord['type'] | undefined; parent: string | undefined }[];
-  /** The stored record of one patient. Not (yet) public on `@caregaps/engine`: pass `records` to `withAccess` instead. */
+  /** The stored record of one patient (an engine without it needs `records` passed to `withAccess`). */
   record?(nhsNumber: string): PatientState | undefined;
-  /** Every stored patient record. Not (yet) public on `@caregaps/engine`: pass `records` to `withAccess` instead. */
+  /** Every stored patient record (an engine without it needs `records` passed to `withAccess`). */
   records?(): Iterable<PatientState>;
 }
 
@@ -142,7 +142,7 @@ export type WithAccessOptions = Omit<AccessOptions, 'source'> & {
   compiled: readonly CompiledRegistry[];
   /** The codeset index the engine was created with. */
   index: CodesetIndex;
-  /** The patients' stored records, when the engine does not expose them (e.g. a PatientStore fed the same records). */
+  /** The patients' stored records, for an engine without `record`/`records` (e.g. a PatientStore fed the same records). */
   records?: RecordLookup;
 };
 

@@ -22,7 +22,8 @@ describe('withAccess(engine)', () => {
       }
     }
     const careTeams = [{ id: 't', organisation: HOSPITAL, patients: specs.slice(0, 40).map((s) => s.nhsNumber) }];
-    const viaEngine = withAccess(engine, { compiled, index, records: store, audit: new MemoryAuditLog(), careTeams, now: () => TODAY });
+    // Records come from the engine's own record()/records(); the batch side reads a store fed the same records.
+    const viaEngine = withAccess(engine, { compiled, index, audit: new MemoryAuditLog(), careTeams, now: () => TODAY });
     const batch = () =>
       createAccess({
         source: new BatchResultsSource(store, compiled, index, new OrganisationHierarchy(orgs), engine.asOf),
@@ -59,9 +60,11 @@ describe('withAccess(engine)', () => {
     console.log(`engine adapter: answers compared with the batch source ${compared}; differences 0`);
   });
 
-  test('without a record lookup it says what the engine lacks', () => {
+  test('an engine without record()/records() needs a record lookup, and is told so', () => {
     const { compiled, index } = diabetes();
     const engine = new Engine({ compiled, index, asOf: AS_OF });
-    expect(() => withAccess(engine, { compiled, index, audit: new MemoryAuditLog() })).toThrow(expect.objectContaining({ code: 'CG_USAGE' }));
+    const withoutRecords = { asOf: engine.asOf, patient: engine.patient.bind(engine), organisations: engine.organisations.bind(engine) };
+    expect(() => withAccess(withoutRecords, { compiled, index, audit: new MemoryAuditLog() })).toThrow(expect.objectContaining({ code: 'CG_USAGE' }));
+    expect(() => withAccess(withoutRecords, { compiled, index, records: new PatientStore(), audit: new MemoryAuditLog() })).not.toThrow();
   });
 });
