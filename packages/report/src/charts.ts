@@ -98,7 +98,7 @@ export function funnelSpec(funnel: Funnel, title: string): TopLevelSpec {
   const outliers = funnel.points.filter((p) => p.position === 'above-99.8' || p.position === 'below-99.8');
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, subtitle: `Mean ${(100 * funnel.mean).toFixed(1)}% over ${funnel.total} patients; ${funnel.points.length} practices plotted` },
+    title: { text: title, subtitle: `Mean ${(100 * funnel.mean).toFixed(1)}% over ${funnel.total} patients; ${funnel.points.length} practice${funnel.points.length === 1 ? '' : 's'} plotted` },
     width: 440,
     height: 260,
     layer: [

@@ -159,7 +159,7 @@ describe.skipIf(skipReason !== undefined)(`the population report in headless chr
   it('takes a screenshot', async () => {
     const target = process.env.CAREGAPS_SCREENSHOT ?? join(work, 'report.png');
     const at = process.env.CAREGAPS_SCREENSHOT_AT;
-    if (at) await page.locator(`#${at}`).scrollIntoViewIfNeeded();
+    if (at) await page.locator(`#${at}`).evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await page.screenshot({ path: target });
     const png = readFileSync(target);
     expect(png.subarray(1, 4).toString()).toBe('PNG');
