@@ -1,0 +1,129 @@
+// Source adapters: FHIR resources/s and flat-extract rows/s, from source text in memory to checked records
+// (readChecked: every record validated against record format v1), on one core.
+// Usage: node benchmarks/adapters.mjs [extractRows=1000000] [runs=5]   (needs `pnpm build`)
+// FHIR input is the third-party data in ../shared/realdata (Synthea bundles, Bulk NDJSON), read in place, plus the
+// Synthea Observations repeated with fresh ids into one large NDJSON file; extract input is generated here.
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { TestNumberAssigner, loadNormalisationMaps, readChecked } from '@caregaps/core';
+import { fhirAdapter } from '../packages/fhir/dist/index.js';
+import { extractAdapter, parseColumnMap } from '../packages/extract/dist/index.js';
+import { ROOT, median, time, writeResults } from './lib.mjs';
+
+const extractRows = Number(process.argv[2] ?? 1_000_000);
+const RUNS = Number(process.argv[3] ?? 5);
+const REAL = resolve(ROOT, '../shared/realdata');
+if (!existsSync(REAL)) throw new Error(`needs the shared real data at ${REAL}`);
+const maps = loadNormalisationMaps(join(ROOT, 'codesets/maps'));
+const log = (...a) => process.stderr.write(a.join(' ') + '\n');
+
+const inMemory = (dir, filter = () => true) =>
+  readdirSync(join(REAL, dir))
+    .filter(filter)
+    .sort()
+    .map((f) => ({ name: join(REAL, dir, f), text: readFileSync(join(REAL, dir, f), 'utf8') }));
+
+async function drain(adapter, inputs, options) {
+  let items = 0;
+  let records = 0;
+  for await (const item of readChecked(adapter, inputs, options)) {
+    items++;
+    if (item.ok) records++;
+  }
+  return { items, records };
+}
+
+async function measure(label, adapter, inputs, options) {
+  const counts = await drain(adapter, inputs, options());
+  const bytes = inputs.reduce((n, i) => n + i.text.length, 0);
+  const times = await time(() => drain(adapter, inputs, options()), RUNS);
+  const ms = median(times);
+  const perSecond = Math.round((counts.items / ms) * 1000);
+  log(`${label}: ${counts.items} items (${counts.records} records) in ${ms.toFixed(1)} ms → ${perSecond}/s`);
+  return { label, items: counts.items, records: counts.records, megabytes: +(bytes / 2 ** 20).toFixed(1), medianMs: +ms.toFixed(1), perSecond };
+}
+
+const fhirOptions = () => ({ maps, defaultPractice: 'F83004', testNumbers: new TestNumberAssigner() });
+
+// ---- FHIR ----------------------------------------------------------------------------------------------------------
+const bundles = inMemory('synthea-r4-bundles');
+const bulk = inMemory('bulk-ndjson-smart-10-patients');
+// Observations of the Synthea bundles (HbA1c, BP panels, labs), repeated with fresh ids, as one Bulk NDJSON file.
+const patients = [];
+const observations = [];
+for (const b of bundles) {
+  for (const e of JSON.parse(b.text).entry ?? []) {
+    if (e.resource.resourceType === 'Patient') patients.push(JSON.stringify(e.resource));
+    if (e.resource.resourceType === 'Observation') observations.push(e.resource);
+  }
+}
+const obsLines = [];
+const copies = Math.ceil(200_000 / observations.length);
+for (let c = 0; c < copies; c++) {
+  for (const o of observations) obsLines.push(JSON.stringify({ ...o, id: `${o.id}-${c}`, subject: { reference: `Patient/${o.subject.reference.slice(9)}` } }));
+}
+const bigBulk = [
+  { name: 'Patient.000.ndjson', text: patients.join('\n') + '\n' },
+  { name: 'Observation.000.ndjson', text: obsLines.join('\n') + '\n' },
+];
+
+const fhir = [
+  await measure('FHIR transaction Bundles (34 Synthea patients, all resource types)', fhirAdapter, bundles, fhirOptions),
+  await measure('FHIR Bulk NDJSON (SMART 10-patient export)', fhirAdapter, bulk, fhirOptions),
+  await measure(`FHIR Bulk NDJSON, Observations ×${copies} (${obsLines.length} lines)`, fhirAdapter, bigBulk, fhirOptions),
+];
+
+// ---- flat extracts ----------------------------------------------------------------------------------------------------
+const NHS = [];
+for (let stem = 999_000_000; NHS.length < 1000; stem++) {
+  const d = String(stem);
+  let s = 0;
+  for (let i = 0; i < 9; i++) s += Number(d[i]) * (10 - i);
+  const c = 11 - (s % 11);
+  if (c !== 10) NHS.push(d + String(c === 11 ? 0 : c));
+}
+const codes = [['44054006', '', ''], ['999791000000106', '52', 'mmol/mol'], ['49436004', '', ''], ['163030003', '128', 'mmHg'], ['320030001', '', '']];
+const csvLines = ['ObservationGuid,NhsNumber,SnomedCTConceptId,EffectiveDate,Value,NumericUnit,OrganisationOds,Deleted'];
+const ndjsonLines = [];
+for (let i = 0; i < extractRows; i++) {
+  const [code, value, unit] = codes[i % codes.length];
+  const day = `${String(1 + (i % 28)).padStart(2, '0')}/${String(1 + (i % 12)).padStart(2, '0')}/20${String(10 + (i % 15))}`;
+  csvLines.push(`{${i}},${NHS[i % NHS.length]},${code},${day},${value},${unit},F83004,false`);
+  ndjsonLines.push(
+    `{"RowIdentifier":${i},"NHSNumber":"${NHS[i % NHS.length]}","SNOMEDCode":"${code}","DateEvent":"20${10 + (i % 15)}-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')} 09:00:00"${value ? `,"NumericValue":${value},"NumericUnit":"${unit}"` : ''},"OrganisationODS":"F83004"}`,
+  );
+}
+const csvMap = parseColumnMap(
+  JSON.stringify({
+    name: 'bench-csv',
+    dateFormat: 'DD/MM/YYYY',
+    tables: [{ kind: 'event', fields: { id: 'ObservationGuid', nhsNumber: 'NhsNumber', code: 'SnomedCTConceptId', date: 'EffectiveDate', value: 'Value', unit: 'NumericUnit', source: 'OrganisationOds' }, retractWhen: { column: 'Deleted', equals: ['true'] } }],
+  }),
+);
+const ndjsonMap = parseColumnMap(
+  JSON.stringify({
+    name: 'bench-ndjson',
+    tables: [{ kind: 'event', format: 'ndjson', fields: { id: 'RowIdentifier', nhsNumber: 'NHSNumber', code: 'SNOMEDCode', date: 'DateEvent', value: 'NumericValue', unit: 'NumericUnit', source: 'OrganisationODS' } }],
+  }),
+);
+const extract = [
+  await measure(`Extract CSV, EMIS-style (${extractRows} rows)`, extractAdapter, [{ name: 'obs.csv', text: csvLines.join('\n') + '\n' }], () => ({ maps, columnMap: csvMap })),
+  await measure(`Extract NDJSON, TPP-style (${extractRows} lines)`, extractAdapter, [{ name: 'obs.ndjson', text: ndjsonLines.join('\n') + '\n' }], () => ({ maps, columnMap: ndjsonMap })),
+];
+
+const fhirBest = Math.max(...fhir.map((r) => r.perSecond));
+const ndjson = extract[1].perSecond;
+writeResults('adapters', {
+  title: 'Source adapters: source text to checked records, one core',
+  command: `node benchmarks/adapters.mjs ${extractRows} ${RUNS}`,
+  table: [
+    ['input', 'items', 'records', 'MiB', 'median ms', 'items/s'],
+    ...[...fhir, ...extract].map((r) => [r.label, r.items, r.records, r.megabytes, r.medianMs, r.perSecond.toLocaleString('en-GB')]),
+  ],
+  notes: [
+    `Median of ${RUNS} runs after one warm-up; input text already in memory (no disk time); every record passes checkRecord (record format v1) inside readChecked.`,
+    `Targets: ≥ 100,000 FHIR resources/s — best here ${fhirBest.toLocaleString('en-GB')}/s (${fhirBest >= 100_000 ? 'met' : 'not met'}); ≥ 1,000,000 NDJSON lines/s per core — ${ndjson.toLocaleString('en-GB')}/s (${ndjson >= 1_000_000 ? 'met' : 'not met'}).`,
+    'The machine is shared with other engineers\' jobs (2 cores), so figures vary between runs.',
+  ],
+  data: { runs: RUNS, extractRows, fhir, extract, targets: { fhirResourcesPerSecond: 100_000, ndjsonLinesPerSecond: 1_000_000 } },
+});
