@@ -6,7 +6,7 @@
  * No code here is made up.
  * @module
  */
-import { CaregapsError, loadCodesets, type Problem } from '@caregaps/core';
+import { CaregapsError, loadCodesets, type Codeset, type Problem } from '@caregaps/core';
 
 export interface CodeFact {
   code: string;
@@ -125,11 +125,40 @@ export function allCodes(): CodeFact[] {
 }
 
 /**
- * Checks that every `codeset` code is listed in its cluster's file under `codesetsDir`. Throws CG_SYNTH_CODE naming
- * each code that is not, so the generator never writes a code the codesets do not know.
+ * Clusters whose codesets had no codes when the generator was written. When the codesets folder given to the
+ * generator lists codes for one, the generator records it with the first code listed in that file; until then the
+ * records (and the indicators that read them) are left out.
  */
-export function verifyCodes(codesetsDir: string): void {
-  const clusters = new Map(loadCodesets(codesetsDir).map((s) => [s.cluster, s.codes]));
+export const WHEN_AVAILABLE = {
+  footRiskClassification: 'FRC_COD',
+  cha2ds2vasc: 'CHADVASC_COD',
+  asthmaReview: 'REV_COD',
+  smiCarePlan: 'MHP_COD',
+  smoking: 'SMOK_COD',
+  ldHealthCheck: 'HLTHCHK_COD',
+  ldActionPlan: 'HLTHAP_COD',
+} as const;
+export type AvailableId = keyof typeof WHEN_AVAILABLE;
+
+/** The {@link WHEN_AVAILABLE} clusters that have codes in `codesets`, each with the first code its file lists. */
+export function availableCodes(codesets: readonly Codeset[]): Partial<Record<AvailableId, CodeFact>> {
+  const byCluster = new Map(codesets.map((s) => [s.cluster, s]));
+  const out: Partial<Record<AvailableId, CodeFact>> = {};
+  for (const [id, cluster] of Object.entries(WHEN_AVAILABLE) as [AvailableId, string][]) {
+    const first = byCluster.get(cluster)?.codes.entries().next();
+    if (first && !first.done) out[id] = c(first.value[0], first.value[1], cluster);
+  }
+  return out;
+}
+
+/**
+ * Checks that every `codeset` code is listed in its cluster's file under `codesets` (a folder, or codesets already
+ * loaded). Throws CG_SYNTH_CODE naming each code that is not, so the generator never writes a code the codesets do
+ * not know.
+ */
+export function verifyCodes(codesets: string | readonly Codeset[]): void {
+  const where = typeof codesets === 'string' ? codesets : 'the codesets given';
+  const clusters = new Map((typeof codesets === 'string' ? loadCodesets(codesets) : codesets).map((s) => [s.cluster, s.codes]));
   const problems: Problem[] = [];
   const missingClusters = new Set<string>();
   for (const fact of allCodes()) {
@@ -139,7 +168,7 @@ export function verifyCodes(codesetsDir: string): void {
     else if (!codes.has(fact.code)) problems.push({ code: 'CG_SYNTH_CODE', message: `code ${fact.code} (${fact.term}) is not in ${fact.cluster}` });
   }
   if (missingClusters.size) {
-    problems.push({ code: 'CG_SYNTH_CODE', message: `no codeset in ${codesetsDir} for ${[...missingClusters].join(', ')}` });
+    problems.push({ code: 'CG_SYNTH_CODE', message: `no codeset in ${where} for ${[...missingClusters].join(', ')}` });
   }
   if (problems.length) throw new CaregapsError('CG_SYNTH_CODE', `${problems.length} generator code(s) not found in the codesets`, problems);
 }

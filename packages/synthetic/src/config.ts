@@ -59,7 +59,13 @@ export type CareTargetId =
   | 'smiBmi'
   | 'smiAlcohol'
   | 'smiCholesterol'
-  | 'smiGlucose';
+  | 'smiGlucose'
+  | 'smiCarePlan'
+  | 'smiSmoking'
+  | 'dmFootCheck'
+  | 'afCha2ds2vasc'
+  | 'ldHealthCheck'
+  | 'ldHealthCheckAndPlan';
 
 export type ProcessRateId =
   | 'type1DiabetesShareUnder25'
@@ -215,6 +221,13 @@ export const DEFAULT_CONFIG: GeneratorConfig = {
     smiAlcohol: { rate: 0.78, source: `PHSMI alcohol 78.0 % (${CLINICAL_RULES} §3.2)` },
     smiCholesterol: { rate: 0.704, source: `PHSMI cholesterol 70.4 % (${CLINICAL_RULES} §3.2)` },
     smiGlucose: { rate: 0.708, source: `PHSMI glucose 70.8 % (${CLINICAL_RULES} §3.2)` },
+    // The targets below are written only when their cluster has codes in the codesets folder (codes.ts WHEN_AVAILABLE).
+    smiCarePlan: { rate: 0.775, source: `MH002 care plan 77.5 % (${CLINICAL_RULES} §3.2)` },
+    smiSmoking: { rate: 0.78, source: 'assumption: no published PHSMI smoking figure in clinical-rules.md §3.2; set like the other checks' },
+    dmFootCheck: { rate: 0.787, source: `DM012 foot risk classification 78.7 % (${CLINICAL_RULES} §3.2)` },
+    afCha2ds2vasc: { rate: 0.946, source: `AF006 CHA2DS2-VASc in 12 months 94.6 % (${CLINICAL_RULES} §3.2)` },
+    ldHealthCheck: { rate: 0.835, source: `LD health checks (NCD HI01, Mar 2025) 83.5 % (${CLINICAL_RULES} §3.2)` },
+    ldHealthCheckAndPlan: { rate: 0.78, source: `LDHC check + plan (Mar 2026) 78.0 % (${CLINICAL_RULES} §3.2)` },
   },
   practiceQualitySd: 0.45,
   icb: { code: 'QMJ', name: 'NHS North Central London Integrated Care Board' },
@@ -258,7 +271,8 @@ export const DEFAULT_CONFIG: GeneratorConfig = {
     earlierReviewWhenMissed: 0.5,
     resolvedAmongOffRegisterAsthma: 0.4,
     smiRemission: 0.1,
-    smiChecksCorrelation: 0.7,
+    // All six SMI checks 67.0 % against 70–78 % for each (clinical-rules.md §3.2): checks nearly always come together.
+    smiChecksCorrelation: 0.95,
     ldBloodPressureFrom14: 0.75,
     bloodPressureCheckFrom40: 0.5,
     hba1cScreeningFrom45: 0.15,

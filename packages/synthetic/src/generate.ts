@@ -6,8 +6,8 @@
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { addMonths, CaregapsError, parseDay, withCheckDigit, type CaregapsRecord, type OrganisationRecord } from '@caregaps/core';
-import { verifyCodes } from './codes.js';
+import { addMonths, CaregapsError, loadCodesets, parseDay, withCheckDigit, type CaregapsRecord, type OrganisationRecord } from '@caregaps/core';
+import { availableCodes, verifyCodes, type AvailableId, type CodeFact } from './codes.js';
 import { CONDITIONS, resolveConfig, type CareTargetId, type ConditionId, type ConfigOverrides, type GeneratorConfig } from './config.js';
 import { buildHierarchy, type Practice } from './organisations.js';
 import { generatePatient, type PatientContext } from './patient.js';
@@ -21,7 +21,10 @@ export interface PopulationOptions {
   /** Seed: the same seed, size and config give byte-identical output. Default "caregaps". */
   seed?: string | number;
   config?: ConfigOverrides;
-  /** When given, every code the generator writes from a codeset is checked against this codesets folder first. */
+  /**
+   * Codesets folder. When given, every code the generator takes from a codeset is checked against it first, and
+   * clusters that were empty when the generator was written (codes.ts `WHEN_AVAILABLE`) are recorded if it lists codes.
+   */
   codesets?: string;
 }
 
@@ -160,6 +163,8 @@ export class Population {
   readonly practices: readonly Practice[];
   readonly organisations: readonly OrganisationRecord[];
   private readonly context: PatientContext;
+  /** Codes of the `WHEN_AVAILABLE` clusters that the codesets folder lists, and so are recorded. */
+  readonly available: Readonly<Partial<Record<AvailableId, CodeFact>>>;
   private readonly ageWeight: Float64Array;
   private readonly conditionProbability: Record<ConditionId, Float64Array>;
 
@@ -169,7 +174,13 @@ export class Population {
     if (!Number.isSafeInteger(this.patients) || this.patients < 1) invalid(`patients is ${this.patients}; give a whole number of at least 1`);
     this.config = resolveConfig(options.config);
     checkConfig(this.config);
-    if (options.codesets) verifyCodes(options.codesets);
+    let available: Partial<Record<AvailableId, CodeFact>> = {};
+    if (options.codesets) {
+      const codesets = loadCodesets(options.codesets);
+      verifyCodes(codesets);
+      available = availableCodes(codesets);
+    }
+    this.available = available;
     const { organisations, practices } = buildHierarchy(this.config, this.patients, this.seed);
     this.organisations = organisations;
     this.practices = practices;
@@ -193,6 +204,7 @@ export class Population {
       mortality: Float64Array.from({ length: AGES }, (_, a) => stepValue(this.config.annualMortality, a)),
       baseRisk: calibrated.base,
       careByPractice: calibrateCare(this.config, practices),
+      available,
     };
   }
 

@@ -18,7 +18,7 @@ export {
   type AgeBand,
   type Borough,
 } from './config.js';
-export { CODES, allCodes, verifyCodes, type CodeFact } from './codes.js';
+export { CODES, WHEN_AVAILABLE, allCodes, availableCodes, verifyCodes, type AvailableId, type CodeFact } from './codes.js';
 export { Prng, hashSeed } from './prng.js';
 export { buildHierarchy, apportion, type Hierarchy, type Practice } from './organisations.js';
 export {

@@ -4,7 +4,7 @@
  * @module
  */
 import { addMonths, formatDay, type CaregapsRecord, type EventRecord, type OptOut, type PatientRecord } from '@caregaps/core';
-import { CODES, type CodeFact } from './codes.js';
+import { CODES, type AvailableId, type CodeFact } from './codes.js';
 import { CONDITIONS, type CareTargetId, type ConditionId, type GeneratorConfig } from './config.js';
 import type { Practice } from './organisations.js';
 import type { Prng } from './prng.js';
@@ -28,6 +28,8 @@ export interface PatientContext {
   baseRisk: Record<ConditionId, Float64Array>;
   /** Per care target and practice: the probability a patient meets it. */
   careByPractice: Record<CareTargetId, Float64Array>;
+  /** Codes of clusters that were empty when the generator was written and that the codesets now list. */
+  available: Partial<Record<AvailableId, CodeFact>>;
 }
 
 type Status = 'on' | 'off';
@@ -56,7 +58,7 @@ function clamp(x: number, lo: number, hi: number): number {
 
 /** Builds one patient. `index` is the patient's position in the population; `nhsNumber` is theirs. */
 export function generatePatient(ctx: PatientContext, rng: Prng, index: number, nhsNumber: string, practiceIndex: number): CaregapsRecord[] {
-  const { config, extractDay: E, window12: w12, practices } = ctx;
+  const { config, extractDay: E, window12: w12, practices, available } = ctx;
   const p = config.process;
   const practice = practices[practiceIndex]!;
 
@@ -207,6 +209,11 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     }
     if (!bpMet && rng.chance(p.pcaMaxTherapy)) add(CODES.maxBpTherapy, inWindow());
 
+    if (available.footRiskClassification) {
+      const footCheck = meets('dmFootCheck') ? inWindow(dx) : rng.chance(p.earlierReviewWhenMissed) ? beforeWindow(dx) : undefined;
+      if (footCheck !== undefined) add(available.footRiskClassification, footCheck);
+    }
+
     if (!type1 && age >= 40 && rng.chance(p.statinFrom40)) {
       const statin = pick(rng, CODES.statins);
       for (let day = end - rng.int(0, 84); day > Math.max(dx, E - YEAR); day -= 84) medicine(statin, day);
@@ -225,6 +232,11 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
       for (let day = ctx.window6 - rng.int(1, 56); day >= Math.max(dx, E - 2 * YEAR); day -= 56) medicine(doac, day);
     }
     if (diabetes !== 'on') bloodPressure(between(E - 2 * YEAR, end), rng.chance(0.25));
+    if (available.cha2ds2vasc && meets('afCha2ds2vasc')) {
+      // Age (65–74: 1, 75+: 2), female sex, diabetes, and hypertension or vascular disease drawn at random.
+      const score = (age >= 75 ? 2 : age >= 65 ? 1 : 0) + (sex === 'female' ? 1 : 0) + (diabetes === 'on' ? 1 : 0) + rng.int(0, 2);
+      add(available.cha2ds2vasc, inWindow(dx), { value: score });
+    }
   }
 
   const copd = has.get('copd');
@@ -252,11 +264,22 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     const child = dx < birth + 12 * YEAR;
     add(child && rng.chance(0.5) ? CODES.childhoodAsthma : rng.weighted([[CODES.asthma[0], 0.7], [CODES.asthma[1], 0.2], [CODES.asthma[2], 0.1]] as const), dx);
     const inhaler = pick(rng, age < 12 ? CODES.inhaledSteroidsChild : CODES.inhaledSteroidsAdult);
+    const resolved = asthma === 'off' && dx < end && rng.chance(p.resolvedAmongOffRegisterAsthma);
     if (asthma === 'on') {
       const issues = rng.int(1, 4);
       for (let i = 0; i < issues; i++) medicine(inhaler, inWindow(dx));
+    } else if (resolved) {
+      add(CODES.asthmaResolved, between(dx + 1, end));
+    } else {
+      const last = beforeWindow(dx);
+      if (last !== undefined) medicine(inhaler, last);
+    }
+    // Reviews follow the AST007 target for all unresolved asthma, treated or not: the QOF register counts only the
+    // treated, the NCL children's register counts both.
+    if (!resolved) {
       if (meets('asthmaReview')) {
         const review = inWindow(dx);
+        if (available.asthmaReview) add(available.asthmaReview, review);
         add(CODES.asthmaActionPlan, review);
         add(age < 12 ? CODES.childhoodAsthmaControlTest : CODES.asthmaControlTest, review, { value: rng.int(12, 25) });
         add(CODES.asthmaExacerbations, review, { value: rng.int(0, 3) });
@@ -271,11 +294,6 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
           }
         }
       }
-    } else if (rng.chance(p.resolvedAmongOffRegisterAsthma) && dx < end) {
-      add(CODES.asthmaResolved, between(dx + 1, end));
-    } else {
-      const last = beforeWindow(dx);
-      if (last !== undefined) medicine(inhaler, last);
     }
   }
 
@@ -283,9 +301,13 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     const dx = between(Math.max(birth + 16 * YEAR, E - 30 * YEAR), end);
     const code = rng.weighted([[CODES.smi[0], 0.35], [CODES.smi[1], 0.3], [CODES.smi[2], 0.2], [CODES.smi[3], 0.15]] as const);
     add(code, dx);
+    let latestMh = dx;
     if (dx < end && rng.chance(p.smiRemission)) {
-      add(code === CODES.smi[1] ? CODES.bipolarInRemission : CODES.schizophreniaInRemission, between(dx + 1, end));
+      latestMh = between(dx + 1, end);
+      add(code === CODES.smi[1] ? CODES.bipolarInRemission : CODES.schizophreniaInRemission, latestMh);
     }
+    // MH002: a care plan in the last 12 months, on or after the latest diagnosis.
+    if (available.smiCarePlan && meets('smiCarePlan')) add(available.smiCarePlan, inWindow(latestMh));
     // The physical health checks are correlated: most patients who have one have the others.
     const shared = rng.float();
     const check = (target: CareTargetId): boolean =>
@@ -295,6 +317,7 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     if (check('smiBmi')) add(CODES.bmi, inWindow(), { value: Math.round(clamp(28 + rng.normal() * 5, 16, 50) * 10) / 10, unit: 'kg/m2' });
     if (check('smiAlcohol')) add(pick(rng, CODES.alcohol), inWindow());
     if (check('smiCholesterol')) add(CODES.cholesterol, inWindow(), { value: Math.round(clamp(5 + rng.normal(), 2.5, 9) * 10) / 10, unit: 'mmol/L' });
+    if (available.smoking && check('smiSmoking')) add(available.smoking, inWindow());
     if (check('smiGlucose') && diabetes !== 'on') add(CODES.hba1c, inWindow(), { value: rng.int(31, 47), unit: 'mmol/mol' });
   }
 
@@ -302,6 +325,13 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     const dx = between(birth, Math.min(end, birth + 12 * YEAR));
     add(rng.weighted([[CODES.learningDisability[0], 0.55], [CODES.learningDisability[1], 0.35], [CODES.learningDisability[2], 0.1]] as const), dx);
     if (age >= 14 && diabetes !== 'on' && rng.chance(p.ldBloodPressureFrom14)) bloodPressure(inWindow(), rng.chance(0.15));
+    if (age >= 14 && available.ldHealthCheck && meets('ldHealthCheck')) {
+      const check = inWindow();
+      add(available.ldHealthCheck, check);
+      // Of those checked, the share who also get a health action plan, so that check + plan reaches its own target.
+      const planned = ctx.careByPractice.ldHealthCheckAndPlan[practiceIndex]! / ctx.careByPractice.ldHealthCheck[practiceIndex]!;
+      if (available.ldActionPlan && rng.chance(planned)) add(available.ldActionPlan, check);
+    }
   }
 
   // ---- everyone else: opportunistic checks ----
