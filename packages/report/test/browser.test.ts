@@ -3,7 +3,8 @@
  * tables are there, nothing is logged as an error and no request leaves the machine.
  *
  * Environment: CAREGAPS_REPORT=<file.html> checks that page instead of one made from the sample population;
- * CAREGAPS_SCREENSHOT=<file.png> also saves a screenshot there (CAREGAPS_SCREENSHOT_AT=<element id> scrolls to it first).
+ * CAREGAPS_SCREENSHOT=<file.png> also saves a screenshot there (CAREGAPS_SCREENSHOT_AT=<element id> scrolls to it first);
+ * CAREGAPS_CHROMIUM=<path> uses another chromium build instead of Debian's /usr/bin/chromium.
  */
 import { execSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,8 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', 
 
 /** Finds Debian's chromium, installing it when it is missing and we may (root with apt-get); otherwise says why not. */
 function findChromium(): { path: string } | { reason: string } {
+  const chosen = process.env.CAREGAPS_CHROMIUM;
+  if (chosen) return existsSync(chosen) ? { path: chosen } : { reason: `CAREGAPS_CHROMIUM=${chosen} does not exist` };
   if (existsSync(CHROMIUM)) return { path: CHROMIUM };
   if (process.getuid?.() !== 0) return { reason: `${CHROMIUM} is missing and installing it needs root (run: ${INSTALL})` };
   try {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadRegistries } from '@caregaps/core';
@@ -119,5 +120,33 @@ describe('report dates', () => {
   it('orders and de-duplicates the dates and refuses a bad one with CG_USAGE', () => {
     expect(reportDates('2025-03-31', ['2024-12-31', '2025-03-31', ' 2024-06-30'])).toEqual(['2024-06-30', '2024-12-31', '2025-03-31']);
     expect(() => reportDates('2025-03-31', ['2024-13-01'])).toThrow(expect.objectContaining({ code: 'CG_USAGE' }));
+  });
+});
+
+describe('organisation problems and untrusted text', () => {
+  async function* chunks(text: string): AsyncGenerator<string> {
+    yield text;
+  }
+
+  it('counts practices missing from the organisation file under (unmapped), names problems, and escapes names and titles', async () => {
+    const orgLines = readFileSync(ORGS, 'utf8').split('\n').filter((l) => l && !l.includes('"Z50001"'));
+    orgLines.push('{"kind":"organisation","code":"Z99999","name":"<b>Orphan</b> practice","type":"practice","parent":"NOPE"}');
+    const { model, html } = await createReport({
+      records: RECORDS,
+      organisations: chunks(orgLines.join('\n') + '\n'),
+      asOf: '2025-03-31',
+      registries: REGISTRIES,
+      codesets: CODESETS,
+      only: ['diabetes'],
+      title: '<script>alert(1)</script> report',
+    });
+    expect(model.unmappedPractices).toEqual(['Z50001']);
+    expect(model.organisationProblems).toEqual([{ code: 'Z99999', reason: 'parent NOPE is not in the organisation records' }]);
+    const pcns = model.current.rows.filter((r) => r.level === 'pcn').map((r) => r.code);
+    expect(pcns).toContain('(unmapped)');
+    expect(html).toContain('Practices not in the organisation records (counted under "(unmapped)"): Z50001.');
+    expect(html).toContain('Z99999 (parent NOPE is not in the organisation records)');
+    expect(html).not.toContain('<script>alert(1)</script>');
+    expect(html).toContain('&#60;script&#62;alert(1)&#60;/script&#62; report');
   });
 });
