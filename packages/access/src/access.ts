@@ -309,7 +309,7 @@ export class AccessView {
         purpose: this.purpose,
         suppression: `${this.layer.suppression.meta.name}@${this.layer.suppression.meta.version}`,
         rows,
-        excludedPatients: excluded.size,
+        excludedPatients: this.layer.suppression.publish({ cells: new Map([['excluded', excluded.size]]), groups: [] }).get('excluded')!,
         unmappedPractices: [...practices].filter((p) => !organisations.knows(p)).sort(),
       };
       return { result: table, rowCount: rows.length };

@@ -29,8 +29,8 @@ export interface SummaryTable {
   purpose: string;
   suppression: string;
   rows: SummaryRow[];
-  /** Patients left out because a policy refused them (opt-outs for secondary use). Not suppressed: national. */
-  excludedPatients: number;
+  /** Patients left out because a policy refused them (opt-outs for secondary use), published like any count. */
+  excludedPatients: Published;
   /** Practices of registered patients that are not in the organisation records (counted under "(unmapped)"). */
   unmappedPractices: string[];
 }
