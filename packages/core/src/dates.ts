@@ -4,17 +4,41 @@
  */
 
 const MS_PER_DAY = 86_400_000;
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Day number of a calendar date (month 1–12, day within the month). Plain arithmetic (H. Hinnant's
+ * days_from_civil), no Date objects: this runs for every record and every evaluation. Years before 100 go through
+ * Date.UTC, which reads them as 1900–1999, as this module always has.
+ */
+function dayOf(year: number, month: number, day: number): number {
+  if (year < 100) return Date.UTC(year, month - 1, day) / MS_PER_DAY;
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  return era * 146097 + yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear - 719468;
+}
+
+/** The value of `length` decimal digits at `at`, or -1 if any is not a digit. */
+function digits(text: string, at: number, length: number): number {
+  let n = 0;
+  for (let i = at; i < at + length; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
 
 /** Day number of a valid `YYYY-MM-DD` date, or `undefined` when the text is not a real calendar date. */
 export function parseDay(text: string): number | undefined {
-  const m = ISO_DATE.exec(text);
-  if (!m) return undefined;
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  return Date.UTC(year, month - 1, day) / MS_PER_DAY;
+  if (text.length !== 10 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return undefined;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  return dayOf(year, month, day);
 }
 
 /** `YYYY-MM-DD` of a day number. */
@@ -23,13 +47,21 @@ export function formatDay(day: number): string {
 }
 
 export function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (year < 100) return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }
 
-/** Year, month (1–12) and day of month of a day number. */
+/** Year, month (1–12) and day of month of a day number (H. Hinnant's civil_from_days: arithmetic, no Date). */
 export function civil(day: number): [year: number, month: number, dayOfMonth: number] {
-  const d = new Date(day * MS_PER_DAY);
-  return [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()];
+  const z = day + 719468;
+  const era = Math.floor(z / 146097);
+  const dayOfEra = z - era * 146097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36524) - Math.floor(dayOfEra / 146096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const mp = Math.floor((5 * dayOfYear + 2) / 153);
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  return [yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, dayOfYear - Math.floor((153 * mp + 2) / 5) + 1];
 }
 
 /**
@@ -41,7 +73,7 @@ export function addMonths(day: number, months: number): number {
   const index = y * 12 + (m - 1) + months;
   const year = Math.floor(index / 12);
   const month = (index % 12) + 1;
-  return Date.UTC(year, month - 1, Math.min(d, daysInMonth(year, month))) / MS_PER_DAY;
+  return dayOf(year, month, Math.min(d, daysInMonth(year, month)));
 }
 
 /** Age in completed years on `onDay` of someone born on `birthDay`. */
@@ -55,8 +87,8 @@ export function ageInYears(birthDay: number, onDay: number): number {
 export function dayOfAge(birthDay: number, years: number): number {
   const [by, bm, bd] = civil(birthDay);
   const year = by + years;
-  if (bd > daysInMonth(year, bm)) return Date.UTC(year, bm, 1) / MS_PER_DAY;
-  return Date.UTC(year, bm - 1, bd) / MS_PER_DAY;
+  if (bd > daysInMonth(year, bm)) return bm === 12 ? dayOf(year + 1, 1, 1) : dayOf(year, bm + 1, 1);
+  return dayOf(year, bm, bd);
 }
 
 /**
@@ -65,11 +97,11 @@ export function dayOfAge(birthDay: number, years: number): number {
  */
 export function paymentPeriodEnd(achievementDay: number): number {
   const [y, m] = civil(achievementDay);
-  return Date.UTC(m >= 4 ? y + 1 : y, 2, 31) / MS_PER_DAY;
+  return dayOf(m >= 4 ? y + 1 : y, 3, 31);
 }
 
 /** Quality service start date (QSSD): 1 April that starts the QOF year containing the achievement date. */
 export function qualityServiceStart(achievementDay: number): number {
   const [y, m] = civil(achievementDay);
-  return Date.UTC(m >= 4 ? y : y - 1, 3, 1) / MS_PER_DAY;
+  return dayOf(m >= 4 ? y : y - 1, 4, 1);
 }

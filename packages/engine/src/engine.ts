@@ -184,6 +184,8 @@ export class Engine {
   private readonly snapshotEvery: number;
   private sinceSnapshot = 0;
   private day: number;
+  /** The achievement date as YYYY-MM-DD, kept with `day` (every change carries it). */
+  private asOfText: string;
   /** Patients touched while applying in bulk, evaluated together when the bulk ends. */
   private dirty: Set<string> | undefined;
   private closed = false;
@@ -192,6 +194,7 @@ export class Engine {
     this.registries = options.compiled;
     this.index = options.index;
     this.day = achievementDay(options.asOf);
+    this.asOfText = formatDay(this.day);
     this.explainChanges = options.explainChanges === true;
     this.layout = new CounterLayout(this.registries);
     this.aggregates = new Aggregates(this.layout);
@@ -206,24 +209,29 @@ export class Engine {
       this.log = new DurableLog(options.store.directory, options.store.writer);
       const found = this.log.recover();
       this.dirty = new Set();
-      if (found.snapshotAsOf !== undefined) this.day = achievementDay(found.snapshotAsOf);
+      if (found.snapshotAsOf !== undefined) this.setDay(achievementDay(found.snapshotAsOf));
       let dated = found.snapshotAsOf !== undefined;
       for (const entry of found.entries) {
         if (entry.kind === 'advance') {
-          this.day = achievementDay(entry.asOf);
+          this.setDay(achievementDay(entry.asOf));
           dated = true;
         } else this.applyRecord(entry);
       }
       this.sinceSnapshot = found.logEntries;
       this.settleDirty();
-      if (!dated) this.log.append([{ kind: 'advance', asOf: formatDay(this.day) }]);
+      if (!dated) this.log.append([{ kind: 'advance', asOf: this.asOfText }]);
       this.recovery = { entries: found.entries.length, truncatedBytes: found.truncatedBytes };
     }
   }
 
   /** The current achievement date, YYYY-MM-DD. */
   get asOf(): string {
-    return formatDay(this.day);
+    return this.asOfText;
+  }
+
+  private setDay(day: number): void {
+    this.day = day;
+    this.asOfText = formatDay(day);
   }
 
   /** Patients whose patient record has arrived. */
@@ -518,7 +526,7 @@ export class Engine {
     let explanation: Explanation | undefined;
     const explain = () => (explanation ??= explainOutcome(registry.evaluate(entry.prepared, this.day, EXPLAIN), registry));
     const send = (indicator: string | undefined, before: Change['before'], after: Change['after']) => {
-      const change: Change = { nhsNumber: entry.prepared.nhsNumber, registry: registry.id, before, after, asOf: formatDay(this.day), practice: entry.prepared.practice };
+      const change: Change = { nhsNumber: entry.prepared.nhsNumber, registry: registry.id, before, after, asOf: this.asOfText, practice: entry.prepared.practice };
       if (indicator !== undefined) change.indicator = indicator;
       if (this.explainChanges && on) {
         const e = explain();
@@ -571,7 +579,7 @@ export class Engine {
     if (day === this.day) return;
     this.log?.append([{ kind: 'advance', asOf: formatDay(day) }]);
     const backward = day < this.day;
-    this.day = day;
+    this.setDay(day);
     if (backward) {
       this.recomputeAll();
       return;
