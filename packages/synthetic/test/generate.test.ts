@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CaregapsError, checkRecord, isValidNhsNumber, loadCodesets, type CaregapsRecord, type PatientRecord } from '@caregaps/core';
-import { allCodes, buildHierarchy, DEFAULT_CONFIG, Population, Prng, resolveConfig, verifyCodes, writePopulation } from '@caregaps/synthetic';
+import { allCodes, buildHierarchy, DEFAULT_CONFIG, Population, Prng, resolveConfig, testNhsNumbers, verifyCodes, writePopulation } from '@caregaps/synthetic';
 
 const CODESETS = fileURLToPath(new URL('../../../codesets', import.meta.url));
 const dirs: string[] = [];
@@ -164,6 +164,19 @@ describe('organisations', () => {
       const members = byType('practice').filter((p) => p.parent === pcn.code);
       expect(members.length).toBeGreaterThan(0);
       expect(members.reduce((s, p) => s + p.listSize!, 0)).toBe(pcn.listSize);
+    }
+  });
+
+  it('continues past the 909,091 numbers of the 999 range into 998 000 0000 upwards', () => {
+    let count = 0;
+    for (const number of testNhsNumbers()) {
+      if (!number.startsWith('999')) {
+        expect(count).toBe(909_091);
+        expect(number.startsWith('998')).toBe(true);
+        expect(isValidNhsNumber(number)).toBe(true);
+        break;
+      }
+      count++;
     }
   });
 
