@@ -523,21 +523,12 @@ export class Engine {
     if (!wasOn && !on) return;
     const registry = this.registries[r]!;
     const emit = this.changes.observed;
-    let explanation: Explanation | undefined;
-    const explain = () => (explanation ??= explainOutcome(registry.evaluate(entry.prepared, this.day, EXPLAIN), registry));
-    const send = (indicator: string | undefined, before: Change['before'], after: Change['after']) => {
-      const change: Change = { nhsNumber: entry.prepared.nhsNumber, registry: registry.id, before, after, asOf: this.asOfText, practice: entry.prepared.practice };
-      if (indicator !== undefined) change.indicator = indicator;
-      if (this.explainChanges && on) {
-        const e = explain();
-        if (e) change.explanation = e;
-      }
-      this.changes.next(change);
-    };
+    // The explanation, when asked for, is computed once for all the changes of this outcome.
+    const explained: { explanation?: Explanation | undefined; done: boolean } | undefined = emit && this.explainChanges && on ? { done: false } : undefined;
     if (on && !wasOn) {
       status[slot] = 1;
       this.aggregates.add(entry.org, this.layout.base[r]!, 1);
-      if (emit) send(undefined, 'off', 'on');
+      if (emit) this.emit(entry, registry, undefined, 'off', 'on', explained);
     }
     const statuses = outcome.statuses;
     for (let i = 0; i < registry.indicatorIds.length; i++) {
@@ -547,13 +538,33 @@ export class Engine {
       status[slot + 1 + i] = after;
       if (before) this.aggregates.add(entry.org, this.layout.statusCounter(r, i, before), -1);
       if (after) this.aggregates.add(entry.org, this.layout.statusCounter(r, i, after), 1);
-      if (emit) send(registry.indicatorIds[i], before ? STATUSES[before - 1]! : null, after ? STATUSES[after - 1]! : null);
+      if (emit) this.emit(entry, registry, registry.indicatorIds[i], before ? STATUSES[before - 1]! : null, after ? STATUSES[after - 1]! : null, explained);
     }
     if (!on && wasOn) {
       status[slot] = 0;
       this.aggregates.add(entry.org, this.layout.base[r]!, -1);
-      if (emit) send(undefined, 'on', 'off');
+      if (emit) this.emit(entry, registry, undefined, 'on', 'off', explained);
     }
+  }
+
+  private emit(
+    entry: PatientEntry,
+    registry: CompiledRegistry,
+    indicator: string | undefined,
+    before: Change['before'],
+    after: Change['after'],
+    explained: { explanation?: Explanation | undefined; done: boolean } | undefined,
+  ): void {
+    const change: Change = { nhsNumber: entry.prepared.nhsNumber, registry: registry.id, before, after, asOf: this.asOfText, practice: entry.prepared.practice };
+    if (indicator !== undefined) change.indicator = indicator;
+    if (explained) {
+      if (!explained.done) {
+        explained.explanation = explainOutcome(registry.evaluate(entry.prepared, this.day, EXPLAIN), registry);
+        explained.done = true;
+      }
+      if (explained.explanation) change.explanation = explained.explanation;
+    }
+    this.changes.next(change);
   }
 
   /** Adds (or with -1 removes) everything a patient counts for at their practice. */
