@@ -2,8 +2,7 @@
  * The report's charts as vega-lite specs over published numbers only, rendered to SVG headless (no browser).
  * @module
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import type { Published, SuppressionPolicy } from '@caregaps/access';
 import { POSITIONS, limitCurve, positionOf, type LimitPoint, type Position } from './limits.js';
 import { publishedSum, rowsOf, type Snapshot } from './model.js';
@@ -167,9 +166,13 @@ export function trendSpec(points: readonly TrendPoint[], options: { title: strin
   } as TopLevelSpec;
 }
 
-/** Renders a vega-lite spec to an SVG string without a browser. */
+/**
+ * Renders a vega-lite spec to an SVG string without a browser. vega is loaded on first use with import(): it is
+ * ESM-only with top-level await, which require() cannot load, so the CommonJS build could not import it statically.
+ */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
+  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
