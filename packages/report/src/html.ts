@@ -117,7 +117,7 @@ function chartFigure(chart: ReportChart, caption: string): string {
   return `<figure class="chart" id="${escapeHtml(chart.id)}">${svg}<figcaption>${caption}</figcaption></figure>`;
 }
 
-function funnelCaption(model: ReportModel, f: ReportModel['funnels'][number]): string {
+function funnelCaption(f: ReportModel['funnels'][number]): string {
   const { funnel } = f;
   const name = (code: string) => funnel.points.find((p) => p.code === code)?.name ?? code;
   const parts: string[] = [];
@@ -219,7 +219,7 @@ for (const table of document.querySelectorAll('table.sortable')) {
 export function renderHtml(model: ReportModel): string {
   const dates = model.dates.length > 1 ? `; trends over ${model.dates.length} achievement dates` : '';
   const achievement = model.registries.map((r) => achievementTable(model, r)).join('');
-  const funnels = model.funnels.map((f) => chartFigure(f, funnelCaption(model, f))).join('');
+  const funnels = model.funnels.map((f) => chartFigure(f, funnelCaption(f))).join('');
   const missing = model.missingFunnels.length
     ? `<p class="lead">No funnel plot for ${model.missingFunnels.map((m) => `${escapeHtml(m.indicator)} (${escapeHtml(m.reason)})`).join(', ')}.</p>`
     : '';
