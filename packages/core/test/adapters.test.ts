@@ -10,6 +10,8 @@ import {
   TestNumberAssigner,
   checkAdapter,
   isValidNhsNumber,
+  lineBatches,
+  readCheckedBatches,
   loadNormalisationMaps,
   parseNormalisationMap,
   readChecked,
@@ -117,6 +119,40 @@ describe('readChecked', () => {
     expect(items.map((i) => (i.ok ? 'ok' : i.code))).toEqual(['ok', 'CG_RECORD_NHS_NUMBER', 'CG_ADAPTER_FAILED']);
     expect(items[1]!.at).toEqual({ line: 2 });
     expect(items[2]).toMatchObject({ reason: expect.stringContaining('disk on fire') });
+  });
+});
+
+describe('batches', () => {
+  it('readCheckedBatches uses readBatches, checks each item, and keeps the items before a throw', async () => {
+    const good: AdapterRecord = { ok: true, record: { kind: 'retract', id: 'a', nhsNumber: '9434765919' }, at: { line: 1 } };
+    const bad: AdapterRecord = { ok: true, record: { kind: 'retract', id: '', nhsNumber: '9434765919' }, at: { line: 2 } };
+    const batched: SourceAdapter = {
+      meta: META,
+      read() {
+        throw new Error('read is not used when readBatches exists');
+      },
+      async *readBatches() {
+        yield [good, bad];
+        yield [good];
+        throw new Error('feed closed');
+      },
+    };
+    const batches: string[][] = [];
+    for await (const batch of new AdapterRegistry().register(batched).readBatches('acme-lab', [], {})) batches.push(batch.map((i) => (i.ok ? 'ok' : i.code)));
+    expect(batches).toEqual([['ok', 'CG_RECORD_SCHEMA'], ['ok'], ['CG_ADAPTER_FAILED']]);
+  });
+
+  it('lineBatches splits chunks into numbered lines: BOM, CRLF, multi-byte characters split across chunks, long lines', async () => {
+    const bytes = new TextEncoder().encode('\ufeffa\r\nbé\n' + 'x'.repeat(50) + '\nlast');
+    const chunks = [bytes.slice(0, 8), bytes.slice(8, 9), bytes.slice(9)];
+    const lines = [];
+    for await (const batch of lineBatches((async function* () { yield* chunks; })(), 20)) lines.push(...batch);
+    expect(lines).toEqual([
+      { line: 1, text: 'a', tooLong: false },
+      { line: 2, text: 'bé', tooLong: false },
+      { line: 3, text: 'x'.repeat(50), tooLong: true },
+      { line: 4, text: 'last', tooLong: false },
+    ]);
   });
 });
 

@@ -3,5 +3,5 @@
  * column map (YAML or JSON) to record format v1.
  * @packageDocumentation
  */
-export { extractAdapter, readExtract, parseDate, type ExtractAdapterOptions } from './read.js';
+export { extractAdapter, readExtract, readExtractBatches, parseDate, type ExtractAdapterOptions } from './read.js';
 export { parseColumnMap, loadColumnMap, checkColumnMap, DATE_FORMATS, type ColumnMap, type TableMap, type FieldSpec, type DateFormat } from './column-map.js';

@@ -1,14 +1,14 @@
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { basename } from 'node:path';
 import { parse as parseCsv, type CsvError } from 'csv-parse';
 import {
   inputChunks,
   inputName,
   isSnomedConceptId,
+  itemsOf,
+  lineBatches,
   isValidNhsNumber,
   parseDay,
-  sourceLines,
   type AdapterItem,
   type AdapterOptions,
   type ErrorCode,
@@ -257,10 +257,10 @@ function formatOf(table: TableMap, name: string): 'csv' | 'ndjson' {
 }
 
 /**
- * Reads flat extracts (CSV or NDJSON) as a column map describes them, streaming, one item per row: a record, or a
- * quarantine naming the file, line and reason.
+ * Reads flat extracts (CSV or NDJSON) as a column map describes them, streaming, one item per row (a record, or a
+ * quarantine naming the file, line and reason), a batch per chunk of input.
  */
-export async function* readExtract(inputs: readonly SourceInput[], options: ExtractAdapterOptions): AsyncGenerator<AdapterItem> {
+export async function* readExtractBatches(inputs: readonly SourceInput[], options: ExtractAdapterOptions): AsyncGenerator<AdapterItem[]> {
   const map = typeof options.columnMap === 'string' ? loadColumnMap(options.columnMap) : options.columnMap;
   const keys = new Map<string, string>();
   const tables = map.tables.map((t) => ({ reader: new TableReader(t, map, options, keys), pattern: t.files ? globToRegExp(t.files) : undefined }));
@@ -273,43 +273,52 @@ export async function* readExtract(inputs: readonly SourceInput[], options: Extr
     const file = inputName(input);
     const chosen = tableOf(input);
     if (!chosen) {
-      yield { ok: false, code: 'CG_MAP_FORMAT', reason: `no table of column map ${map.name} matches the file name ${basename(file)}`, at: { file } };
+      yield [{ ok: false, code: 'CG_MAP_FORMAT', reason: `no table of column map ${map.name} matches the file name ${basename(file)}`, at: { file } }];
       continue;
     }
     try {
       if (formatOf(chosen.reader.table, file) === 'ndjson') yield* readNdjson(input, file, chosen.reader, options);
       else yield* readCsv(input, file, chosen.reader, options);
     } catch (error) {
-      yield { ok: false, code: 'CG_INPUT', reason: (error as Error).message, at: { file } };
+      yield [{ ok: false, code: 'CG_INPUT', reason: (error as Error).message, at: { file } }];
     }
   }
 }
 
-async function* readNdjson(input: SourceInput, file: string, reader: TableReader, options: ExtractAdapterOptions): AsyncGenerator<AdapterItem> {
-  for await (const { line, text, tooLong } of sourceLines(inputChunks(input), options.maxRecordBytes ?? 1 << 20)) {
-    if (tooLong) {
-      yield { ok: false, code: 'CG_SOURCE_PARSE', reason: 'line exceeds maxRecordBytes', at: { file, line } };
-      continue;
+/** `readExtractBatches`, one item at a time. */
+export function readExtract(inputs: readonly SourceInput[], options: ExtractAdapterOptions): AsyncGenerator<AdapterItem> {
+  return itemsOf(readExtractBatches(inputs, options));
+}
+
+async function* readNdjson(input: SourceInput, file: string, reader: TableReader, options: ExtractAdapterOptions): AsyncGenerator<AdapterItem[]> {
+  for await (const lines of lineBatches(inputChunks(input), options.maxRecordBytes ?? 1 << 20)) {
+    const batch: AdapterItem[] = [];
+    for (const { line, text, tooLong } of lines) {
+      if (tooLong) {
+        batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: 'line exceeds maxRecordBytes', at: { file, line } });
+        continue;
+      }
+      if (text.trim() === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file, line } });
+        continue;
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: 'the line is not a JSON object', at: { file, line } });
+        continue;
+      }
+      const object = value as Record<string, unknown>;
+      batch.push(reader.read((c) => (Object.hasOwn(object, c) ? object[c] : undefined), { file, line }));
     }
-    if (text.trim() === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      yield { ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file, line } };
-      continue;
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      yield { ok: false, code: 'CG_SOURCE_PARSE', reason: 'the line is not a JSON object', at: { file, line } };
-      continue;
-    }
-    const object = value as Record<string, unknown>;
-    yield reader.read((c) => (Object.hasOwn(object, c) ? object[c] : undefined), { file, line });
+    yield batch;
   }
 }
 
-async function* readCsv(input: SourceInput, file: string, reader: TableReader, options: ExtractAdapterOptions): AsyncGenerator<AdapterItem> {
-  const skipped: AdapterItem[] = [];
+async function* readCsv(input: SourceInput, file: string, reader: TableReader, options: ExtractAdapterOptions): AsyncGenerator<AdapterItem[]> {
+  let batch: AdapterItem[] = [];
   const parser = parseCsv({
     bom: true,
     columns: (header: string[]) => header.map((h) => h.trim()),
@@ -318,25 +327,35 @@ async function* readCsv(input: SourceInput, file: string, reader: TableReader, o
     skip_empty_lines: true,
     delimiter: reader.table.delimiter ?? ',',
   });
+  parser.on('skip', (error: CsvError & { lines?: number }) => {
+    batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `CSV: ${error.message}`, at: { file, ...(error.lines !== undefined ? { line: error.lines } : {}) } });
+  });
+  let failure: Error | undefined;
+  parser.on('error', (error: Error) => (failure = error));
   // Row size is checked after parsing: csv-parse's own max_record_size stops the whole parse at the first big row.
   const maxRecord = options.maxRecordBytes ?? 1 << 20;
-  parser.on('skip', (error: CsvError & { lines?: number }) => {
-    skipped.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `CSV: ${error.message}`, at: { file, ...(error.lines !== undefined ? { line: error.lines } : {}) } });
-  });
-  const source = typeof input === 'string' ? createReadStream(input) : Readable.from([input.text]);
-  source.on('error', (error: Error) => parser.destroy(error));
-  source.pipe(parser);
-  for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-    while (skipped.length) yield skipped.shift()!;
-    let size = 0;
-    for (const key in record) size += record[key]!.length;
-    if (size > maxRecord) {
-      yield { ok: false, code: 'CG_SOURCE_PARSE', reason: `row of ${size} characters exceeds maxRecordBytes`, at: { file, line: info.lines } };
-      continue;
+  // Each chunk is written and the parsed rows drained at once (paused mode), so a chunk's rows form one batch.
+  const drain = () => {
+    let parsed: { record: Record<string, string>; info: { lines: number } } | null;
+    while ((parsed = parser.read() as typeof parsed) !== null) {
+      const { record, info } = parsed;
+      let size = 0;
+      for (const key in record) size += record[key]!.length;
+      if (size > maxRecord) batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `row of ${size} characters exceeds maxRecordBytes`, at: { file, line: info.lines } });
+      else batch.push(reader.read((c) => (Object.hasOwn(record, c) ? record[c] : undefined), { file, line: info.lines }));
     }
-    yield reader.read((c) => (Object.hasOwn(record, c) ? record[c] : undefined), { file, line: info.lines });
+    if (failure) throw failure;
+    const full = batch;
+    batch = [];
+    return full;
+  };
+  const chunks = typeof input === 'string' ? createReadStream(input) : [input.text];
+  for await (const chunk of chunks) {
+    parser.write(chunk);
+    yield drain();
   }
-  while (skipped.length) yield skipped.shift()!;
+  await new Promise<void>((resolve) => parser.end(resolve));
+  yield drain();
 }
 
 /** The flat-extract source adapter. Register it with `AdapterRegistry`, or call `readExtract` directly. */
@@ -349,4 +368,5 @@ export const extractAdapter: SourceAdapter<ExtractAdapterOptions> = {
     description: 'Flat CSV and NDJSON extracts from GP systems, described by a YAML or JSON column map.',
   },
   read: readExtract,
+  readBatches: readExtractBatches,
 };

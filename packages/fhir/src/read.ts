@@ -2,7 +2,8 @@ import { basename, dirname, resolve } from 'node:path';
 import {
   inputName,
   inputText,
-  sourceLines,
+  itemsOf,
+  lineBatches,
   inputChunks,
   type AdapterItem,
   type AdapterOptions,
@@ -40,9 +41,9 @@ interface Located {
 /**
  * Reads FHIR R4: Bundles (transaction, batch, collection, searchset, and any other type holding resources), single
  * resources, Bulk Data `$export` NDJSON files and the export manifest. One item comes out for every resource (and
- * for every line, entry or file that is not one), in input order after reference targets.
+ * for every line, entry or file that is not one), in input order after reference targets; a batch per file or chunk.
  */
-export async function* readFhir(inputs: readonly SourceInput[], options: FhirAdapterOptions = {}): AsyncGenerator<AdapterItem> {
+export async function* readFhirBatches(inputs: readonly SourceInput[], options: FhirAdapterOptions = {}): AsyncGenerator<AdapterItem[]> {
   const settings: MapSettings = {
     maps: options.maps,
     sourceKey: options.source ?? 'fhir',
@@ -56,7 +57,7 @@ export async function* readFhir(inputs: readonly SourceInput[], options: FhirAda
     if (!name.endsWith('.ndjson') && typeof input === 'string') {
       const text = await readOrFail(input);
       if (typeof text !== 'string') {
-        yield text;
+        yield [text];
         continue;
       }
       const manifest = manifestOutputs(text, input);
@@ -73,10 +74,14 @@ export async function* readFhir(inputs: readonly SourceInput[], options: FhirAda
     if (name.endsWith('.ndjson')) yield* readNdjson(input, options, index, settings);
     else {
       const text = await readOrFail(input);
-      if (typeof text !== 'string') yield text;
-      else yield* readJsonDocument(text, name, options, index, settings);
+      yield typeof text !== 'string' ? [text] : [...readJsonDocument(text, name, options, index, settings)];
     }
   }
+}
+
+/** `readFhirBatches`, one item at a time. */
+export function readFhir(inputs: readonly SourceInput[], options: FhirAdapterOptions = {}): AsyncGenerator<AdapterItem> {
+  return itemsOf(readFhirBatches(inputs, options));
 }
 
 async function readOrFail(input: SourceInput): Promise<string | AdapterItem> {
@@ -102,33 +107,36 @@ function manifestOutputs(text: string, path: string): string[] | undefined {
     .map((u) => resolve(dirname(path), basename(new URL(u, 'file:///').pathname)));
 }
 
-async function* readNdjson(input: SourceInput, options: FhirAdapterOptions, index: ReferenceIndex, settings: MapSettings): AsyncGenerator<AdapterItem> {
+async function* readNdjson(input: SourceInput, options: FhirAdapterOptions, index: ReferenceIndex, settings: MapSettings): AsyncGenerator<AdapterItem[]> {
   const file = inputName(input);
-  let chunks: AsyncIterable<string | Uint8Array>;
   try {
-    chunks = inputChunks(input);
-    for await (const { line, text, tooLong } of sourceLines(chunks, options.maxLineBytes ?? 16 << 20)) {
-      if (tooLong) {
-        yield { ok: false, code: 'CG_SOURCE_PARSE', reason: 'line exceeds maxLineBytes', at: { file, line } };
-        continue;
+    for await (const lines of lineBatches(inputChunks(input), options.maxLineBytes ?? 16 << 20)) {
+      const batch: AdapterItem[] = [];
+      for (const { line, text, tooLong } of lines) {
+        if (tooLong) {
+          batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: 'line exceeds maxLineBytes', at: { file, line } });
+          continue;
+        }
+        if (text.trim() === '') continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch (error) {
+          batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file, line } });
+          continue;
+        }
+        const resource = obj(value);
+        if (!resource) batch.push({ ok: false, code: 'CG_SOURCE_FIELD', reason: 'the line is not a JSON object', at: { file, line } });
+        else if (resource['resourceType'] !== 'Bundle') {
+          // The common case (one resource per line) without a generator per line.
+          const located: Located = { resource, at: { file, line } };
+          batch.push(safeMap(resource, located, index, settings, safeIndex(resource, undefined, index)));
+        } else for (const item of mapOne({ resource, at: { file, line } }, index, settings, options, 0)) batch.push(item);
       }
-      if (text.trim() === '') continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        yield { ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file, line } };
-        continue;
-      }
-      const resource = obj(value);
-      if (!resource) {
-        yield { ok: false, code: 'CG_SOURCE_FIELD', reason: 'the line is not a JSON object', at: { file, line } };
-        continue;
-      }
-      yield* mapOne({ resource, at: { file, line } }, index, settings, options, 0);
+      yield batch;
     }
   } catch (error) {
-    yield { ok: false, code: 'CG_INPUT', reason: (error as Error).message, at: { file } };
+    yield [{ ok: false, code: 'CG_INPUT', reason: (error as Error).message, at: { file } }];
   }
 }
 
@@ -242,6 +250,7 @@ export const fhirAdapter: SourceAdapter<FhirAdapterOptions> = {
     description: 'FHIR R4 Bundles, single resources and Bulk Data $export output to record format v1.',
   },
   read: readFhir,
+  readBatches: readFhirBatches,
 };
 
 export { REFERENCE_ONLY };

@@ -5,7 +5,7 @@ import {
   Linker,
   TestNumberAssigner,
   loadNormalisationMaps,
-  readChecked,
+  readCheckedBatches,
   type AdapterItem,
   type AdapterOptions,
   type AdapterQuarantine,
@@ -77,19 +77,21 @@ export async function ingestRecords(
     summary.produced[record.kind]++;
     write(record);
   };
-  let items: AsyncIterable<AdapterItem>;
-  if (from === 'fhir') items = readChecked(fhirAdapter, inputs, options);
+  let batches: AsyncIterable<AdapterItem[]>;
+  if (from === 'fhir') batches = readCheckedBatches(fhirAdapter, inputs, options);
   else {
     if (!options.columnMap) throw new CaregapsError('CG_USAGE', '--from extract needs --map <column map file>');
-    items = readChecked(extractAdapter, inputs, { ...options, columnMap: loadColumnMap(options.columnMap) });
+    batches = readCheckedBatches(extractAdapter, inputs, { ...options, columnMap: loadColumnMap(options.columnMap) });
   }
-  for await (const item of items) {
-    summary.read++;
-    tick();
-    if (!item.ok) refuse(item);
-    else {
-      const now = linker.accept(item);
-      if (now) emit(now);
+  for await (const batch of batches) {
+    summary.read += batch.length;
+    for (const item of batch) {
+      tick();
+      if (!item.ok) refuse(item);
+      else {
+        const now = linker.accept(item);
+        if (now) emit(now);
+      }
     }
   }
   const linked = linker.finish();

@@ -3,9 +3,9 @@
  * @module
  */
 export type { AdapterMeta, AdapterOptions, AdapterItem, AdapterRecord, AdapterQuarantine, SourceAdapter, SourceInput } from './types.js';
-export { AdapterRegistry, checkAdapter, readChecked, ENGINE_VERSION } from './registry.js';
+export { AdapterRegistry, checkAdapter, readChecked, readCheckedBatches, itemsOf, ENGINE_VERSION } from './registry.js';
 export { satisfies, parseVersion } from './semver.js';
 export { NormalisationMap, parseNormalisationMap, loadNormalisationMaps, type MapRow, type Normalised } from './normalise.js';
 export { Linker, TestNumberAssigner, TEST_RANGE_START } from './linkage.js';
-export { inputName, inputText, inputChunks } from './input.js';
+export { inputName, inputText, inputChunks, lineBatches, type SourceLine } from './input.js';
 export { lines as sourceLines } from '../records/reader.js';

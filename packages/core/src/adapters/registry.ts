@@ -40,34 +40,67 @@ export function checkAdapter(adapter: unknown, engineVersion: string = ENGINE_VE
   }
 }
 
+function checkBatch(batch: readonly AdapterItem[]): AdapterItem[] {
+  const out: AdapterItem[] = new Array(batch.length);
+  for (let i = 0; i < batch.length; i++) {
+    const item = batch[i]!;
+    const fault = item.ok ? checkRecord(item.record) : undefined;
+    out[i] = fault ? { ok: false, code: fault.code, reason: fault.message, at: item.at } : item;
+  }
+  return out;
+}
+
+const BATCH = 512;
+
 /**
- * Runs an adapter and checks everything it yields: each record must pass record format v1 (`checkRecord`), or it is
- * quarantined with the fault; if the adapter throws, the error becomes one final `CG_ADAPTER_FAILED` item, so a
- * faulty adapter never crashes the host and never loses items silently.
+ * Runs an adapter and checks everything it yields, in batches: each record must pass record format v1
+ * (`checkRecord`), or it is quarantined with the fault; if the adapter throws, the items before the throw are kept and
+ * the error becomes one final `CG_ADAPTER_FAILED` item, so a faulty adapter never crashes the host and never loses
+ * items silently. Uses the adapter's `readBatches` when it has one.
  */
-export async function* readChecked<O extends AdapterOptions>(
+export async function* readCheckedBatches<O extends AdapterOptions>(
   adapter: SourceAdapter<O>,
   inputs: readonly SourceInput[],
   options: O,
-): AsyncGenerator<AdapterItem> {
+): AsyncGenerator<AdapterItem[]> {
+  let pending: AdapterItem[] = [];
   try {
-    for await (const item of adapter.read(inputs, options)) {
-      if (!item.ok) {
-        yield item;
-        continue;
+    if (adapter.readBatches) {
+      for await (const batch of adapter.readBatches(inputs, options)) if (batch.length) yield checkBatch(batch);
+    } else {
+      for await (const item of adapter.read(inputs, options)) {
+        pending.push(item);
+        if (pending.length >= BATCH) {
+          const full = pending;
+          pending = [];
+          yield checkBatch(full);
+        }
       }
-      const fault = checkRecord(item.record);
-      if (fault) yield { ok: false, code: fault.code, reason: fault.message, at: item.at };
-      else yield item;
+      if (pending.length) yield checkBatch(pending);
     }
   } catch (error) {
-    yield {
+    const failed: AdapterItem = {
       ok: false,
       code: 'CG_ADAPTER_FAILED',
       reason: `adapter ${adapter.meta.name} threw: ${error instanceof Error ? error.message : String(error)}`,
       at: {},
     };
+    yield [...checkBatch(pending), failed];
   }
+}
+
+/** `readCheckedBatches`, one item at a time. */
+export async function* readChecked<O extends AdapterOptions>(
+  adapter: SourceAdapter<O>,
+  inputs: readonly SourceInput[],
+  options: O,
+): AsyncGenerator<AdapterItem> {
+  for await (const batch of readCheckedBatches(adapter, inputs, options)) yield* batch;
+}
+
+/** The items of a batched adapter one at a time: how an adapter with `readBatches` implements `read`. */
+export async function* itemsOf(batches: AsyncIterable<readonly AdapterItem[]>): AsyncGenerator<AdapterItem> {
+  for await (const batch of batches) yield* batch;
 }
 
 /** The adapters a host has registered, by name. */
@@ -103,5 +136,10 @@ export class AdapterRegistry {
   /** Reads inputs with the named adapter, every item checked (see `readChecked`). */
   read<O extends AdapterOptions>(name: string, inputs: readonly SourceInput[], options: O): AsyncGenerator<AdapterItem> {
     return readChecked(this.get<O>(name), inputs, options);
+  }
+
+  /** `read` in batches (see `readCheckedBatches`). */
+  readBatches<O extends AdapterOptions>(name: string, inputs: readonly SourceInput[], options: O): AsyncGenerator<AdapterItem[]> {
+    return readCheckedBatches(this.get<O>(name), inputs, options);
   }
 }

@@ -64,4 +64,9 @@ export type AdapterItem = AdapterRecord | AdapterQuarantine;
 export interface SourceAdapter<Options extends AdapterOptions = AdapterOptions> {
   readonly meta: AdapterMeta;
   read(inputs: readonly SourceInput[], options: Options): AsyncIterable<AdapterItem>;
+  /**
+   * Optional: the same items as `read`, in batches (e.g. one per chunk of input). Hosts that read many items use it
+   * when present: one await per batch instead of one per item.
+   */
+  readBatches?(inputs: readonly SourceInput[], options: Options): AsyncIterable<readonly AdapterItem[]>;
 }
