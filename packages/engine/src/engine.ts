@@ -328,7 +328,7 @@ export class Engine {
    */
   apply(record: unknown): boolean {
     this.assertOpen();
-    const admitted = this.admit(record, this.quarantine.size + 1, undefined);
+    const admitted = this.admit(record, 0, undefined); // line 0: not from a file
     if (!admitted) return false;
     if (this.log) {
       this.log.append([admitted]);
