@@ -13,7 +13,7 @@ import {
 } from '@caregaps/core';
 import { ReferenceIndex } from './context.js';
 import { arr, obj, str, type Json } from './json.js';
-import { mapResource, REFERENCE_ONLY, type MapSettings } from './resources.js';
+import { mapResource, type MapSettings } from './resources.js';
 
 /** Options of the FHIR adapter. */
 export interface FhirAdapterOptions extends AdapterOptions {
@@ -253,4 +253,3 @@ export const fhirAdapter: SourceAdapter<FhirAdapterOptions> = {
   readBatches: readFhirBatches,
 };
 
-export { REFERENCE_ONLY };
