@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { parse as parseCsv, type CsvError } from 'csv-parse';
 import {
@@ -349,7 +348,7 @@ async function* readCsv(input: SourceInput, file: string, reader: TableReader, o
     batch = [];
     return full;
   };
-  const chunks = typeof input === 'string' ? createReadStream(input) : [input.text];
+  const chunks = inputChunks(input);
   for await (const chunk of chunks) {
     parser.write(chunk);
     yield drain();

@@ -13,12 +13,17 @@ export async function inputText(input: SourceInput): Promise<string> {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** The input as a stream of chunks, for line-by-line readers. */
+const CHUNK = 64 * 1024;
+
+/**
+ * The input as a stream of chunks, for line-by-line readers. Text in memory is cut into 64 KiB chunks, as a file
+ * stream would be, so batches stay small and short-lived whatever the input's size.
+ */
 export function inputChunks(input: SourceInput): AsyncIterable<string | Uint8Array> {
   if (typeof input === 'string') return createReadStream(input);
   const text = input.text.charCodeAt(0) === 0xfeff ? input.text.slice(1) : input.text;
   return (async function* () {
-    yield text;
+    for (let at = 0; at < text.length; at += CHUNK) yield text.slice(at, at + CHUNK);
   })();
 }
 
