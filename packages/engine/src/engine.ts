@@ -523,8 +523,9 @@ export class Engine {
     if (!wasOn && !on) return;
     const registry = this.registries[r]!;
     const emit = this.changes.observed;
-    // The explanation, when asked for, is computed once for all the changes of this outcome.
-    const explained: { explanation?: Explanation | undefined; done: boolean } | undefined = emit && this.explainChanges && on ? { done: false } : undefined;
+    // The explanation, when asked for, is computed once for all the changes of this outcome. A patient who left the
+    // register gets the register cascade that rejected them (none when they are no longer registered at all).
+    const explained: { explanation?: Explanation | undefined; done: boolean } | undefined = emit && this.explainChanges ? { done: false } : undefined;
     if (on && !wasOn) {
       status[slot] = 1;
       this.aggregates.add(entry.org, this.layout.base[r]!, 1);

@@ -85,6 +85,8 @@ describe('ingest', () => {
       ['HBA2', 'gap', null],
       [undefined, 'on', 'off'],
     ]);
+    // Leaving: the register cascade says why (no diabetes code any more).
+    expect(changes[2]!.explanation!.register.decidedBy).toEqual({ rule: 1, action: 'reject' });
   });
 });
 
