@@ -30,6 +30,7 @@ export const ERRORS = {
   CG_TEST_DUPLICATE: 'Two registry test cases are the same. Remove or change one.',
   CG_ENGINE_LOG_WRITE: 'The engine could not write or fsync its log, so the record was refused (not acknowledged). Free disk space or fix permissions, then send it again.',
   CG_ENGINE_LOG_CORRUPT: 'A log segment other than the last has a corrupt entry. Restore the store directory from a backup or rebuild it from the source records.',
+  CG_ENGINE_LOCKED: 'Another running process has this engine store open. Use one engine per store directory, or stop the other process.',
   CG_ENGINE_CLOSED: 'The engine was closed. Create a new engine (it recovers from its store).',
   CG_ENGINE_ORGANISATION_CYCLE: 'The organisation record would make an organisation its own ancestor. Correct its parent.',
   CG_USAGE: 'The command was called with wrong arguments. Run `caregaps <command> --help`.',

@@ -103,15 +103,61 @@ export class DurableLog {
   private segment = 0;
   private size = 0;
   private failed: Error | undefined;
+  private locked = false;
 
   constructor(
     readonly directory: string,
     private readonly writer: LogWriter = { writeSync, fsyncSync },
   ) {}
 
-  /** Reads the directory, cuts a torn tail off the last segment and opens it for appending. */
+  /**
+   * Takes the directory's lock, reads it, cuts a torn tail off the last segment and opens it for appending.
+   * The lock (a LOCK file naming this process) keeps a second engine from appending to the same log; a lock left
+   * by a process that no longer runs (killed, crashed) is taken over.
+   */
   recover(): Recovery {
     mkdirSync(this.directory, { recursive: true });
+    this.lock();
+    try {
+      return this.read();
+    } catch (error) {
+      this.unlock();
+      throw error;
+    }
+  }
+
+  private lock(): void {
+    const file = join(this.directory, 'LOCK');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(file, 'wx');
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        this.locked = true;
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const holder = Number(readFileSync(file, 'utf8'));
+        if (isRunning(holder)) {
+          throw new CaregapsError('CG_ENGINE_LOCKED', `${this.directory} is in use by process ${holder}`);
+        }
+        unlinkSync(file); // left by a process that has ended
+      }
+    }
+    throw new CaregapsError('CG_ENGINE_LOCKED', `${this.directory}: could not take the lock`);
+  }
+
+  private unlock(): void {
+    if (!this.locked) return;
+    this.locked = false;
+    try {
+      unlinkSync(join(this.directory, 'LOCK'));
+    } catch {
+      // already gone: nothing to release
+    }
+  }
+
+  private read(): Recovery {
     const files = readdirSync(this.directory);
     // A snapshot that a crash interrupted before its rename: the segments it would replace are all still there.
     for (const f of files) if (f.endsWith('.tmp')) unlinkSync(join(this.directory, f));
@@ -263,5 +309,17 @@ export class DurableLog {
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
+    this.unlock();
+  }
+}
+
+/** Whether a process with this id is running (signal 0 checks without sending anything). */
+function isRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -103,6 +103,17 @@ describe('durable store', () => {
     expect(() => open(dir)).toThrowError(expect.objectContaining({ code: 'CG_ENGINE_LOG_CORRUPT' }));
   });
 
+  it('one engine per store: a second is refused while the first runs; a lock left by an ended process is taken over', () => {
+    const dir = tempDir();
+    const first = open(dir);
+    expect(() => open(dir)).toThrowError(expect.objectContaining({ code: 'CG_ENGINE_LOCKED' }));
+    first.close();
+    writeFileSync(join(dir, 'LOCK'), '999999999'); // no such process
+    const second = open(dir);
+    expect(readFileSync(join(dir, 'LOCK'), 'utf8')).toBe(String(process.pid));
+    second.close();
+  });
+
   it('a failed log write refuses the batch: nothing applied, nothing acknowledged, nothing recovered', async () => {
     const dir = tempDir();
     let failing = false;
