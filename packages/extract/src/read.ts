@@ -126,7 +126,8 @@ class TableReader {
   }
 
   private nhsNumber(row: Row): string {
-    const given = this.text(row, this.table.fields.nhsNumber, 'nhsNumber')?.replace(/\s+/g, '');
+    const text = this.text(row, this.table.fields.nhsNumber, 'nhsNumber');
+    const given = text !== undefined && text.length !== 10 ? text.replace(/\s+/g, '') : text;
     const key = this.text(row, this.table.fields.patientKey, 'patientKey');
     if (given !== undefined) {
       if (!isValidNhsNumber(given)) {

@@ -47,7 +47,8 @@ const REQUIRED_META = ['map', 'title', 'source'] as const;
  * from CSV files under `codesets/maps/`. A code no row maps is kept with its system, never dropped.
  */
 export class NormalisationMap {
-  private readonly rows = new Map<string, MapRow[]>();
+  /** system → code → rows (nested, so a lookup builds no key string). */
+  private readonly rows = new Map<string, Map<string, MapRow[]>>();
 
   constructor(rows: Iterable<MapRow> = []) {
     for (const row of rows) this.add(row);
@@ -55,27 +56,28 @@ export class NormalisationMap {
 
   /** Adds a row; a second row for the same system, code and unit is refused (`CG_CODESET_DUPLICATE`). */
   add(row: MapRow): void {
-    const key = `${row.fromSystem}|${row.fromCode}`;
-    const list = this.rows.get(key) ?? [];
+    let codes = this.rows.get(row.fromSystem);
+    if (!codes) this.rows.set(row.fromSystem, (codes = new Map()));
+    const list = codes.get(row.fromCode) ?? [];
     if (list.some((r) => r.fromUnit === row.fromUnit)) {
-      const problem: Problem = { code: 'CG_CODESET_DUPLICATE', message: `${key} (unit "${row.fromUnit}") is mapped twice` };
+      const problem: Problem = { code: 'CG_CODESET_DUPLICATE', message: `${row.fromSystem} ${row.fromCode} (unit "${row.fromUnit}") is mapped twice` };
       if (row.file !== undefined) problem.file = row.file;
       if (row.line !== undefined) problem.line = row.line;
       throw new CaregapsError('CG_CODESET_DUPLICATE', 'A normalisation map row is repeated', [problem]);
     }
     list.push(row);
-    this.rows.set(key, list);
+    codes.set(row.fromCode, list);
   }
 
   get size(): number {
     let n = 0;
-    for (const list of this.rows.values()) n += list.length;
+    for (const codes of this.rows.values()) for (const list of codes.values()) n += list.length;
     return n;
   }
 
   /** The row for this code and unit: one naming the unit exactly wins over one for any unit. */
   lookup(system: string, code: string, unit?: string): MapRow | undefined {
-    const list = this.rows.get(`${system}|${code}`);
+    const list = this.rows.get(system)?.get(code);
     if (!list) return undefined;
     let anyUnit: MapRow | undefined;
     for (const row of list) {
