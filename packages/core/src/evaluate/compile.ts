@@ -116,6 +116,12 @@ export class CompiledRegistry {
   private readonly register: CompiledRule[];
   private readonly indicators: { denominator: CompiledRule[]; numerator: CompiledRule[] }[];
   private readonly context: Context;
+  /**
+   * Sets of clusters of which a patient must have a record in at least one, or the register rejects them: read off
+   * the leading register rules that reject when false. Lets the many patients with no relevant record skip the
+   * cascade.
+   */
+  private readonly registerGate: readonly (readonly number[])[];
   /** Anchored date expressions, each computed once per achievement date into `Context.anchored`. */
   private readonly anchoredExpressions: ((achv: number) => number)[] = [];
 
@@ -131,6 +137,7 @@ export class CompiledRegistry {
     for (const name of registry.fieldOrder) this.fields.push(this.compileField(name, def.fields[name]!, clusters));
     this.clusters = clusters;
     this.register = def.register.map((r) => this.compileRule(r));
+    this.registerGate = this.gateOf(def.register);
     this.indicators = def.indicators.map((i) => ({
       denominator: i.denominator.map((r) => this.compileRule(r)),
       numerator: i.numerator.map((r) => this.compileRule(r)),
@@ -165,6 +172,10 @@ export class CompiledRegistry {
       outcome.horizon = ctx.horizon;
       return outcome;
     }
+    if (!explain && !this.passesGate(patient)) {
+      outcome.horizon = ctx.horizon;
+      return outcome;
+    }
     const registerTrace = explain ? this.trace(ctx) : undefined;
     const on = this.runCascade(this.register, ctx, registerTrace) === 'select';
     if (outcome.explanation && registerTrace) outcome.explanation.register = this.finishTrace(ctx, registerTrace);
@@ -194,6 +205,52 @@ export class CompiledRegistry {
     }
     outcome.horizon = ctx.horizon;
     return outcome;
+  }
+
+  private passesGate(patient: PreparedPatient): boolean {
+    for (const clusters of this.registerGate) {
+      let found = false;
+      for (const c of clusters) if (patient.clusters.includes(c)) found = true;
+      if (!found) return false;
+    }
+    return true;
+  }
+
+  /** The clusters behind a field's value: its own, or for valueFrom those of the field it reads. */
+  private clustersOfField(name: string): number[] | undefined {
+    const field = this.registry.definition.fields[name];
+    if (!field) return undefined;
+    if (field.valueFrom !== undefined) return this.clustersOfField(field.valueFrom);
+    const list = field.latest ?? field.earliest ?? field.count ?? field.exists!;
+    return (Array.isArray(list) ? list : [list]).map((c) => this.index.clusterNumber(c)!);
+  }
+
+  /** Cluster sets each of which must hold a record for the condition to be true (an empty list: none known). */
+  private requirements(c: Condition): number[][] {
+    if ('all' in c) return c.all.flatMap((x) => this.requirements(x));
+    if (!('fact' in c)) return [];
+    const field = this.registry.definition.fields[c.fact];
+    const clusters = this.clustersOfField(c.fact);
+    if (!field || !clusters || field.count !== undefined) return [];
+    // Facts from a field with no record are Null (or false): only tests that Null or false fail are requirements.
+    const failsOnNull =
+      field.exists !== undefined
+        ? c.operator === 'equal' && c.value === true
+        : (c.operator === 'notEqual' && c.value === null) ||
+          ['after', 'onOrAfter', 'before', 'onOrBefore', 'sameDay', 'lessThan', 'lessThanInclusive', 'greaterThan', 'greaterThanInclusive', 'in'].includes(c.operator) ||
+          (c.operator === 'equal' && typeof c.value === 'number');
+    return failsOnNull ? [clusters] : [];
+  }
+
+  private gateOf(rules: RuleDefinition[]): number[][] {
+    const gate: number[][] = [];
+    for (const rule of rules) {
+      // Only while every earlier rule either rejected or passed on: a rule that rejects when false guards selection.
+      if (rule.else !== 'reject' || rule.then === 'reject') break;
+      gate.push(...this.requirements(rule.if));
+      if (rule.then === 'select') break;
+    }
+    return gate;
   }
 
   private trace(ctx: Context): CascadeTrace {
