@@ -46,8 +46,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 
   program
     .command('evaluate')
-    .description('evaluate registries over an NDJSON record file as of an achievement date')
-    .requiredOption('--input <file>', 'records in format v1 (NDJSON)')
+    .description('evaluate registries over an NDJSON record file (or sources read with --from) as of an achievement date')
+    .argument('[paths...]', 'source files or folders, with --from')
+    .option('--input <file>', 'records in format v1 (NDJSON)')
+    .option('--from <adapter>', 'read the paths with a source adapter instead: fhir or extract (see caregaps ingest)')
+    .option('--map <file>', 'column map for --from extract')
+    .option('--default-practice <ods>', 'with --from: practice for patients the source does not register')
+    .option('--assign-test-nhs-numbers', 'with --from: test-range NHS numbers for source patients without one')
     .requiredOption('--as-of <date>', 'achievement date, YYYY-MM-DD')
     .option('--registries <dir>', 'registries folder', BUNDLED.registries)
     .option('--codesets <dir>', 'codesets folder', BUNDLED.codesets)
@@ -56,8 +61,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--explain', 'add the deciding rule and the records used to every status')
     .option('--summary', 'print register sizes and achievement (results go to --output only)')
     .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
-    .action(async (opts: Parameters<typeof evaluate>[1]) => {
-      code = await evaluate(io, opts);
+    .action(async (paths: string[], opts: Parameters<typeof evaluate>[1]) => {
+      code = await evaluate(io, opts, paths);
     });
 
   program

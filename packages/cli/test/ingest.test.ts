@@ -58,5 +58,15 @@ describe('caregaps ingest', () => {
     expect(mapping).toHaveLength(35);
     const evaluated = await run('evaluate', '--input', output, '--as-of', '2021-03-31', '--registry', 'diabetes');
     expect(evaluated.out.trim().split('\n')).toHaveLength(11);
+    // evaluate --from reads the same sources directly, with the same results.
+    const direct = await run('evaluate', '--from', 'fhir', join(REAL, 'synthea-r4-bundles'), '--default-practice', 'F83004', '--assign-test-nhs-numbers', '--as-of', '2021-03-31', '--registry', 'diabetes');
+    expect(direct.code).toBe(0);
+    expect(direct.out).toBe(evaluated.out);
+    expect(direct.err).toContain('2303 quarantined');
+  });
+
+  it('evaluate takes either --input or --from, not both or neither', async () => {
+    expect((await run('evaluate', '--as-of', '2021-03-31')).err).toContain('CG_USAGE');
+    expect((await run('evaluate', '--input', 'x.ndjson', '--from', 'fhir', 'y.json', '--as-of', '2021-03-31')).err).toContain('CG_USAGE');
   });
 });

@@ -1,10 +1,11 @@
 import { writeFileSync } from 'node:fs';
-import { achievementDay, loadRegistries, readRecords, type CompiledRegistry, type PatientResult, type ReadResult } from '@caregaps/core';
+import { CaregapsError, achievementDay, loadRegistries, readRecords, type CompiledRegistry, type PatientResult, type ReadResult } from '@caregaps/core';
 import { Engine } from '@caregaps/engine';
 import { EXIT, progress, report, sink, type Io } from '../io.js';
+import { sourceRecords, type SourceOptions } from './ingest.js';
 
-export interface EvaluateOptions {
-  input: string;
+export interface EvaluateOptions extends SourceOptions {
+  input?: string;
   asOf: string;
   registries: string;
   codesets: string;
@@ -58,8 +59,11 @@ export function formatSummary(summary: Summary, asOf: string): string {
 }
 
 /** `caregaps evaluate`: reads records, evaluates every registry on the achievement date, writes NDJSON results. */
-export async function evaluate(io: Io, options: EvaluateOptions): Promise<number> {
+export async function evaluate(io: Io, options: EvaluateOptions, paths: string[] = []): Promise<number> {
   try {
+    if ((options.input === undefined) === (options.from === undefined)) {
+      throw new CaregapsError('CG_USAGE', 'give either --input <records.ndjson> or --from fhir|extract <paths…>');
+    }
     const day = achievementDay(options.asOf);
     const loaded = loadRegistries(options.registries, options.codesets, options.registry);
     const engine = new Engine({ ...loaded, asOf: day });
@@ -72,7 +76,8 @@ export async function evaluate(io: Io, options: EvaluateOptions): Promise<number
       }
     }
     // Bulk: every record is applied first and each patient evaluated once, as a batch evaluation would.
-    const { accepted } = await engine.ingest(ticking(readRecords(options.input)), { bulk: true });
+    const records = options.from !== undefined ? sourceRecords(io, paths, options) : readRecords(options.input!);
+    const { accepted } = await engine.ingest(ticking(records), { bulk: true });
     bar.stop();
     const results: PatientResult[] = [];
     const out = options.summary && !options.output ? undefined : sink(io, options.output);

@@ -11,6 +11,7 @@ import {
   type AdapterQuarantine,
   type CaregapsRecord,
   type ErrorCode,
+  type ReadResult,
 } from '@caregaps/core';
 import { extractAdapter, loadColumnMap } from '@caregaps/extract';
 import { fhirAdapter } from '@caregaps/fhir';
@@ -158,3 +159,41 @@ export async function ingest(io: Io, paths: string[], options: IngestOptions): P
 }
 
 export const INGEST_DEFAULTS = { maps: join(BUNDLED.codesets, 'maps') };
+
+/** The options `evaluate --from` shares with `ingest`. */
+export interface SourceOptions {
+  from?: string;
+  map?: string;
+  maps?: string;
+  source?: string;
+  defaultPractice?: string;
+  assignTestNhsNumbers?: boolean;
+}
+
+/**
+ * Sources read with an adapter and linked, as the `ReadResult`s `evaluate` consumes (quarantined items keep their
+ * code, reason, file and line). Prints the ingest summary to stderr.
+ */
+export async function* sourceRecords(io: Io, paths: readonly string[], options: SourceOptions): AsyncGenerator<ReadResult> {
+  if (options.from !== 'fhir' && options.from !== 'extract') throw new CaregapsError('CG_USAGE', `--from must be fhir or extract, not ${options.from}`);
+  const adapterOptions: AdapterOptions & { columnMap?: string } = { maps: loadNormalisationMaps(options.maps ?? INGEST_DEFAULTS.maps) };
+  if (options.source) adapterOptions.source = options.source;
+  if (options.defaultPractice) adapterOptions.defaultPractice = options.defaultPractice;
+  if (options.assignTestNhsNumbers) adapterOptions.testNumbers = new TestNumberAssigner();
+  if (options.map) adapterOptions.columnMap = options.map;
+  const results: ReadResult[] = [];
+  const summary = await ingestRecords(
+    options.from,
+    expandPaths(paths, EXTENSIONS[options.from]!),
+    adapterOptions,
+    (record) => results.push({ ok: true, record, line: 0 }),
+    (item) => {
+      const refused: ReadResult = { ok: false, code: item.code, reason: item.reason, line: item.at.line ?? 0, text: item.at.pointer ?? '' };
+      if (item.at.file !== undefined) refused.file = item.at.file;
+      if (item.at.recordId !== undefined) refused.recordId = item.at.recordId;
+      results.push(refused);
+    },
+  );
+  io.err(formatIngestSummary(summary));
+  yield* results;
+}
