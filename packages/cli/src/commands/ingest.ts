@@ -188,8 +188,9 @@ export async function* sourceRecords(io: Io, paths: readonly string[], options: 
     adapterOptions,
     (record) => results.push({ ok: true, record, line: 0 }),
     (item) => {
-      const refused: ReadResult = { ok: false, code: item.code, reason: item.reason, line: item.at.line ?? 0, text: item.at.pointer ?? '' };
-      if (item.at.file !== undefined) refused.file = item.at.file;
+      const refused: ReadResult = { ok: false, code: item.code, reason: item.reason, line: item.at.line ?? 0, text: '' };
+      // Bundle entries have no line: the JSON pointer goes with the file name (file.json#/entry/3/resource).
+      if (item.at.file !== undefined) refused.file = item.at.pointer ? `${item.at.file}#${item.at.pointer}` : item.at.file;
       if (item.at.recordId !== undefined) refused.recordId = item.at.recordId;
       results.push(refused);
     },
