@@ -1,5 +1,6 @@
 import { isValidNhsNumber, type TestNumberAssigner } from '@caregaps/core';
 import { arr, obj, str, type Json } from './json.js';
+import { dayOf } from './dates.js';
 import { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from './systems.js';
 
 /** Who a Patient resource is, as far as the records need: the NHS number (or why there is none) and the practice. */
@@ -11,6 +12,9 @@ export interface PatientIdentity {
   identifiers: string[];
   /** ODS code from generalPractitioner, when the source gives one. */
   practice?: string;
+  /** The registration period, when the GP identifier carries one (as PDS does): `period.start` / `period.end`. */
+  registeredFrom?: string;
+  registeredTo?: string;
 }
 
 /**
@@ -59,7 +63,11 @@ export class ReferenceIndex {
     }
     const identity: PatientIdentity = { identifiers };
     const practice = this.practiceOf(patient);
-    if (practice !== undefined) identity.practice = practice;
+    if (practice !== undefined) {
+      identity.practice = practice.ods;
+      if (practice.from !== undefined) identity.registeredFrom = practice.from;
+      if (practice.to !== undefined) identity.registeredTo = practice.to;
+    }
     if (nhs !== undefined) {
       if (isValidNhsNumber(nhs)) identity.nhsNumber = nhs;
       else identity.problem = `NHS number "${nhs}" is not 10 digits with a valid Modulus 11 check digit`;
@@ -71,16 +79,28 @@ export class ReferenceIndex {
     return identity;
   }
 
-  /** The registered practice: an ODS identifier on a generalPractitioner, directly or on the referenced Organization. */
-  private practiceOf(patient: Json): string | undefined {
+  /**
+   * The registered practice: an ODS identifier on a generalPractitioner, directly (with its registration period, when
+   * given to the day) or on the referenced Organization.
+   */
+  private practiceOf(patient: Json): { ods: string; from?: string; to?: string } | undefined {
     for (const gp of arr(patient['generalPractitioner'])) {
       const ref = obj(gp);
-      const direct = odsCode([ref?.['identifier']]);
-      if (direct !== undefined) return direct;
+      const identifier = obj(ref?.['identifier']);
+      const direct = odsCode([identifier]);
+      if (direct !== undefined) {
+        const found: { ods: string; from?: string; to?: string } = { ods: direct };
+        const period = obj(identifier?.['period']);
+        const from = dayOf(period?.['start']);
+        const to = dayOf(period?.['end']);
+        if (from !== undefined) found.from = from;
+        if (to !== undefined && (from === undefined || to >= from)) found.to = to;
+        return found;
+      }
       const target = str(ref?.['reference']);
       if (target !== undefined) {
         const ods = this.organisations.get(target) ?? this.organisations.get(relative(target));
-        if (ods !== undefined) return ods;
+        if (ods !== undefined) return { ods };
       }
     }
     return undefined;

@@ -4,4 +4,4 @@
  */
 export { fhirAdapter, readFhir, readFhirBatches, type FhirAdapterOptions } from './read.js';
 export { SYSTEMS, NHS_NUMBER_SYSTEM, ODS_SYSTEM, systemName } from './systems.js';
-export { dayOf } from './resources.js';
+export { dayOf } from './dates.js';

@@ -1,6 +1,7 @@
 import type { Condition, Encounter, Immunization, MedicationRequest, MedicationStatement, Observation, Patient, Procedure } from 'fhir/r4.js';
-import { isSnomedConceptId, parseDay, type AdapterItem, type EventRecord, type NormalisationMap, type PatientRecord, type SourceLocation } from '@caregaps/core';
+import { isSnomedConceptId, type AdapterItem, type EventRecord, type NormalisationMap, type PatientRecord, type SourceLocation } from '@caregaps/core';
 import type { PatientIdentity, ReferenceIndex } from './context.js';
+import { dayOf } from './dates.js';
 import { arr, num, obj, str, type Json } from './json.js';
 import { systemName } from './systems.js';
 
@@ -54,14 +55,6 @@ export interface MapSettings {
   sourceKey: string;
   source: string | undefined;
   defaultPractice: string | undefined;
-}
-
-/** YYYY-MM-DD from a FHIR date or dateTime given to the day (the date as written, without time-zone shifting). */
-export function dayOf(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value.length < 10) return undefined;
-  const day = value.slice(0, 10);
-  if (value.length > 10 && value[10] !== 'T') return undefined;
-  return parseDay(day) === undefined ? undefined : day;
 }
 
 function at(path: readonly string[], resource: Json): unknown {
@@ -238,11 +231,14 @@ function mapPatient(resource: Json, where: SourceLocation, identity: PatientIden
   if (practice === undefined) return fail('CG_SOURCE_PRACTICE', 'no generalPractitioner with an ODS code and no default practice', where);
   const gender = resource['gender'];
   const sex = gender === 'male' || gender === 'female' || gender === 'other' ? gender : 'unknown';
-  const record: PatientRecord = { kind: 'patient', nhsNumber: identity.nhsNumber, birthDate, sex, practice, registeredFrom: birthDate, registeredTo: null, deathDate };
+  // Registration: the period on the GP identifier when the source gives it; otherwise from the first record (linker).
+  const registeredFrom = identity.practice !== undefined ? identity.registeredFrom : undefined;
+  const registeredTo = identity.practice !== undefined && registeredFrom !== undefined ? (identity.registeredTo ?? null) : null;
+  const record: PatientRecord = { kind: 'patient', nhsNumber: identity.nhsNumber, birthDate, sex, practice, registeredFrom: registeredFrom ?? birthDate, registeredTo, deathDate };
   const source = settings.source ?? identity.practice ?? settings.defaultPractice;
   if (source !== undefined) record.source = source;
   const updated = str(obj(resource['meta'])?.['lastUpdated']);
-  return { ok: true, record, at: where, registeredFromFirstRecord: true, ...(updated !== undefined ? { updated } : {}) };
+  return { ok: true, record, at: where, ...(registeredFrom === undefined ? { registeredFromFirstRecord: true } : {}), ...(updated !== undefined ? { updated } : {}) };
 }
 
 function fail(code: 'CG_SOURCE_FIELD' | 'CG_SOURCE_UNSUPPORTED' | 'CG_SOURCE_REFERENCE' | 'CG_SOURCE_NHS_NUMBER' | 'CG_SOURCE_NOT_DONE' | 'CG_SOURCE_DATE' | 'CG_SOURCE_CODE' | 'CG_SOURCE_PRACTICE', reason: string, where: SourceLocation, identifiers?: string[]): AdapterItem {

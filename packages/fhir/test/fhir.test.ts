@@ -74,6 +74,13 @@ describe('FHIR adapter: Patient', () => {
     });
   });
 
+  it('takes the registration period from the GP identifier when the source gives one (as PDS does)', async () => {
+    const ods = { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'Y12345', period: { start: '2020-01-01', end: '2021-12-31' } };
+    const [item] = await read(bundle('collection', { ...patient, generalPractitioner: [{ type: 'Organization', identifier: ods }] }));
+    expect(item).toMatchObject({ ok: true, record: { practice: 'Y12345', registeredFrom: '2020-01-01', registeredTo: '2021-12-31' } });
+    expect(item).not.toHaveProperty('registeredFromFirstRecord');
+  });
+
   it('uses the default practice when there is no GP registration, and quarantines when there is neither', async () => {
     const bare = { ...patient, generalPractitioner: undefined };
     expect((await read(bundle('collection', bare), { maps, defaultPractice: 'Y00001' }))[0]).toMatchObject({ ok: true, record: { practice: 'Y00001' } });
