@@ -5,7 +5,7 @@ import {
   inputName,
   isSnomedConceptId,
   itemsOf,
-  lineBatches,
+  jsonObjectBatches,
   isValidNhsNumber,
   parseDay,
   type AdapterItem,
@@ -291,29 +291,12 @@ export function readExtract(inputs: readonly SourceInput[], options: ExtractAdap
 }
 
 async function* readNdjson(input: SourceInput, file: string, reader: TableReader, options: ExtractAdapterOptions): AsyncGenerator<AdapterItem[]> {
-  for await (const lines of lineBatches(inputChunks(input), options.maxRecordBytes ?? 1 << 20)) {
-    const batch: AdapterItem[] = [];
-    for (const { line, text, tooLong } of lines) {
-      if (tooLong) {
-        batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: 'line exceeds maxRecordBytes', at: { file, line } });
-        continue;
-      }
-      if (text.trim() === '') continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file, line } });
-        continue;
-      }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: 'the line is not a JSON object', at: { file, line } });
-        continue;
-      }
-      const object = value as Record<string, unknown>;
-      batch.push(reader.read((c) => (Object.hasOwn(object, c) ? object[c] : undefined), { file, line }));
-    }
-    yield batch;
+  for await (const lines of jsonObjectBatches(input, options.maxRecordBytes ?? 1 << 20, 'maxRecordBytes')) {
+    yield lines.map((item) => {
+      if (!item.ok) return item;
+      const { object, line } = item;
+      return reader.read((c) => (Object.hasOwn(object, c) ? object[c] : undefined), { file, line });
+    });
   }
 }
 

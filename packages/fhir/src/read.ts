@@ -3,8 +3,7 @@ import {
   inputName,
   inputText,
   itemsOf,
-  lineBatches,
-  inputChunks,
+  jsonObjectBatches,
   type AdapterItem,
   type AdapterOptions,
   type SourceAdapter,
@@ -110,28 +109,19 @@ function manifestOutputs(text: string, path: string): string[] | undefined {
 async function* readNdjson(input: SourceInput, options: FhirAdapterOptions, index: ReferenceIndex, settings: MapSettings): AsyncGenerator<AdapterItem[]> {
   const file = inputName(input);
   try {
-    for await (const lines of lineBatches(inputChunks(input), options.maxLineBytes ?? 16 << 20)) {
+    for await (const lines of jsonObjectBatches(input, options.maxLineBytes ?? 16 << 20, 'maxLineBytes')) {
       const batch: AdapterItem[] = [];
-      for (const { line, text, tooLong } of lines) {
-        if (tooLong) {
-          batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: 'line exceeds maxLineBytes', at: { file, line } });
+      for (const item of lines) {
+        if (!item.ok) {
+          batch.push(item);
           continue;
         }
-        if (text.trim() === '') continue;
-        let value: unknown;
-        try {
-          value = JSON.parse(text);
-        } catch (error) {
-          batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file, line } });
-          continue;
-        }
-        const resource = obj(value);
-        if (!resource) batch.push({ ok: false, code: 'CG_SOURCE_FIELD', reason: 'the line is not a JSON object', at: { file, line } });
-        else if (resource['resourceType'] !== 'Bundle') {
+        const { object: resource, line } = item;
+        if (resource['resourceType'] !== 'Bundle') {
           // The common case (one resource per line) without a generator per line.
           const located: Located = { resource, at: { file, line } };
           batch.push(safeMap(resource, located, index, settings, safeIndex(resource, undefined, index)));
-        } else for (const item of mapOne({ resource, at: { file, line } }, index, settings, options, 0)) batch.push(item);
+        } else for (const mapped of mapOne({ resource, at: { file, line } }, index, settings, options, 0)) batch.push(mapped);
       }
       yield batch;
     }

@@ -7,5 +7,5 @@ export { AdapterRegistry, checkAdapter, readChecked, readCheckedBatches, itemsOf
 export { satisfies, parseVersion } from './semver.js';
 export { NormalisationMap, parseNormalisationMap, loadNormalisationMaps, type MapRow, type Normalised } from './normalise.js';
 export { Linker, TestNumberAssigner, TEST_RANGE_START } from './linkage.js';
-export { inputName, inputText, inputChunks, lineBatches, type SourceLine } from './input.js';
-export { lines as sourceLines } from '../records/reader.js';
+export { inputName, inputText, inputChunks, jsonObjectBatches, type JsonObjectLine } from './input.js';
+export { lineBatches, sourceLines, type SourceLine } from '../records/lines.js';

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { SourceInput } from './types.js';
+import { lineBatches } from '../records/lines.js';
+import type { AdapterQuarantine, SourceInput } from './types.js';
 
 /** The name used for an input in locations and quarantine reports. */
 export function inputName(input: SourceInput): string {
@@ -27,56 +28,43 @@ export function inputChunks(input: SourceInput): AsyncIterable<string | Uint8Arr
   })();
 }
 
-/** One line of an input: its number (from 1), text without the line break, and whether it was over the limit. */
-export interface SourceLine {
+/** A JSON object read from one NDJSON line. */
+export interface JsonObjectLine {
+  ok: true;
   line: number;
-  text: string;
-  tooLong: boolean;
+  object: Record<string, unknown>;
 }
 
 /**
- * The lines of a stream of chunks, a batch per chunk (the same lines as `sourceLines`, without one await per line):
- * CRLF and LF, a leading byte-order mark removed, lines over `maxLineBytes` reported by their head only.
+ * The JSON objects of an NDJSON input, a batch per chunk. Blank lines are skipped; a line over `maxLineBytes` (named
+ * `limit` in the reason), one that is not JSON and one that is not an object stand in their place as quarantined
+ * items (CG_SOURCE_PARSE).
  */
-export async function* lineBatches(chunks: AsyncIterable<string | Uint8Array>, maxLineBytes = 1 << 20): AsyncGenerator<SourceLine[]> {
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
-  let pending = '';
-  let line = 0;
-  let overflow = false;
-  let first = true;
-  const cut = (s: string) => (s.charCodeAt(s.length - 1) === 13 ? s.slice(0, -1) : s);
-  for await (const chunk of chunks) {
-    let text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    if (first && text.length > 0) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
-    }
-    const batch: SourceLine[] = [];
-    let start = 0;
-    let nl: number;
-    while ((nl = text.indexOf('\n', start)) !== -1) {
-      line++;
-      if (overflow) batch.push({ line, text: pending, tooLong: true });
-      else {
-        const piece = pending === '' ? text.slice(start, nl) : pending + text.slice(start, nl);
-        batch.push({ line, text: cut(piece), tooLong: piece.length > maxLineBytes });
+export async function* jsonObjectBatches(
+  input: SourceInput,
+  maxLineBytes: number,
+  limit: string,
+): AsyncGenerator<(JsonObjectLine | AdapterQuarantine)[]> {
+  const file = inputName(input);
+  for await (const lines of lineBatches(inputChunks(input), maxLineBytes)) {
+    const batch: (JsonObjectLine | AdapterQuarantine)[] = [];
+    for (const { line, text, tooLong } of lines) {
+      const refuse = (reason: string) => batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason, at: { file, line } });
+      if (tooLong) {
+        refuse(`line exceeds ${limit}`);
+        continue;
       }
-      pending = '';
-      overflow = false;
-      start = nl + 1;
-    }
-    if (!overflow) {
-      pending += text.slice(start);
-      if (pending.length > maxLineBytes) {
-        pending = pending.slice(0, 1024);
-        overflow = true;
+      if (text.trim() === '') continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        refuse(`not JSON: ${(error as Error).message}`);
+        continue;
       }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse('the line is not a JSON object');
+      else batch.push({ ok: true, line, object: value as Record<string, unknown> });
     }
-    if (batch.length) yield batch;
-  }
-  pending += decoder.decode();
-  if (pending.length > 0 || overflow) {
-    line++;
-    yield [{ line, text: cut(pending), tooLong: overflow || pending.length > maxLineBytes }];
+    yield batch;
   }
 }

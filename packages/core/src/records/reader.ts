@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { CaregapsError, type ErrorCode } from '../errors.js';
+import { lineBatches } from './lines.js';
 import type { CaregapsRecord } from './types.js';
 import { checkRecord } from './validate.js';
 
@@ -32,49 +33,6 @@ export interface ReadOptions {
   maxLineBytes?: number;
 }
 
-const DEFAULT_MAX_LINE = 1 << 20;
-
-/** Splits a stream of chunks into lines, counting from 1. Handles CRLF and a leading byte-order mark. */
-export async function* lines(
-  chunks: AsyncIterable<string | Uint8Array>,
-  maxLineBytes = DEFAULT_MAX_LINE,
-): AsyncGenerator<{ line: number; text: string; tooLong: boolean }> {
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
-  let pending = '';
-  let line = 0;
-  let overflow = false;
-  for await (const chunk of chunks) {
-    let text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    if (line === 0 && pending === '' && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    let start = 0;
-    let nl: number;
-    while ((nl = text.indexOf('\n', start)) !== -1) {
-      line++;
-      const piece = overflow ? pending : pending + text.slice(start, nl);
-      yield { line, text: stripCr(piece), tooLong: overflow || piece.length > maxLineBytes };
-      pending = '';
-      overflow = false;
-      start = nl + 1;
-    }
-    if (!overflow) {
-      pending += text.slice(start);
-      // Keep only the head of an oversized line: enough to report it, never the whole thing in memory.
-      if (pending.length > maxLineBytes) {
-        pending = pending.slice(0, 1024);
-        overflow = true;
-      }
-    }
-  }
-  pending += decoder.decode();
-  if (pending.length > 0 || overflow) {
-    line++;
-    yield { line, text: stripCr(pending), tooLong: overflow || pending.length > maxLineBytes };
-  }
-}
-
-function stripCr(s: string): string {
-  return s.endsWith('\r') ? s.slice(0, -1) : s;
-}
 
 function recordIdOf(value: unknown): string | undefined {
   const id = (value as { id?: unknown } | null)?.id;
@@ -109,14 +67,16 @@ export async function* readRecords(
 ): AsyncGenerator<ReadResult> {
   const file = options.file ?? (typeof source === 'string' ? source : undefined);
   const chunks = typeof source === 'string' ? readable(source) : source;
-  for await (const { line, text, tooLong } of lines(chunks, options.maxLineBytes)) {
-    if (tooLong) {
-      const at = file === undefined ? { line } : { file, line };
-      yield { ok: false, code: 'CG_RECORD_TOO_LONG', reason: 'line exceeds maxLineBytes', text: text.slice(0, 1024), ...at };
-      continue;
+  for await (const batch of lineBatches(chunks, options.maxLineBytes)) {
+    for (const { line, text, tooLong } of batch) {
+      if (tooLong) {
+        const at = file === undefined ? { line } : { file, line };
+        yield { ok: false, code: 'CG_RECORD_TOO_LONG', reason: 'line exceeds maxLineBytes', text: text.slice(0, 1024), ...at };
+        continue;
+      }
+      const result = readLine(text, line, file);
+      if (result) yield result;
     }
-    const result = readLine(text, line, file);
-    if (result) yield result;
   }
 }
 
