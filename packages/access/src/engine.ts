@@ -20,6 +20,7 @@ import {
   type ResultsSource,
 } from './source.js';
 import type { AccessPatient } from './types.js';
+import { clusterNames, eventsByDate, termOf } from './codes.js';
 
 /** The stored records of each patient (demographics, opt-outs and live events); a core `PatientStore` is one. */
 export interface RecordLookup {
@@ -95,20 +96,15 @@ export class EngineResultsSource implements ResultsSource {
   }
 
   events(nhsNumber: string): readonly EventRecord[] {
-    const events = [...(this.records.get(nhsNumber)?.events.values() ?? [])];
-    return events.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.id < b.id ? -1 : 1));
+    return eventsByDate(this.records.get(nhsNumber)?.events.values() ?? []);
   }
 
   clustersOf(code: string): readonly string[] {
-    return this.index.clustersOf(code).map((n) => this.index.clusters[n]!);
+    return clusterNames(this.index, code);
   }
 
   termOf(code: string): string | undefined {
-    for (const cluster of this.clustersOf(code)) {
-      const term = this.index.codeset(cluster)?.codes.get(code);
-      if (term) return term;
-    }
-    return undefined;
+    return termOf(this.index, code);
   }
 
   /**

@@ -13,6 +13,7 @@ import {
 } from '@caregaps/core';
 import type { OrganisationHierarchy, OrganisationLevel } from './organisations.js';
 import type { AccessPatient } from './types.js';
+import { clusterNames, eventsByDate, termOf } from './codes.js';
 
 /** One registry's result for one patient: on the register or not, each indicator's status and (asked for) why. */
 export interface RegistryStatus {
@@ -185,20 +186,15 @@ export class BatchResultsSource implements ResultsSource {
   }
 
   events(nhsNumber: string): readonly EventRecord[] {
-    const events = [...(this.store.get(nhsNumber)?.events.values() ?? [])];
-    return events.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.id < b.id ? -1 : 1));
+    return eventsByDate(this.store.get(nhsNumber)?.events.values() ?? []);
   }
 
   clustersOf(code: string): readonly string[] {
-    return this.index.clustersOf(code).map((n) => this.index.clusters[n]!);
+    return clusterNames(this.index, code);
   }
 
   termOf(code: string): string | undefined {
-    for (const cluster of this.clustersOf(code)) {
-      const term = this.index.codeset(cluster)?.codes.get(code);
-      if (term) return term;
-    }
-    return undefined;
+    return termOf(this.index, code);
   }
 
   counts(query: CountQuery): OrganisationCounts[] {
