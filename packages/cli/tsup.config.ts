@@ -1,10 +1,4 @@
-import { defineConfig } from 'tsup';
+import { packageConfig } from '../../tsup.base.js';
 
-export default defineConfig({
-  entry: { cli: 'src/cli.ts', main: 'src/main.ts' },
-  format: ['esm'],
-  dts: { entry: { main: 'src/main.ts' } },
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+// The command is ESM only; only the programmatic entry (main) needs types.
+export default packageConfig({ cli: 'src/cli.ts', main: 'src/main.ts' }, { format: ['esm'], dts: { entry: { main: 'src/main.ts' } } });
