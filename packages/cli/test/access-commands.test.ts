@@ -2,16 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main, type Io } from '@caregaps/cli';
 import { withCheckDigit } from '@caregaps/core';
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), interactive: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+import { run } from './run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'caregaps-summary-'));
 const orgs = join(dir, 'organisations.ndjson');

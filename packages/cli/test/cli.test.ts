@@ -1,21 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { main, type Io } from '@caregaps/cli';
+import { CODESETS, REGISTRIES, run } from './run.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const REGISTRIES = join(ROOT, 'registries');
-const CODESETS = join(ROOT, 'codesets');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), interactive: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'caregaps-cli-'));
 const records = join(dir, 'records.ndjson');

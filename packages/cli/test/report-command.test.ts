@@ -1,22 +1,12 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { main, type Io } from '@caregaps/cli';
+import { ROOT, run } from './run.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SAMPLE = join(ROOT, 'examples', 'sample-population');
 const RECORDS = join(SAMPLE, 'records.ndjson');
 const ORGS = join(SAMPLE, 'organisations.ndjson');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), interactive: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 describe('caregaps report', () => {
   const dir = mkdtempSync(join(tmpdir(), 'caregaps-report-'));

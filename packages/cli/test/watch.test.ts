@@ -2,14 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main, type Io } from '@caregaps/cli';
 import { watch } from '../src/commands/watch.js';
+import { CODESETS, REGISTRIES } from './run.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const REGISTRIES = join(ROOT, 'registries');
-const CODESETS = join(ROOT, 'codesets');
 
 function capture(): { io: Io; out: () => string[]; err: () => string } {
   let out = '';
