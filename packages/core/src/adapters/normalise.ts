@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { CaregapsError, type Problem } from '../errors.js';
 import { isSnomedConceptId } from '../snomed.js';
+import { splitMetadata } from '../codesets/metadata.js';
 
 /**
  * One row of a normalisation map: a code of another system (and, optionally, the unit its value must have) and the
@@ -124,22 +125,16 @@ export function parseNormalisationMap(text: string, file?: string): MapRow[] {
     if (line !== undefined) problem.line = line;
     throw new CaregapsError('CG_MAP_FORMAT', `Normalisation map ${file ?? ''} is malformed`, [problem]);
   };
-  const lines = text.split('\n');
-  const meta = new Map<string, string>();
-  let i = 0;
-  for (; i < lines.length && lines[i]!.startsWith('#'); i++) {
-    const m = /^#\s*([a-z-]+):\s*(.*?)\s*$/.exec(lines[i]!);
-    if (m) meta.set(m[1]!, m[2]!);
-  }
+  const { meta, csv, headerLine } = splitMetadata(text);
   for (const key of REQUIRED_META) if (!meta.get(key)) fail(`missing metadata line "# ${key}: …"`, 1);
   let rows: string[][];
   try {
-    rows = parse(lines.slice(i).join('\n'), { skip_empty_lines: true, comment: '#' }) as string[][];
+    rows = parse(csv, { skip_empty_lines: true, comment: '#' }) as string[][];
   } catch (error) {
-    return fail(`CSV error: ${(error as Error).message}`, i + 1);
+    return fail(`CSV error: ${(error as Error).message}`, headerLine);
   }
   const [header, ...body] = rows;
-  if (!header || header.join(',') !== HEADER.join(',')) fail(`the CSV header must be "${HEADER.join(',')}"`, i + 1);
+  if (!header || header.join(',') !== HEADER.join(',')) fail(`the CSV header must be "${HEADER.join(',')}"`, headerLine);
   const number = (text: string, fallback: number, line: number, column: string): number => {
     if (text === '') return fallback;
     const n = Number(text);
@@ -148,7 +143,7 @@ export function parseNormalisationMap(text: string, file?: string): MapRow[] {
   };
   const out: MapRow[] = [];
   body.forEach((cells, k) => {
-    const line = i + 2 + k;
+    const line = headerLine + 1 + k;
     const [fromSystem, fromCode, fromUnit, toCode, toUnit, shift, scale, round, component] = cells.map((c) => c.trim());
     if (!fromSystem || !fromCode || !toCode) fail('from_system, from_code and to_code are required', line);
     if (!isSnomedConceptId(toCode!)) fail(`to_code "${toCode}" is not a SNOMED CT concept id`, line);

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { CaregapsError, type Problem } from '../errors.js';
+import { splitMetadata } from './metadata.js';
 
 /** Where a codeset's content was copied from (DESIGN §3.4). */
 export interface CodesetSource {
@@ -34,13 +35,7 @@ const REQUIRED = ['cluster', 'title', 'refset', 'publisher', 'release', 'source'
 
 /** Parses a codeset CSV: `# key: value` metadata lines, then `code,term` rows. */
 export function parseCodeset(text: string, file?: string): Codeset {
-  const lines = text.split('\n');
-  const meta = new Map<string, string>();
-  let i = 0;
-  for (; i < lines.length && lines[i]!.startsWith('#'); i++) {
-    const m = /^#\s*([a-z-]+):\s*(.*?)\s*$/.exec(lines[i]!);
-    if (m) meta.set(m[1]!, m[2]!);
-  }
+  const { meta, csv, headerLine } = splitMetadata(text);
   const fail = (message: string, line?: number): never => {
     const problem: Problem = { code: 'CG_CODESET_FORMAT', message };
     if (file !== undefined) problem.file = file;
@@ -48,10 +43,9 @@ export function parseCodeset(text: string, file?: string): Codeset {
     throw new CaregapsError('CG_CODESET_FORMAT', `Codeset ${file ?? ''} is malformed`, [problem]);
   };
   for (const key of REQUIRED) if (!meta.get(key)) fail(`missing metadata line "# ${key}: …"`, 1);
-  const headerLine = i + 1;
   let rows: string[][];
   try {
-    rows = parse(lines.slice(i).join('\n'), { skip_empty_lines: true, relax_column_count: false }) as string[][];
+    rows = parse(csv, { skip_empty_lines: true, relax_column_count: false }) as string[][];
   } catch (error) {
     return fail(`CSV error: ${(error as Error).message}`, headerLine);
   }
