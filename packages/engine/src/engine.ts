@@ -140,8 +140,12 @@ const ALL = -1;
 class PatientEntry implements Schedulable {
   queuedDay = Infinity;
   registered = false;
+  /** Registries awaiting re-evaluation at the end of the current batch (0: none). */
+  pending = 0;
 
   constructor(
+    /** The patient's stored records (the store keeps one state object per NHS number for good). */
+    readonly state: PatientState,
     public prepared: PreparedPatient,
     public org: number,
     readonly row: number,
@@ -188,6 +192,8 @@ export class Engine {
   private asOfText: string;
   /** Patients touched while applying in bulk, evaluated together when the bulk ends. */
   private dirty: Set<string> | undefined;
+  /** While a batch is applied: the patients whose re-evaluation waits for its end (each once, with `pending`). */
+  private deferred: PatientEntry[] | undefined;
   private closed = false;
 
   constructor(options: EngineOptions) {
@@ -265,6 +271,11 @@ export class Engine {
     const batch: CaregapsRecord[] = [];
     let line = 0;
     if (options.bulk) this.dirty ??= new Set();
+    const source$ = iteratorOf(source);
+    // Records of a batch are applied one by one and each patient they touched is evaluated once, at the end of the
+    // batch. Not for an async source without a log: it is applied record by record, as it may pause at any record.
+    const deferring = !options.bulk && this.deferred === undefined && (source$.sync !== undefined || this.log !== undefined);
+    if (deferring) this.deferred = [];
     const commit = () => {
       if (batch.length === 0) return;
       if (this.log) {
@@ -272,6 +283,7 @@ export class Engine {
         for (const record of batch) this.applyRecord(record);
         this.sinceSnapshot += batch.length;
       }
+      if (deferring) this.evaluateDeferred();
       summary.accepted += batch.length;
       batch.length = 0;
       if (!options.bulk) this.settled.next();
@@ -289,7 +301,6 @@ export class Engine {
       batch.push(record);
       if (batch.length >= batchSize) commit();
     };
-    const source$ = iteratorOf(source);
     try {
       if (source$.sync) {
         for (let r = source$.sync.next(); !r.done; r = source$.sync.next()) take(r.value);
@@ -317,6 +328,11 @@ export class Engine {
       }
       commit();
     } finally {
+      if (deferring) {
+        // Also when the source failed: what was applied is evaluated.
+        this.evaluateDeferred();
+        this.deferred = undefined;
+      }
       if (options.bulk) this.settleDirty();
     }
     return summary;
@@ -379,14 +395,13 @@ export class Engine {
         this.applyEvent(record);
         return;
       case 'retract': {
-        const previous = this.store.get(record.nhsNumber)?.events.get(record.id);
-        const changed = this.store.apply(record);
+        const removed = this.store.retract(record.id);
         this.retracted.set(record.id, record.nhsNumber);
-        const owner = changed[0];
-        if (owner === undefined) return;
+        if (removed === undefined) return;
+        const owner = removed.nhsNumber;
         const entry = this.entries.get(owner);
         if (this.dirty) this.dirty.add(owner);
-        else if (owner === record.nhsNumber && previous && entry) this.touchClusters(entry, removeEvent(entry.prepared, previous, this.index));
+        else if (owner === record.nhsNumber && entry) this.touchClusters(entry, removeEvent(entry.prepared, removed, this.index));
         else this.rebuild(owner);
         return;
       }
@@ -394,26 +409,27 @@ export class Engine {
   }
 
   private applyEvent(event: EventRecord): void {
-    const previous = this.store.get(event.nhsNumber)?.events.get(event.id);
-    const changed = this.store.apply(event);
-    if (changed.length === 0) return; // the id was retracted: it stays removed
+    const entry = this.dirty ? undefined : this.entries.get(event.nhsNumber);
+    const previous = this.store.putEvent(event, entry?.state);
+    if (previous === null) return; // the id was retracted: it stays removed
+    // The id may have been filed under another patient: that patient is rebuilt from the store (rare).
+    const moved = previous !== undefined && previous.nhsNumber !== event.nhsNumber ? previous.nhsNumber : undefined;
     if (this.dirty) {
-      for (const nhs of changed) this.dirty.add(nhs);
+      this.dirty.add(event.nhsNumber);
+      if (moved !== undefined) this.dirty.add(moved);
       return;
     }
-    const entry = this.entries.get(event.nhsNumber);
     if (entry) {
-      let mask = previous ? this.readersOf(removeEvent(entry.prepared, previous, this.index)) : 0;
+      let mask = previous && moved === undefined ? this.readersOf(removeEvent(entry.prepared, previous, this.index)) : 0;
       mask |= this.readersOf(addEvent(entry.prepared, event, this.index));
-      if (mask !== 0) this.evaluate(entry, mask);
+      if (mask !== 0) this.reevaluate(entry, mask);
     }
-    // The id moved from another patient: rebuild that patient from the store (rare).
-    if (changed.length > 1) this.rebuild(changed[1]!);
+    if (moved !== undefined) this.rebuild(moved);
   }
 
   private touchClusters(entry: PatientEntry, clusters: readonly number[]): void {
     const mask = this.readersOf(clusters);
-    if (mask !== 0) this.evaluate(entry, mask);
+    if (mask !== 0) this.reevaluate(entry, mask);
   }
 
   private readersOf(clusters: readonly number[]): number {
@@ -440,10 +456,10 @@ export class Engine {
       this.refresh(entry, prepared);
       return;
     }
-    const created = new PatientEntry(prepared, this.aggregates.node(prepared.practice), this.allocateRow());
+    const created = new PatientEntry(state, prepared, this.aggregates.node(prepared.practice), this.allocateRow());
     this.entries.set(nhsNumber, created);
     this.updateRegistered(created);
-    this.evaluate(created, ALL);
+    this.reevaluate(created, ALL);
   }
 
   /** A new row in the status and horizon tables, growing them by half when full. */
@@ -472,7 +488,7 @@ export class Engine {
     }
     entry.prepared = prepared;
     this.updateRegistered(entry);
-    this.evaluate(entry, ALL);
+    this.reevaluate(entry, ALL);
   }
 
   private settleDirty(): void {
@@ -492,6 +508,31 @@ export class Engine {
       entry.registered = registered;
       this.aggregates.add(entry.org, 0, registered ? 1 : -1);
     }
+  }
+
+  /** Evaluates the registries in `mask` for one patient now, or at the end of the batch being applied. */
+  private reevaluate(entry: PatientEntry, mask: number): void {
+    const deferred = this.deferred;
+    if (deferred === undefined) {
+      this.evaluate(entry, mask);
+      return;
+    }
+    if (entry.pending === 0) deferred.push(entry);
+    entry.pending |= mask;
+  }
+
+  /** Evaluates every patient the batch touched, once each: changes are the net change of the batch. */
+  private evaluateDeferred(): void {
+    const deferred = this.deferred;
+    if (deferred === undefined) return;
+    for (let i = 0; i < deferred.length; i++) {
+      const entry = deferred[i]!;
+      const mask = entry.pending;
+      if (mask === 0) continue;
+      entry.pending = 0;
+      this.evaluate(entry, mask);
+    }
+    deferred.length = 0;
   }
 
   /** Evaluates the registries in `mask` for one patient, applies the differences and reschedules the patient. */

@@ -3,7 +3,7 @@ import { ageInYears, dayOfAge } from '../dates.js';
 import { applyOffset, parseDateExpression, type DateExpression } from '../rules/date-expression.js';
 import type { Registry } from '../rules/load.js';
 import type { Action, Condition, FieldDefinition, IndicatorStatus, RuleDefinition, ValueTest } from '../rules/types.js';
-import { anchorDates, anchoredFunction, firstDayReaching, type AnchorDates } from './horizon.js';
+import { MovingDate, anchorDates, anchoredFunction, type AnchorDates } from './horizon.js';
 import { seriesOf, type PreparedPatient, type Series } from './patient.js';
 
 /** Which rule of which cascade decided, and the facts it read (DESIGN §3.2 `--explain`). */
@@ -102,7 +102,7 @@ const BUILT_INS: Record<string, (ctx: Context) => number> = {
 /** A date expression compiled: its value now, and (when anchored) how it moves with the achievement date. */
 interface CompiledDate {
   value: Value;
-  moving: ((achv: number) => number) | undefined;
+  moving: MovingDate | undefined;
 }
 
 /** A registry compiled to closures over day numbers and cluster numbers. */
@@ -296,7 +296,7 @@ export class CompiledRegistry {
     if ('anchor' in term) {
       const moving = anchoredFunction(expr as DateExpression & { term: { anchor: typeof term.anchor } });
       const slot = this.anchoredExpressions.push(moving) - 1;
-      return { value: (ctx) => ctx.anchored[slot]!, moving };
+      return { value: (ctx) => ctx.anchored[slot]!, moving: new MovingDate(moving) };
     }
     const n = this.fieldNumber.get(term.field);
     if (n !== undefined) {
@@ -317,15 +317,14 @@ export class CompiledRegistry {
     });
     const where = compileWhere(field.where);
     // Bounds: records count when lower ≤ day ≤ upper. The achievement date is always an upper bound.
-    const lowers: { value: Value; moving: ((a: number) => number) | undefined }[] = [];
-    const uppers: { value: Value; moving: ((a: number) => number) | undefined }[] = [
-      { value: (ctx) => ctx.anchors.ACHV_DAT, moving: (a) => a },
-    ];
-    const bound = (text: string, shift: number) => {
+    const lowers: CompiledDate[] = [];
+    const uppers: CompiledDate[] = [{ value: (ctx) => ctx.anchors.ACHV_DAT, moving: new MovingDate((a) => a) }];
+    const bound = (text: string, shift: number): CompiledDate => {
       const d = this.compileDate(text);
+      const moving = d.moving;
       return {
         value: shift === 0 ? d.value : (ctx: Context) => d.value(ctx) + shift,
-        moving: d.moving && shift !== 0 ? (a: number) => d.moving!(a) + shift : d.moving,
+        moving: moving && shift !== 0 ? new MovingDate((a) => moving.at(a) + shift) : moving,
       };
     };
     if (field.after !== undefined) lowers.push(bound(field.after, 1));
@@ -422,8 +421,8 @@ export class CompiledRegistry {
     s: Series,
     lo: number,
     hi: number,
-    lowers: { moving: ((a: number) => number) | undefined }[],
-    uppers: { moving: ((a: number) => number) | undefined }[],
+    lowers: CompiledDate[],
+    uppers: CompiledDate[],
     mode: 'latest' | 'earliest' | 'count' | 'exists',
     where: (s: Series, i: number) => boolean,
   ): void {
@@ -433,7 +432,7 @@ export class CompiledRegistry {
     let firstAbove = -1;
     for (let i = 0; i < days.length; i++) if (days[i]! > hi) { firstAbove = i; break; }
     if (firstAbove >= 0) {
-      for (const u of uppers) if (u.moving) ctx.until(firstDayReaching(u.moving, achv, days[firstAbove]!, false));
+      for (const u of uppers) if (u.moving) ctx.until(u.moving.firstDayReaching(achv, days[firstAbove]!, false));
     }
     // A record inside the window leaves when a moving lower bound passes it: for latest only the chosen one matters.
     let leaving = -1;
@@ -453,7 +452,7 @@ export class CompiledRegistry {
       }
     }
     if (leaving >= 0) {
-      for (const l of lowers) if (l.moving) ctx.until(firstDayReaching(l.moving, achv, days[leaving]!, true));
+      for (const l of lowers) if (l.moving) ctx.until(l.moving.firstDayReaching(achv, days[leaving]!, true));
     }
   }
 
@@ -463,17 +462,24 @@ export class CompiledRegistry {
     const where = compileWhere(ownerDef.where);
     const component = field.component ?? 'value';
     const highest = field.sameDay === 'highest';
+    const list = ownerDef.latest ?? ownerDef.earliest!;
+    const clusters = (Array.isArray(list) ? list : [list]).map((c) => this.index.clusterNumber(c)!);
     const sameDay = (ctx: Context, visit: (s: Series, i: number) => void): void => {
       const day = ctx.field(owner);
       if (Number.isNaN(day)) return;
-      const list = ownerDef.latest ?? ownerDef.earliest!;
-      for (const cluster of Array.isArray(list) ? list : [list]) {
-        const s = seriesOf(ctx.patient, this.index.clusterNumber(cluster)!);
+      for (const cluster of clusters) {
+        const s = seriesOf(ctx.patient, cluster);
         if (!s) continue;
-        for (let i = 0; i < s.days.length; i++) {
-          if (s.days[i] === day && where(s, i)) visit(s, i);
-          else if (s.days[i]! > day) break;
+        const days = s.days;
+        // The first record on that day, by binary search (series are sorted by day).
+        let lo = 0;
+        let hi = days.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (days[mid]! < day) lo = mid + 1;
+          else hi = mid;
         }
+        for (let i = lo; i < days.length && days[i] === day; i++) if (where(s, i)) visit(s, i);
       }
     };
     return {
@@ -587,8 +593,8 @@ function flipDay(
   result: boolean,
   a: number,
   b: number,
-  leftMoving: ((x: number) => number) | undefined,
-  rightMoving: ((x: number) => number) | undefined,
+  leftMoving: MovingDate | undefined,
+  rightMoving: MovingDate | undefined,
   achv: number,
 ): number {
   if (Number.isNaN(a) || Number.isNaN(b)) return Infinity;
@@ -597,11 +603,11 @@ function flipDay(
   const move = rightMoving!;
   // Right side r rises over time; left side a is fixed.
   switch (op) {
-    case 'after': return result ? firstDayReaching(move, achv, a, false) : Infinity; // a > r until r ≥ a
-    case 'onOrAfter': return result ? firstDayReaching(move, achv, a, true) : Infinity; // a ≥ r until r > a
-    case 'before': return result ? Infinity : firstDayReaching(move, achv, a, true); // a < r once r > a
-    case 'onOrBefore': return result ? Infinity : firstDayReaching(move, achv, a, false); // a ≤ r once r ≥ a
-    case 'sameDay': return result ? firstDayReaching(move, achv, a, true) : b < a ? firstDayReaching(move, achv, a, false) : Infinity;
+    case 'after': return result ? move.firstDayReaching(achv, a, false) : Infinity; // a > r until r ≥ a
+    case 'onOrAfter': return result ? move.firstDayReaching(achv, a, true) : Infinity; // a ≥ r until r > a
+    case 'before': return result ? Infinity : move.firstDayReaching(achv, a, true); // a < r once r > a
+    case 'onOrBefore': return result ? Infinity : move.firstDayReaching(achv, a, false); // a ≤ r once r ≥ a
+    case 'sameDay': return result ? move.firstDayReaching(achv, a, true) : b < a ? move.firstDayReaching(achv, a, false) : Infinity;
   }
 }
 

@@ -25,27 +25,53 @@ export function anchoredFunction(expr: DateExpression & { term: { anchor: Anchor
 }
 
 const SEARCH_LIMIT_DAYS = 366 * 120;
+/** Days after the achievement date whose values a `MovingDate` memoises (beyond, it computes them each time). */
+const MEMO_DAYS = 2048;
 
 /**
- * The first achievement date after `achv` on which `f` (non-decreasing) reaches `target`
- * (`f ≥ target`, or `f > target` when `strict`), or Infinity within 120 years.
+ * A date that moves with the achievement date (non-decreasing), with its values on the days after one achievement
+ * date memoised: horizons ask when it reaches a record's date for every patient evaluated on the same date, and
+ * each value takes calendar arithmetic.
  */
-export function firstDayReaching(f: (achv: number) => number, achv: number, target: number, strict: boolean): number {
-  const reached = (d: number) => (strict ? f(d) > target : f(d) >= target);
-  if (!Number.isFinite(target)) return Infinity;
-  let step = 1;
-  let lo = achv; // not reached (or the current date)
-  let hi = achv + step;
-  while (!reached(hi)) {
-    lo = hi;
-    step *= 2;
-    hi = achv + step;
-    if (step > SEARCH_LIMIT_DAYS) return Infinity;
+export class MovingDate {
+  private memoFor = Number.NaN;
+  private readonly memo = new Float64Array(MEMO_DAYS + 1);
+
+  constructor(readonly at: (achv: number) => number) {}
+
+  /**
+   * The first achievement date after `achv` on which the date reaches `target` (`≥ target`, or `> target` when
+   * `strict`), or Infinity within 120 years.
+   */
+  firstDayReaching(achv: number, target: number, strict: boolean): number {
+    if (!Number.isFinite(target)) return Infinity;
+    if (this.memoFor !== achv) {
+      this.memo.fill(Number.NaN);
+      this.memoFor = achv;
+    }
+    let step = 1;
+    let lo = 0; // days after achv: not reached (or the current date)
+    let hi = step;
+    while (!this.reached(achv, hi, target, strict)) {
+      lo = hi;
+      step *= 2;
+      hi = step;
+      if (step > SEARCH_LIMIT_DAYS) return Infinity;
+    }
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (this.reached(achv, mid, target, strict)) hi = mid;
+      else lo = mid;
+    }
+    return achv + hi;
   }
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (reached(mid)) hi = mid;
-    else lo = mid;
+
+  private reached(achv: number, after: number, target: number, strict: boolean): boolean {
+    let value: number;
+    if (after <= MEMO_DAYS) {
+      value = this.memo[after]!;
+      if (Number.isNaN(value)) value = this.memo[after] = this.at(achv + after);
+    } else value = this.at(achv + after);
+    return strict ? value > target : value >= target;
   }
-  return hi;
 }

@@ -8,44 +8,52 @@ import type { EventRecord, PatientRecord } from '../records/types.js';
  * values (NaN when absent), named components and record ids.
  */
 export class Series {
-  readonly days: number[] = [];
-  readonly values: number[] = [];
-  readonly ids: string[] = [];
+  // Replaced (not only mutated) when a record is inserted into a short series: see `inserted`.
+  days: number[] = [];
+  values: number[] = [];
+  ids: string[] = [];
   components: Map<string, number[]> | undefined;
 
   /** Inserts in date order; returns the position. */
   insert(day: number, event: EventRecord): number {
-    let lo = 0;
-    let hi = this.days.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const d = this.days[mid]!;
-      if (d < day || (d === day && this.ids[mid]! < event.id)) lo = mid + 1;
-      else hi = mid;
+    const days = this.days;
+    const ids = this.ids;
+    const n = days.length;
+    let lo = n;
+    // Records mostly arrive in date order: append without searching when this one sorts last.
+    if (n > 0 && (days[n - 1]! > day || (days[n - 1] === day && ids[n - 1]! > event.id))) {
+      lo = 0;
+      let hi = n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const d = days[mid]!;
+        if (d < day || (d === day && ids[mid]! < event.id)) lo = mid + 1;
+        else hi = mid;
+      }
     }
-    this.days.splice(lo, 0, day);
-    this.values.splice(lo, 0, event.value ?? Number.NaN);
-    this.ids.splice(lo, 0, event.id);
+    this.days = inserted(days, lo, day);
+    this.values = inserted(this.values, lo, event.value ?? Number.NaN);
+    this.ids = inserted(ids, lo, event.id);
     if (event.values && !this.components) {
       this.components = new Map();
     }
     if (this.components) {
       for (const name of Object.keys(event.values ?? {})) {
-        if (!this.components.has(name)) this.components.set(name, new Array<number>(this.days.length - 1).fill(Number.NaN));
+        if (!this.components.has(name)) this.components.set(name, new Array<number>(n).fill(Number.NaN));
       }
-      for (const [name, list] of this.components) list.splice(lo, 0, event.values?.[name] ?? Number.NaN);
+      for (const [name, list] of this.components) this.components.set(name, inserted(list, lo, event.values?.[name] ?? Number.NaN));
     }
     return lo;
   }
 
   /** Removes the record with this id; returns whether it was there. */
   remove(id: string): boolean {
-    const at = this.ids.indexOf(id);
+    const at = this.ids.lastIndexOf(id);
     if (at < 0) return false;
-    this.days.splice(at, 1);
-    this.values.splice(at, 1);
-    this.ids.splice(at, 1);
-    if (this.components) for (const list of this.components.values()) list.splice(at, 1);
+    removeAt(this.days, at);
+    removeAt(this.values, at);
+    removeAt(this.ids, at);
+    if (this.components) for (const list of this.components.values()) removeAt(list, at);
     return true;
   }
 
@@ -58,6 +66,25 @@ export class Series {
   get length(): number {
     return this.days.length;
   }
+}
+
+/**
+ * The list with `item` inserted at `at`. A short list is copied to an exact-size array (`concat`): growing it in
+ * place (`push`, `splice`) reserves half as much again plus 16 slots, which across millions of one- or two-record
+ * series is most of their memory, and is what the young-generation collector copies. Long lists grow in place.
+ */
+function inserted<T>(list: T[], at: number, item: T): T[] {
+  let i = list.length;
+  const out = i < 32 ? list.concat(item) : (list.push(item), list);
+  for (; i > at; i--) out[i] = out[i - 1]!;
+  out[at] = item;
+  return out;
+}
+
+function removeAt<T>(list: T[], at: number): void {
+  const last = list.length - 1;
+  for (let i = at; i < last; i++) list[i] = list[i + 1]!;
+  list.pop();
 }
 
 /** A patient in the form the compiled evaluator reads: day numbers and records grouped by cluster. */
@@ -104,8 +131,8 @@ export function addEvent(patient: PreparedPatient, event: EventRecord, index: Co
     let s = seriesOf(patient, c);
     if (!s) {
       s = new Series();
-      patient.clusters.push(c);
-      patient.series.push(s);
+      patient.clusters = patient.clusters.concat(c);
+      patient.series = patient.series.concat(s);
     }
     s.insert(day, event);
   }

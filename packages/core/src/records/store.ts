@@ -14,7 +14,8 @@ export interface PatientState {
  */
 export class PatientStore {
   private readonly states = new Map<string, PatientState>();
-  private readonly ownerOfEvent = new Map<string, string>();
+  /** Every live event by id: one lookup finds both the event a repeated id replaces and the patient it is filed under. */
+  private readonly eventById = new Map<string, EventRecord>();
   private readonly retracted = new Set<string>();
 
   /** Applies one record and returns the NHS numbers whose state changed (none, one, or two when an event moves). */
@@ -24,32 +25,44 @@ export class PatientStore {
         this.state(record.nhsNumber).patient = record;
         return [record.nhsNumber];
       }
-      case 'event':
-        return this.putEvent(record);
+      case 'event': {
+        const previous = this.putEvent(record);
+        if (previous === null) return [];
+        return previous !== undefined && previous.nhsNumber !== record.nhsNumber ? [record.nhsNumber, previous.nhsNumber] : [record.nhsNumber];
+      }
       case 'retract': {
-        this.retracted.add(record.id);
-        const owner = this.ownerOfEvent.get(record.id);
-        if (owner === undefined) return [];
-        this.ownerOfEvent.delete(record.id);
-        this.states.get(owner)!.events.delete(record.id);
-        return [owner];
+        const removed = this.retract(record.id);
+        return removed ? [removed.nhsNumber] : [];
       }
       case 'organisation':
         return [];
     }
   }
 
-  private putEvent(event: EventRecord): string[] {
-    if (this.retracted.has(event.id)) return [];
-    const previous = this.ownerOfEvent.get(event.id);
-    const changed = [event.nhsNumber];
-    if (previous !== undefined && previous !== event.nhsNumber) {
-      this.states.get(previous)!.events.delete(event.id);
-      changed.push(previous);
-    }
-    this.ownerOfEvent.set(event.id, event.nhsNumber);
-    this.state(event.nhsNumber).events.set(event.id, event);
-    return changed;
+  /**
+   * Stores an event (as `apply` does) and returns the live event with the same id it replaced — filed under its own
+   * NHS number, which may be another patient's — or `undefined` when there was none, or `null` when the id is
+   * retracted and the event was not stored. `into` may be given when the caller already holds the state of
+   * `event.nhsNumber` (from `get`), to save looking it up.
+   */
+  putEvent(event: EventRecord, into?: PatientState): EventRecord | undefined | null {
+    if (this.retracted.size !== 0 && this.retracted.has(event.id)) return null;
+    const previous = this.eventById.get(event.id);
+    if (previous !== undefined && previous.nhsNumber !== event.nhsNumber) this.states.get(previous.nhsNumber)!.events.delete(event.id);
+    this.eventById.set(event.id, event);
+    const state = into !== undefined && into.nhsNumber === event.nhsNumber ? into : this.state(event.nhsNumber);
+    state.events.set(event.id, event);
+    return previous;
+  }
+
+  /** Retracts an event id for good (as `apply` does) and returns the live event it removed, if any. */
+  retract(id: string): EventRecord | undefined {
+    this.retracted.add(id);
+    const removed = this.eventById.get(id);
+    if (removed === undefined) return undefined;
+    this.eventById.delete(id);
+    this.states.get(removed.nhsNumber)!.events.delete(id);
+    return removed;
   }
 
   private state(nhsNumber: string): PatientState {
