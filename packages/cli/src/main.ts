@@ -59,6 +59,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--registry <id...>', 'only these registries')
     .option('--output <file>', 'write results here instead of stdout')
     .option('--explain', 'add the deciding rule and the records used to every status')
+    .option('--format <format>', 'results (default), measure-report (individual FHIR MeasureReports) or measure-report-summary', 'results')
     .option('--summary', 'print register sizes and achievement (results go to --output only)')
     .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
     .action(async (paths: string[], opts: Parameters<typeof evaluate>[1]) => {

@@ -104,3 +104,24 @@ cases:
     expect(out).toMatch(/^0 passed, 1 failed$/m);
   });
 });
+
+describe('caregaps evaluate --format', () => {
+  it('writes individual FHIR MeasureReports, one per patient per register', async () => {
+    const { code, out } = await run('evaluate', '--input', records, '--as-of', '2025-03-31', '--registry', 'diabetes', '--format', 'measure-report');
+    expect(code).toBe(0);
+    const reports = out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(reports.map((r) => [r.resourceType, r.type, r.subject.identifier.value])).toEqual([
+      ['MeasureReport', 'individual', '9434765919'],
+      ['MeasureReport', 'individual', '9990000018'],
+    ]);
+  });
+  it('writes one summary MeasureReport per registry whose score is the achievement', async () => {
+    const { out } = await run('evaluate', '--input', records, '--as-of', '2025-03-31', '--registry', 'diabetes', '--format', 'measure-report-summary');
+    const [report] = out.trim().split('\n').map((l) => JSON.parse(l));
+    const dm020 = report.group.find((g: { code: { coding: { code: string }[] } }) => g.code.coding[0]!.code === 'DM020');
+    expect(dm020.measureScore.value).toBe(0.5);
+  });
+  it('refuses an unknown format with exit code 2', async () => {
+    expect((await run('evaluate', '--input', records, '--as-of', '2025-03-31', '--format', 'xml')).code).toBe(2);
+  });
+});

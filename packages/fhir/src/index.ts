@@ -5,3 +5,10 @@
 export { fhirAdapter, readFhir, readFhirBatches, type FhirAdapterOptions } from './read.js';
 export { SYSTEMS, NHS_NUMBER_SYSTEM, ODS_SYSTEM, systemName } from './systems.js';
 export { dayOf } from './dates.js';
+export {
+  individualMeasureReport,
+  summaryMeasureReports,
+  INDICATOR_SYSTEM,
+  RECORD_ID_SYSTEM,
+  type MeasureReportOptions,
+} from './measure-report.js';

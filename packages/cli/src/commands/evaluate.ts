@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { CaregapsError, achievementDay, loadRegistries, readRecords, type CompiledRegistry, type PatientResult, type ReadResult } from '@caregaps/core';
 import { Engine } from '@caregaps/engine';
+import { individualMeasureReport, summaryMeasureReports } from '@caregaps/fhir';
 import { EXIT, progress, report, sink, type Io } from '../io.js';
 import { sourceRecords, type SourceOptions } from './ingest.js';
 
@@ -14,7 +15,12 @@ export interface EvaluateOptions extends SourceOptions {
   summary?: boolean;
   quarantine?: string;
   registry?: string[];
+  /** `results` (DESIGN §3.2 lines, the default), `measure-report` (one individual FHIR MeasureReport per line) or
+   * `measure-report-summary` (one summary MeasureReport per registry). */
+  format?: 'results' | 'measure-report' | 'measure-report-summary';
 }
+
+const FORMATS = ['results', 'measure-report', 'measure-report-summary'];
 
 /** Register sizes and achievement per indicator, for the readable summary. */
 export interface Summary {
@@ -64,6 +70,8 @@ export async function evaluate(io: Io, options: EvaluateOptions, paths: string[]
     if ((options.input === undefined) === (options.from === undefined)) {
       throw new CaregapsError('CG_USAGE', 'give either --input <records.ndjson> or --from fhir|extract <paths…>');
     }
+    const format = options.format ?? 'results';
+    if (!FORMATS.includes(format)) throw new CaregapsError('CG_USAGE', `--format must be one of ${FORMATS.join(', ')}, not "${format}"`);
     const day = achievementDay(options.asOf);
     const loaded = loadRegistries(options.registries, options.codesets, options.registry);
     const engine = new Engine({ ...loaded, asOf: day });
@@ -82,9 +90,15 @@ export async function evaluate(io: Io, options: EvaluateOptions, paths: string[]
     const results: PatientResult[] = [];
     const out = options.summary && !options.output ? undefined : sink(io, options.output);
     const registered = engine.registeredCount;
+    const reportOptions = { asOf: options.asOf, registries: loaded.compiled };
+    const keep = options.summary === true || format === 'measure-report-summary';
     for (const result of engine.results({ explain: options.explain === true })) {
-      out?.write(JSON.stringify(result) + '\n');
-      if (options.summary) results.push(result);
+      if (format === 'results') out?.write(JSON.stringify(result) + '\n');
+      else if (format === 'measure-report') out?.write(JSON.stringify(individualMeasureReport(result, reportOptions)) + '\n');
+      if (keep) results.push(result);
+    }
+    if (format === 'measure-report-summary') {
+      for (const r of summaryMeasureReports(results, reportOptions)) out?.write(JSON.stringify(r) + '\n');
     }
     await out?.close();
     if (options.quarantine) writeFileSync(options.quarantine, quarantine.items.map((q) => JSON.stringify(q)).join('\n') + (quarantine.size ? '\n' : ''));
