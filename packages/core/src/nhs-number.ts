@@ -3,12 +3,17 @@
  * (weights 10 down to 2; a remainder giving check digit 10 means the number is invalid).
  */
 export function isValidNhsNumber(value: string): boolean {
-  if (!/^\d{10}$/.test(value)) return false;
+  if (typeof value !== 'string' || value.length !== 10) return false;
   let sum = 0;
-  for (let i = 0; i < 9; i++) sum += (value.charCodeAt(i) - 48) * (10 - i);
+  for (let i = 0; i < 9; i++) {
+    const digit = value.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return false;
+    sum += digit * (10 - i);
+  }
+  const last = value.charCodeAt(9) - 48;
   const check = 11 - (sum % 11);
   const expected = check === 11 ? 0 : check;
-  return expected !== 10 && expected === value.charCodeAt(9) - 48;
+  return expected !== 10 && expected === last;
 }
 
 /**

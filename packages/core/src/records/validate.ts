@@ -38,8 +38,15 @@ const DATE_FIELDS = ['birthDate', 'registeredFrom', 'registeredTo', 'deathDate',
 /**
  * Checks one parsed JSON value against record format v1: the schema for its `kind`, real calendar dates,
  * the NHS number check digit and, for SNOMED events, a well-formed concept id. Returns the fault or `undefined`.
+ * Runs for every record read, so a hand-written check (`isPlainValidRecord`) accepts the common valid record first;
+ * anything it does not accept goes through the JSON Schema (ajv), which gives the verdict and the fault.
  */
 export function checkRecord(value: unknown): RecordFault | undefined {
+  return isPlainValidRecord(value) ? undefined : checkRecordWithSchema(value);
+}
+
+/** `checkRecord` by the JSON Schema (ajv) and the extra checks alone: the contract the fast check is tested against. */
+export function checkRecordWithSchema(value: unknown): RecordFault | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { code: 'CG_RECORD_SCHEMA', message: 'a record must be a JSON object' };
   }
@@ -74,4 +81,160 @@ export function checkRecord(value: unknown): RecordFault | undefined {
     };
   }
   return undefined;
+}
+
+// ---- the fast check ------------------------------------------------------------------------------------------------
+// True only for records that checkRecordWithSchema accepts (a property test holds it to that). It may refuse a valid
+// record it does not bother with (strings measured in UTF-16 units rather than code points, non-finite numbers):
+// those fall back to the schema, which decides.
+
+const SEXES = new Set(['female', 'male', 'other', 'unknown']);
+const OPT_OUTS = new Set(['shared-record', 'secondary-use', 'national-data-opt-out', 'type-1']);
+const ORGANISATION_TYPES = new Set(['practice', 'pcn', 'borough', 'icb']);
+
+function isText(v: unknown, min: number, max: number): boolean {
+  return typeof v === 'string' && v.length >= min && v.length <= max;
+}
+
+function isOptionalText(v: unknown, min: number, max: number): boolean {
+  return v === undefined || (typeof v === 'string' && v.length >= min && v.length <= max);
+}
+
+function isDate(v: unknown): v is string {
+  return typeof v === 'string' && parseDay(v) !== undefined;
+}
+
+function isOptionalDate(v: unknown): boolean {
+  return v === undefined || v === null || isDate(v);
+}
+
+function isFiniteNumber(v: unknown): boolean {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/** A component name, `^[a-z][a-zA-Z0-9]{0,31}$`. */
+function isComponentName(name: string): boolean {
+  const n = name.length;
+  if (n < 1 || n > 32) return false;
+  const first = name.charCodeAt(0);
+  if (first < 97 || first > 122) return false;
+  for (let i = 1; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57))) return false;
+  }
+  return true;
+}
+
+function isPlainValues(v: unknown): boolean {
+  if (v === undefined) return true;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  let count = 0;
+  for (const name in v) {
+    if (++count > 16 || !isComponentName(name) || !isFiniteNumber((v as Record<string, unknown>)[name])) return false;
+  }
+  return true;
+}
+
+function isPlainOptOuts(v: unknown): boolean {
+  if (v === undefined) return true;
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) {
+    if (!OPT_OUTS.has(v[i] as string)) return false;
+    for (let j = 0; j < i; j++) if (v[j] === v[i]) return false;
+  }
+  return true;
+}
+
+function isPlainPatient(r: Record<string, unknown>): boolean {
+  for (const key in r) {
+    switch (key) {
+      case 'kind': case 'nhsNumber': case 'birthDate': case 'sex': case 'practice': case 'registeredFrom':
+      case 'registeredTo': case 'deathDate': case 'optOuts': case 'source':
+        continue;
+      default:
+        return false;
+    }
+  }
+  const { nhsNumber, birthDate, registeredFrom, registeredTo, deathDate } = r;
+  return (
+    typeof nhsNumber === 'string' && isValidNhsNumber(nhsNumber) &&
+    isDate(birthDate) && isDate(registeredFrom) &&
+    SEXES.has(r['sex'] as string) &&
+    isText(r['practice'], 1, 16) &&
+    isOptionalDate(registeredTo) && isOptionalDate(deathDate) &&
+    isPlainOptOuts(r['optOuts']) &&
+    isOptionalText(r['source'], 1, 64) &&
+    !(registeredTo && (registeredTo as string) < registeredFrom) &&
+    !(deathDate && (deathDate as string) < birthDate)
+  );
+}
+
+function isPlainEvent(r: Record<string, unknown>): boolean {
+  for (const key in r) {
+    switch (key) {
+      case 'kind': case 'id': case 'nhsNumber': case 'code': case 'system': case 'date': case 'value': case 'unit':
+      case 'values': case 'source':
+        continue;
+      default:
+        return false;
+    }
+  }
+  const { nhsNumber, code, system, value } = r;
+  return (
+    isText(r['id'], 1, 256) &&
+    typeof nhsNumber === 'string' && isValidNhsNumber(nhsNumber) &&
+    isText(code, 1, 64) &&
+    isOptionalText(system, 1, 64) &&
+    isDate(r['date']) &&
+    (value === undefined || isFiniteNumber(value)) &&
+    isOptionalText(r['unit'], 0, 64) &&
+    isPlainValues(r['values']) &&
+    isOptionalText(r['source'], 1, 64) &&
+    ((system !== undefined && system !== 'snomed') || isSnomedConceptId(code as string))
+  );
+}
+
+function isPlainRetract(r: Record<string, unknown>): boolean {
+  for (const key in r) {
+    if (key !== 'kind' && key !== 'id' && key !== 'nhsNumber' && key !== 'source') return false;
+  }
+  const nhsNumber = r['nhsNumber'];
+  return isText(r['id'], 1, 256) && typeof nhsNumber === 'string' && isValidNhsNumber(nhsNumber) && isOptionalText(r['source'], 1, 64);
+}
+
+function isPlainOrganisation(r: Record<string, unknown>): boolean {
+  for (const key in r) {
+    switch (key) {
+      case 'kind': case 'code': case 'name': case 'type': case 'parent': case 'listSize':
+        continue;
+      default:
+        return false;
+    }
+  }
+  const { parent, listSize } = r;
+  return (
+    isText(r['code'], 1, 16) &&
+    isText(r['name'], 0, 256) &&
+    ORGANISATION_TYPES.has(r['type'] as string) &&
+    (parent === undefined || parent === null || isText(parent, 1, 16)) &&
+    (listSize === undefined || (Number.isSafeInteger(listSize) && (listSize as number) >= 0))
+  );
+}
+
+/** True when the value is a record that passes record format v1 and every extra check (see above). */
+export function isPlainValidRecord(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const r = value as Record<string, unknown>;
+  switch (r['kind']) {
+    case 'event':
+      return isPlainEvent(r);
+    case 'patient':
+      return isPlainPatient(r);
+    case 'retract':
+      return isPlainRetract(r);
+    case 'organisation':
+      return isPlainOrganisation(r);
+    default:
+      return false;
+  }
 }
