@@ -26,12 +26,34 @@ export interface ExtractAdapterOptions extends AdapterOptions {
   maxRecordBytes?: number;
 }
 
-type Row = (column: string) => unknown;
+/** One parsed row: a CSV record by header name, or an NDJSON object. Only own properties are columns. */
+type Row = Record<string, unknown>;
+
+function cell(row: Row, column: string): unknown {
+  return Object.hasOwn(row, column) ? row[column] : undefined;
+}
 
 const MONTHS: Record<string, string> = { JAN: '01', FEB: '02', MAR: '03', APR: '04', MAY: '05', JUN: '06', JUL: '07', AUG: '08', SEP: '09', OCT: '10', NOV: '11', DEC: '12' };
 
+/** Whether text goes on after ten characters with " " or "T" and then no line break (the regular expression's `[T ].*`). */
+function isTimeTail(text: string): boolean {
+  if (text.length <= 10) return false;
+  const c = text.charCodeAt(10);
+  if (c !== 32 && c !== 84) return false;
+  for (let i = 11; i < text.length; i++) {
+    const d = text.charCodeAt(i);
+    if (d === 10 || d === 13 || d === 0x2028 || d === 0x2029) return false;
+  }
+  return true;
+}
+
 /** YYYY-MM-DD from a date written in `format`, or undefined when it is not a real calendar date. */
 export function parseDate(text: string, format: DateFormat): string | undefined {
+  // The common form without a regular expression: an ISO date, alone or followed by " " or "T" and a time.
+  if (format === 'YYYY-MM-DD' && (text.length === 10 || isTimeTail(text))) {
+    const day = text.length === 10 ? text : text.slice(0, 10);
+    return parseDay(day) !== undefined ? day : undefined;
+  }
   let m: RegExpExecArray | null;
   let day: string | undefined;
   switch (format) {
@@ -67,6 +89,7 @@ class RowFault {
 class TableReader {
   private readonly dateFormat: DateFormat;
   private readonly sourceKey: string;
+  private readonly components: [string, FieldSpec][];
 
   constructor(
     readonly table: TableMap,
@@ -77,11 +100,12 @@ class TableReader {
   ) {
     this.dateFormat = table.dateFormat ?? map.dateFormat ?? 'YYYY-MM-DD';
     this.sourceKey = options.source ?? map.name;
+    this.components = Object.entries(table.values ?? {});
   }
 
   private text(row: Row, spec: FieldSpec | undefined, name: string): string | undefined {
     if (!spec) return undefined;
-    let raw: unknown = spec.value ?? row(spec.column!);
+    let raw: unknown = spec.value ?? cell(row, spec.column!);
     if (typeof raw === 'number' || typeof raw === 'boolean') raw = String(raw);
     else if (raw !== undefined && raw !== null && typeof raw !== 'string') throw new RowFault('CG_SOURCE_FIELD', `${name} (column ${spec.column}) holds ${Array.isArray(raw) ? 'a list' : 'an object'}, not a value`);
     let v = typeof raw === 'string' ? raw.trim() : '';
@@ -153,7 +177,7 @@ class TableReader {
       }
     }
     const others = (this.table.otherIdentifiers ?? []).filter((c) => {
-      const v = row(c);
+      const v = cell(row, c);
       return v !== undefined && v !== null && String(v).trim() !== '';
     });
     const fault = new RowFault('CG_SOURCE_NHS_NUMBER', `no NHS number${others.length ? `; the row identifies the patient by ${others.join(', ')}` : ''}`);
@@ -211,7 +235,7 @@ class TableReader {
     const source = this.text(row, this.table.fields.source, 'source') ?? this.options.source;
     const rw = this.table.retractWhen;
     if (rw) {
-      const flag = row(rw.column);
+      const flag = cell(row, rw.column);
       if (flag !== undefined && flag !== null && rw.equals.includes(String(flag).trim())) {
         return { ok: true, record: { kind: 'retract', id, nhsNumber, ...(source !== undefined ? { source } : {}) }, at };
       }
@@ -224,11 +248,11 @@ class TableReader {
     const unit = this.text(row, this.table.fields.unit, 'unit');
     const n = this.options.maps?.normalise(system, code, value, unit);
     const event: EventRecord = { kind: 'event', id, nhsNumber, code: n?.code ?? code, date };
-    const values: Record<string, number> = {};
+    let values: Record<string, number> | undefined;
     if (n) {
       if (n.system !== undefined) event.system = n.system;
       if (n.component !== undefined) {
-        if (n.value !== undefined) values[n.component] = n.value;
+        if (n.value !== undefined) (values ??= {})[n.component] = n.value;
       } else {
         if (n.value !== undefined) event.value = n.value;
         if (n.unit !== undefined) event.unit = n.unit;
@@ -238,11 +262,11 @@ class TableReader {
       if (value !== undefined) event.value = value;
       if (unit !== undefined) event.unit = unit;
     }
-    for (const [name, spec] of Object.entries(this.table.values ?? {})) {
+    for (const [name, spec] of this.components) {
       const v = this.number(row, spec, name);
-      if (v !== undefined) values[name] = v;
+      if (v !== undefined) (values ??= {})[name] = v;
     }
-    if (Object.keys(values).length) event.values = values;
+    if (values) event.values = values;
     if (source !== undefined) event.source = source;
     return { ok: true, record: event, at };
   }
@@ -295,7 +319,7 @@ async function* readNdjson(input: SourceInput, file: string, reader: TableReader
     yield lines.map((item) => {
       if (!item.ok) return item;
       const { object, line } = item;
-      return reader.read((c) => (Object.hasOwn(object, c) ? object[c] : undefined), { file, line });
+      return reader.read(object, { file, line });
     });
   }
 }
@@ -325,7 +349,7 @@ async function* readCsv(input: SourceInput, file: string, reader: TableReader, o
       let size = 0;
       for (const key in record) size += record[key]!.length;
       if (size > maxRecord) batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `row of ${size} characters exceeds maxRecordBytes`, at: { file, line: info.lines } });
-      else batch.push(reader.read((c) => (Object.hasOwn(record, c) ? record[c] : undefined), { file, line: info.lines }));
+      else batch.push(reader.read(record, { file, line: info.lines }));
     }
     if (failure) throw failure;
     const full = batch;
