@@ -325,43 +325,143 @@ async function* readNdjson(input: SourceInput, file: string, reader: TableReader
 }
 
 async function* readCsv(input: SourceInput, file: string, reader: TableReader, options: ExtractAdapterOptions): AsyncGenerator<AdapterItem[]> {
-  let batch: AdapterItem[] = [];
-  const parser = parseCsv({
-    bom: true,
-    columns: (header: string[]) => header.map((h) => h.trim()),
-    info: true,
-    skip_records_with_error: true,
-    skip_empty_lines: true,
-    delimiter: reader.table.delimiter ?? ',',
-  });
-  parser.on('skip', (error: CsvError & { lines?: number }) => {
-    batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `CSV: ${error.message}`, at: { file, ...(error.lines !== undefined ? { line: error.lines } : {}) } });
-  });
-  let failure: Error | undefined;
-  parser.on('error', (error: Error) => (failure = error));
   // Row size is checked after parsing: csv-parse's own max_record_size stops the whole parse at the first big row.
   const maxRecord = options.maxRecordBytes ?? 1 << 20;
+  for await (const rows of csvRows(inputChunks(input), reader.table.delimiter ?? ',')) {
+    const batch: AdapterItem[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      if (row.record === undefined) {
+        batch[i] = { ok: false, code: 'CG_SOURCE_PARSE', reason: `CSV: ${row.error}`, at: { file, ...(row.line !== undefined ? { line: row.line } : {}) } };
+        continue;
+      }
+      let size = 0;
+      for (const key in row.record) size += row.record[key]!.length;
+      if (size > maxRecord) batch[i] = { ok: false, code: 'CG_SOURCE_PARSE', reason: `row of ${size} characters exceeds maxRecordBytes`, at: { file, line: row.line } };
+      else batch[i] = reader.read(row.record, { file, line: row.line });
+    }
+    yield batch;
+  }
+}
+
+/** One CSV row by header name, with the line it ends on; or a row that is not CSV, with csv-parse's reason. */
+export type CsvRow = { line: number; record: Record<string, string>; error?: undefined } | { line: number | undefined; record?: undefined; error: string };
+
+/**
+ * The rows of a CSV text stream (header first; empty lines skipped; a batch per chunk), as csv-parse reads them with
+ * `columns` (trimmed header names), `skip_records_with_error` and `skip_empty_lines`. Plain lines (no quote, no stray
+ * carriage return, the header's number of fields) are split here, which is several times faster; from the first line
+ * that is not plain to the end of the input, csv-parse reads the text, its line numbers kept by feeding it the lines
+ * already read as empty lines. `plain: false` sends everything to csv-parse (the reference the fast path is tested
+ * against).
+ */
+export async function* csvRows(chunks: AsyncIterable<string | Uint8Array>, delimiter: string, plain = true): AsyncGenerator<CsvRow[]> {
+  const decoder = new TextDecoder('utf-8');
+  // A delimiter that is or holds a quote or a line break is left to csv-parse.
+  const splitHere = plain && delimiter !== '' && !/["\r\n]/.test(delimiter);
+  let batch: CsvRow[] = [];
+  /** Rows csv-parse refused while reading the current chunk (it reports them as it meets them, before its rows are read). */
+  let refused: CsvRow[] = [];
+  let parser: ReturnType<typeof parseCsv> | undefined;
+  let failure: Error | undefined;
+  let header: string[] | undefined;
+  let crlf = false;
+  let pending = '';
+  let line = 0;
+  const startParser = (text: string) => {
+    const columns = header;
+    parser = parseCsv({
+      bom: true,
+      columns: columns ?? ((names: string[]) => names.map((h) => h.trim())),
+      info: true,
+      skip_records_with_error: true,
+      skip_empty_lines: true,
+      delimiter,
+      ...(columns ? { record_delimiter: crlf ? '\r\n' : '\n' } : {}),
+    });
+    parser.on('skip', (error: CsvError & { lines?: number }) => refused.push({ line: error.lines, error: error.message }));
+    parser.on('error', (error: Error) => (failure = error));
+    // The lines read here come first, as empty lines: csv-parse counts them, so its line numbers stay the file's.
+    if (line > 0) parser.write((crlf ? '\r\n' : '\n').repeat(line));
+    if (text !== '') parser.write(text);
+  };
   // Each chunk is written and the parsed rows drained at once (paused mode), so a chunk's rows form one batch.
   const drain = () => {
-    let parsed: { record: Record<string, string>; info: { lines: number } } | null;
-    while ((parsed = parser.read() as typeof parsed) !== null) {
-      const { record, info } = parsed;
-      let size = 0;
-      for (const key in record) size += record[key]!.length;
-      if (size > maxRecord) batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `row of ${size} characters exceeds maxRecordBytes`, at: { file, line: info.lines } });
-      else batch.push(reader.read(record, { file, line: info.lines }));
+    if (parser) {
+      // Rows and refusals in file order: a refusal goes before the first row that ends after its line.
+      let next = 0;
+      let parsed: { record: Record<string, string>; info: { lines: number } } | null;
+      while ((parsed = parser.read() as typeof parsed) !== null) {
+        const at = parsed.info.lines;
+        while (next < refused.length && (refused[next]!.line ?? 0) < at) batch.push(refused[next++]!);
+        batch.push({ line: at, record: parsed.record });
+      }
+      while (next < refused.length) batch.push(refused[next++]!);
+      refused = [];
+      if (failure) throw failure;
     }
-    if (failure) throw failure;
     const full = batch;
     batch = [];
     return full;
   };
-  const chunks = inputChunks(input);
+  /** Reads one line (without its "\n") here, or returns false: a line to leave to csv-parse. */
+  const plainLine = (raw: string): boolean => {
+    let text = raw;
+    if (crlf) {
+      if (text.charCodeAt(text.length - 1) !== 13) return false;
+      text = text.slice(0, -1);
+    }
+    if (text.indexOf('"') !== -1 || text.indexOf('\r') !== -1) {
+      // The header's line ending sets the record delimiter, as csv-parse detects it.
+      if (header !== undefined || text.indexOf('"') !== -1 || text.indexOf('\r') !== text.length - 1) return false;
+      crlf = true;
+      text = text.slice(0, -1);
+    }
+    if (text === '') return header !== undefined;
+    const fields = text.split(delimiter);
+    if (header === undefined) {
+      const names = fields.map((h) => h.trim());
+      if (names.includes('__proto__')) return false;
+      header = names;
+      return true;
+    }
+    if (fields.length !== header.length) return false;
+    const record: Record<string, string> = {};
+    for (let i = 0; i < fields.length; i++) record[header[i]!] = fields[i]!;
+    batch.push({ line: line + 1, record });
+    return true;
+  };
+  /** Reads the complete lines of `text` here until one is not plain; returns the text left over. */
+  const readPlain = (text: string, final: boolean): string => {
+    let start = 0;
+    let nl: number;
+    while ((nl = text.indexOf('\n', start)) !== -1) {
+      if (!plainLine(text.slice(start, nl))) {
+        startParser(text.slice(start));
+        return '';
+      }
+      line++;
+      start = nl + 1;
+    }
+    const rest = start === 0 ? text : text.slice(start);
+    if (final && rest !== '' && (crlf || !plainLine(rest))) {
+      startParser(rest);
+      return '';
+    }
+    return rest;
+  };
   for await (const chunk of chunks) {
-    parser.write(chunk);
+    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    if (parser) parser.write(text);
+    else if (!splitHere) startParser(text);
+    else pending = readPlain(pending + text, false);
     yield drain();
   }
-  await new Promise<void>((resolve) => parser.end(resolve));
+  const tail = decoder.decode();
+  if (parser) {
+    if (tail !== '') parser.write(tail);
+  } else pending = readPlain(pending + tail, true);
+  if (parser) await new Promise<void>((resolve) => parser!.end(resolve));
   yield drain();
 }
 
