@@ -818,18 +818,16 @@ export class Engine {
 }
 
 /**
- * Replaces a prepared patient's arrays by exact-size copies. Arrays grown by push or splice keep spare capacity
- * (a one-record series holds about 600 bytes until compacted, under 100 after), which across a population adds up.
- * Series are core's, with read-only array fields; only their storage changes here, never their contents.
+ * Replaces a prepared patient's arrays by exact-size copies. Arrays grown in place keep spare capacity (a long
+ * series grows by push), which across a population adds up. Only their storage changes here, never their contents.
  */
 function compact(prepared: PreparedPatient): void {
   prepared.clusters = prepared.clusters.slice();
   prepared.series = prepared.series.slice();
   for (const series of prepared.series) {
-    const arrays = series as { days: number[]; values: number[]; ids: string[] };
-    arrays.days = series.days.slice();
-    arrays.values = series.values.slice();
-    arrays.ids = series.ids.slice();
+    series.days = series.days.slice();
+    series.values = series.values.slice();
+    series.ids = series.ids.slice();
     if (series.components) for (const [name, list] of series.components) series.components.set(name, list.slice());
   }
 }

@@ -429,9 +429,13 @@ export class CompiledRegistry {
     const achv = ctx.anchors.ACHV_DAT;
     const days = s.days;
     // The first record beyond the upper bound enters when a moving upper bound reaches it.
-    let firstAbove = -1;
-    for (let i = 0; i < days.length; i++) if (days[i]! > hi) { firstAbove = i; break; }
-    if (firstAbove >= 0) {
+    let firstAbove = 0;
+    for (let top = days.length; firstAbove < top; ) {
+      const mid = (firstAbove + top) >>> 1;
+      if (days[mid]! > hi) top = mid;
+      else firstAbove = mid + 1;
+    }
+    if (firstAbove < days.length) {
       for (const u of uppers) if (u.moving) ctx.until(u.moving.firstDayReaching(achv, days[firstAbove]!, false));
     }
     // A record inside the window leaves when a moving lower bound passes it: for latest only the chosen one matters.
