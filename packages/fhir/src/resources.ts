@@ -44,6 +44,16 @@ const SUBJECT: Record<Exclude<MappedType, 'Patient'>, string> = {
   Encounter: 'subject',
 };
 
+/** A FHIR id, `^[A-Za-z0-9\-.]{1,64}$`, checked without a regular expression (it runs for every resource). */
+export function isFhirId(id: string): boolean {
+  if (id.length < 1 || id.length > 64) return false;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 46)) return false;
+  }
+  return true;
+}
+
 export function isMappedType(type: unknown): type is MappedType {
   return type === 'Patient' || (typeof type === 'string' && Object.hasOwn(DATE_PATHS, type));
 }
@@ -126,7 +136,7 @@ export function mapResource(
   if (type === 'Patient') return mapPatient(resource, where, identity!, settings);
 
   const id = str(resource['id']);
-  if (id !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(id)) return quarantine('CG_SOURCE_FIELD', `${type} id is not a FHIR id (1-64 letters, digits, "-" or ".")`);
+  if (id !== undefined && !isFhirId(id)) return quarantine('CG_SOURCE_FIELD', `${type} id is not a FHIR id (1-64 letters, digits, "-" or ".")`);
   if (id === undefined && where.recordId === undefined) return quarantine('CG_SOURCE_FIELD', `${type} has no id, so it cannot be corrected or retracted later`);
   const recordKey = id !== undefined ? `${type}/${id}` : where.recordId!;
   const subjectField = SUBJECT[type];

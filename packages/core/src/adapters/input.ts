@@ -48,22 +48,27 @@ export async function* jsonObjectBatches(
   const file = inputName(input);
   for await (const lines of lineBatches(inputChunks(input), maxLineBytes)) {
     const batch: (JsonObjectLine | AdapterQuarantine)[] = [];
-    for (const { line, text, tooLong } of lines) {
-      const refuse = (reason: string) => batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason, at: { file, line } });
-      if (tooLong) {
-        refuse(`line exceeds ${limit}`);
-        continue;
+    for (let i = 0; i < lines.length; i++) {
+      const { line, text, tooLong } = lines[i]!;
+      let reason: string;
+      if (tooLong) reason = `line exceeds ${limit}`;
+      else {
+        // A line that opens an object needs no trim to know it is not blank.
+        if (text.charCodeAt(0) !== 123 && text.trim() === '') continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch (error) {
+          batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file, line } });
+          continue;
+        }
+        if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+          batch.push({ ok: true, line, object: value as Record<string, unknown> });
+          continue;
+        }
+        reason = 'the line is not a JSON object';
       }
-      if (text.trim() === '') continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        refuse(`not JSON: ${(error as Error).message}`);
-        continue;
-      }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse('the line is not a JSON object');
-      else batch.push({ ok: true, line, object: value as Record<string, unknown> });
+      batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason, at: { file, line } });
     }
     yield batch;
   }
