@@ -246,7 +246,9 @@ class TableReader {
     const date = this.date(row, 'date', true)!;
     const value = this.number(row, this.table.fields.value, 'value');
     const unit = this.text(row, this.table.fields.unit, 'unit');
-    const n = this.options.maps?.normalise(system, code, value, unit);
+    // Most codes have no map row: look first, so that they need no normalised copy.
+    const maps = this.options.maps;
+    const n = maps !== undefined && maps.lookup(system, code, unit) !== undefined ? maps.normalise(system, code, value, unit) : undefined;
     const event: EventRecord = { kind: 'event', id, nhsNumber, code: n?.code ?? code, date };
     let values: Record<string, number> | undefined;
     if (n) {

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { lineBatches } from '../records/lines.js';
+import { readLineBatches } from '../records/lines.js';
 import type { AdapterQuarantine, SourceInput } from './types.js';
 
 /** The name used for an input in locations and quarantine reports. */
@@ -40,36 +40,23 @@ export interface JsonObjectLine {
  * `limit` in the reason), one that is not JSON and one that is not an object stand in their place as quarantined
  * items (CG_SOURCE_PARSE).
  */
-export async function* jsonObjectBatches(
-  input: SourceInput,
-  maxLineBytes: number,
-  limit: string,
-): AsyncGenerator<(JsonObjectLine | AdapterQuarantine)[]> {
+export async function* jsonObjectBatches(input: SourceInput, maxLineBytes: number, limit: string): AsyncGenerator<(JsonObjectLine | AdapterQuarantine)[]> {
   const file = inputName(input);
-  for await (const lines of lineBatches(inputChunks(input), maxLineBytes)) {
-    const batch: (JsonObjectLine | AdapterQuarantine)[] = [];
-    for (let i = 0; i < lines.length; i++) {
-      const { line, text, tooLong } = lines[i]!;
-      let reason: string;
-      if (tooLong) reason = `line exceeds ${limit}`;
-      else {
-        // A line that opens an object needs no trim to know it is not blank.
-        if (text.charCodeAt(0) !== 123 && text.trim() === '') continue;
-        let value: unknown;
-        try {
-          value = JSON.parse(text);
-        } catch (error) {
-          batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file, line } });
-          continue;
-        }
-        if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-          batch.push({ ok: true, line, object: value as Record<string, unknown> });
-          continue;
-        }
-        reason = 'the line is not a JSON object';
+  yield* readLineBatches(inputChunks(input), maxLineBytes, (line, text, tooLong): JsonObjectLine | AdapterQuarantine | undefined => {
+    let reason: string;
+    if (tooLong) reason = `line exceeds ${limit}`;
+    else {
+      // A line that opens an object needs no trim to know it is not blank.
+      if (text.charCodeAt(0) !== 123 && text.trim() === '') return undefined;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        return { ok: false, code: 'CG_SOURCE_PARSE', reason: `not JSON: ${(error as Error).message}`, at: { file, line } };
       }
-      batch.push({ ok: false, code: 'CG_SOURCE_PARSE', reason, at: { file, line } });
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { ok: true, line, object: value as Record<string, unknown> };
+      reason = 'the line is not a JSON object';
     }
-    yield batch;
-  }
+    return { ok: false, code: 'CG_SOURCE_PARSE', reason, at: { file, line } };
+  });
 }

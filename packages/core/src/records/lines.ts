@@ -11,7 +11,20 @@ export interface SourceLine {
  * The lines of a stream of chunks, a batch per chunk (one await per chunk, not per line):
  * CRLF and LF, a leading byte-order mark removed, lines over `maxLineBytes` reported by their head only.
  */
-export async function* lineBatches(chunks: AsyncIterable<string | Uint8Array>, maxLineBytes = 1 << 20): AsyncGenerator<SourceLine[]> {
+export function lineBatches(chunks: AsyncIterable<string | Uint8Array>, maxLineBytes = 1 << 20): AsyncGenerator<SourceLine[]> {
+  return readLineBatches(chunks, maxLineBytes, (line, text, tooLong) => ({ line, text, tooLong }));
+}
+
+/**
+ * `lineBatches`, each line passed to `read` as it is cut (number, text, over the limit) and what `read` returns
+ * collected (`undefined` leaves the line out): readers that turn lines into something else allocate nothing per line
+ * on the way. A batch comes out for every chunk that ends at least one line.
+ */
+export async function* readLineBatches<T>(
+  chunks: AsyncIterable<string | Uint8Array>,
+  maxLineBytes: number,
+  read: (line: number, text: string, tooLong: boolean) => T | undefined,
+): AsyncGenerator<T[]> {
   const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
   let pending = '';
   let line = 0;
@@ -24,16 +37,19 @@ export async function* lineBatches(chunks: AsyncIterable<string | Uint8Array>, m
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       first = false;
     }
-    const batch: SourceLine[] = [];
+    const batch: T[] = [];
+    const before = line;
     let start = 0;
     let nl: number;
     while ((nl = text.indexOf('\n', start)) !== -1) {
       line++;
-      if (overflow) batch.push({ line, text: pending, tooLong: true });
+      let item: T | undefined;
+      if (overflow) item = read(line, pending, true);
       else {
         const piece = pending === '' ? text.slice(start, nl) : pending + text.slice(start, nl);
-        batch.push({ line, text: cut(piece), tooLong: piece.length > maxLineBytes });
+        item = read(line, cut(piece), piece.length > maxLineBytes);
       }
+      if (item !== undefined) batch.push(item);
       pending = '';
       overflow = false;
       start = nl + 1;
@@ -45,12 +61,13 @@ export async function* lineBatches(chunks: AsyncIterable<string | Uint8Array>, m
         overflow = true;
       }
     }
-    if (batch.length) yield batch;
+    if (line > before) yield batch;
   }
   pending += decoder.decode();
   if (pending.length > 0 || overflow) {
     line++;
-    yield [{ line, text: cut(pending), tooLong: overflow || pending.length > maxLineBytes }];
+    const item = read(line, cut(pending), overflow || pending.length > maxLineBytes);
+    yield item === undefined ? [] : [item];
   }
 }
 
