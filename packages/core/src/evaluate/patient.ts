@@ -8,7 +8,7 @@ import type { EventRecord, PatientRecord } from '../records/types.js';
  * values (NaN when absent), named components and record ids.
  */
 export class Series {
-  // Replaced (not only mutated) when a record is inserted into a short series: see `inserted`.
+  // Replaced (not only mutated) when a record is inserted into a short series: see `insertedNumber`.
   days: number[] = [];
   values: number[] = [];
   ids: string[] = [];
@@ -31,17 +31,18 @@ export class Series {
         else hi = mid;
       }
     }
-    this.days = inserted(days, lo, day);
-    this.values = inserted(this.values, lo, event.value ?? Number.NaN);
-    this.ids = inserted(ids, lo, event.id);
-    if (event.values && !this.components) {
-      this.components = new Map();
-    }
+    this.days = insertedNumber(days, lo, day);
+    this.values = insertedNumber(this.values, lo, event.value ?? Number.NaN);
+    this.ids = insertedId(ids, lo, event.id);
+    const values = event.values;
+    if (values && !this.components) this.components = new Map();
     if (this.components) {
-      for (const name of Object.keys(event.values ?? {})) {
-        if (!this.components.has(name)) this.components.set(name, new Array<number>(n).fill(Number.NaN));
+      if (values) {
+        for (const name in values) {
+          if (!this.components.has(name)) this.components.set(name, new Array<number>(n).fill(Number.NaN));
+        }
       }
-      for (const [name, list] of this.components) this.components.set(name, inserted(list, lo, event.values?.[name] ?? Number.NaN));
+      for (const [name, list] of this.components) this.components.set(name, insertedNumber(list, lo, values?.[name] ?? Number.NaN));
     }
     return lo;
   }
@@ -69,14 +70,27 @@ export class Series {
 }
 
 /**
- * The list with `item` inserted at `at`. A short list is copied to an exact-size array (`concat`): growing it in
- * place (`push`, `splice`) reserves half as much again plus 16 slots, which across millions of one- or two-record
- * series is most of their memory, and is what the young-generation collector copies. Long lists grow in place.
+ * The list with `item` inserted at `at`. A short list is copied to an exact-size array: growing it in place (`push`,
+ * `splice`) reserves half as much again plus 16 slots, which across millions of one- or two-record series is most of
+ * their memory. One and two records take array literals (the cheapest exact-size copy); long lists grow in place.
+ * Numbers and ids have a function each so that each literal keeps one element kind (unboxed doubles for numbers).
  */
-function inserted<T>(list: T[], at: number, item: T): T[] {
-  let i = list.length;
-  const out = i < 32 ? list.concat(item) : (list.push(item), list);
-  for (; i > at; i--) out[i] = out[i - 1]!;
+function insertedNumber(list: number[], at: number, item: number): number[] {
+  const n = list.length;
+  if (n === 0) return [item];
+  if (n === 1) return at === 0 ? [item, list[0]!] : [list[0]!, item];
+  const out = n < 16 ? list.concat(item) : (list.push(item), list);
+  for (let i = n; i > at; i--) out[i] = out[i - 1]!;
+  out[at] = item;
+  return out;
+}
+
+function insertedId(list: string[], at: number, item: string): string[] {
+  const n = list.length;
+  if (n === 0) return [item];
+  if (n === 1) return at === 0 ? [item, list[0]!] : [list[0]!, item];
+  const out = n < 16 ? list.concat(item) : (list.push(item), list);
+  for (let i = n; i > at; i--) out[i] = out[i - 1]!;
   out[at] = item;
   return out;
 }
