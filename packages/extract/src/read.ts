@@ -422,8 +422,9 @@ export async function* csvRows(chunks: AsyncIterable<string | Uint8Array>, delim
     if (text === '') return header !== undefined;
     const fields = text.split(delimiter);
     if (header === undefined) {
+      // A second byte-order mark is csv-parse's to remove (its bom option), and a name it would make is left to it too.
       const names = fields.map((h) => h.trim());
-      if (names.includes('__proto__')) return false;
+      if (text.charCodeAt(0) === 0xfeff || names.includes('__proto__')) return false;
       header = names;
       return true;
     }
@@ -452,8 +453,14 @@ export async function* csvRows(chunks: AsyncIterable<string | Uint8Array>, delim
     }
     return rest;
   };
+  let first = true;
   for await (const chunk of chunks) {
-    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    let text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    // A leading byte-order mark is removed once, from text as from bytes (the decoder removes it from bytes).
+    if (first && text.length > 0) {
+      if (typeof chunk === 'string' && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      first = false;
+    }
     if (parser) parser.write(text);
     else if (!splitHere) startParser(text);
     else pending = readPlain(pending + text, false);

@@ -4,10 +4,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { csvRows, type CsvRow } from '../src/read.js';
 
-async function rows(pieces: string[], delimiter: string, plain: boolean): Promise<CsvRow[]> {
+async function rows(pieces: string[], delimiter: string, plain: boolean, asBytes = true): Promise<CsvRow[]> {
   const out: CsvRow[] = [];
   const chunks = (async function* () {
-    for (const p of pieces) yield Buffer.from(p, 'utf8');
+    for (const p of pieces) yield asBytes ? Buffer.from(p, 'utf8') : p;
   })();
   for await (const batch of csvRows(chunks, delimiter, plain)) out.push(...batch);
   return out;
@@ -63,6 +63,18 @@ describe('csvRows', () => {
           expect(await rowsOfBytes(pieces, delimiter, true)).toEqual(await rowsOfBytes(pieces, delimiter, false));
         },
       ),
+      { numRuns: 1500 },
+    );
+  });
+  it('gives what csv-parse gives on arbitrary text given as strings (as files are read)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 40 }), fc.array(fc.nat(), { maxLength: 4 }), async (parts, at) => {
+        // A string decoder never splits a character, so the cuts fall between code points.
+        const chars = Array.from(parts.join(''));
+        const points = [...new Set(at.map((a) => a % (chars.length + 1)))].sort((a, b) => a - b);
+        const pieces = [...points, chars.length].map((p, i, all) => chars.slice(i === 0 ? 0 : all[i - 1], p).join(''));
+        expect(await rows(pieces, ',', true, false)).toEqual(await rows(pieces, ',', false, false));
+      }),
       { numRuns: 1500 },
     );
   });
