@@ -230,7 +230,7 @@ class TableReader {
 
   private event(row: Row, at: SourceLocation): AdapterItem {
     const id = `${this.sourceKey}:${this.required(row, 'id')}`;
-    at.recordId = id.slice(0, 200);
+    at.recordId = id.length > 200 ? id.slice(0, 200) : id;
     const nhsNumber = this.nhsNumber(row);
     const source = this.text(row, this.table.fields.source, 'source') ?? this.options.source;
     const rw = this.table.retractWhen;
