@@ -346,6 +346,9 @@ async function* readCsv(input: SourceInput, file: string, reader: TableReader, o
   }
 }
 
+/** Characters of an unfinished line past which csvRows hands the input to csv-parse. */
+const LONG_LINE = 1 << 20;
+
 /** One CSV row by header name, with the line it ends on; or a row that is not CSV, with csv-parse's reason. */
 export type CsvRow = { line: number; record: Record<string, string>; error?: undefined } | { line: number | undefined; record?: undefined; error: string };
 
@@ -354,10 +357,15 @@ export type CsvRow = { line: number; record: Record<string, string>; error?: und
  * `columns` (trimmed header names), `skip_records_with_error` and `skip_empty_lines`. Plain lines (no quote, no stray
  * carriage return, the header's number of fields) are split here, which is several times faster; from the first line
  * that is not plain to the end of the input, csv-parse reads the text, its line numbers kept by feeding it the lines
- * already read as empty lines. `plain: false` sends everything to csv-parse (the reference the fast path is tested
- * against).
+ * already read as empty lines, or once an unfinished line is longer than `longLine` characters. `plain: false` sends
+ * everything to csv-parse (the reference the fast path is tested against).
  */
-export async function* csvRows(chunks: AsyncIterable<string | Uint8Array>, delimiter: string, plain = true): AsyncGenerator<CsvRow[]> {
+export async function* csvRows(
+  chunks: AsyncIterable<string | Uint8Array>,
+  delimiter: string,
+  plain = true,
+  longLine = LONG_LINE,
+): AsyncGenerator<CsvRow[]> {
   const decoder = new TextDecoder('utf-8');
   // A delimiter that is or holds a quote or a line break is left to csv-parse.
   const splitHere = plain && delimiter !== '' && !/["\r\n]/.test(delimiter);
@@ -434,20 +442,29 @@ export async function* csvRows(chunks: AsyncIterable<string | Uint8Array>, delim
     batch.push({ line: line + 1, record });
     return true;
   };
-  /** Reads the complete lines of `text` here until one is not plain; returns the text left over. */
-  const readPlain = (text: string, final: boolean): string => {
+  /**
+   * Reads the complete lines of `text` here until one is not plain; returns the text left over. The first `known`
+   * characters hold no line break (they were searched with the chunk before).
+   */
+  const readPlain = (text: string, known: number, final: boolean): string => {
     let start = 0;
     let nl: number;
-    while ((nl = text.indexOf('\n', start)) !== -1) {
+    let from = known;
+    while ((nl = text.indexOf('\n', from)) !== -1) {
       if (!plainLine(text.slice(start, nl))) {
         startParser(text.slice(start));
         return '';
       }
       line++;
-      start = nl + 1;
+      start = from = nl + 1;
     }
     const rest = start === 0 ? text : text.slice(start);
-    if (final && rest !== '' && (crlf || !plainLine(rest))) {
+    if (final) {
+      if (rest !== '' && (crlf || !plainLine(rest))) startParser(rest);
+      return '';
+    }
+    // A very long line goes to csv-parse, which gathers it without copying it again for every chunk.
+    if (rest.length > longLine) {
       startParser(rest);
       return '';
     }
@@ -463,13 +480,13 @@ export async function* csvRows(chunks: AsyncIterable<string | Uint8Array>, delim
     }
     if (parser) parser.write(text);
     else if (!splitHere) startParser(text);
-    else pending = readPlain(pending + text, false);
+    else pending = readPlain(pending + text, pending.length, false);
     yield drain();
   }
   const tail = decoder.decode();
   if (parser) {
     if (tail !== '') parser.write(tail);
-  } else pending = readPlain(pending + tail, true);
+  } else pending = readPlain(pending + tail, pending.length, true);
   if (parser) await new Promise<void>((resolve) => parser!.end(resolve));
   yield drain();
 }
