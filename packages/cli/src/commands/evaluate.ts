@@ -26,11 +26,14 @@ const FORMATS = ['results', 'measure-report', 'measure-report-summary'];
 export interface Summary {
   registered: number;
   registers: Record<string, { size: number; indicators: Record<string, Record<string, number>> }>;
+  /** Indicators that read a cluster whose codes are missing or partial, with the reason the rule file gives. */
+  provisional: Record<string, string>;
 }
 
 function summarise(results: Iterable<PatientResult>, registries: readonly CompiledRegistry[], registered: number): Summary {
-  const summary: Summary = { registered, registers: {} };
+  const summary: Summary = { registered, registers: {}, provisional: {} };
   for (const r of registries) {
+    for (const indicator of r.registry.definition.indicators) if (indicator.provisional) summary.provisional[indicator.id] = indicator.provisional;
     summary.registers[r.id] = {
       size: 0,
       indicators: Object.fromEntries(r.indicatorIds.map((id) => [id, { met: 0, gap: 0, excepted: 0, 'not-applicable': 0 }])),
@@ -56,10 +59,14 @@ export function formatSummary(summary: Summary, asOf: string): string {
     for (const [ind, c] of Object.entries(reg.indicators)) {
       const den = c.met! + c.gap!;
       lines.push(
-        `  ${ind.padEnd(10)} met ${String(c.met).padStart(6)}  gap ${String(c.gap).padStart(6)}  excepted ${String(c.excepted).padStart(5)}  n/a ${String(c['not-applicable']).padStart(6)}  achievement ${pct(c.met!, den).padStart(6)} (gross ${pct(c.met!, den + c.excepted!)})`,
+        `${summary.provisional[ind] ? '* ' : '  '}${ind.padEnd(10)} met ${String(c.met).padStart(6)}  gap ${String(c.gap).padStart(6)}  excepted ${String(c.excepted).padStart(5)}  n/a ${String(c['not-applicable']).padStart(6)}  achievement ${pct(c.met!, den).padStart(6)} (gross ${pct(c.met!, den + c.excepted!)})`,
       );
     }
     lines.push('');
+  }
+  if (Object.keys(summary.provisional).length) {
+    lines.push('* provisional: some rules read a cluster whose published codes are missing or partial here, so records');
+    lines.push('  coded with them are not seen (see docs/codesets.md#missing-clusters and the registry README).', '');
   }
   return lines.join('\n');
 }
