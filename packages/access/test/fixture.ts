@@ -11,6 +11,7 @@ import {
   type PatientRecord,
 } from '@caregaps/core';
 import { BatchResultsSource, OrganisationHierarchy } from '../src/index.js';
+import { Prng } from '@caregaps/synthetic';
 
 /** Real codes from codesets/: DM_COD, IFCCHBAM_COD, CHOL2_COD, MODFRAIL_COD. */
 export const CODES = {
@@ -56,16 +57,10 @@ export function practicesOf(orgs: readonly OrganisationRecord[]): string[] {
   return orgs.filter((o) => o.type === 'practice').map((o) => o.code);
 }
 
-/** A deterministic PRNG (mulberry32) so populations are reproducible from a seed. */
+/** Reproducible random numbers in [0, 1) from a seed (the synthetic generator's PRNG), so failures reproduce. */
 export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.float();
 }
 
 /** The n-th valid NHS number of a series (stems with check digit 10 are skipped). */

@@ -1,15 +1,10 @@
 import { formatDay, parseDay, withCheckDigit, type CaregapsRecord } from '@caregaps/core';
+import { Prng } from '@caregaps/synthetic';
 
-/** A small deterministic pseudo-random generator (mulberry32), so failures reproduce. */
+/** Reproducible random numbers in [0, 1) from a seed (the synthetic generator's PRNG), so failures reproduce. */
 export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.float();
 }
 
 /**
