@@ -1,19 +1,23 @@
 /**
- * NHS number check: 10 digits whose last is the Modulus 11 check digit of the first nine
- * (weights 10 down to 2; a remainder giving check digit 10 means the number is invalid).
+ * The Modulus 11 check digit of an NHS number's first nine digits (weights 10 down to 2), or -1 when a character is
+ * not a digit or the remainder gives 10, which no valid number has.
  */
-export function isValidNhsNumber(value: string): boolean {
-  if (typeof value !== 'string' || value.length !== 10) return false;
+function checkDigit(digits: string): number {
   let sum = 0;
   for (let i = 0; i < 9; i++) {
-    const digit = value.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return false;
+    const digit = digits.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
     sum += digit * (10 - i);
   }
-  const last = value.charCodeAt(9) - 48;
   const check = 11 - (sum % 11);
-  const expected = check === 11 ? 0 : check;
-  return expected !== 10 && expected === last;
+  return check === 11 ? 0 : check === 10 ? -1 : check;
+}
+
+/** NHS number check: 10 digits whose last is the Modulus 11 check digit of the first nine. */
+export function isValidNhsNumber(value: string): boolean {
+  if (typeof value !== 'string' || value.length !== 10) return false;
+  const expected = checkDigit(value);
+  return expected >= 0 && expected === value.charCodeAt(9) - 48;
 }
 
 /**
@@ -22,9 +26,6 @@ export function isValidNhsNumber(value: string): boolean {
  */
 export function withCheckDigit(stem: number): string | undefined {
   const digits = String(stem).padStart(9, '0');
-  let sum = 0;
-  for (let i = 0; i < 9; i++) sum += (digits.charCodeAt(i) - 48) * (10 - i);
-  const check = 11 - (sum % 11);
-  const digit = check === 11 ? 0 : check;
-  return digit === 10 ? undefined : digits + String(digit);
+  const digit = checkDigit(digits);
+  return digit < 0 ? undefined : digits + String(digit);
 }
