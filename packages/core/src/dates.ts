@@ -46,14 +46,14 @@ export function formatDay(day: number): string {
   return new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
 }
 
-export function daysInMonth(year: number, month: number): number {
+function daysInMonth(year: number, month: number): number {
   if (year < 100) return new Date(Date.UTC(year, month, 0)).getUTCDate();
   if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }
 
 /** Year, month (1–12) and day of month of a day number (H. Hinnant's civil_from_days: arithmetic, no Date). */
-export function civil(day: number): [year: number, month: number, dayOfMonth: number] {
+function civil(day: number): [year: number, month: number, dayOfMonth: number] {
   const z = day + 719468;
   const era = Math.floor(z / 146097);
   const dayOfEra = z - era * 146097;

@@ -39,7 +39,7 @@ function factsOf(condition: object, into: Set<string>): Set<string> {
 }
 
 /**
- * Codes of the clusters a registry reads, plus one code in none of them. Codes of the clusters the register rules
+ * Codes of the clusters a registry reads, plus one code of a cluster it does not read. Codes of the clusters the register rules
  * read come five times, so that generated patients reach the register often.
  */
 function codesFor(registry: Registry, all: readonly Codeset[]): string[] {
@@ -54,7 +54,14 @@ function codesFor(registry: Registry, all: readonly Codeset[]): string[] {
       for (let k = 0; k < (registerFacts.has(name) ? 5 : 1); k++) codes.push(...some);
     }
   }
-  return [...codes, '22298006'];
+  // And a code from a cluster this registry does not read: it must change nothing.
+  const readClusters = new Set(Object.values(fields).flatMap((f) => {
+    const list = f.latest ?? f.earliest ?? f.count ?? f.exists;
+    return list === undefined ? [] : Array.isArray(list) ? list : [list];
+  }));
+  const read = new Set(all.filter((c) => readClusters.has(c.cluster)).flatMap((c) => [...c.codes.keys()]));
+  const other = all.flatMap((c) => [...c.codes.keys()]).find((code) => !read.has(code));
+  return other === undefined ? codes : [...codes, other];
 }
 
 const rarely = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });

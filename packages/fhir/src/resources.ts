@@ -10,7 +10,7 @@ export type MappedResource = Patient | Condition | Observation | MedicationReque
 type MappedType = MappedResource['resourceType'];
 
 /** Resource types read only so that references to them resolve. */
-export const REFERENCE_ONLY = new Set(['Organization', 'Medication']);
+const REFERENCE_ONLY = new Set(['Organization', 'Medication']);
 
 /** Where each mapped type keeps its clinical date, in order of preference (DESIGN §3.1 `date`). */
 const DATE_PATHS: Record<Exclude<MappedType, 'Patient'>, ReadonlyArray<readonly string[]>> = {
@@ -54,7 +54,7 @@ export function isFhirId(id: string): boolean {
   return true;
 }
 
-export function isMappedType(type: unknown): type is MappedType {
+function isMappedType(type: unknown): type is MappedType {
   return type === 'Patient' || (typeof type === 'string' && Object.hasOwn(DATE_PATHS, type));
 }
 

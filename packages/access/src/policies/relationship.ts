@@ -12,7 +12,7 @@ export interface CareTeam {
 export const PATIENT_LEVEL: readonly Activity[] = ['view-patient-list', 'export-patient-list', 'view-patient-record'];
 
 /** Whether a patient is registered at a practice on a day (registration not ended, not dead). */
-export function registeredAt(request: AccessRequest, practice: string): boolean {
+function registeredAt(request: AccessRequest, practice: string): boolean {
   const p = request.patient;
   if (!p || p.practice !== practice) return false;
   if (p.registeredFrom > request.today) return false;

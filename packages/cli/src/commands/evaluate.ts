@@ -52,7 +52,7 @@ function pct(n: number, d: number): string {
 }
 
 /** The summary as a table a person can read. */
-export function formatSummary(summary: Summary, asOf: string): string {
+function formatSummary(summary: Summary, asOf: string): string {
   const lines = [`Caregaps — ${summary.registered} registered patients, achievement date ${asOf}`, ''];
   for (const [id, reg] of Object.entries(summary.registers)) {
     lines.push(`${id}: ${reg.size} on the register (prevalence ${pct(reg.size, summary.registered)})`);

@@ -41,7 +41,7 @@ export interface IngestSummary {
 const EXTENSIONS: Record<string, RegExp> = { fhir: /\.(json|ndjson)$/i, extract: /\.(csv|ndjson|jsonl|txt)$/i };
 
 /** Files named directly, and the matching files of named folders (sorted, not recursive). */
-export function expandPaths(paths: readonly string[], pattern: RegExp): string[] {
+function expandPaths(paths: readonly string[], pattern: RegExp): string[] {
   const out: string[] = [];
   for (const p of paths) {
     let isDir = false;
@@ -60,7 +60,7 @@ export function expandPaths(paths: readonly string[], pattern: RegExp): string[]
  * Reads sources with an adapter, links patients across sources and hands every record to `write` (events and
  * retractions as they come, patients once all input is read). Quarantined items go to `quarantine`.
  */
-export async function ingestRecords(
+async function ingestRecords(
   from: 'fhir' | 'extract',
   inputs: readonly string[],
   options: AdapterOptions & { columnMap?: string },
@@ -102,7 +102,7 @@ export async function ingestRecords(
 }
 
 /** The summary as lines a person reads. */
-export function formatIngestSummary(s: IngestSummary): string {
+function formatIngestSummary(s: IngestSummary): string {
   const produced = s.produced.patient + s.produced.event + s.produced.retract;
   const quarantined = Object.values(s.quarantined).reduce((a, b) => a + (b ?? 0), 0);
   const lines = [

@@ -29,7 +29,7 @@ export interface SummaryOptions {
 }
 
 /** The table as CSV (counts and rates stay numbers; the suppression token is text). */
-export function summaryCsv(table: SummaryTable): string {
+function summaryCsv(table: SummaryTable): string {
   return toCsv(
     SUMMARY_COLUMNS,
     table.rows.map((r) => [r.level, r.organisation, r.name, r.registry, r.indicator, r.measure, r.count, r.denominator, r.rate]),
