@@ -49,10 +49,11 @@ function codesFor(registry: Registry, all: readonly Codeset[]): string[] {
   const codes: string[] = [];
   for (const [name, field] of Object.entries(fields)) {
     const list = field.latest ?? field.earliest ?? field.count ?? field.exists;
+    // Clusters that pair with a field's records on one date come as often as register clusters, so that they meet.
     const paired = typeof field.pairByDate === 'object' ? Object.values(field.pairByDate).flat() : [];
     for (const cluster of [...(list === undefined ? [] : Array.isArray(list) ? list : [list]), ...paired]) {
       const some = [...(all.find((c) => c.cluster === cluster)?.codes.keys() ?? [])].slice(0, 4);
-      for (let k = 0; k < (registerFacts.has(name) ? 5 : 1); k++) codes.push(...some);
+      for (let k = 0; k < (registerFacts.has(name) || paired.includes(cluster) ? 5 : 1); k++) codes.push(...some);
     }
   }
   // And a code from a cluster this registry does not read: it must change nothing.
@@ -73,7 +74,7 @@ function dayArbitrary(asOf: number): fc.Arbitrary<number> {
   const marks = [0, -3, -6, -9, -12, -15, -24, -36].map((m) => addMonths(asOf, m));
   const near = fc.tuple(fc.constantFrom(...marks), fc.integer({ min: -8, max: 8 })).map(([d, k]) => d + k);
   const shared = fc.constantFrom(addMonths(asOf, -2), addMonths(asOf, -14), addMonths(asOf, -30));
-  return fc.oneof(near, fc.integer({ min: asOf - 4000, max: asOf + 400 }), shared);
+  return fc.oneof({ weight: 3, arbitrary: near }, { weight: 2, arbitrary: fc.integer({ min: asOf - 4000, max: asOf + 400 }) }, { weight: 2, arbitrary: shared });
 }
 
 function patientArbitrary(codes: string[], asOf: number) {

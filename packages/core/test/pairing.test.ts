@@ -1,5 +1,6 @@
 // Same-date pairing and age at a date, on hand-worked patients: the compiled evaluator and the json-rules-engine
 // reference must both give the values worked out below (the differential test only checks that they agree).
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CodesetIndex, CompiledRegistry, PatientStore, loadCodesets, parseDay, parseRegistry, preparePatient, type EventRecord } from '@caregaps/core';
 import { ReferenceRegistry } from '@caregaps/core/reference';
@@ -168,5 +169,33 @@ describe('ageAt: age in full years on a date', () => {
     const r = await evaluate([]);
     expect(r.value('AGE_AT_BP')).toBeNull();
     expect(r.statuses['AGE']).toBe('not-applicable');
+  });
+});
+
+describe('pairing, compiled and reference, on records crowded onto a few dates', () => {
+  it('agree whatever components and values the records of a date carry', async () => {
+    const event = fc.record(
+      {
+        code: fc.constantFrom(SYSTOLIC, DIASTOLIC, PAIRED),
+        date: fc.constantFrom('2024-06-14', '2024-06-15', '2025-01-02', '2025-03-31', '2025-04-01'),
+        value: fc.integer({ min: 60, max: 160 }),
+        systolic: fc.integer({ min: 100, max: 170 }),
+        diastolic: fc.integer({ min: 60, max: 100 }),
+      },
+      { requiredKeys: ['code', 'date'] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(event, { maxLength: 8 }), async (events) => {
+        await evaluate(
+          events.map(({ code, date, value, systolic, diastolic }) => {
+            const e: Event = { code, date };
+            if (value !== undefined) e.value = value;
+            if (systolic !== undefined || diastolic !== undefined) e.values = { ...(systolic !== undefined ? { systolic } : {}), ...(diastolic !== undefined ? { diastolic } : {}) };
+            return e;
+          }),
+        );
+      }),
+      { numRuns: 300 },
+    );
   });
 });

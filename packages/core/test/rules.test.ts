@@ -107,7 +107,7 @@ describe('parseRegistry', () => {
 
   it('reads JSON rule files too', () => {
     const registry = parseRegistry(JSON.stringify(parseRegistry(base, 'f.yaml', { codesets: index }).definition), 'f.json', { codesets: index });
-    expect(registry.definition.indicators.map((i) => i.id)).toEqual(['HBA', 'BP', 'PAIR']);
+    expect(registry.definition.indicators.map((i) => i.id)).toEqual(['HBA', 'BP', 'PAIR_DATE', 'PAIR_SYS', 'PAIR_DIA', 'PAIR_FIRST', 'AGES']);
   });
 });
 
