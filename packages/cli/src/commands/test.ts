@@ -1,7 +1,7 @@
 import { basename, dirname, join } from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
-import { CodesetIndex, CompiledRegistry, loadCodesets, loadRegistry, registryFile } from '@caregaps/core';
-import { readTestFile, runCases } from '@caregaps/testing';
+import { CodesetIndex, CompiledRegistry, loadCodesetLayers, loadCodesets, loadRegistry, registryFile } from '@caregaps/core';
+import { codesetSourcesOf, readTestFile, runCases } from '@caregaps/testing';
 import { EXIT, report, type Io } from '../io.js';
 import { registryFolderOptions, type Register } from '../command.js';
 
@@ -13,7 +13,7 @@ export function test(io: Io, dirs: string[], options: { registries: string; code
   let passed = 0;
   let failed = 0;
   try {
-    const index = new CodesetIndex(loadCodesets(options.codesets));
+    const bundled = new CodesetIndex(loadCodesets(options.codesets));
     for (const dir of folders) {
       const file = registryFile(dir);
       const testsFile = join(dir, 'tests.yaml');
@@ -21,6 +21,9 @@ export function test(io: Io, dirs: string[], options: { registries: string; code
         io.err(`${dir}: expected registry.yaml and tests.yaml in the folder [CG_USAGE]\n`);
         return EXIT.usage;
       }
+      // A test file may name codeset sources (codesetsFrom) its cases need, laid over the codesets for it alone.
+      const sources = codesetSourcesOf(testsFile);
+      const index = sources.length ? new CodesetIndex(loadCodesetLayers(options.codesets, sources).codesets) : bundled;
       const registry = new CompiledRegistry(loadRegistry(file, { codesets: index }), index);
       const results = runCases(registry, index, readTestFile(testsFile, registry));
       io.out(`${registry.id} (${basename(dirname(testsFile)) === registry.id ? testsFile : dir})\n`);
