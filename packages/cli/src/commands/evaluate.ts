@@ -39,7 +39,8 @@ function summarise(results: Iterable<PatientResult>, registries: readonly Compil
     for (const [id, clusters] of Object.entries(r.provisional.indicators)) {
       if (clusters.length) summary.provisional[id] = clusters.map((c) => `${c.cluster} ${c.status}`).join(', ');
     }
-    for (const indicator of r.registry.definition.indicators) {
+    const retiring = [...r.registry.definition.indicators, ...(r.registry.definition.registerIndicator ? [r.registry.definition.registerIndicator] : [])];
+    for (const indicator of retiring) {
       if (indicator.retired) summary.retired[indicator.id] = `${indicator.retired.reason} (${indicator.retired.source})`;
     }
     summary.registers[r.id] = {
@@ -67,7 +68,7 @@ function formatSummary(summary: Summary, asOf: string): string {
     for (const [ind, c] of Object.entries(reg.indicators)) {
       const den = c.met! + c.gap!;
       lines.push(
-        `${summary.retired[ind] ? 'R' : ' '}${summary.provisional[ind] ? '*' : ' '}${ind.padEnd(10)} met ${String(c.met).padStart(6)}  gap ${String(c.gap).padStart(6)}  excepted ${String(c.excepted).padStart(5)}  n/a ${String(c['not-applicable']).padStart(6)}  achievement ${pct(c.met!, den).padStart(6)} (gross ${pct(c.met!, den + c.excepted!)})`,
+        `${summary.provisional[ind] ? '* ' : '  '}${ind.padEnd(10)} met ${String(c.met).padStart(6)}  gap ${String(c.gap).padStart(6)}  excepted ${String(c.excepted).padStart(5)}  n/a ${String(c['not-applicable']).padStart(6)}  achievement ${pct(c.met!, den).padStart(6)} (gross ${pct(c.met!, den + c.excepted!)})${summary.retired[ind] ? '  retired' : ''}`,
       );
     }
     lines.push('');
@@ -76,7 +77,7 @@ function formatSummary(summary: Summary, asOf: string): string {
     lines.push('* provisional: some rules read a cluster whose published codes are missing or partial here, so records');
     lines.push('  coded with them are not seen (see docs/codesets.md#missing-clusters and the registry README).', '');
   }
-  for (const [ind, why] of Object.entries(summary.retired)) lines.push(`R ${ind} retired: ${why}`);
+  for (const [ind, why] of Object.entries(summary.retired)) lines.push(`${ind} retired: ${why}`);
   return lines.join('\n');
 }
 
