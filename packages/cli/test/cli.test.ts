@@ -28,8 +28,9 @@ describe('caregaps evaluate', () => {
     expect(code).toBe(0);
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toEqual([
-      { nhsNumber: '9434765919', registry: 'diabetes', indicators: expect.objectContaining({ DM020: 'met', DM021: 'not-applicable' }) },
-      { nhsNumber: '9990000018', registry: 'diabetes', indicators: expect.objectContaining({ DM020: 'gap' }) },
+      // DM012 reads FRC_COD, missing from the bundled codesets: each line names the provisional indicators.
+      { nhsNumber: '9434765919', registry: 'diabetes', indicators: expect.objectContaining({ DM020: 'met', DM021: 'not-applicable' }), provisional: expect.arrayContaining(['DM012']) },
+      { nhsNumber: '9990000018', registry: 'diabetes', indicators: expect.objectContaining({ DM020: 'gap' }), provisional: expect.arrayContaining(['DM012']) },
     ]);
     expect(err).toContain('6 records accepted, 2 quarantined');
     const q = readFileSync(quarantine, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
