@@ -34,7 +34,7 @@ function folder(files: Record<string, string>, name = 'release-20240531'): strin
   return dir;
 }
 
-function problemsOf(fn: () => unknown): { code: string; file?: string; line?: number }[] {
+function problemsOf(fn: () => unknown): readonly { code: string; file?: string; line?: number }[] {
   try {
     fn();
   } catch (error) {
