@@ -11,6 +11,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { loadRegistries, provisionalReason } from '../packages/core/dist/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const REGISTRIES = join(root, 'registries');
@@ -80,13 +81,24 @@ function readMissing() {
   return (doc?.clusters ?? []).slice().sort((a, b) => a.cluster.localeCompare(b.cluster));
 }
 
+// Indicator status (docs/registries.md): retired from the rule file, provisional computed from the clusters read.
+const loaded = loadRegistries(REGISTRIES, CODESETS);
+function statusOf(registry, indicator) {
+  const caveat = indicator.caveat ? ` Caveat: ${indicator.caveat}` : '';
+  if (indicator.retired) return `retired: ${indicator.retired.reason} (${indicator.retired.source})${caveat}`;
+  const clusters = loaded.compiled.find((c) => c.id === registry)?.provisional.indicators[indicator.id] ?? [];
+  return `${clusters.length ? `provisional: ${provisionalReason(clusters)}` : 'active'}${caveat}`;
+}
+
 function registriesMarkdown(registries, codesets) {
   const out = ['# Registries', '', GENERATED, ''];
   out.push(
     'Each registry is a folder `registries/<id>/` with `registry.yaml` (the rules, format in',
     '[rule-authoring.md](rule-authoring.md)), `tests.yaml` (hand-worked cases) and `README.md` (the rules in plain words,',
-    'sources and known deviations). An indicator marked provisional reads a cluster whose content is missing or partial',
-    '(see [codesets.md](codesets.md#missing-clusters)).',
+    'sources and known deviations). Status is computed with the bundled codesets: provisional when the indicator or its',
+    'register reads a cluster that is missing, partial or a substitute (the reason names them; `caregaps codesets',
+    '--codesets-from …` shows what an ICB release changes, see [codesets.md](codesets.md)), retired when the rule file',
+    'says so with its source, otherwise active.',
     '',
     '```sh',
     'pnpm build',
@@ -117,8 +129,8 @@ function registriesMarkdown(registries, codesets) {
     if (indicators.length) {
       out.push(
         table(
-          ['indicator', 'title', 'programme', 'provisional'],
-          indicators.map((i) => [i.id, i.title, i.programme ?? 'qof', i.provisional ?? '']),
+          ['indicator', 'title', 'programme', 'status'],
+          indicators.map((i) => [i.id, i.title, i.programme ?? 'qof', statusOf(r.doc.id, i)]),
         ),
         '',
       );
@@ -145,7 +157,7 @@ function codesetsMarkdown(registries, codesets, missing) {
   out.push(
     'Each `codesets/<CLUSTER>.csv` holds one published cluster (NHS England Primary Care Domain reference set, or a',
     'dm+d drug reference set) with its provenance in `# key: value` header lines. How each file was found and checked',
-    'is in [codesets-notes/](codesets-notes/).',
+    'is in [codesets-notes/](codesets-notes/). To load an ICB release over them see [codesets-sources.md](codesets-sources.md).',
     '',
   );
   const users = new Map();

@@ -26,12 +26,18 @@ export class RegistryTester {
 
   private readonly registries: string;
   private readonly codesets: string;
+  private readonly codesetSources: readonly string[];
   private readonly loaded: { index: CodesetIndex; compiled: CompiledRegistry[] };
 
-  constructor(options: { registries: string; codesets: string }) {
+  /**
+   * `codesetSources` are laid over `codesets` in order, as `loadRegistries` and `caregaps test --codesets-from` do;
+   * the registries are then tested with the clusters the sources fill.
+   */
+  constructor(options: { registries: string; codesets: string; codesetSources?: readonly string[] }) {
     this.registries = options.registries;
     this.codesets = options.codesets;
-    const { index, compiled } = loadRegistries(options.registries, options.codesets);
+    this.codesetSources = options.codesetSources ?? [];
+    const { index, compiled } = loadRegistries(options.registries, options.codesets, { codesetSources: this.codesetSources });
     this.loaded = { index, compiled };
   }
 
@@ -42,7 +48,7 @@ export class RegistryTester {
     const testsFile = join(this.registries, id, 'tests.yaml');
     // A test file that names codeset sources runs against the codesets with them laid over.
     const sources = tests ? [] : codesetSourcesOf(testsFile);
-    const index = sources.length ? new CodesetIndex(loadCodesetLayers(this.codesets, sources).codesets) : this.loaded.index;
+    const index = sources.length ? new CodesetIndex(loadCodesetLayers(this.codesets, [...this.codesetSources, ...sources]).codesets) : this.loaded.index;
     const registry = sources.length ? new CompiledRegistry(loaded.registry, index) : loaded;
     const file = tests ?? readTestFile(testsFile, registry);
     const describe = RegistryTester.describe ?? globalBlock('describe') ?? ((_: string, fn: () => void) => fn());
