@@ -52,6 +52,10 @@ describe('caregaps evaluate', () => {
     // DM012 reads clusters whose codes are missing here: the summary says so rather than showing a bare 0 %.
     expect(out).toMatch(/^ ?\* ?DM012 /m);
     expect(out).toContain('* provisional:');
+    // Retired indicators are still evaluated and say so, with the reason and its source.
+    expect(out).toMatch(/^[* ] MH021 .*retired$/m);
+    expect(out).toMatch(/^MH021 retired: Retired from QOF in 2025\/26/m);
+    expect(out).toMatch(/^LD004 retired: /m);
   });
 
   it.each([

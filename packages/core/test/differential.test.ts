@@ -10,7 +10,7 @@ import {
   PatientStore,
   addMonths,
   formatDay,
-  loadCodesets,
+  loadCodesetLayers,
   loadRegistries,
   parseDay,
   parseRegistry,
@@ -21,12 +21,14 @@ import {
   type Registry,
 } from '@caregaps/core';
 import { ReferenceRegistry } from '@caregaps/core/reference';
-import { CODESETS, FIXTURES, REGISTRIES } from './fixtures/codesets.js';
+import { CODESETS, FIXTURES, REGISTRIES, SHARED_SOURCES } from './fixtures/codesets.js';
 
-const codesets = loadCodesets(CODESETS);
+// The bundled codesets with the shared published content laid over them, so that clusters missing here (ASTTRT_COD,
+// the AF008 drugs, …) have codes and every registry's rules are exercised.
+const codesets = loadCodesetLayers(CODESETS, SHARED_SOURCES).codesets;
 const index = new CodesetIndex(codesets);
 const fixture = parseRegistry(readFileSync(join(FIXTURES, 'features.registry.yaml'), 'utf8'), 'features.registry.yaml', { codesets: index });
-const bundled = loadRegistries(REGISTRIES, CODESETS).registries;
+const bundled = loadRegistries(REGISTRIES, CODESETS, { codesetSources: SHARED_SOURCES }).registries;
 
 const AS_OF = ['2025-03-31', '2024-11-15', '2025-04-01', '2024-02-29'].map((d) => parseDay(d)!);
 
@@ -40,7 +42,7 @@ function factsOf(condition: object, into: Set<string>): Set<string> {
 
 /**
  * Codes of the clusters a registry reads, plus one code of a cluster it does not read. Codes of the clusters the register rules
- * read come five times, so that generated patients reach the register often.
+ * read come eight times, so that generated patients reach the register often.
  */
 function codesFor(registry: Registry, all: readonly Codeset[]): string[] {
   const fields = registry.definition.fields;
@@ -53,7 +55,7 @@ function codesFor(registry: Registry, all: readonly Codeset[]): string[] {
     const paired = typeof field.pairByDate === 'object' ? Object.values(field.pairByDate).flat() : [];
     for (const cluster of [...(list === undefined ? [] : Array.isArray(list) ? list : [list]), ...paired]) {
       const some = [...(all.find((c) => c.cluster === cluster)?.codes.keys() ?? [])].slice(0, 4);
-      for (let k = 0; k < (registerFacts.has(name) || paired.includes(cluster) ? 5 : 1); k++) codes.push(...some);
+      for (let k = 0; k < (registerFacts.has(name) || paired.includes(cluster) ? 8 : 1); k++) codes.push(...some);
     }
   }
   // And a code from a cluster this registry does not read: it must change nothing.
@@ -89,7 +91,8 @@ function patientArbitrary(codes: string[], asOf: number) {
   return fc.record({
     birth: fc.oneof(
       fc.integer({ min: asOf - 36500, max: asOf - 3000 }),
-      fc.constantFrom(addMonths(asOf, -12 * 17), addMonths(asOf, -12 * 17) + 1, addMonths(asOf, -12 * 99)),
+      // Age boundaries the registers use (17, 18 and 6), and a child, so that children's registers fill too.
+      fc.constantFrom(addMonths(asOf, -12 * 17), addMonths(asOf, -12 * 17) + 1, addMonths(asOf, -12 * 99), addMonths(asOf, -12 * 18), addMonths(asOf, -12 * 6), addMonths(asOf, -12 * 10)),
     ),
     regFrom: fc.oneof({ weight: 3, arbitrary: fc.constant(asOf - 10000) }, { weight: 1, arbitrary: day }),
     regTo: rarely(day),
