@@ -132,6 +132,8 @@ function registriesMarkdown(registries, codesets) {
     out.push(`Source: ${cell(r.doc.source?.document)}, version ${cell(r.doc.source?.version)}.`, '');
     const ri = r.doc.registerIndicator;
     if (ri) out.push(`Register indicator: ${ri.id}${ri.retired ? ` — retired: ${cell(ri.retired.reason)} (${cell(ri.retired.source)})` : ''}.`, '');
+    const register = loaded.compiled.find((c) => c.id === r.doc.id)?.provisional.register ?? [];
+    out.push(`Register status: ${register.length ? `provisional: ${provisionalReason(register)}` : 'active'}.`, '');
     const indicators = r.doc.indicators ?? [];
     if (indicators.length) {
       out.push(
