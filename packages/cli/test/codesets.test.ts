@@ -66,3 +66,22 @@ describe.skipIf(!SOURCES.every(existsSync) && !process.env['CI'])('with the shar
     expect(out).toMatch(/DM012: reads AMPL_COD \(missing\)/);
   });
 });
+
+describe('provisional in the other outputs', () => {
+  const orgs = join(dir, 'orgs.ndjson');
+  writeFileSync(orgs, '{"kind":"organisation","code":"F83004","name":"Practice","type":"practice","parent":null}\n');
+
+  it('summary --format json carries the provisional indicators with their reasons; CSV notes them on stderr', async () => {
+    const json = await run('summary', '--input', records, '--orgs', orgs, '--as-of', '2025-03-31', '--registry', 'diabetes', '--format', 'json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.out).provisional['DM012']).toContain('FRC_COD (missing)');
+    const csv = await run('summary', '--input', records, '--orgs', orgs, '--as-of', '2025-03-31', '--registry', 'diabetes');
+    expect(csv.err).toMatch(/\* DM012 provisional: reads .*FRC_COD \(missing\)/);
+  });
+
+  it('watch marks changes of provisional indicators', async () => {
+    const { out } = await run('watch', '--input', records, '--as-of', '2025-03-31', '--registry', 'diabetes');
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.find((l) => l.indicator === 'DM012')).toMatchObject({ provisional: true });
+  });
+});

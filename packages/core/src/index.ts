@@ -36,6 +36,7 @@ export {
   type SourceFileReport,
   type SourceFileKind,
   type CodesetLayers,
+  type RefsetMembers,
 } from './codesets/index.js';
 
 export type {

@@ -182,6 +182,34 @@ describe('code lists, manifests and substitutes', () => {
   });
 });
 
+describe('RF2 simple reference sets (TRUD dm+d and PCD refsets)', () => {
+  const header = 'id\teffectiveTime\tactive\tmoduleId\trefsetId\treferencedComponentId\n';
+  const row = (id: string, time: string, active: 0 | 1, refset: string, code: string) => `${id}\t${time}\t${active}\t999000011000230102\t${refset}\t${code}\n`;
+
+  it('fills the cluster whose refset id it names with the active members; the latest row of a member decides', () => {
+    const dir = folder({
+      'der2_Refset_SimpleFull_GB1000230_20240531.txt':
+        header +
+        row('a', '20230101', 1, DM_REFSET, DM[0]!) +
+        row('b', '20230101', 1, DM_REFSET, DM[1]!) +
+        row('b', '20240531', 0, DM_REFSET, DM[1]!) +
+        row('c', '20240531', 1, DM_REFSET, DM[2]!) +
+        row('d', '20240531', 1, '12345678', DM[3]!),
+    });
+    const source = readCodesetSource(dir);
+    const dm = layerCodesets(bundled, [source]).find((c) => c.cluster === 'DM_COD')!;
+    expect([...dm.codes.keys()].sort()).toEqual([DM[0]!, DM[2]!].sort());
+    expect([dm.source.release, dm.layer, dm.title]).toEqual(['20240531', dir, bundledOf('DM_COD').title]);
+    expect(source.files[0]).toMatchObject({ kind: 'rf2-refset', clusters: ['DM_COD'] });
+    expect(source.files[0]!.note).toMatch(/refset 12345678 \(1 members\) is no loaded cluster's refset id/);
+  });
+
+  it('a bad row is a problem with file:line', () => {
+    const dir = folder({ 'refset.txt': header + row('a', '2024-05-31', 1, DM_REFSET, DM[0]!) + row('b', '20240531', 2, DM_REFSET, DM[0]!) });
+    expect(problemsOf(() => readCodesetSource(dir)).map((p) => p.line)).toEqual([2, 3]);
+  });
+});
+
 describe('layering', () => {
   it('a later source replaces a cluster whole and keeps what it replaced', () => {
     const first = readCodesetSource(folder({ 'DM_COD.csv': 'code,term\n' + DM.slice(0, 3).map((c) => `${c},t\n`).join('') }));

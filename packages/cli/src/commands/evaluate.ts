@@ -37,7 +37,7 @@ const FORMATS = ['results', 'measure-report', 'measure-report-summary'];
 export interface Summary {
   registered: number;
   registers: Record<string, { size: number; indicators: Record<string, Record<string, number>> }>;
-  /** Indicators that read a cluster that is missing, partial or a substitute, with the reason (computed). */
+  /** Indicators (and `<registry> register`s) that read a cluster that is missing, partial or a substitute, with the reason (computed). */
   provisional: Record<string, string>;
   /** Retired indicators (still evaluated), with the reason and source the rule file gives. */
   retired: Record<string, string>;
@@ -46,6 +46,7 @@ export interface Summary {
 function summarise(results: Iterable<PatientResult>, registries: readonly CompiledRegistry[], registered: number): Summary {
   const summary: Summary = { registered, registers: {}, provisional: {}, retired: {} };
   for (const r of registries) {
+    if (r.provisional.register.length) summary.provisional[`${r.id} register`] = provisionalReason(r.provisional.register);
     for (const [id, clusters] of Object.entries(r.provisional.indicators)) if (clusters.length) summary.provisional[id] = provisionalReason(clusters);
     const retiring = [...r.registry.definition.indicators, ...(r.registry.definition.registerIndicator ? [r.registry.definition.registerIndicator] : [])];
     for (const indicator of retiring) {
@@ -82,7 +83,7 @@ function pct(n: number, d: number): string {
 function formatSummary(summary: Summary, asOf: string): string {
   const lines = [`Caregaps — ${summary.registered} registered patients, achievement date ${asOf}`, ''];
   for (const [id, reg] of Object.entries(summary.registers)) {
-    lines.push(`${id}: ${reg.size} on the register (prevalence ${pct(reg.size, summary.registered)})`);
+    lines.push(`${id}: ${reg.size} on the register (prevalence ${pct(reg.size, summary.registered)})${summary.provisional[`${id} register`] ? ' *' : ''}`);
     for (const [ind, c] of Object.entries(reg.indicators)) {
       const den = c.met! + c.gap!;
       lines.push(
@@ -92,8 +93,8 @@ function formatSummary(summary: Summary, asOf: string): string {
     lines.push('');
   }
   if (Object.keys(summary.provisional).length) {
-    lines.push('* provisional: the indicator reads a cluster that is missing, partial or a substitute here, so records coded');
-    lines.push('  with its missing members are not seen (caregaps codesets lists every cluster; docs/codesets.md):');
+    lines.push('* provisional: the register or indicator reads a cluster that is missing, partial or a substitute here, so records');
+    lines.push('  coded with its missing members are not seen (caregaps codesets lists every cluster; docs/codesets.md):');
     for (const [id, reason] of Object.entries(summary.provisional)) lines.push(`  ${id}: ${reason}`);
     lines.push('');
   }

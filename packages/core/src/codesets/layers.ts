@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { loadCodesets, type Codeset, type CodesetStatus, type MemberCount } from './codeset.js';
 import { readCodesetSource, type CodesetSourceContent } from './sources.js';
 import { releaseDateIn } from './source-table.js';
@@ -45,7 +46,7 @@ export function layerCodesets(bundled: readonly Codeset[], sources: readonly Cod
   for (const source of sources) for (const [cluster, count] of source.counts) counts.set(cluster, count);
   const layered = new Map<string, Codeset>(bundled.map((c) => [c.cluster, { ...c, layer: c.layer ?? BUNDLED_LAYER }]));
   for (const source of sources) {
-    for (const codeset of source.codesets) {
+    for (const codeset of [...source.codesets, ...refsetCodesets(source, layered)]) {
       const prior = layered.get(codeset.cluster);
       const next: Codeset = {
         ...codeset,
@@ -63,6 +64,39 @@ export function layerCodesets(bundled: readonly Codeset[], sources: readonly Cod
     if (expected) judged.expected = expected;
     return judged;
   });
+}
+
+/**
+ * The clusters an RF2 source's refsets fill: each refset goes to every cluster whose refset id (in the layers so far,
+ * or named by this source's own release content) is that refset's. A refset matching no cluster is noted on its file.
+ */
+function refsetCodesets(source: CodesetSourceContent, layered: ReadonlyMap<string, Codeset>): Codeset[] {
+  const refsetOf = new Map<string, string>();
+  for (const c of layered.values()) refsetOf.set(c.cluster, c.refset);
+  for (const c of source.codesets) refsetOf.set(c.cluster, c.refset);
+  for (const [cluster, refset] of source.external) refsetOf.set(cluster, refset);
+  const out: Codeset[] = [];
+  for (const members of source.refsets) {
+    const clusters = [...refsetOf].filter(([, refset]) => refset === members.refset).map(([cluster]) => cluster);
+    const report = source.files.find((f) => f.file === members.file);
+    if (!clusters.length) {
+      if (report) report.note = [report.note, `refset ${members.refset} (${members.codes.size} members) is no loaded cluster's refset id`].filter(Boolean).join('; ');
+      continue;
+    }
+    for (const cluster of clusters) {
+      report?.clusters.push(cluster);
+      out.push({
+        cluster,
+        title: '',
+        refset: members.refset,
+        status: 'complete',
+        source: { publisher: 'SNOMED CT RF2 simple reference set', release: members.release, url: '', copiedFrom: basename(members.file) },
+        codes: new Map([...members.codes].map((code) => [code, ''])),
+        file: members.file,
+      });
+    }
+  }
+  return out;
 }
 
 /** Loads the codesets folder and reads each codeset source, then lays the sources over it in the order given. */

@@ -13,12 +13,14 @@ import {
   type ListLabel,
   type ManifestEntry,
 } from './source-formats.js';
+import { isRf2Refset, readRf2Refset, type RefsetMembers } from './source-rf2.js';
 import { findColumn, readTable, releaseDateIn } from './source-table.js';
 
 /** What a file of a codeset source was read as. */
 export type SourceFileKind =
   | 'pcd-refset-content'
   | 'pcd-member-counts'
+  | 'rf2-refset'
   | 'code-list'
   | 'substitute-list'
   | 'caregaps-codeset'
@@ -42,6 +44,8 @@ export interface CodesetSourceContent {
   counts: Map<string, MemberCount>;
   /** Clusters the source names as refsets published elsewhere (dm+d drug refsets), with their refset ids. */
   external: Map<string, string>;
+  /** Members of refsets named by id only (RF2): each fills the cluster with that refset id when layered. */
+  refsets: RefsetMembers[];
   files: SourceFileReport[];
 }
 
@@ -91,7 +95,7 @@ export function readCodesetSource(path: string): CodesetSourceContent {
   const own = manifestsOf(folder, problems);
   const parent = dirname(folder) !== folder ? manifestsOf(dirname(folder), problems) : new Map<string, ManifestEntry[]>();
   const folderRelease = releaseDateIn(basename(folder));
-  const content: CodesetSourceContent = { path, codesets: [], counts: new Map(), external: new Map(), files: [] };
+  const content: CodesetSourceContent = { path, codesets: [], counts: new Map(), external: new Map(), refsets: [], files: [] };
   const candidates = new Map<string, { codeset: Codeset; report: SourceFileReport }[]>();
 
   for (const name of names) {
@@ -138,6 +142,13 @@ export function readCodesetSource(path: string): CodesetSourceContent {
         continue;
       }
       const header = rows[0]!.cells;
+      if (isRf2Refset(header)) {
+        report.kind = 'rf2-refset';
+        const rf2 = readRf2Refset(rows, file);
+        problems.push(...rf2.problems);
+        content.refsets.push(...rf2.refsets);
+        continue;
+      }
       if (findColumn(header, 'clusterid') >= 0 && findColumn(header, 'snomedcode', 'conceptid') >= 0) {
         report.kind = 'pcd-refset-content';
         read = readRefsetContent(rows, file, release);
