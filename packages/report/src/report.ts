@@ -42,6 +42,8 @@ export interface ReportOptions {
   trend?: readonly string[];
   registries: string;
   codesets: string;
+  /** Codeset sources laid over `codesets`, in order (see `loadRegistries`). */
+  codesetSources?: readonly string[];
   /** Only these registries. */
   only?: readonly string[];
   /** Funnel plots only for these indicators (default: every indicator). */
@@ -175,7 +177,7 @@ export async function createReport(options: ReportOptions): Promise<ReportResult
   const dates = reportDates(options.asOf, options.trend);
   const asOf = formatDay(achievementDay(options.asOf));
   const suppression = options.suppression ?? nhsDigitalSuppression();
-  const loaded = loadRegistries(options.registries, options.codesets, options.only);
+  const loaded = loadRegistries(options.registries, options.codesets, { ...(options.only ? { only: options.only } : {}), codesetSources: options.codesetSources ?? [] });
   const sources = options.organisations === undefined ? [options.records] : [options.organisations, options.records];
   const { store, organisations: orgRecords, quarantine, accepted } = await loadPopulation(sources);
   const organisations = new OrganisationHierarchy(orgRecords);

@@ -27,9 +27,13 @@ export class RegistryTester {
   private readonly registries: string;
   private readonly loaded: { index: CodesetIndex; compiled: CompiledRegistry[] };
 
-  constructor(options: { registries: string; codesets: string }) {
+  /**
+   * `codesetSources` are laid over `codesets` in order, as `loadRegistries` and `caregaps test --codesets-from` do;
+   * the registries are then tested with the clusters the sources fill.
+   */
+  constructor(options: { registries: string; codesets: string; codesetSources?: readonly string[] }) {
     this.registries = options.registries;
-    const { index, compiled } = loadRegistries(options.registries, options.codesets);
+    const { index, compiled } = loadRegistries(options.registries, options.codesets, { codesetSources: options.codesetSources ?? [] });
     this.loaded = { index, compiled };
   }
 

@@ -13,7 +13,7 @@ import {
   type SummaryTable,
 } from '@caregaps/access';
 import { EXIT, progress, report, type Io } from '../io.js';
-import { registryFolderOptions, type Register } from '../command.js';
+import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
 export interface SummaryOptions {
   input: string;
@@ -24,6 +24,7 @@ export interface SummaryOptions {
   format: string;
   registries: string;
   codesets: string;
+  codesetsFrom?: string[];
   audit?: string;
   user?: string;
   organisation: string;
@@ -61,7 +62,8 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
       throw new CaregapsError('CG_USAGE', `--by must be practice, pcn or borough, not "${options.by}"`);
     }
     if (options.format !== 'csv' && options.format !== 'json') throw new CaregapsError('CG_USAGE', `--format must be csv or json, not "${options.format}"`);
-    const loaded = loadRegistries(options.registries, options.codesets, options.registry ? [options.registry] : undefined);
+    const loaded = loadRegistries(options.registries, options.codesets, { ...(options.registry ? { only: [options.registry] } : {}), codesetSources: options.codesetsFrom ?? [] });
+    describeSources(io, loaded.sources);
     const store = new PatientStore();
     const organisations: OrganisationRecord[] = [];
     const quarantine = new Quarantine();

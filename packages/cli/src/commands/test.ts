@@ -1,19 +1,21 @@
 import { basename, dirname, join } from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
-import { CodesetIndex, CompiledRegistry, loadCodesets, loadRegistry, registryFile } from '@caregaps/core';
+import { CodesetIndex, CompiledRegistry, loadCodesetLayers, loadRegistry, provisionalReason, registryFile } from '@caregaps/core';
 import { readTestFile, runCases } from '@caregaps/testing';
 import { EXIT, report, type Io } from '../io.js';
-import { registryFolderOptions, type Register } from '../command.js';
+import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
 /** `caregaps test [registry dirs…]`: runs each registry folder's tests.yaml; prints failures with the deciding rule. */
-export function test(io: Io, dirs: string[], options: { registries: string; codesets: string }): number {
+export function test(io: Io, dirs: string[], options: { registries: string; codesets: string; codesetsFrom?: string[] }): number {
   const folders = dirs.length
     ? dirs
     : readdirSync(options.registries, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(options.registries, d.name)).sort();
   let passed = 0;
   let failed = 0;
   try {
-    const index = new CodesetIndex(loadCodesets(options.codesets));
+    const layers = loadCodesetLayers(options.codesets, options.codesetsFrom ?? []);
+    describeSources(io, layers.sources);
+    const index = new CodesetIndex(layers.codesets);
     for (const dir of folders) {
       const file = registryFile(dir);
       const testsFile = join(dir, 'tests.yaml');
@@ -24,6 +26,9 @@ export function test(io: Io, dirs: string[], options: { registries: string; code
       const registry = new CompiledRegistry(loadRegistry(file, { codesets: index }), index);
       const results = runCases(registry, index, readTestFile(testsFile, registry));
       io.out(`${registry.id} (${basename(dirname(testsFile)) === registry.id ? testsFile : dir})\n`);
+      for (const [id, clusters] of Object.entries(registry.provisional.indicators)) {
+        if (clusters.length) io.out(`  * ${id} provisional: ${provisionalReason(clusters)}\n`);
+      }
       for (const r of results) {
         if (r.passed) passed++;
         else failed++;
@@ -45,5 +50,5 @@ export const register: Register = (program, { io, exit }) => {
       .command('test')
       .description("run registry folders' test cases (default: every bundled registry)")
       .argument('[dirs...]'),
-  ).action((dirs: string[], opts: { registries: string; codesets: string }) => exit(test(io, dirs, opts)));
+  ).action((dirs: string[], opts: { registries: string; codesets: string; codesetsFrom: string[] }) => exit(test(io, dirs, opts)));
 };

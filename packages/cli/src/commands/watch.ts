@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { CaregapsError, achievementDay, formatDay, loadRegistries, readRecords } from '@caregaps/core';
 import { Engine, type Change } from '@caregaps/engine';
 import { EXIT, report, type Io } from '../io.js';
-import { registryFolderOptions, type Register } from '../command.js';
+import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
 export interface WatchOptions {
   /** NDJSON records, or `-` for standard input. */
@@ -10,6 +10,7 @@ export interface WatchOptions {
   asOf: string;
   registries: string;
   codesets: string;
+  codesetsFrom?: string[];
   registry?: string[];
   /** Organisation records (NDJSON) to load before the input. */
   organisations?: string;
@@ -40,7 +41,8 @@ export async function watch(io: Io, options: WatchOptions, stdin: AsyncIterable<
     const start = achievementDay(options.asOf);
     const until = options.advanceTo === undefined ? undefined : achievementDay(options.advanceTo);
     if (until !== undefined && until < start) throw new CaregapsError('CG_USAGE', `--advance-to ${options.advanceTo} is before --as-of ${options.asOf}`);
-    const loaded = loadRegistries(options.registries, options.codesets, options.registry);
+    const loaded = loadRegistries(options.registries, options.codesets, { ...(options.registry ? { only: options.registry } : {}), codesetSources: options.codesetsFrom ?? [] });
+    describeSources(io, loaded.sources);
     const explain = options.explain === true;
     const engine = new Engine({ ...loaded, asOf: start, explainChanges: explain, ...(options.store ? { store: { directory: options.store } } : {}) });
     const subscription = engine.changes$.subscribe((change) => io.out(line(change, explain)));

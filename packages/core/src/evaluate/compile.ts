@@ -2,6 +2,7 @@ import type { CodesetIndex } from '../codesets/index.js';
 import { ageInYears, dayOfAge } from '../dates.js';
 import { applyOffset, parseDateExpression, type DateExpression } from '../rules/date-expression.js';
 import type { Registry } from '../rules/load.js';
+import { provisionalOf, type RegistryProvisional } from '../rules/provisional.js';
 import type { Action, Condition, FieldDefinition, IndicatorStatus, RuleDefinition, ValueTest } from '../rules/types.js';
 import { MovingDate, anchorDates, anchoredFunction, type AnchorDates } from './horizon.js';
 import { seriesOf, type PreparedPatient, type Series } from './patient.js';
@@ -111,6 +112,8 @@ export class CompiledRegistry {
   readonly indicatorIds: readonly string[];
   /** Cluster numbers this registry reads: an event in any other cluster cannot change its outcome. */
   readonly clusters: ReadonlySet<number>;
+  /** The register and indicators that read a missing, partial or substitute cluster, and which (DESIGN §3.4). */
+  readonly provisional: RegistryProvisional;
   private readonly fields: CompiledField[] = [];
   private readonly fieldNumber = new Map<string, number>();
   private readonly register: CompiledRule[];
@@ -143,6 +146,7 @@ export class CompiledRegistry {
       numerator: i.numerator.map((r) => this.compileRule(r)),
     }));
     this.context = new Context(this.fields);
+    this.provisional = provisionalOf(registry, index);
   }
 
   /**

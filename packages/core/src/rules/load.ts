@@ -51,6 +51,13 @@ function schemaMessage(error: ErrorObject): { message: string; key?: string; cod
   }
   switch (error.keyword) {
     case 'additionalProperties':
+      if (params['additionalProperty'] === 'provisional') {
+        return {
+          code: 'CG_RULE_SCHEMA',
+          message: 'remove "provisional": it is computed from the clusters the indicator reads (docs/codesets.md); write words as "caveat"',
+          key: 'provisional',
+        };
+      }
       return {
         code: 'CG_RULE_SCHEMA',
         message: `unknown property "${String(params['additionalProperty'])}"; see docs/rule-authoring.md for the properties allowed here`,

@@ -54,7 +54,8 @@ export interface IndicatorDefinition {
   description?: string;
   source?: string;
   programme?: 'qof' | 'enhanced-service' | 'local';
-  provisional?: string;
+  /** Words shown with the indicator's status; whether it is provisional is computed (DESIGN §3.4), never written. */
+  caveat?: string;
   denominator: RuleDefinition[];
   numerator: RuleDefinition[];
 }
