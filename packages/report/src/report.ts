@@ -11,6 +11,7 @@ import {
   formatDay,
   loadRegistries,
   preparedPatients,
+  provisionalReason,
   readRecords,
   type CodesetIndex,
   type CompiledRegistry,
@@ -58,6 +59,8 @@ export interface ReportOptions {
 /** A registry with its indicator titles, as the report names them. */
 export interface ReportRegistry extends RegistryInfo {
   indicatorTitles: Record<string, string>;
+  /** Provisional indicators (they read a missing, partial or substitute cluster) and why. */
+  provisional: Record<string, string>;
 }
 
 /** One chart: what it shows and its SVG. */
@@ -145,6 +148,9 @@ function describeRegistries(compiled: readonly CompiledRegistry[]): ReportRegist
   return registryInfo(compiled).map((info, i) => ({
     ...info,
     indicatorTitles: Object.fromEntries(compiled[i]!.registry.definition.indicators.map((d) => [d.id, d.title])),
+    provisional: Object.fromEntries(
+      Object.entries(compiled[i]!.provisional.indicators).filter(([, c]) => c.length).map(([id, c]) => [id, provisionalReason(c)]),
+    ),
   }));
 }
 

@@ -39,12 +39,18 @@ export interface Summary {
   registers: Record<string, { size: number; indicators: Record<string, Record<string, number>> }>;
   /** Indicators that read a cluster that is missing, partial or a substitute, with the reason (computed). */
   provisional: Record<string, string>;
+  /** Retired indicators (still evaluated), with the reason and source the rule file gives. */
+  retired: Record<string, string>;
 }
 
 function summarise(results: Iterable<PatientResult>, registries: readonly CompiledRegistry[], registered: number): Summary {
-  const summary: Summary = { registered, registers: {}, provisional: {} };
+  const summary: Summary = { registered, registers: {}, provisional: {}, retired: {} };
   for (const r of registries) {
     for (const [id, clusters] of Object.entries(r.provisional.indicators)) if (clusters.length) summary.provisional[id] = provisionalReason(clusters);
+    const retiring = [...r.registry.definition.indicators, ...(r.registry.definition.registerIndicator ? [r.registry.definition.registerIndicator] : [])];
+    for (const indicator of retiring) {
+      if (indicator.retired) summary.retired[indicator.id] = `${indicator.retired.reason} (${indicator.retired.source})`;
+    }
     summary.registers[r.id] = {
       size: 0,
       indicators: Object.fromEntries(r.indicatorIds.map((id) => [id, { met: 0, gap: 0, excepted: 0, 'not-applicable': 0 }])),
@@ -80,7 +86,7 @@ function formatSummary(summary: Summary, asOf: string): string {
     for (const [ind, c] of Object.entries(reg.indicators)) {
       const den = c.met! + c.gap!;
       lines.push(
-        `${summary.provisional[ind] ? '* ' : '  '}${ind.padEnd(10)} met ${String(c.met).padStart(6)}  gap ${String(c.gap).padStart(6)}  excepted ${String(c.excepted).padStart(5)}  n/a ${String(c['not-applicable']).padStart(6)}  achievement ${pct(c.met!, den).padStart(6)} (gross ${pct(c.met!, den + c.excepted!)})`,
+        `${summary.provisional[ind] ? '* ' : '  '}${ind.padEnd(10)} met ${String(c.met).padStart(6)}  gap ${String(c.gap).padStart(6)}  excepted ${String(c.excepted).padStart(5)}  n/a ${String(c['not-applicable']).padStart(6)}  achievement ${pct(c.met!, den).padStart(6)} (gross ${pct(c.met!, den + c.excepted!)})${summary.retired[ind] ? '  retired' : ''}`,
       );
     }
     lines.push('');
@@ -91,6 +97,7 @@ function formatSummary(summary: Summary, asOf: string): string {
     for (const [id, reason] of Object.entries(summary.provisional)) lines.push(`  ${id}: ${reason}`);
     lines.push('');
   }
+  for (const [ind, why] of Object.entries(summary.retired)) lines.push(`${ind} retired: ${why}`);
   return lines.join('\n');
 }
 

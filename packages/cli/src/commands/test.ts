@@ -1,7 +1,7 @@
 import { basename, dirname, join } from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
 import { CodesetIndex, CompiledRegistry, loadCodesetLayers, loadRegistry, provisionalReason, registryFile } from '@caregaps/core';
-import { readTestFile, runCases } from '@caregaps/testing';
+import { codesetSourcesOf, readTestFile, runCases } from '@caregaps/testing';
 import { EXIT, report, type Io } from '../io.js';
 import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
@@ -13,9 +13,10 @@ export function test(io: Io, dirs: string[], options: { registries: string; code
   let passed = 0;
   let failed = 0;
   try {
-    const layers = loadCodesetLayers(options.codesets, options.codesetsFrom ?? []);
+    const given = options.codesetsFrom ?? [];
+    const layers = loadCodesetLayers(options.codesets, given);
     describeSources(io, layers.sources);
-    const index = new CodesetIndex(layers.codesets);
+    const base = new CodesetIndex(layers.codesets);
     for (const dir of folders) {
       const file = registryFile(dir);
       const testsFile = join(dir, 'tests.yaml');
@@ -23,6 +24,9 @@ export function test(io: Io, dirs: string[], options: { registries: string; code
         io.err(`${dir}: expected registry.yaml and tests.yaml in the folder [CG_USAGE]\n`);
         return EXIT.usage;
       }
+      // A test file may name codeset sources (codesetsFrom) its cases need, laid after --codesets-from for it alone.
+      const sources = codesetSourcesOf(testsFile);
+      const index = sources.length ? new CodesetIndex(loadCodesetLayers(options.codesets, [...given, ...sources]).codesets) : base;
       const registry = new CompiledRegistry(loadRegistry(file, { codesets: index }), index);
       const results = runCases(registry, index, readTestFile(testsFile, registry));
       io.out(`${registry.id} (${basename(dirname(testsFile)) === registry.id ? testsFile : dir})\n`);

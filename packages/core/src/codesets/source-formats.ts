@@ -161,7 +161,12 @@ export function readManifest(rows: TableRow[], file: string): { entries: Manifes
     const fileName = cell(col.file) ? basename(cell(col.file)) : `${target}.csv`;
     const entry: ManifestEntry = { file: fileName, target, substitute: col.cluster < 0, manifest: `${file}:${line}` };
     const version = cell(col.version);
-    const release = cell(col.release) ? (releaseDateIn(cell(col.release)) ?? cell(col.release)) : version ? version.split('/').pop()!.split(/\s/)[0]! : '';
+    // An OpenCodelists id ends in its version (`…/bp_cod/20200812`); other list ids may name a release date.
+    const release = cell(col.release)
+      ? (releaseDateIn(cell(col.release)) ?? cell(col.release))
+      : version.includes('/') && !/\s/.test(version.split(' ')[0]!)
+        ? version.split(' ')[0]!.split('/').pop()!
+        : (releaseDateIn(version) ?? '');
     if (release) entry.release = release;
     if (cell(col.url)) entry.url = cell(col.url);
     const refset = /^\d{6,18}/.exec(cell(col.refset))?.[0];
