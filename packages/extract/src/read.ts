@@ -8,7 +8,7 @@ import {
   jsonObjectBatches,
   lineBatches,
   isValidNhsNumber,
-  parseDay,
+  parseRecordDay,
   type AdapterItem,
   type AdapterOptions,
   type ErrorCode,
@@ -48,12 +48,12 @@ function isTimeTail(text: string): boolean {
   return true;
 }
 
-/** YYYY-MM-DD from a date written in `format`, or undefined when it is not a real calendar date. */
+/** YYYY-MM-DD from a date written in `format`, or undefined when it is not a real calendar date in the record range. */
 export function parseDate(text: string, format: DateFormat): string | undefined {
   // The common form without a regular expression: an ISO date, alone or followed by " " or "T" and a time.
   if (format === 'YYYY-MM-DD' && (text.length === 10 || isTimeTail(text))) {
     const day = text.length === 10 ? text : text.slice(0, 10);
-    return parseDay(day) !== undefined ? day : undefined;
+    return parseRecordDay(day) !== undefined ? day : undefined;
   }
   let m: RegExpExecArray | null;
   let day: string | undefined;
@@ -76,7 +76,7 @@ export function parseDate(text: string, format: DateFormat): string | undefined 
       if (m && MONTHS[m[2]!.toUpperCase()]) day = `${m[3]}-${MONTHS[m[2]!.toUpperCase()]}-${m[1]!.padStart(2, '0')}`;
       break;
   }
-  return day !== undefined && parseDay(day) !== undefined ? day : undefined;
+  return day !== undefined && parseRecordDay(day) !== undefined ? day : undefined;
 }
 
 class RowFault {
