@@ -18,6 +18,7 @@ import {
   type SourceInput,
   type SourceLocation,
 } from '@caregaps/core';
+import { matchesGlob } from './glob.js';
 import { loadColumnMap, type ColumnMap, type DateFormat, type FieldSpec, type TableMap } from './column-map.js';
 
 /** Options of the extract adapter: the column map (parsed, or a file path) and the common adapter options. */
@@ -276,10 +277,6 @@ class TableReader {
   }
 }
 
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
-}
-
 function formatOf(table: TableMap, name: string): 'csv' | 'ndjson' {
   return table.format ?? (/\.(nd)?jsonl?$/i.test(name) ? 'ndjson' : 'csv');
 }
@@ -291,8 +288,8 @@ function formatOf(table: TableMap, name: string): 'csv' | 'ndjson' {
 export async function* readExtractBatches(inputs: readonly SourceInput[], options: ExtractAdapterOptions): AsyncGenerator<AdapterItem[]> {
   const map = typeof options.columnMap === 'string' ? loadColumnMap(options.columnMap) : options.columnMap;
   const keys = new Map<string, string>();
-  const tables = map.tables.map((t) => ({ reader: new TableReader(t, map, options, keys), pattern: t.files ? globToRegExp(t.files) : undefined }));
-  const tableOf = (input: SourceInput) => tables.find((t) => !t.pattern || t.pattern.test(basename(inputName(input))));
+  const tables = map.tables.map((t) => ({ reader: new TableReader(t, map, options, keys), pattern: t.files }));
+  const tableOf = (input: SourceInput) => tables.find((t) => t.pattern === undefined || matchesGlob(t.pattern, basename(inputName(input))));
   // Patient tables first, so event rows that name the patient by a key find the NHS number.
   const ordered = inputs
     .map((input, i) => ({ input, i, patient: tableOf(input)?.reader.table.kind === 'patient' }))

@@ -96,7 +96,10 @@ describe('column maps', () => {
     expect(problems('name: x\ntables:\n  - kind: event\n    fields: { id: A, code: B, dat: C, nhsNumber: D }\n')).toEqual(['/tables/0/fields/dat', '/tables/0/fields']);
     expect(problems('name: x\ndateFormat: MM/DD/YYYY\ntables: []\n')).toEqual(['/dateFormat', '/tables']);
     expect(problems('name: x\ntables:\n  - kind: patient\n    fields: { birthDate: { column: A, valu: 1 }, nhsNumber: N }\n')).toContain('/tables/0/fields/birthDate/valu');
-    expect(problems('name: x\n__proto__: {}\ntables:\n  - kind: patient\n    fields: { birthDate: A, nhsNumber: N }\n')).toContain('/__proto__');
+    // A prototype key is refused as the file is parsed, at its line and column.
+    expect(() => parseColumnMap('name: x\n__proto__: {}\ntables:\n  - kind: patient\n    fields: { birthDate: A, nhsNumber: N }\n', 'm.yaml')).toThrow(
+      expect.objectContaining({ code: 'CG_MAP_FORMAT', problems: [expect.objectContaining({ file: 'm.yaml', line: 2, column: 1 })] }),
+    );
   });
 
   it('refuses YAML syntax errors and alias bombs with CG_MAP_FORMAT', () => {
