@@ -68,10 +68,17 @@ export async function* readFhirBatches(inputs: readonly SourceInput[], options: 
     } else expanded.push(input);
   }
   const ordered = expanded.map((input, i) => ({ input, i })).sort((a, b) => rank(inputName(a.input)) - rank(inputName(b.input)) || a.i - b.i);
+  let inExport = false;
   for (const { input } of ordered) {
     const name = inputName(input);
-    if (name.endsWith('.ndjson')) yield* readNdjson(input, options, index, settings);
-    else {
+    if (name.endsWith('.ndjson')) {
+      // The NDJSON files of an export are one scope of ids; each Bundle document is its own.
+      if (!inExport) index.newScope();
+      inExport = true;
+      yield* readNdjson(input, options, index, settings);
+    } else {
+      index.newScope();
+      inExport = false;
       const text = await readOrFail(input);
       yield typeof text !== 'string' ? [text] : [...readJsonDocument(text, name, options, index, settings)];
     }
