@@ -1,4 +1,6 @@
+import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
+import { setImmediate as released } from 'node:timers/promises';
 import {
   inputName,
   inputText,
@@ -20,7 +22,18 @@ export interface FhirAdapterOptions extends AdapterOptions {
   maxBundleDepth?: number;
   /** Longest NDJSON line accepted, in bytes (default 16 MiB). */
   maxLineBytes?: number;
+  /**
+   * Largest JSON document (a Bundle or a single resource) read, in bytes (default 32 MiB). A document is parsed whole,
+   * so a larger one is quarantined (CG_SOURCE_TOO_LARGE) rather than risk the heap; send large exports as Bulk NDJSON.
+   */
+  maxBundleBytes?: number;
 }
+
+/** Default of `maxBundleBytes`. */
+export const MAX_BUNDLE_BYTES = 32 << 20;
+
+/** Items mapped between two releases of the event loop while a Bundle is read. */
+const BATCH = 500;
 
 /** Reference targets first (Organization, Medication, then Patient), so later resources can resolve them. */
 const TYPE_ORDER = ['Organization', 'Medication', 'Patient'];
@@ -50,21 +63,24 @@ export async function* readFhirBatches(inputs: readonly SourceInput[], options: 
     defaultPractice: options.defaultPractice,
   };
   const index = new ReferenceIndex(settings.sourceKey, options.testNumbers);
+  const maxBytes = options.maxBundleBytes ?? MAX_BUNDLE_BYTES;
   const expanded: SourceInput[] = [];
   for (const input of inputs) {
     const name = inputName(input);
     if (!name.endsWith('.ndjson') && typeof input === 'string') {
+      // Only a small file can be a manifest; documents are read again, one at a time, when their turn comes.
+      const size = await sizeOf(input);
+      if (size === undefined || size > MANIFEST_BYTES) {
+        expanded.push(input);
+        continue;
+      }
       const text = await readOrFail(input);
       if (typeof text !== 'string') {
         yield [text];
         continue;
       }
       const manifest = manifestOutputs(text, input);
-      if (manifest) {
-        expanded.push(...manifest);
-        continue;
-      }
-      expanded.push({ name, text });
+      expanded.push(...(manifest ?? [input]));
     } else expanded.push(input);
   }
   const ordered = expanded.map((input, i) => ({ input, i })).sort((a, b) => rank(inputName(a.input)) - rank(inputName(b.input)) || a.i - b.i);
@@ -79,8 +95,27 @@ export async function* readFhirBatches(inputs: readonly SourceInput[], options: 
     } else {
       index.newScope();
       inExport = false;
+      const size = typeof input === 'string' ? await sizeOf(input) : Buffer.byteLength(input.text);
+      if (size !== undefined && size > maxBytes) {
+        yield [tooLarge(name, size, maxBytes)];
+        continue;
+      }
       const text = await readOrFail(input);
-      yield typeof text !== 'string' ? [text] : [...readJsonDocument(text, name, options, index, settings)];
+      if (typeof text !== 'string') {
+        yield [text];
+        continue;
+      }
+      // Mapped a batch at a time, the event loop released between batches, so a large Bundle does not stall the process.
+      let batch: AdapterItem[] = [];
+      for (const item of readJsonDocument(text, name, options, index, settings)) {
+        batch.push(item);
+        if (batch.length === BATCH) {
+          yield batch;
+          batch = [];
+          await released();
+        }
+      }
+      yield batch;
     }
   }
 }
@@ -88,6 +123,27 @@ export async function* readFhirBatches(inputs: readonly SourceInput[], options: 
 /** `readFhirBatches`, one item at a time. */
 export function readFhir(inputs: readonly SourceInput[], options: FhirAdapterOptions = {}): AsyncGenerator<AdapterItem> {
   return itemsOf(readFhirBatches(inputs, options));
+}
+
+/** Largest file read to see whether it is a Bulk Data manifest. */
+const MANIFEST_BYTES = 1 << 20;
+
+/** Size of a file in bytes, or undefined when it cannot be read (the read then reports why). */
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return undefined;
+  }
+}
+
+function tooLarge(file: string, size: number, max: number): AdapterItem {
+  return {
+    ok: false,
+    code: 'CG_SOURCE_TOO_LARGE',
+    reason: `the document is ${size} bytes, over maxBundleBytes (${max}); split it into smaller Bundles, send Bulk Data NDJSON, or raise maxBundleBytes`,
+    at: { file },
+  };
 }
 
 async function readOrFail(input: SourceInput): Promise<string | AdapterItem> {
