@@ -5,6 +5,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CaregapsError, TestNumberAssigner, loadNormalisationMaps, readChecked, type AdapterItem, type SourceInput } from '@caregaps/core';
 import { extractAdapter, loadColumnMap, parseColumnMap, parseDate, type ColumnMap, type ExtractAdapterOptions } from '@caregaps/extract';
+import { fuzzSeed } from '../../core/test/fuzz-seed.js';
+
+const SEED = fuzzSeed('extract adapter');
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const PKG = join(HERE, '..');
@@ -151,7 +154,7 @@ describe('extract adapter under fuzzing', () => {
           if (nonEmpty[i]!.reduce((n, c) => n + c.length, 0) > 1 << 20) expect(item).toMatchObject({ ok: false, code: 'CG_SOURCE_PARSE' });
         }
       }),
-      { numRuns: 100 },
+      { numRuns: 100, seed: SEED },
     );
   });
 
@@ -163,7 +166,7 @@ describe('extract adapter under fuzzing', () => {
         expect(items.filter((i) => !i.ok && (i.code === 'CG_ADAPTER_FAILED' || i.code.startsWith('CG_RECORD_')))).toEqual([]);
         if (body.replace(/^\ufeff/, '').trim() !== '') expect(items.length).toBeGreaterThan(0);
       }),
-      { numRuns: 400 },
+      { numRuns: 400, seed: SEED },
     );
   });
 });
