@@ -6,16 +6,19 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadNormalisationMaps, readChecked, type AdapterItem } from '@caregaps/core';
 import { extractAdapter, parseColumnMap, type ColumnMap } from '@caregaps/extract';
+import { fuzzSeed } from '../../core/test/fuzz-seed.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const maps = loadNormalisationMaps(join(ROOT, 'codesets/maps'));
 const DIR = mkdtempSync(join(tmpdir(), 'caregaps-lines-'));
 const MAP: ColumnMap = parseColumnMap(
-  JSON.stringify({ name: 'lab', tables: [{ kind: 'event', fields: { id: 'id', nhsNumber: 'nhs', code: 'code', date: 'date' } }] }),
+  JSON.stringify({ name: 'lab', tables: [{ kind: 'event', fields: { id: 'id', nhsNumber: 'nhs', code: 'code', date: 'date', value: 'value' } }] }),
 );
+const SEED = fuzzSeed('extract line input');
 
 async function read(name: string, bytes: Buffer): Promise<AdapterItem[]> {
   const file = join(DIR, name);
@@ -91,5 +94,70 @@ describe('bytes that are not UTF-8', () => {
     expect(items.map((i) => (i.ok ? 'ok' : i.code))[0]).toBe('CG_SOURCE_ENCODING');
     expect(items[0]!.at.line).toBe(1);
     expect(items).toHaveLength(3);
+  });
+});
+
+describe('A2 malformed CSV', () => {
+  // Each cell is drawn from values known valid or known invalid, so the expected outcome of a row is known by
+  // construction (the oracle shares no code with the adapter or the record validator).
+  const cell = <T extends string>(valid: T[], invalid: T[]) =>
+    fc.oneof(fc.constantFrom(...valid).map((v) => ({ v, ok: true })), fc.constantFrom(...invalid).map((v) => ({ v, ok: false })));
+  const row = fc.record({
+    id: fc.constantFrom('=cmd|calc', '@SUM(1)', '+1', '-1', '\tx', 'a"b', 'multi\nline', 'cr\rin', 'x\u0000y', 'é😀', 'plain', 'a,b').map((v) => ({ v, ok: true })),
+    nhs: cell(['9434765919', ' 943 476 5919 '], ['9434765918', '', '94347659190']),
+    code: cell(['44054006'], ['abc', '', '1.95E+16']),
+    date: cell(['2020-01-01', '1850-01-01'], ['2020-02-30', '0095-01-01', '', '20200101']),
+    value: cell(['', '7.5', '-1', '0'], ['NaN', '1e400', 'seven']),
+    shape: fc.constantFrom('ok', 'ok', 'ok', 'ok', 'short', 'long', 'huge'),
+    eol: fc.constantFrom('\n', '\r\n', '\r'),
+    quoteAll: fc.boolean(),
+  });
+  const quote = (s: string, always: boolean) => (always || /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replaceAll('"', '""')}"` : s);
+
+  it('every row ends accepted or quarantined, as its cells say, whatever the line breaks and quoting', async () => {
+    let rowsTried = 0;
+    let crashes = 0;
+    let invalidAccepted = 0;
+    let validRefused = 0;
+    let lost = 0;
+    const reasons = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 25 }), fc.constantFrom('\n', '\r\n', '\r'), async (rows, headerEol) => {
+        let text = 'id,nhs,code,date,value' + headerEol;
+        const expected: boolean[] = [];
+        rows.forEach((r, i) => {
+          let cells = [`${r.id.v}-${i}`, r.nhs.v, r.code.v, r.date.v, r.value.v];
+          if (r.shape === 'short') cells = cells.slice(0, 4);
+          if (r.shape === 'long') cells.push('extra');
+          if (r.shape === 'huge') cells[4] = '1'.repeat(1_100_000);
+          text += cells.map((c) => quote(c, r.quoteAll)).join(',') + r.eol;
+          expected.push(r.shape === 'ok' && r.nhs.ok && r.code.ok && r.date.ok && r.value.ok);
+        });
+        let items: AdapterItem[] = [];
+        try {
+          items = await read(`a2.csv`, Buffer.from(text));
+        } catch {
+          crashes++;
+        }
+        rowsTried += rows.length;
+        lost += rows.length - items.length;
+        items.forEach((item, i) => {
+          if (item.ok && !expected[i]) invalidAccepted++;
+          if (!item.ok) {
+            reasons.add(item.code);
+            if (expected[i]) validRefused++;
+          }
+        });
+        expect(items.map((i) => i.ok)).toEqual(expected);
+        const lines = items.map((i) => i.at.line!);
+        expect(lines).toEqual([...lines].sort((a, b) => a - b));
+      }),
+      { numRuns: 150, seed: SEED },
+    );
+    console.log(
+      `A2 malformed CSV (seed ${SEED}): rows tried ${rowsTried}; crashes ${crashes}; invalid accepted ${invalidAccepted}; valid refused ${validRefused}; ` +
+        `lost ${lost}; distinct quarantine reasons ${reasons.size} (${[...reasons].sort().join(', ')})`,
+    );
+    expect([crashes, invalidAccepted, validRefused, lost]).toEqual([0, 0, 0, 0]);
   });
 });
