@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readRecords, type ReadResult } from '@caregaps/core';
+import { measureLoad } from './load-probe.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'caregaps-oversize-'));
 const event = (i: number) => JSON.stringify({ kind: 'event', id: `e${i}`, nhsNumber: '9434765919', code: '44054006', date: '2020-01-01' });
@@ -40,30 +41,16 @@ describe('A4 oversize input', () => {
       for (let i = 0; i < 1000; i++) yield event(n++) + '\n';
     };
     const file = await writeFile('oversize.ndjson', parts());
-    global.gc?.();
-    const rssBefore = process.memoryUsage().rss;
-    let rssMax = rssBefore;
-    let last = performance.now();
-    let blockMs = 0;
-    const probe = setInterval(() => {
-      const now = performance.now();
-      blockMs = Math.max(blockMs, now - last);
-      last = now;
-      rssMax = Math.max(rssMax, process.memoryUsage().rss);
-    }, 5);
     const refused: ReadResult[] = [];
     let accepted = 0;
     let count = 0;
-    try {
+    const { blockMs, rssGrowthMb: growth } = await measureLoad(async () => {
       for await (const r of readRecords(file)) {
         count++;
         if (r.ok) accepted++;
         else refused.push(r);
       }
-    } finally {
-      clearInterval(probe);
-    }
-    const growth = (rssMax - rssBefore) / 1e6;
+    });
     console.log(
       `A4 oversize: oversized inputs ${oversized.length} (${oversized.map(([name]) => name).join(', ')}); typed rejections ${refused.length}; ` +
         `other lines accepted ${accepted} of 5,000; max RSS growth ${growth.toFixed(0)} MB; max event-loop block ${blockMs.toFixed(0)} ms; OOM 0`,

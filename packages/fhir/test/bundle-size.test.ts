@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCheckedBatches, type AdapterItem } from '@caregaps/core';
 import { MAX_BUNDLE_BYTES, fhirAdapter } from '@caregaps/fhir';
+import { measureLoad } from '../../core/test/load-probe.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'caregaps-bundle-'));
 
@@ -36,23 +37,14 @@ function bundleOf(observations: number): string {
   return JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry });
 }
 
-/** Reads the file, measuring the longest gap a 5 ms timer sees (the event loop blocked) and the heap afterwards. */
+/** Reads the file, measuring the time, the longest event-loop block and the RSS growth. */
 async function readMeasured(file: string, options = {}): Promise<{ items: AdapterItem[]; blockMs: number; ms: number }> {
-  let last = performance.now();
-  let blockMs = 0;
-  const probe = setInterval(() => {
-    const now = performance.now();
-    blockMs = Math.max(blockMs, now - last);
-    last = now;
-  }, 5);
-  const start = performance.now();
-  const items: AdapterItem[] = [];
-  try {
+  const { result: items, blockMs, ms } = await measureLoad(async () => {
+    const items: AdapterItem[] = [];
     for await (const batch of readCheckedBatches(fhirAdapter, [file], { defaultPractice: 'F83004', ...options })) items.push(...batch);
-  } finally {
-    clearInterval(probe);
-  }
-  return { items, blockMs, ms: performance.now() - start };
+    return items;
+  });
+  return { items, blockMs, ms };
 }
 
 describe('Bundle size', () => {
