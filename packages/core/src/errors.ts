@@ -54,7 +54,7 @@ export const ERRORS = {
   CG_SOURCE_ENCODING: 'The line or row is not valid UTF-8, so it was quarantined rather than read with its bad bytes replaced. Export the file as UTF-8 (or convert it with iconv).',
   CG_SOURCE_NHS_NUMBER: 'The source patient has no valid NHS number. Correct it at source; for synthetic data use --assign-test-nhs-numbers.',
   CG_SOURCE_CONFLICT: 'One source id was given for two patients (different NHS numbers), so the resource and everything referring to that id were quarantined. Correct the id or the NHS number at source and send both again.',
-  CG_SOURCE_TOO_LARGE: 'The JSON document is larger than the adapter reads whole (maxBundleBytes, 32 MiB by default). Split it into smaller Bundles, send Bulk Data NDJSON, or raise the limit.',
+  CG_SOURCE_TOO_LARGE: 'The JSON document is over maxBundleBytes (512 MiB by default), or is a single resource over streamFromBytes (8 MiB), which would have to be parsed whole. Split it, send Bulk Data NDJSON, or raise the limit.',
   CG_SOURCE_REFERENCE: 'The item refers to a patient not found in the input. Send the Patient with it (same bundle, or the Patient NDJSON file).',
   CG_SOURCE_DATE: 'The item has no usable date to the day (effective, then issued or recorded). Record the date at source.',
   CG_SOURCE_CODE: 'The item has no usable code (missing, too long, or a SNOMED code that is not a concept id). Fix the coding at source.',
