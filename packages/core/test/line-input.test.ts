@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readRecords, type ReadResult } from '@caregaps/core';
+import { jsonObjectBatches, readRecords, type ReadResult } from '@caregaps/core';
 
 const DIR = mkdtempSync(join(tmpdir(), 'caregaps-records-'));
 
@@ -53,5 +53,16 @@ describe('record files', () => {
     const mixed = await read('mixed.ndjson', Buffer.from(lines.map((l, i) => l + breaks[i % 3]).join('')));
     expect(figure('NDJSON mixing LF, CR and CRLF', 2000, mixed)).toEqual({ accepted: 2000, quarantined: 0, lost: 0 });
     expect(mixed.map((r) => r.line)).toEqual(lines.map((_, i) => i + 1));
+  });
+});
+
+describe('adapter NDJSON (FHIR Bulk export, extract NDJSON)', () => {
+  it('quarantines lines that are not UTF-8 as CG_SOURCE_ENCODING with file and line, and reads CR-separated lines', async () => {
+    const file = join(DIR, 'Observation.ndjson');
+    const line = (id: string) => JSON.stringify({ resourceType: 'Observation', id });
+    writeFileSync(file, Buffer.concat([Buffer.from(line('a') + '\r'), Buffer.from(line('lab-\xff') + '\r\n', 'latin1'), Buffer.from(line('lab-\xfe') + '\n', 'latin1'), Buffer.from(line('b'))]));
+    const out: string[] = [];
+    for await (const batch of jsonObjectBatches(file, 1 << 20, 'maxLineBytes')) for (const item of batch) out.push(item.ok ? `ok:${item.line}` : `${item.code}:${item.at.file === file}:${item.at.line}`);
+    expect(out).toEqual(['ok:1', 'CG_SOURCE_ENCODING:true:2', 'CG_SOURCE_ENCODING:true:3', 'ok:4']);
   });
 });
