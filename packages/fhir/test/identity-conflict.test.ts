@@ -1,7 +1,7 @@
 /**
  * One FHIR id, two NHS numbers (issue 13, item 7): the conflict is quarantined, never resolved by filing one patient's
- * data under the other's NHS number. 9434765919, 9434765870 and 9434765838 are valid Modulus 11 numbers (docs/records.md example
- * and its neighbour in the test range used throughout the tests).
+ * data under the other's NHS number. 9434765919, 9434765870 and 9434765838 are valid Modulus 11 numbers (the first is
+ * the docs/records.md example; the test asserts each is valid).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
