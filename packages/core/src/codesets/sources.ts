@@ -192,7 +192,7 @@ export function readCodesetSource(path: string): CodesetSourceContent {
     if (distinct.length > 1) {
       for (const f of found) {
         const others = found.filter((g) => g !== f).map((g) => basename(g.report.file));
-        f.report.note = [f.report.note, `${cluster} not used: ${others.join(', ')} in the same source also give${others.length === 1 ? "s" : ""} it, with other codes (give the one you want as its own source)`]
+        f.report.note = [f.report.note, `${cluster} not used: ${others.join(', ')} in the same source also give${others.length === 1 ? 's' : ''} it, with other codes (give the one you want as its own source)`]
           .filter(Boolean)
           .join('; ');
       }
