@@ -37,20 +37,22 @@ export { nhsDigitalSuppression, publishedRate, type SuppressionPolicy, type Supp
 export { buildSummary, SUMMARY_COLUMNS, type SummaryRow, type SummaryTable } from './summary.js';
 export {
   MemoryAuditLog,
-  NdjsonAuditLog,
-  verifyAuditLog,
   verifyChain,
-  headFileOf,
+  auditKey,
   sha256,
   AUDIT_FIELDS,
   GENESIS,
+  MIN_KEY_BYTES,
   type AuditEvent,
   type ChainedAuditEvent,
   type AuditSink,
-  type AuditHead,
+  type AuditCheckpoint,
+  type CheckpointSink,
   type AuditProblem,
   type AuditVerification,
 } from './audit.js';
+export { NdjsonAuditLog, FileCheckpoint, readAuditKey, verifyAuditLog, type NdjsonAuditLogOptions } from './audit-file.js';
+export type { AuditReportEntry } from './audit-report.js';
 export { toCsv, neutralise } from './csv.js';
 export { DEFAULT_CATEGORIES, categoryOf, type RecordCategory } from './categories.js';
 export { OrganisationHierarchy, LEVELS, UNMAPPED, type OrganisationLevel, type OrganisationProblem } from './organisations.js';

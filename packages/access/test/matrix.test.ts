@@ -73,7 +73,7 @@ async function layerFor(optOut: OptOut | 'none', agreement: string, nhs: string,
     });
     agreements.sign(a.id, PRACTICE, 'cg');
     agreements.sign(a.id, HOSPITAL, 'cg2');
-    if (agreement === 'withdrawn') agreements.withdraw(a.id);
+    if (agreement === 'withdrawn') agreements.withdraw(a.id, PRACTICE);
   }
   return createAccess({
     source,
