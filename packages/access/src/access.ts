@@ -97,6 +97,9 @@ export interface PatientRecordView {
   registries: RegistryStatus[] | null;
 }
 
+/** How often an access is decided again when permissions keep changing under it, before it is refused. */
+const MAX_ROUNDS = 3;
+
 /** The error every refused access throws: the same for a forbidden and a non-existent patient. */
 function denied(decisionId: string): CaregapsError {
   return new CaregapsError('CG_ACCESS_DENIED', `Access denied (decision ${decisionId})`);
@@ -170,21 +173,34 @@ export class AccessLayer {
    */
   async attempt<T>(principal: Principal, purpose: Purpose, attempt: Attempt, run: (request: AccessRequest) => Promise<Outcome<T>>): Promise<T> {
     const id = randomUUID();
-    const patient = attempt.nhsNumber === undefined ? undefined : this.options.source.patient(attempt.nhsNumber);
-    const request = this.request(principal, purpose, attempt, patient);
-    const malformed = principalProblem(principal);
-    let decision: Omit<Decision, 'id'> = malformed
-      ? { allowed: false, decidedBy: [{ policy: 'access-layer', rule: malformed }] }
-      : await this.policies.decide(request, this.context);
+    let decision: Omit<Decision, 'id'>;
     let outcome: Outcome<T> | undefined;
     let failure: unknown;
-    if (decision.allowed) {
-      try {
-        outcome = await run(request);
-      } catch (error) {
-        failure = error;
-        const rule = error instanceof CaregapsError ? error.code : 'internal-error';
-        decision = { allowed: false, decidedBy: [{ policy: 'access-layer', rule }] };
+    // Policies and item checks await; if sharing agreements or the patient's registration and opt-outs change
+    // meanwhile, the answer may mix permissions from before and after: decide and run again on the new state.
+    for (let round = 1; ; round++) {
+      const before = this.stateOf(attempt);
+      const patient = attempt.nhsNumber === undefined ? undefined : this.options.source.patient(attempt.nhsNumber);
+      const request = this.request(principal, purpose, attempt, patient);
+      const malformed = principalProblem(principal);
+      decision = malformed ? { allowed: false, decidedBy: [{ policy: 'access-layer', rule: malformed }] } : await this.policies.decide(request, this.context);
+      outcome = undefined;
+      failure = undefined;
+      if (decision.allowed) {
+        try {
+          outcome = await run(request);
+        } catch (error) {
+          failure = error;
+          const rule = error instanceof CaregapsError ? error.code : 'internal-error';
+          decision = { allowed: false, decidedBy: [{ policy: 'access-layer', rule }] };
+        }
+      }
+      if (this.stateOf(attempt) === before) break;
+      if (round === MAX_ROUNDS) {
+        decision = { allowed: false, decidedBy: [{ policy: 'access-layer', rule: 'permissions-changed-during-access' }] };
+        outcome = undefined;
+        failure = undefined;
+        break;
       }
     }
     const event: AuditEvent = {
@@ -216,6 +232,12 @@ export class AccessLayer {
     if (failure !== undefined && !(failure instanceof CaregapsError && failure.code === 'CG_ACCESS_DENIED')) throw failure;
     if (!decision.allowed || !outcome) throw denied(id);
     return outcome.result;
+  }
+
+  /** What an access's answer depends on besides the records: agreements, and the patient's registration and opt-outs. */
+  private stateOf(attempt: Attempt): string {
+    const patient = attempt.nhsNumber === undefined ? undefined : this.options.source.patient(attempt.nhsNumber);
+    return `${this.agreements.revision}|${patient ? JSON.stringify(patient) : ''}`;
   }
 
   /** Appends to the audit sink, giving up (and telling the sink, which must then not write) after auditTimeoutMs. */
@@ -395,9 +417,13 @@ export class AccessView {
       if (!patient) throw new CaregapsError('CG_ACCESS_DENIED', 'no such patient');
       const categories = Object.fromEntries(RECORD_CATEGORIES.map((c) => [c, [] as RecordEntry[]])) as Record<RecordCategory, RecordEntry[]>;
       const organisations = source.organisations;
+      // One consistent snapshot of the record and its statuses, taken before any await: a write during the item
+      // checks below cannot pair new results with old statuses (a torn read).
+      const events = source.events(patient.nhsNumber);
+      const statuses = source.statuses(patient.nhsNumber, { explain: true });
       let shown = 0;
       const hidden = new Set<string>();
-      for (const event of source.events(patient.nhsNumber)) {
+      for (const event of events) {
         const clusters = source.clustersOf(event.code);
         const category = this.layer.categoryOf(clusters);
         // A record without a source is taken to come from the registered practice (GP extracts carry none).
@@ -425,7 +451,7 @@ export class AccessView {
       const statusesVisible = await this.layer.policies.visible(request, { source: patient.practice, category: 'registry-statuses' }, this.layer.policyContext);
       // Explanations pass the same filter as the records: no fact built from a hidden record is shown.
       const registries = statusesVisible
-        ? source.statuses(patient.nhsNumber, { explain: true }).map((s) => (s.explanation ? { ...s, explanation: visibleExplanation(s.explanation, hidden) } : s))
+        ? statuses.map((s) => (s.explanation ? { ...s, explanation: visibleExplanation(s.explanation, hidden) } : s))
         : null;
       const view: PatientRecordView = { nhsNumber: patient.nhsNumber, practice: patient.practice, asOf: source.asOf, categories, registries };
       return { result: view, rowCount: shown + (registries?.length ?? 0) };

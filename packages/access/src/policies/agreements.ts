@@ -51,6 +51,8 @@ function checkTerms(terms: AgreementTerms): void {
 export class AgreementRegistry {
   private readonly versions = new Map<string, SharingAgreement[]>();
   private next = 1;
+  /** Grows with every change, so a reader can tell that the agreements changed under it. */
+  revision = 0;
 
   constructor(saved: readonly SharingAgreement[] = []) {
     for (const a of saved) {
@@ -68,6 +70,7 @@ export class AgreementRegistry {
     checkTerms(terms);
     const agreement: SharingAgreement = { id: `ISA-${this.next++}`, version: 1, ...structuredClone(terms), status: 'draft', signatures: {} };
     this.versions.set(agreement.id, [agreement]);
+    this.revision++;
     return structuredClone(agreement);
   }
 
@@ -112,6 +115,7 @@ export class AgreementRegistry {
   sign(id: string, party: string, user: string): SharingAgreement {
     const latest = this.authorise(id, party, 'sign');
     latest.signatures[party] = user;
+    this.revision++;
     if (this.signersOf(id, latest).every((p) => latest.signatures[p] !== undefined)) latest.status = 'signed';
     return structuredClone(latest);
   }
@@ -132,6 +136,7 @@ export class AgreementRegistry {
     if (latest.status === 'draft') list.pop();
     const draft: SharingAgreement = { id, version: latest.version + (latest.status === 'draft' ? 0 : 1), ...structuredClone(terms), status: 'draft', signatures: {} };
     list.push(draft);
+    this.revision++;
     return structuredClone(draft);
   }
 
@@ -140,6 +145,7 @@ export class AgreementRegistry {
     this.authorise(id, by, 'withdraw');
     const list = this.versions.get(id)!;
     for (const v of list) v.status = 'withdrawn';
+    this.revision++;
     return structuredClone(list[list.length - 1]!);
   }
 
