@@ -195,7 +195,8 @@ export class AccessLayer {
           decision = { allowed: false, decidedBy: [{ policy: 'access-layer', rule }] };
         }
       }
-      if (this.stateOf(attempt) === before) break;
+      // Managing agreements changes them: it is a write, done once, never re-run.
+      if (attempt.activity === 'manage-sharing-agreements' || this.stateOf(attempt) === before) break;
       if (round === MAX_ROUNDS) {
         decision = { allowed: false, decidedBy: [{ policy: 'access-layer', rule: 'permissions-changed-during-access' }] };
         outcome = undefined;
