@@ -141,13 +141,29 @@ describe('audit trail', () => {
     expect(disallowed).toBe(0);
   });
 
-  test('H2/F1: list and export events carry the purpose, row count, patients and list hash', async () => {
+  test('H2/F1: every export is audited with its purpose, row count, patients and list hash', async () => {
     const audit = new MemoryAuditLog();
     const layer = createAccess({ source, audit, now: () => TODAY });
     const exported = await layer.as(GP1, 'direct-care').exportGapList({ registry: 'diabetes', indicator: 'DM020' });
     const event = audit.entries()[0]!;
     expect(event).toMatchObject({ activity: 'export-patient-list', purpose: 'direct-care', decision: 'allow', rowCount: exported.rowCount, patients: [A] });
     expect(event.listHash).toMatch(/^[0-9a-f]{64}$/);
+    let exports = 0;
+    let unaudited = 0;
+    for (const principal of [GP1, GP2, PRIVACY, { user: 'x', roles: ['nobody'], organisation: HOSPITAL }]) {
+      for (const purpose of ['direct-care', 'secondary-use'] as const) {
+        for (const query of [{ registry: 'diabetes' }, { registry: 'diabetes', indicator: 'DM020' }, { registry: 'diabetes', status: 'met' as const }]) {
+          exports++;
+          const before = audit.lines.length;
+          const result = await layer.as(principal, purpose).exportGapList(query).catch(() => undefined);
+          const last = audit.entries().at(-1)!;
+          const complete = last.activity === 'export-patient-list' && last.purpose === purpose && (result === undefined || (last.rowCount === result.rowCount && /^[0-9a-f]{64}$/.test(last.listHash ?? '')));
+          if (audit.lines.length !== before + 1 || !complete) unaudited++;
+        }
+      }
+    }
+    console.log(`H2 export governance: exports ${exports}; unaudited or without purpose, row count and list hash ${unaudited}`);
+    expect(unaudited).toBe(0);
   });
 
   test('F3: every edit, deletion, reordering and truncation is detected, even re-chained by an attacker without the key', async () => {
