@@ -5,26 +5,14 @@ import type { ChainedAuditEvent } from './audit.js';
  * patients it touched. Never another organisation's patient, never a list hash (a short list's hash can be
  * reversed by trying NHS numbers), never clinical content.
  */
-export interface AuditReportEntry {
-  seq: number;
-  id: string;
-  time: string;
-  user: string;
-  roles: string[];
-  organisation: string;
-  purpose: string;
-  activity: string;
-  resource: string;
-  decision: 'allow' | 'deny';
-  policy: string;
-  rule: string;
+export type AuditReportEntry = Pick<ChainedAuditEvent, 'seq' | 'id' | 'time' | 'user' | 'roles' | 'organisation' | 'purpose' | 'activity' | 'resource' | 'decision' | 'policy' | 'rule'> & {
   /** The report's patients this access touched (for a patient's report: that patient; else the controller's). */
   patients: string[];
   /** For the controller's own users' lists and exports: how many rows its user was given. */
   rowCount?: number;
   /** For a controller's report on an organisation: the organisation, when it is the controller itself. */
   subjectOrganisation?: string;
-}
+};
 
 /** Whose accesses a report shows: one patient's, or one data controller's (its users' and its patients'). */
 export type ReportSubject = { patient: string } | { organisation: string; registeredAt: (nhsNumber: string) => string | undefined };

@@ -16,6 +16,7 @@ import { Engine } from 'json-rules-engine';
 import { CodesetIndex, PatientStore, loadCodesets, loadRegistries, parseDay, parseRegistry, type CaregapsError, type Registry } from '@caregaps/core';
 import { ReferenceRegistry } from '@caregaps/core/reference';
 import { CODESETS, REGISTRIES } from './fixtures/codesets.js';
+import { registryWith } from './fixtures/hostile-rules.js';
 
 const fromEngine = createRequire(createRequire(import.meta.url).resolve('json-rules-engine'));
 const jsonpath = fromEngine('jsonpath-plus') as { JSONPath: (...args: unknown[]) => unknown };
@@ -55,19 +56,6 @@ const PAYLOADS = [
   "$['constructor']['constructor']('globalThis.__caregapsPwned=1')()",
 ];
 
-const registryWith = (condition: string) => `id: hostile
-title: t
-version: "1"
-source: { document: d, version: "1" }
-fields:
-  DMLAT_DAT: { latest: DM_COD }
-register:
-  - rule: 1
-    if: ${condition}
-    then: select
-    else: reject
-indicators: []
-`;
 
 const codesets = loadCodesets(CODESETS);
 const index = new CodesetIndex(codesets);
