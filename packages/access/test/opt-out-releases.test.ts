@@ -51,7 +51,7 @@ describe('G3 opt-out timeliness', () => {
     for (let i = 0; i < 40; i++) {
       const spec = onList[Math.floor(rnd() * onList.length)]!;
       const analyst = w.layer.as({ user: 'an', roles: ['analyst'], organisation: spec.practice }, 'secondary-use');
-      const kind = (['national-data-opt-out', 'type-1', 'secondary-use'] as const)[i % 3];
+      const kind = (['national-data-opt-out', 'type-1', 'secondary-use'] as const)[i % 3]!;
       const started = performance.now();
       w.setOptOut(spec, [kind]);
       const list = await analyst.patients({ registry: 'diabetes', status: 'met' }).then(async (met) => [...met, ...(await analyst.patients({ registry: 'diabetes', status: 'gap' }))]);
