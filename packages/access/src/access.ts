@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CaregapsError, formatDay, type IndicatorStatus } from '@caregaps/core';
 import { sha256, type AuditEvent, type AuditSink } from './audit.js';
 import { minimisedReport, type AuditReportEntry } from './audit-report.js';
@@ -37,6 +38,11 @@ export interface AccessOptions {
   policyTimeoutMs?: number;
   /** Longest the audit sink may take to store an event before the access is refused (default 5000 ms). */
   auditTimeoutMs?: number;
+  /**
+   * Shortest time a refusal of a request naming a patient takes (default 2 ms), so the refusal time does not tell a
+   * forbidden patient from an NHS number that names no one. 0 turns the floor off (tests that count refusals).
+   */
+  refusalFloorMs?: number;
   /** The clock (default: now). The access day decides which agreements and registrations are in force. */
   now?: () => Date;
 }
@@ -173,6 +179,7 @@ export class AccessLayer {
    */
   async attempt<T>(principal: Principal, purpose: Purpose, attempt: Attempt, run: (request: AccessRequest) => Promise<Outcome<T>>): Promise<T> {
     const id = randomUUID();
+    const started = performance.now();
     let decision: Omit<Decision, 'id'>;
     let outcome: Outcome<T> | undefined;
     let failure: unknown;
@@ -231,7 +238,11 @@ export class AccessLayer {
     }
     // A refusal raised while running (e.g. not a party) reads exactly like any other denial.
     if (failure !== undefined && !(failure instanceof CaregapsError && failure.code === 'CG_ACCESS_DENIED')) throw failure;
-    if (!decision.allowed || !outcome) throw denied(id);
+    if (!decision.allowed || !outcome) {
+      const floor = attempt.nhsNumber === undefined ? 0 : (this.options.refusalFloorMs ?? 2) - (performance.now() - started);
+      if (floor > 0) await sleep(Math.ceil(floor));
+      throw denied(id);
+    }
     return outcome.result;
   }
 

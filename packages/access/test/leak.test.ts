@@ -52,6 +52,7 @@ function world(seed: number, size: number): World {
     layer: (suppression) =>
       createAccess({
         source,
+        refusalFloorMs: 0, // thousands of refusals here; refusal timing is E4's own test (side-channel.test.ts)
         audit: new MemoryAuditLog(),
         agreements,
         careTeams: [{ id: TEAM, organisation: HOSPITAL, patients: [...team] }],

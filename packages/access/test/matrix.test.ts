@@ -77,6 +77,7 @@ async function layerFor(optOut: OptOut | 'none', agreement: string, nhs: string,
   }
   return createAccess({
     source,
+    refusalFloorMs: 0, // thousands of refusals here; refusal timing is E4's own test (side-channel.test.ts)
     audit,
     agreements,
     careTeams: [{ id: 'diabetes-outreach', organisation: HOSPITAL, patients: [nhs] }],
