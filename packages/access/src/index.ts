@@ -1,6 +1,6 @@
 /**
  * Caregaps access layer: every read declares who and why, is decided by deny-by-default policy plugins (RBAC,
- * legitimate relationship, sharing agreements, opt-outs), is audited in a hash-chained log, and anonymised outputs
+ * legitimate relationship, sharing agreements, opt-outs), is audited in a keyed (HMAC-SHA-256) chain anchored outside the log, and anonymised outputs
  * go through small-number suppression.
  * @packageDocumentation
  */
