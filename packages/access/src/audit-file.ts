@@ -12,7 +12,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { dirname, relative, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CaregapsError } from '@caregaps/core';
 import fsx from 'fs-native-extensions';
@@ -34,7 +34,7 @@ import {
 /** Whether `path` is the directory `dir` or inside it (after resolving links of whatever exists). */
 function within(path: string, dir: string): boolean {
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
-  const rel = relative(real(dir), existsSync(path) ? real(path) : resolve(real(dirname(path)), path.split(/[\\/]/).pop()!));
+  const rel = relative(real(dir), existsSync(path) ? real(path) : resolve(real(dirname(path)), basename(path)));
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
@@ -168,6 +168,8 @@ export class NdjsonAuditLog implements AuditSink {
   private checked = false;
   /** Bytes of torn tails cut off (crashed appends). */
   recoveredBytes = 0;
+  /** This writer's appends, one after another. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     readonly file: string,
@@ -191,8 +193,18 @@ export class NdjsonAuditLog implements AuditSink {
     return log;
   }
 
-  /** Takes the lock (waiting up to lockTimeoutMs), runs `work`, and always releases it. */
-  private async locked(signal: AbortSignal | undefined, work: () => Promise<void>): Promise<void> {
+  /**
+   * Runs `work` alone: after this writer's earlier appends (the OS lock belongs to the open file, so it does not
+   * keep this writer's own concurrent appends apart) and under the OS lock (which keeps other writers out).
+   */
+  private locked(signal: AbortSignal | undefined, work: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(() => this.underLock(signal, work));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Takes the OS lock (waiting up to lockTimeoutMs), runs `work`, and always releases it. */
+  private async underLock(signal: AbortSignal | undefined, work: () => Promise<void>): Promise<void> {
     const timeout = this.options.lockTimeoutMs ?? 2000;
     const deadline = Date.now() + timeout;
     let wait = 1;

@@ -117,6 +117,22 @@ describe('audit log under ordinary faults', () => {
     expect(audit.recoveredBytes).toBeGreaterThan(0);
   });
 
+  test('concurrent appends in one process, through one writer and through two, keep one chain', async () => {
+    const file = join(logs, 'in-process.ndjson');
+    const checkpoint = new FileCheckpoint(join(vault, 'in-process.checkpoint'), file);
+    const [one, two] = [await NdjsonAuditLog.open(file, { key: KEY, checkpoint }), await NdjsonAuditLog.open(file, { key: KEY, checkpoint })];
+    const event = (id: string): AuditEvent => ({ id, time: TODAY.toISOString(), user: 'u', roles: ['nurse'], organisation: 'P00001', purpose: 'direct-care', activity: 'view-patient-record', resource: 'patient-record', decision: 'allow', policy: 'test@1.0.0', rule: 'r' });
+    await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? two : one).append(event(`e${i}`))));
+    one.close();
+    two.close();
+    const entries = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChainedAuditEvent);
+    const duplicateSeqs = entries.length - new Set(entries.map((e) => e.seq)).size;
+    console.log(`C5-style audit writers in one process: concurrent appends 60 (two writers); entries ${entries.length}; duplicate sequence numbers ${duplicateSeqs}`);
+    expect(entries.length).toBe(60);
+    expect(duplicateSeqs).toBe(0);
+    expect(verifyAuditLog(file, KEY, checkpoint.read()).problems).toEqual([]);
+  });
+
   describe('across processes', () => {
     let child = '';
     beforeAll(async () => {
