@@ -170,6 +170,8 @@ export class NdjsonAuditLog implements AuditSink {
   recoveredBytes = 0;
   /** This writer's appends, one after another. */
   private queue: Promise<void> = Promise.resolve();
+  /** Set when a failed write could not be undone: the writer has stopped (see undo). */
+  private failed: string | undefined;
 
   constructor(
     readonly file: string,
@@ -205,6 +207,7 @@ export class NdjsonAuditLog implements AuditSink {
 
   /** Takes the OS lock (waiting up to lockTimeoutMs), runs `work`, and always releases it. */
   private async underLock(signal: AbortSignal | undefined, work: () => Promise<void>): Promise<void> {
+    if (this.failed) throw new CaregapsError('CG_AUDIT_WRITE', `The audit writer of ${this.file} has stopped: ${this.failed}; restart it once the disk works`);
     const timeout = this.options.lockTimeoutMs ?? 2000;
     const deadline = Date.now() + timeout;
     let wait = 1;
@@ -217,7 +220,7 @@ export class NdjsonAuditLog implements AuditSink {
       if (signal?.aborted) throw new CaregapsError('CG_AUDIT_WRITE', 'The access layer stopped waiting for this audit event');
       await work();
     } finally {
-      fsx.unlock(this.fd);
+      if (!this.failed) fsx.unlock(this.fd);
     }
   }
 
@@ -270,7 +273,7 @@ export class NdjsonAuditLog implements AuditSink {
         if (this.options.fsync !== false) this.io.fsync(this.fd);
         if (due) await this.options.checkpoint!.write({ count: this.head.count + 1, mac, time: new Date().toISOString() });
       } catch (error) {
-        this.undo();
+        this.undo(bytes.length);
         throw error instanceof CaregapsError ? error : new CaregapsError('CG_AUDIT_WRITE', `The audit event could not be written to ${this.file}: ${(error as Error)?.message ?? String(error)}`);
       }
       this.sinceCheckpoint = due ? 0 : this.sinceCheckpoint + 1;
@@ -279,13 +282,24 @@ export class NdjsonAuditLog implements AuditSink {
     });
   }
 
-  /** A failed append leaves nothing: the file is cut back to the last whole entry (or, failing that, on the next append). */
-  private undo(): void {
+  /**
+   * A failed append leaves nothing: the file is cut back to the last whole entry. If that fails too, a torn
+   * partial line is cut off by the next append; but a whole line (written, then fsync failed) would read as an
+   * entry, so the writer stops instead (fail-stop, as PostgreSQL does on a failed fsync): it keeps the OS lock and
+   * refuses every later append, and so every other writer's, until the process is restarted on a working disk.
+   */
+  private undo(lineBytes: number): void {
     try {
       this.io.truncate(this.fd, this.size);
       this.io.fsync(this.fd);
-    } catch {
-      // The next append (or open) cuts the torn tail off under the lock.
+    } catch (error) {
+      let end = Number.POSITIVE_INFINITY;
+      try {
+        end = fstatSync(this.fd).size;
+      } catch {
+        // Unknown size: assume the whole line is there.
+      }
+      if (end >= this.size + lineBytes) this.failed = `a failed audit write could not be undone (${(error as Error)?.message ?? String(error)})`;
     }
   }
 

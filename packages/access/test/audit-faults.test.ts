@@ -52,11 +52,11 @@ class FaultyIo implements AuditFileIo {
     return writeSync(fd, buffer, offset, length, position);
   }
   fsync(fd: number): void {
-    if (this.fault === 'fsync-eio') throw ioError('EIO');
+    if (this.fault === 'fsync-eio' || this.fault === 'fsync-eio-and-truncate-fails') throw ioError('EIO');
     fsyncSync(fd);
   }
   truncate(fd: number, length: number): void {
-    if (this.fault === 'short-then-enospc-and-truncate-fails') throw ioError('EIO');
+    if (this.fault === 'short-then-enospc-and-truncate-fails' || this.fault === 'fsync-eio-and-truncate-fails') throw ioError('EIO');
     ftruncateSync(fd, length);
   }
 }
@@ -131,6 +131,23 @@ describe('audit log under ordinary faults', () => {
     expect(entries.length).toBe(60);
     expect(duplicateSeqs).toBe(0);
     expect(verifyAuditLog(file, KEY, checkpoint.read()).problems).toEqual([]);
+  });
+
+  test('a whole line whose fsync and undo both fail stops the writer, and keeps other writers out (fail-stop)', async () => {
+    const file = join(logs, 'fail-stop.ndjson');
+    const io = new FaultyIo();
+    const stopped = await NdjsonAuditLog.open(file, { key: KEY, io });
+    const other = await NdjsonAuditLog.open(file, { key: KEY, lockTimeoutMs: 100 });
+    const event: AuditEvent = { id: 'x', time: TODAY.toISOString(), user: 'u', roles: ['nurse'], organisation: 'P00001', purpose: 'direct-care', activity: 'view-patient-record', resource: 'patient-record', decision: 'allow', policy: 'test@1.0.0', rule: 'r' };
+    await stopped.append(event);
+    io.fault = 'fsync-eio-and-truncate-fails';
+    await expect(stopped.append({ ...event, id: 'y' })).rejects.toMatchObject({ code: 'CG_AUDIT_WRITE' });
+    io.fault = 'none';
+    const refusals = await Promise.all([stopped.append({ ...event, id: 'z' }), other.append({ ...event, id: 'w' })].map((p) => p.then(() => 'written', (e: { code?: string }) => e.code)));
+    console.log(`C6/P7 audit fail-stop: appends after an undo that failed ${refusals.length}; written ${refusals.filter((r) => r === 'written').length}`);
+    expect(refusals).toEqual(['CG_AUDIT_WRITE', 'CG_AUDIT_WRITE']);
+    stopped.close();
+    other.close();
   });
 
   describe('across processes', () => {
