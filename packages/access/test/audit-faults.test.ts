@@ -9,6 +9,7 @@ import { appendFileSync, closeSync, fsyncSync, ftruncateSync, mkdirSync, mkdtemp
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
 import fsx from 'fs-native-extensions';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -201,6 +202,29 @@ describe('audit log under ordinary faults', () => {
       expect(entries.length).toBe(120);
       expect(duplicateSeqs).toBe(0);
       expect(lost).toBe(0);
+      expect(verification.problems).toEqual([]);
+    });
+
+    test('three writers in three worker threads keep one chain', async () => {
+      const file = join(logs, 'threads.ndjson');
+      const checkpointFile = join(vault, 'threads.checkpoint');
+      const exits = await Promise.all(
+        ['t1', 't2', 't3'].map(
+          (name) =>
+            new Promise<number>((resolve, reject) => {
+              const worker = new Worker(child, { argv: [file, KEY, checkpointFile, '40', name, 'quiet'] });
+              worker.on('error', reject);
+              worker.on('exit', resolve);
+            }),
+        ),
+      );
+      const entries = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChainedAuditEvent);
+      const duplicateSeqs = entries.length - new Set(entries.map((e) => e.seq)).size;
+      const verification = verifyAuditLog(file, KEY, new FileCheckpoint(checkpointFile, file).read());
+      console.log(`D1/C5-style audit writers in worker threads: threads 3; entries ${entries.length}; duplicate sequence numbers ${duplicateSeqs}; chain verifies ${verification.ok}`);
+      expect(exits).toEqual([0, 0, 0]);
+      expect(entries.length).toBe(120);
+      expect(duplicateSeqs).toBe(0);
       expect(verification.problems).toEqual([]);
     });
 
