@@ -51,8 +51,7 @@ function checkTerms(terms: AgreementTerms): void {
 export class AgreementRegistry {
   private readonly versions = new Map<string, SharingAgreement[]>();
   private next = 1;
-  /** Grows with every change, so a reader can tell that the agreements changed under it. */
-  revision = 0;
+  private changes = 0;
 
   constructor(saved: readonly SharingAgreement[] = []) {
     for (const a of saved) {
@@ -70,7 +69,7 @@ export class AgreementRegistry {
     checkTerms(terms);
     const agreement: SharingAgreement = { id: `ISA-${this.next++}`, version: 1, ...structuredClone(terms), status: 'draft', signatures: {} };
     this.versions.set(agreement.id, [agreement]);
-    this.revision++;
+    this.changes++;
     return structuredClone(agreement);
   }
 
@@ -82,6 +81,11 @@ export class AgreementRegistry {
   /** Who must sign the latest draft before it is in force: its parties and the signatories of the version it replaces. */
   private signersOf(id: string, draft: SharingAgreement): string[] {
     return [...new Set([...draft.parties, ...Object.keys(this.governing(id)?.signatures ?? {})])];
+  }
+
+  /** Grows with every change, so a reader can tell that the agreements changed under it. */
+  get revision(): number {
+    return this.changes;
   }
 
   /** Whether an organisation is named in any version of an agreement. */
@@ -115,7 +119,7 @@ export class AgreementRegistry {
   sign(id: string, party: string, user: string): SharingAgreement {
     const latest = this.authorise(id, party, 'sign');
     latest.signatures[party] = user;
-    this.revision++;
+    this.changes++;
     if (this.signersOf(id, latest).every((p) => latest.signatures[p] !== undefined)) latest.status = 'signed';
     return structuredClone(latest);
   }
@@ -136,7 +140,7 @@ export class AgreementRegistry {
     if (latest.status === 'draft') list.pop();
     const draft: SharingAgreement = { id, version: latest.version + (latest.status === 'draft' ? 0 : 1), ...structuredClone(terms), status: 'draft', signatures: {} };
     list.push(draft);
-    this.revision++;
+    this.changes++;
     return structuredClone(draft);
   }
 
@@ -145,7 +149,7 @@ export class AgreementRegistry {
     this.authorise(id, by, 'withdraw');
     const list = this.versions.get(id)!;
     for (const v of list) v.status = 'withdrawn';
-    this.revision++;
+    this.changes++;
     return structuredClone(list[list.length - 1]!);
   }
 
