@@ -121,12 +121,15 @@ if (process.argv.includes('--review')) {
   }
   console.log(`I2 upgrade canary: new or changed packages ${unreviewed.length} (${unreviewed.slice(0, 8).join(', ')}${unreviewed.length > 8 ? ', …' : ''}); running the hostile-rule corpus`);
   execFileSync(process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', ...CANARY], { cwd: root, stdio: 'inherit' });
+  // Earlier reviews stay recorded (a version reviewed once need not be reviewed again); notes in the header are kept.
+  const notes = readFileSync(REVIEWED, 'utf8').split('\n').filter((l) => l.startsWith('# Also reviewed'));
   const header = [
-    '# Packages reviewed for the supply-chain check: every name@version in pnpm-lock.yaml.',
-    '# Regenerate with `node scripts/supply-chain.mjs --review`, which first runs the upgrade canary (hostile-rule corpus).',
-    `# Last review: ${new Date().toISOString().slice(0, 10)}, canary passed, ${keys.length} packages.`,
+    '# Packages reviewed for the supply-chain check: every name@version in pnpm-lock.yaml must be listed here.',
+    '# Add new ones with `node scripts/supply-chain.mjs --review`, which first runs the upgrade canary (hostile-rule corpus).',
+    `# Last review: ${new Date().toISOString().slice(0, 10)}, canary passed, ${keys.length} packages in the lockfile.`,
+    ...notes,
   ];
-  writeFileSync(REVIEWED, [...header, ...keys].join('\n') + '\n');
+  writeFileSync(REVIEWED, [...header, ...[...new Set([...reviewed, ...keys])].sort()].join('\n') + '\n');
   console.log(`reviewed: ${keys.length} packages recorded in ${relative(root, REVIEWED)}`);
   process.exit(0);
 }
