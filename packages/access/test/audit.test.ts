@@ -119,6 +119,8 @@ describe('audit trail', () => {
           for (const field of ['id', 'time', 'user', 'roles', 'organisation', 'purpose', 'activity', 'resource', 'decision', 'policy', 'rule'] as const) {
             if (event[field] === undefined || event[field] === '') malformed++;
           }
+          // The RBAC decision names the role data it was made with (the NRD-style data version).
+          if (event.policy.includes('rbac@') && !/rbac@\d+\.\d+\.\d+\[caregaps-rbac-[^\]]+\]/.test(event.policy)) malformed++;
           expect(event.user).toBe(principal.user);
           expect(event.purpose).toBe(purpose);
         }
