@@ -3,10 +3,6 @@ import { CaregapsError, PatientStore, Quarantine, loadRegistries, provisionalRea
 import {
   BatchResultsSource,
   LEVELS,
-  FileCheckpoint,
-  MemoryAuditLog,
-  NdjsonAuditLog,
-  readAuditKey,
   OrganisationHierarchy,
   SUMMARY_COLUMNS,
   createAccess,
@@ -17,7 +13,9 @@ import {
 import { EXIT, progress, report, type Io } from '../io.js';
 import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
-export interface SummaryOptions {
+import { auditLogOptions, openAuditSink, type AuditLogOptions } from '../audit-log.js';
+
+export interface SummaryOptions extends AuditLogOptions {
   input: string;
   orgs: string;
   asOf: string;
@@ -28,8 +26,6 @@ export interface SummaryOptions {
   codesets: string;
   codesetsFrom?: string[];
   audit?: string;
-  auditKey?: string;
-  auditCheckpoint?: string;
   user?: string;
   organisation: string;
 }
@@ -56,15 +52,6 @@ async function read(io: Io, file: string, quarantine: Quarantine, apply: (record
   return accepted;
 }
 
-/** The audit log named by --audit, keyed by --audit-key and anchored in --audit-checkpoint. */
-async function openAuditLog(log: string, options: SummaryOptions): Promise<NdjsonAuditLog> {
-  if (!options.auditKey) throw new CaregapsError('CG_USAGE', '--audit needs --audit-key <file>: the key that chains the log, kept outside its directory');
-  return NdjsonAuditLog.open(log, {
-    key: readAuditKey(options.auditKey, log),
-    ...(options.auditCheckpoint ? { checkpoint: new FileCheckpoint(options.auditCheckpoint, log) } : {}),
-  });
-}
-
 /**
  * `caregaps summary`: the anonymised table for the secondary-use purpose — opted-out patients left out, NHS
  * Digital suppression (with secondary suppression) applied — by practice, PCN or borough.
@@ -87,8 +74,7 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
     const accepted = (await read(io, options.input, quarantine, take)) + (await read(io, options.orgs, quarantine, take));
     const hierarchy = new OrganisationHierarchy(organisations);
     const source = new BatchResultsSource(store, loaded.compiled, loaded.index, hierarchy, options.asOf);
-    const audit = options.audit ? await openAuditLog(options.audit, options) : new MemoryAuditLog();
-    const access = createAccess({ source, audit });
+    const access = createAccess({ source, audit: await openAuditSink(options) });
     const principal = { user: options.user ?? userInfo().username, roles: ['analyst'], organisation: options.organisation };
     const table = await access.as(principal, 'secondary-use').summary({ level: options.by as OrganisationLevel, ...(options.registry ? { registry: options.registry } : {}) });
     // Provisional registers and indicators (computed from the clusters they read): a field in JSON, a note for CSV.
@@ -124,10 +110,8 @@ export const register: Register = (program, { io, exit }) => {
     .option('--registry <id>', 'only this registry')
     .option('--format <format>', 'csv or json', 'csv');
   registryFolderOptions(command)
-    .option('--audit <log>', 'append the access to this keyed audit log (NDJSON)')
-    .option('--audit-key <file>', 'the audit key (at least 32 bytes), kept outside the log directory')
-    .option('--audit-checkpoint <file>', 'where the log head is anchored, outside the log directory')
+    .option('--audit <log>', 'append the access to this hash-chained audit log (NDJSON)')
     .option('--user <id>', 'who is asking (default: the login name)')
-    .option('--organisation <code>', 'the organisation the analyst acts for', 'caregaps-cli')
-    .action(async (opts: SummaryOptions) => exit(await summary(io, opts)));
+    .option('--organisation <code>', 'the organisation the analyst acts for', 'caregaps-cli');
+  auditLogOptions(command).action(async (opts: SummaryOptions) => exit(await summary(io, opts)));
 };
