@@ -15,8 +15,6 @@ import { describeSources, registryFolderOptions, type Register } from '../comman
 
 import { auditLogOptions, openAuditSink, type AuditLogOptions } from '../audit-log.js';
 
-import { auditLogOptions, openAuditSink, type AuditLogOptions } from '../audit-log.js';
-
 export interface SummaryOptions extends AuditLogOptions {
   input: string;
   orgs: string;
