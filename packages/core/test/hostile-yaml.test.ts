@@ -1,27 +1,18 @@
 /**
  * Rule files that would exhaust a reader (issue 13, item 8; test plan B2): a circular alias, nesting thousands deep
  * (flow and block), an alias used as a key to smuggle in `__proto__`, alias bombs (with and without merge keys),
- * 2×10^5 conditions and a 100 MB file. (The catastrophic pattern is the column map's `files` glob: extract/test/glob.test.ts.) Each is refused at load with a coded error
- * at file:line:column, within a time budget, never with an uncaught RangeError.
+ * 2×10^5 conditions and a 100 MB file (the catastrophic pattern is the column map's `files` glob:
+ * extract/test/glob.test.ts). Each is refused at load with a coded error at file:line:column (the file alone for
+ * whole-file limits), within a time budget, never with an uncaught RangeError.
  */
 import { describe, expect, it } from 'vitest';
 import { CaregapsError, CodesetIndex, loadCodesets, parseRegistry } from '@caregaps/core';
 import { CODESETS } from './fixtures/codesets.js';
+import { registryWith as hostileRegistry } from './fixtures/hostile-rules.js';
 
 const index = new CodesetIndex(loadCodesets(CODESETS));
-const registryWith = (condition: string, extraField = '') => `id: hostile
-title: t
-version: "1"
-source: { document: d, version: "1" }
-fields:
-  DMLAT_DAT: { latest: DM_COD }${extraField}
-register:
-  - rule: 1
-    if: ${condition}
-    then: select
-    else: reject
-indicators: []
-`;
+/** The shared hostile-rule registry, with `extraField` added to its fields. */
+const registryWith = (condition: string, extraField = '') => hostileRegistry(condition).replace('DMLAT_DAT: { latest: DM_COD }', `DMLAT_DAT: { latest: DM_COD }${extraField}`);
 const leaf = '{ fact: DMLAT_DAT, operator: notEqual, value: null }';
 
 /** Loads the text; returns the error's code and its first problem's file:line:column, and the time taken. */

@@ -1,11 +1,15 @@
 /**
  * One FHIR id, two NHS numbers (issue 13, item 7): the conflict is quarantined, never resolved by filing one patient's
- * data under the other's NHS number. 9434765919 and 9434765870 are valid Modulus 11 numbers (docs/records.md example
- * and its neighbour in the test range used throughout the tests).
+ * data under the other's NHS number. 9434765919, 9434765870 and 9434765838 are valid Modulus 11 numbers (the first is
+ * the docs/records.md example; the test asserts each is valid).
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isValidNhsNumber, readChecked, type AdapterItem } from '@caregaps/core';
 import { fhirAdapter } from '@caregaps/fhir';
+import { fuzzSeed } from '../../core/test/fuzz-seed.js';
+
+const SEED = fuzzSeed('FHIR linkage');
 
 const A = '9434765919';
 const B = '9434765870';
@@ -86,5 +90,44 @@ describe('separate Bundle documents', () => {
       `patient:${B}`,
       `event:${B}`,
     ]);
+  });
+});
+
+describe('linkage by Patient id within a Bundle (C7, as far as the FHIR adapter links)', () => {
+  it('never files a resource under an NHS number its Patient id does not name alone', async () => {
+    const NHS = [A, B, '9434765838'];
+    expect(NHS.every(isValidNhsNumber)).toBe(true);
+    let resources = 0;
+    let falseMerges = 0;
+    let conflicts = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.oneof(fc.record({ kind: fc.constant('patient' as const), id: fc.constantFrom('p1', 'p2'), nhs: fc.constantFrom(...NHS) }), fc.record({ kind: fc.constant('obs' as const), id: fc.constantFrom('p1', 'p2', 'p3') })), { minLength: 1, maxLength: 12 }),
+        async (specs) => {
+          const entry = specs.map((s, i) =>
+            s.kind === 'patient' ? { resource: { ...patient(s.nhs), id: s.id } } : { resource: { ...observation, id: `o${i}`, subject: { reference: `Patient/${s.id}` } } },
+          );
+          const items = await read([{ name: 'b.json', text: JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry }) }]);
+          expect(items).toHaveLength(specs.length);
+          resources += specs.length;
+          specs.forEach((s, i) => {
+            const item = items[i]!;
+            const numbers = (upTo: number) => new Set(specs.slice(0, upTo).flatMap((p) => (p.kind === 'patient' && p.id === s.id ? [p.nhs] : [])));
+            // The oracle: a Patient is filed while its id has named one NHS number so far; a resource referring to an
+            // id is filed when the whole Bundle names one NHS number for it.
+            const named = s.kind === 'patient' ? numbers(i + 1) : numbers(specs.length);
+            const want = named.size === 1 ? [...named][0] : undefined;
+            const got = item.ok && 'nhsNumber' in item.record ? item.record.nhsNumber : undefined;
+            if (got !== undefined && got !== want) falseMerges++;
+            if (!item.ok && item.code === 'CG_SOURCE_CONFLICT') conflicts++;
+            expect([i, got]).toEqual([i, want]);
+            if (want === undefined) expect(item.ok ? 'ok' : item.code).toBe(named.size === 0 ? 'CG_SOURCE_REFERENCE' : 'CG_SOURCE_CONFLICT');
+          });
+        },
+      ),
+      { numRuns: 300, seed: SEED },
+    );
+    console.log(`C7 FHIR linkage (seed ${SEED}): resources ${resources}; quarantined as conflicts ${conflicts}; false merges ${falseMerges}`);
+    expect(falseMerges).toBe(0);
   });
 });
