@@ -145,6 +145,7 @@ describe.each([fixture, ...bundled].map((r) => [r.definition.id, r] as const))('
       }),
       { numRuns: 400 },
     );
+    console.log(`B4 differential ${registry.definition.id}: patients tried 400; on the register ${onRegister}; mismatches with json-rules-engine 0 (a mismatch fails the property)`);
     // The generator must reach the register often enough for the comparison to mean something, unless the register
     // reads a cluster with no codes anywhere (EPILDRUG_COD, a drug refset with no public content): then nobody can be on
     // it, which is the comparison's whole content, and the test says so.
