@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { CaregapsError, achievementDay, loadRegistries, readRecords, type CompiledRegistry, type PatientResult, type ReadResult } from '@caregaps/core';
 import { Engine } from '@caregaps/engine';
 import { individualMeasureReport, summaryMeasureReports } from '@caregaps/fhir';
-import { EXIT, progress, report, sink, type Io } from '../io.js';
+import { EXIT, checkOutputs, progress, report, sink, type Io } from '../io.js';
 import { sourceRecords, type SourceOptions } from './ingest.js';
 import { registryFolderOptions, type Register } from '../command.js';
 
@@ -81,6 +81,7 @@ export async function evaluate(io: Io, options: EvaluateOptions, paths: string[]
     const format = options.format ?? 'results';
     if (!FORMATS.includes(format)) throw new CaregapsError('CG_USAGE', `--format must be one of ${FORMATS.join(', ')}, not "${format}"`);
     const day = achievementDay(options.asOf);
+    checkOutputs({ '--output': options.output, '--quarantine': options.quarantine }, [options.input, options.map, ...paths]);
     const loaded = loadRegistries(options.registries, options.codesets, options.registry);
     const engine = new Engine({ ...loaded, asOf: day });
     const quarantine = engine.quarantine;

@@ -15,7 +15,7 @@ import {
 } from '@caregaps/core';
 import { extractAdapter, loadColumnMap } from '@caregaps/extract';
 import { fhirAdapter } from '@caregaps/fhir';
-import { BUNDLED, EXIT, progress, report, sink, type Io } from '../io.js';
+import { BUNDLED, EXIT, checkOutputs, progress, report, sink, type Io } from '../io.js';
 import { type Register } from '../command.js';
 
 export interface IngestOptions {
@@ -125,6 +125,7 @@ export async function ingest(io: Io, paths: string[], options: IngestOptions): P
     const testNumbers = options.assignTestNhsNumbers ? new TestNumberAssigner() : undefined;
     const mappingFile = options.nhsNumberMap ?? (options.output ? `${options.output}.nhs-numbers.csv` : undefined);
     if (testNumbers && !mappingFile) throw new CaregapsError('CG_USAGE', '--assign-test-nhs-numbers needs --output or --nhs-number-map to write the mapping to');
+    checkOutputs({ '--output': options.output, '--quarantine': options.quarantine, '--nhs-number-map': testNumbers ? mappingFile : undefined }, [...files, options.map]);
     const adapterOptions: AdapterOptions & { columnMap?: string } = { maps: loadNormalisationMaps(options.maps) };
     if (options.source) adapterOptions.source = options.source;
     if (options.defaultPractice) adapterOptions.defaultPractice = options.defaultPractice;

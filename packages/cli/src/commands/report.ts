@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createReport } from '@caregaps/report';
 import { CaregapsError } from '@caregaps/core';
-import { EXIT, report as reportError, type Io } from '../io.js';
+import { EXIT, checkOutputs, report as reportError, type Io } from '../io.js';
 import { registryFolderOptions, type Register } from '../command.js';
 
 export interface ReportCommandOptions {
@@ -23,6 +23,7 @@ export interface ReportCommandOptions {
 export async function report(io: Io, options: ReportCommandOptions): Promise<number> {
   try {
     const started = Date.now();
+    checkOutputs({ '--output': options.output, '--quarantine': options.quarantine }, [options.input, options.orgs]);
     const trend = options.trend === undefined ? [] : options.trend.split(',').map((d) => d.trim()).filter((d) => d !== '');
     if (options.trend !== undefined && trend.length === 0) throw new CaregapsError('CG_USAGE', '--trend needs one or more dates, YYYY-MM-DD, separated by commas');
     const result = await createReport({

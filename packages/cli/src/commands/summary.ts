@@ -12,7 +12,7 @@ import {
   type OrganisationLevel,
   type SummaryTable,
 } from '@caregaps/access';
-import { EXIT, progress, report, type Io } from '../io.js';
+import { EXIT, checkOutputs, progress, report, sink, type Io } from '../io.js';
 import { registryFolderOptions, type Register } from '../command.js';
 
 export interface SummaryOptions {
@@ -25,6 +25,8 @@ export interface SummaryOptions {
   registries: string;
   codesets: string;
   audit?: string;
+  /** Where to write the table (default stdout). */
+  output?: string;
   user?: string;
   organisation: string;
 }
@@ -61,6 +63,7 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
       throw new CaregapsError('CG_USAGE', `--by must be practice, pcn or borough, not "${options.by}"`);
     }
     if (options.format !== 'csv' && options.format !== 'json') throw new CaregapsError('CG_USAGE', `--format must be csv or json, not "${options.format}"`);
+    checkOutputs({ '--output': options.output, '--audit': options.audit }, [options.input, options.orgs]);
     const loaded = loadRegistries(options.registries, options.codesets, options.registry ? [options.registry] : undefined);
     const store = new PatientStore();
     const organisations: OrganisationRecord[] = [];
@@ -75,7 +78,9 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
     const access = createAccess({ source, audit: options.audit ? new NdjsonAuditLog(options.audit) : new MemoryAuditLog() });
     const principal = { user: options.user ?? userInfo().username, roles: ['analyst'], organisation: options.organisation };
     const table = await access.as(principal, 'secondary-use').summary({ level: options.by as OrganisationLevel, ...(options.registry ? { registry: options.registry } : {}) });
-    io.out(options.format === 'json' ? JSON.stringify(table, null, 2) + '\n' : summaryCsv(table));
+    const out = sink(io, options.output);
+    out.write(options.format === 'json' ? JSON.stringify(table, null, 2) + '\n' : summaryCsv(table));
+    await out.close();
     io.err(
       `${accepted} records accepted, ${quarantine.size} quarantined${quarantine.size ? ' (' + [...quarantine.counts].map(([c, n]) => `${c}: ${n}`).join(', ') + ')' : ''}; ` +
         `${table.excludedPatients} patients left out (secondary-use opt-outs); suppression ${table.suppression}\n`,
@@ -99,7 +104,8 @@ export const register: Register = (program, { io, exit }) => {
     .requiredOption('--as-of <date>', 'achievement date, YYYY-MM-DD')
     .option('--by <level>', 'practice, pcn or borough', 'practice')
     .option('--registry <id>', 'only this registry')
-    .option('--format <format>', 'csv or json', 'csv');
+    .option('--format <format>', 'csv or json', 'csv')
+    .option('--output <file>', 'write the table here instead of stdout');
   registryFolderOptions(command)
     .option('--audit <log>', 'append the access to this hash-chained audit log (NDJSON)')
     .option('--user <id>', 'who is asking (default: the login name)')

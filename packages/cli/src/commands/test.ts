@@ -7,12 +7,12 @@ import { registryFolderOptions, type Register } from '../command.js';
 
 /** `caregaps test [registry dirs…]`: runs each registry folder's tests.yaml; prints failures with the deciding rule. */
 export function test(io: Io, dirs: string[], options: { registries: string; codesets: string }): number {
-  const folders = dirs.length
-    ? dirs
-    : readdirSync(options.registries, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(options.registries, d.name)).sort();
   let passed = 0;
   let failed = 0;
   try {
+    const folders = dirs.length
+      ? dirs
+      : readdirSync(options.registries, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(options.registries, d.name)).sort();
     const index = new CodesetIndex(loadCodesets(options.codesets));
     for (const dir of folders) {
       const file = registryFile(dir);
