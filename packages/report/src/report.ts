@@ -21,14 +21,13 @@ import {
   OrganisationHierarchy,
   SECONDARY_USE_OPT_OUTS,
   nhsDigitalSuppression,
-  type OrganisationProblem,
   type Published,
-  type RegistryInfo,
   type SuppressionPolicy,
 } from '@caregaps/access';
-import { funnelOf, funnelSpec, renderSvg, trendSpec, type Funnel, type TrendPoint } from './charts.js';
+import { funnelOf, funnelSpec, renderSvg, trendSpec, type TrendPoint } from './charts.js';
 import { renderHtml, shortTitle } from './html.js';
 import { countPopulation, publish, registryInfo, rowsOf, type Snapshot } from './model.js';
+import type { ReportChart, ReportFunnel, ReportModel, ReportRegistry } from './report-model.js';
 
 /** What to report on. */
 export interface ReportOptions {
@@ -51,44 +50,6 @@ export interface ReportOptions {
   title?: string;
   /** Told about each stage as it finishes (for progress output). */
   onProgress?: (message: string) => void;
-}
-
-/** A registry with its indicator titles, as the report names them. */
-export interface ReportRegistry extends RegistryInfo {
-  indicatorTitles: Record<string, string>;
-}
-
-/** One chart: what it shows and its SVG. */
-export interface ReportChart {
-  id: string;
-  title: string;
-  svg: string;
-}
-
-/** A funnel plot with its data and SVG. */
-export interface ReportFunnel extends ReportChart {
-  funnel: Funnel;
-}
-
-/** Everything the page shows; every count in it is published (suppressed or rounded). */
-export interface ReportModel {
-  title: string;
-  asOf: string;
-  dates: string[];
-  registries: ReportRegistry[];
-  /** One snapshot per date, in date order. */
-  snapshots: Snapshot[];
-  current: Snapshot;
-  suppression: { name: string; version: string; decides: string };
-  funnels: ReportFunnel[];
-  /** Funnel plots that could not be drawn, with why. */
-  missingFunnels: { registry: string; indicator: string; reason: string }[];
-  trends: ReportChart[];
-  /** Patients left out for secondary-use opt-outs (published). */
-  optedOut: Published;
-  quarantined: { code: string; count: number }[];
-  organisationProblems: OrganisationProblem[];
-  unmappedPractices: string[];
 }
 
 /** The result: the page, its model and what was refused on the way in. */
