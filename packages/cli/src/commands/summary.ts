@@ -35,7 +35,7 @@ export interface SummaryOptions {
 function summaryCsv(table: SummaryTable): string {
   return toCsv(
     SUMMARY_COLUMNS,
-    table.rows.map((r) => [r.level, r.organisation, r.name, r.registry, r.indicator, r.measure, r.count, r.denominator, r.rate]),
+    table.rows.map((r) => [r.level, r.organisation, r.name, r.registry, r.indicator, r.measure, r.count, r.denominator, r.rate, r.achievement]),
   );
 }
 
