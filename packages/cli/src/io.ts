@@ -1,7 +1,7 @@
-import { createWriteStream, existsSync, realpathSync, statSync, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, realpathSync, statSync, type WriteStream } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { CaregapsError, formatProblem } from '@caregaps/core';
+import { CaregapsError, formatProblem, readRecords, type ReadResult } from '@caregaps/core';
 import { bundledFolders } from '@caregaps/registries';
 
 /** Exit codes: 0 ok, 1 failing cases or invalid rules, 2 usage or input error. */
@@ -16,6 +16,8 @@ export interface Io {
   err: (text: string) => void;
   /** True when stderr is a terminal (progress bars are drawn only then). */
   interactive: boolean;
+  /** Where progress bars are drawn (default process.stderr). */
+  progressStream?: NodeJS.WritableStream;
 }
 
 export const processIo: Io = {
@@ -48,22 +50,47 @@ const FS_CODES: Record<string, string> = {
   EEXIST: 'already exists',
 };
 
-/** A progress bar on stderr for long inputs; silent when stderr is not a terminal. */
-export function progress(io: Io, label: string): { tick(n?: number): void; stop(): void } {
-  if (!io.interactive) return { tick() {}, stop() {} };
-  const bar = new SingleBar({ format: `${label} {value} records | {duration_formatted}`, stream: process.stderr, fps: 5 });
-  bar.start(0, 0);
-  let n = 0;
-  return {
-    tick(k = 1) {
-      n += k;
-      if (n % 1000 === 0) bar.update(n);
-    },
-    stop() {
-      bar.update(n);
-      bar.stop();
-    },
-  };
+/** A progress bar. */
+export interface Progress {
+  /** Adds `n` (default 1) to what is done. */
+  increment(n?: number): void;
+  stop(): void;
+}
+
+/**
+ * A progress bar with its total, elapsed time and ETA on stderr (records read, patients evaluated, dates); silent
+ * when stderr is not a terminal, so piped and redirected output stays clean.
+ */
+export function progressBar(io: Io, label: string, total: number, unit: string): Progress {
+  if (!io.interactive) return { increment() {}, stop() {} };
+  const bar = new SingleBar({
+    format: `${label} {bar} {percentage}% | {value}/{total} ${unit} | {duration_formatted} | eta {eta_formatted}`,
+    stream: io.progressStream ?? process.stderr,
+    fps: 5,
+    etaBuffer: 50,
+  });
+  bar.start(total, 0);
+  return { increment: (n = 1) => bar.increment(n), stop: () => bar.stop() };
+}
+
+/** The records of an NDJSON file, with a progress bar over its size in kB. */
+export async function* readRecordsWithProgress(io: Io, file: string, label = `reading ${file}`): AsyncGenerator<ReadResult> {
+  if (!io.interactive) return yield* readRecords(file);
+  const bar = progressBar(io, label, Math.ceil(statSync(file).size / 1024), 'kB');
+  let bytes = 0;
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+      const before = Math.ceil(bytes / 1024);
+      bytes += chunk.length;
+      bar.increment(Math.ceil(bytes / 1024) - before);
+      yield chunk;
+    }
+  }
+  try {
+    yield* readRecords(counted(), { file });
+  } finally {
+    bar.stop();
+  }
 }
 
 /** An output sink: a file when named, otherwise stdout. */

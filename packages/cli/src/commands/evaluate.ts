@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
-import { CaregapsError, achievementDay, loadRegistries, readRecords, type CompiledRegistry, type PatientResult, type ReadResult } from '@caregaps/core';
+import { CaregapsError, achievementDay, loadRegistries, type CompiledRegistry, type PatientResult, type ReadResult } from '@caregaps/core';
 import { Engine } from '@caregaps/engine';
 import { individualMeasureReport, summaryMeasureReports } from '@caregaps/fhir';
-import { EXIT, checkOutputs, progress, report, sink, type Io } from '../io.js';
+import { EXIT, checkOutputs, readRecordsWithProgress, report, sink, type Io } from '../io.js';
 import { sourceRecords, type SourceOptions } from './ingest.js';
 import { registryFolderOptions, type Register } from '../command.js';
 
@@ -85,17 +85,14 @@ export async function evaluate(io: Io, options: EvaluateOptions, paths: string[]
     const loaded = loadRegistries(options.registries, options.codesets, options.registry);
     const engine = new Engine({ ...loaded, asOf: day });
     const quarantine = engine.quarantine;
-    const bar = progress(io, 'reading');
-    async function* ticking(items: AsyncIterable<ReadResult>): AsyncGenerator<ReadResult> {
-      for await (const item of items) {
-        bar.tick();
-        yield item;
-      }
+    // Once every record is read the engine evaluates each patient: say so, or a terminal would look stuck.
+    async function* thenEvaluating(items: AsyncIterable<ReadResult>): AsyncGenerator<ReadResult> {
+      yield* items;
+      if (io.interactive) io.err(`evaluating ${engine.patientCount} patients on ${loaded.compiled.length} registries…\n`);
     }
     // Bulk: every record is applied first and each patient evaluated once, as a batch evaluation would.
-    const records = options.from !== undefined ? sourceRecords(io, paths, options) : readRecords(options.input!);
-    const { accepted } = await engine.ingest(ticking(records), { bulk: true });
-    bar.stop();
+    const records = options.from !== undefined ? sourceRecords(io, paths, options) : readRecordsWithProgress(io, options.input!);
+    const { accepted } = await engine.ingest(thenEvaluating(records), { bulk: true });
     const results: PatientResult[] = [];
     const out = options.summary && !options.output ? undefined : sink(io, options.output);
     const registered = engine.registeredCount;

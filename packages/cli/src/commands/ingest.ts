@@ -15,7 +15,7 @@ import {
 } from '@caregaps/core';
 import { extractAdapter, loadColumnMap } from '@caregaps/extract';
 import { fhirAdapter } from '@caregaps/fhir';
-import { BUNDLED, EXIT, checkOutputs, progress, report, sink, type Io } from '../io.js';
+import { BUNDLED, EXIT, checkOutputs, progressBar, report, sink, type Io, type Progress } from '../io.js';
 import { type Register } from '../command.js';
 
 export interface IngestOptions {
@@ -69,10 +69,11 @@ async function ingestRecords(
   options: AdapterOptions & { columnMap?: string },
   write: (record: CaregapsRecord) => void,
   quarantine: (item: AdapterQuarantine) => void,
-  tick: () => void = () => {},
+  bar?: Progress,
 ): Promise<IngestSummary> {
   const summary: IngestSummary = { read: 0, produced: { patient: 0, event: 0, retract: 0, organisation: 0 }, quarantined: {}, unlinked: { events: 0, patients: 0 } };
   const eventsByPatient = new Map<string, number>();
+  let lastFile: string | undefined;
   const linker = new Linker();
   const refuse = (item: AdapterQuarantine) => {
     summary.quarantined[item.code] = (summary.quarantined[item.code] ?? 0) + 1;
@@ -92,7 +93,11 @@ async function ingestRecords(
   for await (const batch of batches) {
     summary.read += batch.length;
     for (const item of batch) {
-      tick();
+      const file = item.at.file;
+      if (bar && file !== undefined && file !== lastFile && inputs.includes(file)) {
+        bar.increment();
+        lastFile = file;
+      }
       if (!item.ok) refuse(item);
       else {
         const now = linker.accept(item);
@@ -156,7 +161,7 @@ export async function ingest(io: Io, paths: string[], options: IngestOptions): P
     const out = sink(io, options.output);
     const refused = options.quarantine ? sink(io, options.quarantine) : undefined;
     const firstFew: AdapterQuarantine[] = [];
-    const bar = progress(io, `ingest ${options.from}`);
+    const bar = progressBar(io, `ingest ${options.from}`, files.length, 'files');
     const summary = await ingestRecords(
       options.from,
       files,
@@ -166,7 +171,7 @@ export async function ingest(io: Io, paths: string[], options: IngestOptions): P
         refused?.write(JSON.stringify(item) + '\n');
         if (firstFew.length < 5) firstFew.push(item);
       },
-      () => bar.tick(),
+      bar,
     );
     bar.stop();
     await out.close();
@@ -207,9 +212,11 @@ export async function* sourceRecords(io: Io, paths: readonly string[], options: 
   if (options.assignTestNhsNumbers) adapterOptions.testNumbers = new TestNumberAssigner();
   if (options.map) adapterOptions.columnMap = options.map;
   const results: ReadResult[] = [];
+  const files = expandPaths(paths, EXTENSIONS[options.from]!);
+  const bar = progressBar(io, `reading ${options.from}`, files.length, 'files');
   const summary = await ingestRecords(
     options.from,
-    expandPaths(paths, EXTENSIONS[options.from]!),
+    files,
     adapterOptions,
     (record) => results.push({ ok: true, record, line: 0 }),
     (item) => {
@@ -219,7 +226,9 @@ export async function* sourceRecords(io: Io, paths: readonly string[], options: 
       if (item.at.recordId !== undefined) refused.recordId = item.at.recordId;
       results.push(refused);
     },
+    bar,
   );
+  bar.stop();
   io.err(formatIngestSummary(summary, options));
   yield* results;
 }

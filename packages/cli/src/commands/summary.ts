@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { CaregapsError, PatientStore, Quarantine, loadRegistries, readRecords, type OrganisationRecord } from '@caregaps/core';
+import { CaregapsError, PatientStore, Quarantine, loadRegistries, type OrganisationRecord } from '@caregaps/core';
 import {
   BatchResultsSource,
   LEVELS,
@@ -12,7 +12,7 @@ import {
   type OrganisationLevel,
   type SummaryTable,
 } from '@caregaps/access';
-import { EXIT, checkOutputs, progress, report, sink, type Io } from '../io.js';
+import { EXIT, checkOutputs, readRecordsWithProgress, report, sink, type Io } from '../io.js';
 import { registryFolderOptions, type Register } from '../command.js';
 
 export interface SummaryOptions {
@@ -40,16 +40,13 @@ function summaryCsv(table: SummaryTable): string {
 }
 
 async function read(io: Io, file: string, quarantine: Quarantine, apply: (record: import('@caregaps/core').CaregapsRecord) => void): Promise<number> {
-  const bar = progress(io, `reading ${file}`);
   let accepted = 0;
-  for await (const item of readRecords(file)) {
-    bar.tick();
+  for await (const item of readRecordsWithProgress(io, file)) {
     if (item.ok) {
       apply(item.record);
       accepted++;
     } else quarantine.add(item);
   }
-  bar.stop();
   return accepted;
 }
 
