@@ -6,6 +6,8 @@ import type { Snapshot } from './model.js';
 /** A registry with its indicator titles, as the report names them. */
 export interface ReportRegistry extends RegistryInfo {
   indicatorTitles: Record<string, string>;
+  /** Provisional indicators (they read a missing, partial or substitute cluster) and why. */
+  provisional: Record<string, string>;
 }
 
 /** One chart: what it shows and its SVG. */
