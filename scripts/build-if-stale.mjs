@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the packages whose sources changed since their last build (and the packages that depend on them), quietly:
 // one line on stderr, the build's own output only when it fails. Run by `pnpm demo` and `pnpm test`; `pnpm build`
-// still rebuilds everything.
+// still rebuilds everything. `--check` only lists the stale packages (exit 1 when there are any).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +30,10 @@ for (const dir of readdirSync(join(root, 'packages'))) {
   if (oldestOutput === undefined || newestInput > oldestOutput) stale.push(JSON.parse(readFileSync(manifest, 'utf8')).name);
 }
 
+if (process.argv.includes('--check')) {
+  process.stdout.write(stale.map((name) => `${name}\n`).join(''));
+  process.exit(stale.length ? 1 : 0);
+}
 if (stale.length) {
   process.stderr.write(`Building ${stale.join(', ')} and what depends on them…\n`);
   const pnpm = join(root, 'node_modules', '.bin', 'pnpm');
