@@ -125,3 +125,17 @@ function spawned(command: string, args: string[], options: { closeAfterFirstChun
     child.on('close', (code) => resolve({ code, out, err }));
   });
 }
+
+describe('caregaps test where a test file\u2019s codeset sources are absent (an installed package)', () => {
+  it('skips that registry with the reason and counts it, and still runs the others', async () => {
+    const root = mkdtempSync(join(dir, 'registries-'));
+    cpSync(join(REGISTRIES, 'diabetes'), join(root, 'diabetes'), { recursive: true });
+    cpSync(join(REGISTRIES, 'diabetes'), join(root, 'needs-release'), { recursive: true });
+    const tests = join(root, 'needs-release', 'tests.yaml');
+    writeFileSync(tests, readFileSync(tests, 'utf8').replace(/^registry: diabetes$/m, 'registry: diabetes\ncodesetsFrom: ["../no-such-release"]'));
+    const { code, out } = await run('test', join(root, 'diabetes'), join(root, 'needs-release'), '--codesets', CODESETS);
+    expect(code).toBe(0);
+    expect(out).toMatch(/needs-release[^\n]*\n  skipped: its cases need codeset sources that are not here: [^\n]*no-such-release/);
+    expect(out).toMatch(/\d+ passed, 0 failed, 1 registries skipped \(needs-release/);
+  });
+});
