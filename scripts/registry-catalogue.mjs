@@ -130,6 +130,10 @@ function registriesMarkdown(registries, codesets) {
   for (const r of registries) {
     out.push(`## ${r.doc.id}`, '', `${r.doc.title} — \`${r.file}\`, version ${r.doc.version}.`, '');
     out.push(`Source: ${cell(r.doc.source?.document)}, version ${cell(r.doc.source?.version)}.`, '');
+    const ri = r.doc.registerIndicator;
+    if (ri) out.push(`Register indicator: ${ri.id}${ri.retired ? ` — retired: ${cell(ri.retired.reason)} (${cell(ri.retired.source)})` : ''}.`, '');
+    const register = loaded.compiled.find((c) => c.id === r.doc.id)?.provisional.register ?? [];
+    out.push(`Register status: ${register.length ? `provisional: ${provisionalReason(register)}` : 'active'}.`, '');
     const indicators = r.doc.indicators ?? [];
     if (indicators.length) {
       out.push(

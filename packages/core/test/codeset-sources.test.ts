@@ -184,7 +184,7 @@ describe('code lists, manifests and substitutes', () => {
 
 describe('RF2 simple reference sets (TRUD dm+d and PCD refsets)', () => {
   const header = 'id\teffectiveTime\tactive\tmoduleId\trefsetId\treferencedComponentId\n';
-  const row = (id: string, time: string, active: 0 | 1, refset: string, code: string) => `${id}\t${time}\t${active}\t999000011000230102\t${refset}\t${code}\n`;
+  const row = (id: string, time: string, active: number, refset: string, code: string) => `${id}\t${time}\t${active}\t999000011000230102\t${refset}\t${code}\n`;
 
   it('fills the cluster whose refset id it names with the active members; the latest row of a member decides', () => {
     const dir = folder({

@@ -144,7 +144,7 @@ describe('pairByDate: the records of one date form one reading', () => {
 
 describe('ageAt: age in full years on a date', () => {
   it('is 60 on the 60th birthday and 59 the day before', async () => {
-    const reading = (date: string) => [
+    const reading = (date: string): Event[] => [
       { code: SYSTOLIC, date, values: { systolic: 130 } },
       { code: DIASTOLIC, date, values: { diastolic: 80 } },
     ];
@@ -157,7 +157,7 @@ describe('ageAt: age in full years on a date', () => {
   });
 
   it('moves with an anchored date: 62 a year after 31 March 2025 for a birthday on 31 March, 61 for 1 April', async () => {
-    const reading = [
+    const reading: Event[] = [
       { code: SYSTOLIC, date: '2025-01-10', values: { systolic: 130 } },
       { code: DIASTOLIC, date: '2025-01-10', values: { diastolic: 80 } },
     ];

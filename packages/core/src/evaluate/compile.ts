@@ -472,7 +472,7 @@ export class CompiledRegistry {
       for (const c of clusters) {
         const s = seriesOf(ctx.patient, c);
         if (!s) continue;
-        for (const d of s.days) if (d >= lo && d <= hi) days.push(d);
+        for (let i = 0; i < s.length; i++) { const d = s.days[i]!; if (d >= lo && d <= hi) days.push(d); }
         if (ctx.track) this.trackEntering(ctx, s, hi, uppers);
       }
       if (ctx.track) for (const c of reading.pairClusters) { const s = seriesOf(ctx.patient, c); if (s) this.trackEntering(ctx, s, hi, uppers); }
@@ -515,7 +515,7 @@ export class CompiledRegistry {
     const onDay = (ctx: Context, day: number, cluster: number, visit: (s: Series, i: number) => boolean): boolean => {
       const s = seriesOf(ctx.patient, cluster);
       if (!s) return false;
-      for (let i = firstOnOrAfter(s.days, day); i < s.days.length && s.days[i] === day; i++) if (visit(s, i)) return true;
+      for (let i = firstOnOrAfter(s.days, s.length, day); i < s.length && s.days[i] === day; i++) if (visit(s, i)) return true;
       return false;
     };
     const values = (ctx: Context, day: number, component: string, visit: (v: number, s: Series, i: number) => boolean): boolean => {
@@ -523,7 +523,7 @@ export class CompiledRegistry {
       const take = (v: number, s: Series, i: number) => !Number.isNaN(v) && (!check || check(v)) && visit(v, s, i);
       for (const c of own) if (onDay(ctx, day, c, (s, i) => take(s.component(component, i), s, i))) return true;
       for (const c of paired.get(component) ?? []) {
-        if (onDay(ctx, day, c, (s, i) => { const v = s.component(component, i); return take(Number.isNaN(v) ? s.values[i]! : v, s, i); })) return true;
+        if (onDay(ctx, day, c, (s, i) => { const v = s.component(component, i); return take(Number.isNaN(v) ? s.component('value', i) : v, s, i); })) return true;
       }
       return false;
     };
@@ -541,8 +541,8 @@ export class CompiledRegistry {
 
   /** The first record beyond the upper bound enters when a moving upper bound reaches it. */
   private trackEntering(ctx: Context, s: Series, hi: number, uppers: CompiledDate[]): void {
-    const at = firstOnOrAfter(s.days, hi + 1);
-    if (at < s.days.length) for (const u of uppers) if (u.moving) ctx.until(u.moving.firstDayReaching(ctx.anchors.ACHV_DAT, s.days[at]!, false));
+    const at = firstOnOrAfter(s.days, s.length, hi + 1);
+    if (at < s.length) for (const u of uppers) if (u.moving) ctx.until(u.moving.firstDayReaching(ctx.anchors.ACHV_DAT, s.days[at]!, false));
   }
 
   /** Records the dates on which records of a series enter or leave a moving window. */
@@ -621,7 +621,7 @@ export class CompiledRegistry {
         const s = seriesOf(ctx.patient, cluster);
         if (!s) continue;
         const days = s.days;
-        for (let i = firstOnOrAfter(days, day); i < days.length && days[i] === day; i++) if (where(s, i)) visit(s, i);
+        for (let i = firstOnOrAfter(days, s.length, day); i < s.length && days[i] === day; i++) if (where(s, i)) visit(s, i);
       }
     };
     return {
@@ -762,10 +762,10 @@ interface Reading {
   ids(ctx: Context, day: number): string[];
 }
 
-/** Position of the first day ≥ `day` in a sorted list (its length when there is none). */
-function firstOnOrAfter(days: ArrayLike<number>, day: number): number {
+/** Position of the first day ≥ `day` among the first `length` of a sorted list (`length` when there is none). */
+function firstOnOrAfter(days: ArrayLike<number>, length: number, day: number): number {
   let lo = 0;
-  let hi = days.length;
+  let hi = length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (days[mid]! < day) lo = mid + 1;
