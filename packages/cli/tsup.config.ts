@@ -1,4 +1,8 @@
+import { defineConfig } from 'tsup';
 import { packageConfig } from '../../tsup.base.js';
 
-// The command is ESM only; only the programmatic entry (main) needs types.
-export default packageConfig({ cli: 'src/cli.ts', main: 'src/main.ts' }, { format: ['esm'], dts: { entry: { main: 'src/main.ts' } } });
+// The command (cli.js) is ESM only; the programmatic entry (main) is ESM + CJS with types.
+export default defineConfig([
+  packageConfig({ main: 'src/main.ts' }),
+  packageConfig({ cli: 'src/cli.ts' }, { format: ['esm'], dts: false, clean: false }),
+]);

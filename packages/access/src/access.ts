@@ -381,13 +381,21 @@ export class AccessView {
     }
     const wanted = query.status ?? 'gap';
     const rows: GapListRow[] = [];
+    let refused = 0;
     for (const patient of source.patients()) {
       const status = source.statuses(patient.nhsNumber).find((s) => s.registry === registry.id);
       if (!status?.onRegister) continue;
       const matches = Object.entries(status.indicators).filter(([id, s]) => s === wanted && (query.indicator === undefined || id === query.indicator));
       if (matches.length === 0) continue;
-      if (!(await this.layer.allowsPatient(this.principal, this.purpose, attempt, patient))) continue;
+      if (!(await this.layer.allowsPatient(this.principal, this.purpose, attempt, patient))) {
+        refused++;
+        continue;
+      }
       for (const [indicator, s] of matches) rows.push({ nhsNumber: patient.nhsNumber, practice: patient.practice, registry: registry.id, indicator, status: s });
+    }
+    // An empty list must mean "no one", never "no one you may see": when policy refused every patient on it, deny.
+    if (rows.length === 0 && refused > 0) {
+      throw new CaregapsError('CG_ACCESS_DENIED', 'No patient on this list may be shown to you: each was refused by policy (care relationship, sharing agreement or opt-out). Use summary() for anonymised counts.');
     }
     rows.sort((a, b) => (a.practice < b.practice ? -1 : a.practice > b.practice ? 1 : a.nhsNumber < b.nhsNumber ? -1 : a.nhsNumber > b.nhsNumber ? 1 : a.indicator < b.indicator ? -1 : 1));
     return rows;

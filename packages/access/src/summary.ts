@@ -18,8 +18,16 @@ export interface SummaryRow {
   count: Published;
   /** registered for `on-register`; on-register for a status; `null` for `registered`. */
   denominator: Published | null;
-  /** count / denominator in percent from the published numbers (suppressed if either is), `null` if undefined. */
+  /**
+   * count ÷ denominator in percent from the published numbers (suppressed if either is), `null` if undefined: for a
+   * status, its share of the register (met ÷ on the register).
+   */
   rate: Published | null;
+  /**
+   * On `met` rows only, QOF achievement in percent: met ÷ (met + gap), the excepted and not-applicable left out (as
+   * `caregaps evaluate --summary` and the report give it); suppressed if met or gap is; `null` on other rows.
+   */
+  achievement: Published | null;
 }
 
 /** An anonymised table: its rows and how it was made. */
@@ -104,12 +112,16 @@ export function buildSummary(
     const base = { level, organisation: row.organisation, name: organisations.name(row.organisation), registry: row.registry };
     const registered = value(cellId(level, row.organisation, row.registry, 'registered'));
     const onRegister = value(cellId(level, row.organisation, row.registry, 'on-register'));
-    rows.push({ ...base, indicator: null, measure: 'registered', count: registered, denominator: null, rate: null });
-    rows.push({ ...base, indicator: null, measure: 'on-register', count: onRegister, denominator: registered, rate: publishedRate(onRegister, registered, isToken) });
+    rows.push({ ...base, indicator: null, measure: 'registered', count: registered, denominator: null, rate: null, achievement: null });
+    rows.push({ ...base, indicator: null, measure: 'on-register', count: onRegister, denominator: registered, rate: publishedRate(onRegister, registered, isToken), achievement: null });
     for (const indicator of registry.indicators) {
+      const countOf = (status: IndicatorStatus) => value(cellId(level, row.organisation, row.registry, `${indicator}\u0000${status}`));
+      const met = countOf('met');
+      const gap = countOf('gap');
+      const achievement = isToken(gap) ? publishedRate(met, gap, isToken) : publishedRate(met, isToken(met) ? met : (met as number) + (gap as number), isToken);
       for (const status of STATUSES) {
-        const count = value(cellId(level, row.organisation, row.registry, `${indicator}\u0000${status}`));
-        rows.push({ ...base, indicator, measure: status, count, denominator: onRegister, rate: publishedRate(count, onRegister, isToken) });
+        const count = countOf(status);
+        rows.push({ ...base, indicator, measure: status, count, denominator: onRegister, rate: publishedRate(count, onRegister, isToken), achievement: status === 'met' ? achievement : null });
       }
     }
   }
@@ -118,4 +130,4 @@ export function buildSummary(
 }
 
 /** The summary as CSV columns (rates and counts stay numbers; the token is text). */
-export const SUMMARY_COLUMNS = ['level', 'organisation', 'name', 'registry', 'indicator', 'measure', 'count', 'denominator', 'rate'] as const;
+export const SUMMARY_COLUMNS = ['level', 'organisation', 'name', 'registry', 'indicator', 'measure', 'count', 'denominator', 'rate', 'achievement'] as const;

@@ -15,6 +15,7 @@ import * as test from './commands/test.js';
 import * as validate from './commands/validate.js';
 import * as watch from './commands/watch.js';
 import { EXIT, processIo, type Io } from './io.js';
+import packageJson from '../package.json' with { type: 'json' };
 
 export type { Io } from './io.js';
 
@@ -26,6 +27,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   let code: number = EXIT.ok;
   const program = new Command('caregaps')
     .description('Find gaps in care across a population: QOF-shaped registries over normalised records.')
+    .version(packageJson.version, '-V, --version', 'print the version of @caregaps/cli')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError();

@@ -40,13 +40,13 @@ describe('caregaps summary', () => {
     const { code, out, err } = await run('summary', '--input', records, '--orgs', orgs, '--as-of', '2025-03-31', '--by', 'practice', '--registry', 'diabetes');
     expect(code).toBe(0);
     const rows = out.trim().split('\r\n');
-    expect(rows[0]).toBe('level,organisation,name,registry,indicator,measure,count,denominator,rate');
+    expect(rows[0]).toBe('level,organisation,name,registry,indicator,measure,count,denominator,rate,achievement');
     // 30 at P00001 (opted-out 10 left out) publish as 30; P00002's 3 are suppressed (its name neutralised), and so
     // is the next-smallest sibling P00003, or PCN11's total minus P00001 would give P00002.
-    expect(rows).toContain('practice,P00001,Practice 1,diabetes,,registered,30,,');
-    expect(rows).toContain(`practice,P00002,'=Practice 2,diabetes,,registered,*,,`);
-    expect(rows).toContain('practice,P00003,Practice 3,diabetes,,registered,*,,');
-    expect(rows).toContain('practice,P00001,Practice 1,diabetes,DM020,met,30,30,100');
+    expect(rows).toContain('practice,P00001,Practice 1,diabetes,,registered,30,,,');
+    expect(rows).toContain(`practice,P00002,'=Practice 2,diabetes,,registered,*,,,`);
+    expect(rows).toContain('practice,P00003,Practice 3,diabetes,,registered,*,,,');
+    expect(rows).toContain('practice,P00001,Practice 1,diabetes,DM020,met,30,30,100,100');
     for (const nhs of numbers) expect(out).not.toContain(nhs);
     expect(err).toMatch(/quarantined \(CG_RECORD_JSON: 1\)/);
     expect(err).toMatch(/10 patients left out/);

@@ -77,8 +77,6 @@ export {
 } from './evaluate/population.js';
 export { parseSourceDocument, type SourceDocument, type ParseLimits } from './rules/parse-document.js';
 export { registryFile } from './rules/registries.js';
-export { default as registryTestsSchema } from '../schemas/registry-tests.schema.json' with { type: 'json' };
-export { default as registrySchema } from '../schemas/registry.schema.json' with { type: 'json' };
-export { default as recordSchema } from '../schemas/record.schema.json' with { type: 'json' };
+export { registrySchema, registryTestsSchema, recordSchema, type JsonSchema } from './schemas.js';
 
 export * from './adapters/index.js';

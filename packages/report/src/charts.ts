@@ -7,6 +7,14 @@ import type { Published, SuppressionPolicy } from '@caregaps/access';
 import { POSITIONS, limitCurve, positionOf, type LimitPoint, type Position } from './limits.js';
 import { publishedSum, rowsOf, type Snapshot } from './model.js';
 
+/**
+ * A vega-lite specification (vega-lite's `TopLevelSpec`), typed as plain JSON in the public API: vega-lite's own
+ * types need the DOM library and cannot be resolved under moduleResolution node10, so embedders could not compile.
+ */
+export interface ChartSpec {
+  readonly $schema?: string;
+}
+
 /** A practice on a funnel plot: its published denominator and achievement (a proportion). */
 export interface FunnelPoint {
   code: string;
@@ -85,7 +93,7 @@ export function funnelOf(snapshot: Snapshot, registry: string, indicator: string
 }
 
 /** The vega-lite spec of a funnel plot: limit curves, the mean, and one point per practice coloured by position. */
-export function funnelSpec(funnel: Funnel, title: string): TopLevelSpec {
+export function funnelSpec(funnel: Funnel, title: string): ChartSpec {
   const curves = funnel.limits.flatMap((l) => [
     { n: l.n, value: l.lower95, line: 'lower 95%', band: '95% limits' },
     { n: l.n, value: l.upper95, line: 'upper 95%', band: '95% limits' },
@@ -150,7 +158,7 @@ export interface TrendPoint {
 }
 
 /** A line chart over achievement dates (ordinal, so dates keep their exact labels whatever the time zone). */
-export function trendSpec(points: readonly TrendPoint[], options: { title: string; seriesTitle: string; yTitle: string; yDomain?: readonly [number, number] }): TopLevelSpec {
+export function trendSpec(points: readonly TrendPoint[], options: { title: string; seriesTitle: string; yTitle: string; yDomain?: readonly [number, number] }): ChartSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: options.title,
@@ -170,9 +178,9 @@ export function trendSpec(points: readonly TrendPoint[], options: { title: strin
  * Renders a vega-lite spec to an SVG string without a browser. vega is loaded on first use with import(): it is
  * ESM-only with top-level await, which require() cannot load, so the CommonJS build could not import it statically.
  */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+export async function renderSvg(spec: ChartSpec): Promise<string> {
   const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
-  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(vegaLite.compile(spec as TopLevelSpec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {

@@ -7,7 +7,7 @@ import { LEVELS, type OrganisationLevel, type Published } from '@caregaps/access
 import { POSITION_LABELS } from './charts.js';
 import { POSITIONS } from './limits.js';
 import { rowsOf, type PublishedRow } from './model.js';
-import type { ReportChart, ReportModel, ReportRegistry } from './report.js';
+import type { ReportChart, ReportModel, ReportRegistry } from './report-model.js';
 
 const LEVEL_TITLES: Record<OrganisationLevel, string> = { icb: 'ICB', borough: 'Borough', pcn: 'PCN', practice: 'Practice' };
 /** Levels from the top down, as the tables list them. */

@@ -22,14 +22,13 @@ import {
   OrganisationHierarchy,
   SECONDARY_USE_OPT_OUTS,
   nhsDigitalSuppression,
-  type OrganisationProblem,
   type Published,
-  type RegistryInfo,
   type SuppressionPolicy,
 } from '@caregaps/access';
-import { funnelOf, funnelSpec, renderSvg, trendSpec, type Funnel, type TrendPoint } from './charts.js';
+import { funnelOf, funnelSpec, renderSvg, trendSpec, type TrendPoint } from './charts.js';
 import { renderHtml, shortTitle } from './html.js';
 import { countPopulation, publish, registryInfo, rowsOf, type Snapshot } from './model.js';
+import type { ReportChart, ReportFunnel, ReportModel, ReportRegistry } from './report-model.js';
 
 /** What to report on. */
 export interface ReportOptions {
@@ -54,46 +53,6 @@ export interface ReportOptions {
   title?: string;
   /** Told about each stage as it finishes (for progress output). */
   onProgress?: (message: string) => void;
-}
-
-/** A registry with its indicator titles, as the report names them. */
-export interface ReportRegistry extends RegistryInfo {
-  indicatorTitles: Record<string, string>;
-  /** Provisional indicators (they read a missing, partial or substitute cluster) and why. */
-  provisional: Record<string, string>;
-}
-
-/** One chart: what it shows and its SVG. */
-export interface ReportChart {
-  id: string;
-  title: string;
-  svg: string;
-}
-
-/** A funnel plot with its data and SVG. */
-export interface ReportFunnel extends ReportChart {
-  funnel: Funnel;
-}
-
-/** Everything the page shows; every count in it is published (suppressed or rounded). */
-export interface ReportModel {
-  title: string;
-  asOf: string;
-  dates: string[];
-  registries: ReportRegistry[];
-  /** One snapshot per date, in date order. */
-  snapshots: Snapshot[];
-  current: Snapshot;
-  suppression: { name: string; version: string; decides: string };
-  funnels: ReportFunnel[];
-  /** Funnel plots that could not be drawn, with why. */
-  missingFunnels: { registry: string; indicator: string; reason: string }[];
-  trends: ReportChart[];
-  /** Patients left out for secondary-use opt-outs (published). */
-  optedOut: Published;
-  quarantined: { code: string; count: number }[];
-  organisationProblems: OrganisationProblem[];
-  unmappedPractices: string[];
 }
 
 /** The result: the page, its model and what was refused on the way in. */
@@ -157,6 +116,10 @@ function describeRegistries(compiled: readonly CompiledRegistry[]): ReportRegist
 /** Overall (top-level) trend points: achievement per indicator and prevalence per registry, where published. */
 function trendPoints(snapshots: readonly Snapshot[], registry: ReportRegistry, suppression: SuppressionPolicy): { achievement: TrendPoint[]; prevalence: TrendPoint[] } {
   const ok = (v: Published): v is number => !suppression.isSuppressed(v);
+  // Provisional indicators met by no one on any date: their flat 0 % line would read as failed care, not missing codes.
+  const neverMet = new Set(
+    registry.indicators.filter((id) => registry.provisional[id] && snapshots.every((s) => rowsOf(s, 'icb', registry.id).every((r) => r.indicators[id]?.met === 0))),
+  );
   const achievement: TrendPoint[] = [];
   const prevalence: TrendPoint[] = [];
   for (const snapshot of snapshots) {
@@ -168,11 +131,12 @@ function trendPoints(snapshots: readonly Snapshot[], registry: ReportRegistry, s
       if (d > 0) prevalence.push({ date: snapshot.asOf, series: shortTitle(registry.title), value: onRegister.reduce((a, b) => a + b, 0) / d });
     }
     for (const indicator of registry.indicators) {
+      if (neverMet.has(indicator)) continue;
       const entries = top.map((r) => r.indicators[indicator]);
       if (!entries.every((e) => e && ok(e.met) && ok(e.denominator))) continue;
       const met = entries.reduce((a, e) => a + (e!.met as number), 0);
       const n = entries.reduce((a, e) => a + (e!.denominator as number), 0);
-      if (n > 0) achievement.push({ date: snapshot.asOf, series: indicator, value: met / n });
+      if (n > 0) achievement.push({ date: snapshot.asOf, series: registry.provisional[indicator] ? `${indicator} (provisional)` : indicator, value: met / n });
     }
   }
   return { achievement, prevalence };
@@ -210,11 +174,17 @@ export async function createReport(options: ReportOptions): Promise<ReportResult
     for (const indicator of registry.indicators) {
       if (options.indicators && !options.indicators.includes(indicator)) continue;
       const funnel = funnelOf(current, registry.id, indicator, suppression);
+      const provisional = registry.provisional[indicator];
       if (!funnel) {
-        missingFunnels.push({ registry: registry.id, indicator, reason: 'the overall numbers are suppressed or zero' });
+        missingFunnels.push({ registry: registry.id, indicator, reason: `the overall numbers are suppressed or zero${provisional ? `; provisional: ${provisional}` : ''}` });
         continue;
       }
-      const title = `${indicator}: ${registry.indicatorTitles[indicator] ?? ''}`.replace(/: $/, '');
+      // 0 % everywhere because the codes that would meet it are missing says nothing about care: no plot, the reason.
+      if (provisional && funnel.mean === 0) {
+        missingFunnels.push({ registry: registry.id, indicator, reason: `provisional, nothing can be met here: ${provisional}` });
+        continue;
+      }
+      const title = `${indicator}: ${registry.indicatorTitles[indicator] ?? ''}`.replace(/: $/, '') + (provisional ? ' (provisional)' : '');
       funnels.push({ id: `funnel-${indicator}`, title, svg: await renderSvg(funnelSpec(funnel, `${indicator} · ${shortTitle(registry.title)}`)), funnel });
     }
   }

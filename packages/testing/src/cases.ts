@@ -1,17 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Ajv } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import {
   CaregapsError,
   PatientStore,
   achievementDay,
+  checkRecord,
   explainOutcome,
+  parseDay,
   parseSourceDocument,
   preparePatient,
   type CodesetIndex,
   type CompiledRegistry,
   type Explanation,
   type IndicatorStatus,
+  type EventRecord,
   type PatientRecord,
   type Problem,
   registryTestsSchema,
@@ -54,7 +57,7 @@ export interface CaseResult {
   explanation: Explanation | undefined;
 }
 
-const ajv = new Ajv({ strict: true, allErrors: false });
+const ajv = new Ajv({ strict: true, allErrors: false, verbose: true });
 const validate = ajv.compile<RegistryTestFile>(registryTestsSchema);
 
 /** A valid NHS number from the test range, used when a case does not give one. */
@@ -73,14 +76,26 @@ export function parseTestFile(text: string, file: string | undefined, registry?:
   });
   if (!validate(doc.value)) {
     const e = validate.errors![0]!;
-    const extra = e.keyword === 'additionalProperties' ? ` "${String(e.params['additionalProperty'])}"` : '';
-    throw new CaregapsError('CG_TEST_CASE', `Test file ${file ?? ''} is invalid`, [problem(e.instancePath, `${e.message ?? 'invalid'}${extra}`)]);
+    throw new CaregapsError('CG_TEST_CASE', `Test file ${file ?? ''} is invalid`, [problem(e.instancePath, schemaMessage(e))]);
   }
   const tests = doc.value;
   const problems: Problem[] = [];
   const names = new Set<string>();
   const bodies = new Map<string, string>();
+  const realDate = (pointer: string, date: string | undefined) => {
+    if (date !== undefined && parseDay(date) === undefined) problems.push(problem(pointer, `"${date}" is not a real calendar date`, 'CG_RECORD_DATE'));
+  };
+  realDate('/asOf', tests.asOf);
   tests.cases.forEach((c, i) => {
+    realDate(`/cases/${i}/asOf`, c.asOf);
+    // The patient and events are checked exactly as record files are (real dates, NHS number, SNOMED ids).
+    const { patient, events } = caseRecords(tests, c);
+    const patientFault = checkRecord(patient);
+    if (patientFault) problems.push(problem(c.patient ? `/cases/${i}/patient` : '/patient', patientFault.message, patientFault.code));
+    events.forEach((event, n) => {
+      const fault = checkRecord(event);
+      if (fault) problems.push(problem(`/cases/${i}/events/${n}`, fault.message, fault.code));
+    });
     if (names.has(c.name)) problems.push(problem(`/cases/${i}/name`, `a case named "${c.name}" already exists`, 'CG_TEST_DUPLICATE'));
     names.add(c.name);
     const { name: _name, only: _only, ...body } = c;
@@ -110,6 +125,37 @@ export function readTestFile(file: string, registry?: CompiledRegistry): Registr
   return parseTestFile(readFileSync(file, 'utf8'), file, registry);
 }
 
+/** The records a case stands for: its patient (file defaults, then the case's own fields) and its events. */
+function caseRecords(tests: RegistryTestFile, c: RegistryTestCase): { patient: PatientRecord; events: EventRecord[] } {
+  const patient = { kind: 'patient', nhsNumber: DEFAULT_NHS_NUMBER, ...DEFAULT_PATIENT, ...tests.patient, ...c.patient } as PatientRecord;
+  const events = (c.events ?? []).map((e, n): EventRecord => ({ kind: 'event', nhsNumber: patient.nhsNumber, id: e.id ?? `case-event-${n}`, ...e }));
+  return { patient, events };
+}
+
+/** An ajv error as a person reads it: allowed values listed, and the nearest allowed key for an unknown one. */
+function schemaMessage(e: ErrorObject): string {
+  if (e.keyword === 'enum') return `must be one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (e.keyword === 'additionalProperties') {
+    const key = String(e.params['additionalProperty']);
+    const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+    const near = allowed.map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) })).sort((a, b) => a.d - b.d)[0];
+    const hint = near && near.d <= Math.max(2, Math.floor(key.length / 3)) ? `; did you mean "${near.k}"?` : allowed.length ? ` (allowed: ${allowed.join(', ')})` : '';
+    return `unknown key "${key}"${hint}`;
+  }
+  return e.message ?? 'invalid';
+}
+
+/** Levenshtein distance: the fewest single-character edits from one word to the other. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
 /**
  * The codeset sources a test file asks for (`codesetsFrom`), resolved against its folder: read before the registry is
  * loaded, because the registry must be compiled against the codesets with those sources laid over them.
@@ -122,16 +168,10 @@ export function codesetSourcesOf(file: string): string[] {
 
 /** Runs one case through the compiled registry and compares it with what it expects. */
 export function runCase(registry: CompiledRegistry, index: CodesetIndex, tests: RegistryTestFile, c: RegistryTestCase): CaseResult {
-  const patient: PatientRecord = {
-    kind: 'patient',
-    nhsNumber: DEFAULT_NHS_NUMBER,
-    ...DEFAULT_PATIENT,
-    ...tests.patient,
-    ...c.patient,
-  } as PatientRecord;
+  const { patient, events } = caseRecords(tests, c);
   const store = new PatientStore();
   store.apply(patient);
-  (c.events ?? []).forEach((e, n) => store.apply({ kind: 'event', nhsNumber: patient.nhsNumber, id: e.id ?? `case-event-${n}`, ...e }));
+  for (const event of events) store.apply(event);
   for (const id of c.retract ?? []) store.apply({ kind: 'retract', id, nhsNumber: patient.nhsNumber });
   const prepared = preparePatient(store.get(patient.nhsNumber)!, index)!;
   const asOf = c.asOf ?? tests.asOf;

@@ -4,14 +4,13 @@ import {
   achievementDay,
   loadRegistries,
   provisionalReason,
-  readRecords,
   type CompiledRegistry,
   type PatientResult,
   type ReadResult,
 } from '@caregaps/core';
 import { Engine } from '@caregaps/engine';
 import { individualMeasureReport, summaryMeasureReports } from '@caregaps/fhir';
-import { EXIT, progress, report, sink, type Io } from '../io.js';
+import { EXIT, checkOutputs, readRecordsWithProgress, report, sink, type Io } from '../io.js';
 import { sourceRecords, type SourceOptions } from './ingest.js';
 import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
@@ -111,22 +110,20 @@ export async function evaluate(io: Io, options: EvaluateOptions, paths: string[]
     const format = options.format ?? 'results';
     if (!FORMATS.includes(format)) throw new CaregapsError('CG_USAGE', `--format must be one of ${FORMATS.join(', ')}, not "${format}"`);
     const day = achievementDay(options.asOf);
+    checkOutputs({ '--output': options.output, '--quarantine': options.quarantine }, [options.input, options.map, ...paths]);
     const loaded = loadRegistries(options.registries, options.codesets, { ...(options.registry ? { only: options.registry } : {}), codesetSources: options.codesetsFrom ?? [] });
     describeSources(io, loaded.sources);
     const provisional = provisionalIds(loaded.compiled);
     const engine = new Engine({ ...loaded, asOf: day });
     const quarantine = engine.quarantine;
-    const bar = progress(io, 'reading');
-    async function* ticking(items: AsyncIterable<ReadResult>): AsyncGenerator<ReadResult> {
-      for await (const item of items) {
-        bar.tick();
-        yield item;
-      }
+    // Once every record is read the engine evaluates each patient: say so, or a terminal would look stuck.
+    async function* thenEvaluating(items: AsyncIterable<ReadResult>): AsyncGenerator<ReadResult> {
+      yield* items;
+      if (io.interactive) io.err(`evaluating ${engine.patientCount} patients on ${loaded.compiled.length} registries…\n`);
     }
     // Bulk: every record is applied first and each patient evaluated once, as a batch evaluation would.
-    const records = options.from !== undefined ? sourceRecords(io, paths, options) : readRecords(options.input!);
-    const { accepted } = await engine.ingest(ticking(records), { bulk: true });
-    bar.stop();
+    const records = options.from !== undefined ? sourceRecords(io, paths, options) : readRecordsWithProgress(io, options.input!);
+    const { accepted } = await engine.ingest(thenEvaluating(records), { bulk: true });
     const results: PatientResult[] = [];
     const out = options.summary && !options.output ? undefined : sink(io, options.output);
     const registered = engine.registeredCount;

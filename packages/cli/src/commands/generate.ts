@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { DEFAULT_PATIENTS, DEFAULT_SEED, writePopulation } from '@caregaps/synthetic';
@@ -24,6 +25,9 @@ export async function generate(io: Io, options: GenerateOptions): Promise<number
     const bar = io.interactive
       ? new SingleBar({ format: 'generating {bar} {percentage}% | {value}/{total} patients | {duration_formatted} | eta {eta_formatted}', stream: process.stderr, fps: 5 })
       : undefined;
+    if (existsSync(options.output) && !statSync(options.output).isDirectory()) {
+      throw new CaregapsError('CG_OUTPUT', `--output ${options.output} is an existing file; generate writes records.ndjson and organisations.ndjson into a folder`);
+    }
     const layers = loadCodesetLayers(options.codesets, options.codesetsFrom ?? []);
     describeSources(io, layers.sources);
     bar?.start(patients, 0);

@@ -15,7 +15,7 @@ import {
 } from '@caregaps/core';
 import { extractAdapter, loadColumnMap } from '@caregaps/extract';
 import { fhirAdapter } from '@caregaps/fhir';
-import { BUNDLED, EXIT, progress, report, sink, type Io } from '../io.js';
+import { BUNDLED, EXIT, checkOutputs, progressBar, report, sink, type Io, type Progress } from '../io.js';
 import { type Register } from '../command.js';
 
 export interface IngestOptions {
@@ -37,6 +37,8 @@ export interface IngestSummary {
   read: number;
   produced: Record<CaregapsRecord['kind'], number>;
   quarantined: Partial<Record<ErrorCode, number>>;
+  /** Events written for patients this ingest produced no patient record for (quarantined): never evaluated. */
+  unlinked: { events: number; patients: number };
 }
 
 const EXTENSIONS: Record<string, RegExp> = { fhir: /\.(json|ndjson)$/i, extract: /\.(csv|ndjson|jsonl|txt)$/i };
@@ -67,9 +69,11 @@ async function ingestRecords(
   options: AdapterOptions & { columnMap?: string },
   write: (record: CaregapsRecord) => void,
   quarantine: (item: AdapterQuarantine) => void,
-  tick: () => void = () => {},
+  bar?: Progress,
 ): Promise<IngestSummary> {
-  const summary: IngestSummary = { read: 0, produced: { patient: 0, event: 0, retract: 0, organisation: 0 }, quarantined: {} };
+  const summary: IngestSummary = { read: 0, produced: { patient: 0, event: 0, retract: 0, organisation: 0 }, quarantined: {}, unlinked: { events: 0, patients: 0 } };
+  const eventsByPatient = new Map<string, number>();
+  let lastFile: string | undefined;
   const linker = new Linker();
   const refuse = (item: AdapterQuarantine) => {
     summary.quarantined[item.code] = (summary.quarantined[item.code] ?? 0) + 1;
@@ -77,6 +81,7 @@ async function ingestRecords(
   };
   const emit = (record: CaregapsRecord) => {
     summary.produced[record.kind]++;
+    if (record.kind === 'event') eventsByPatient.set(record.nhsNumber, (eventsByPatient.get(record.nhsNumber) ?? 0) + 1);
     write(record);
   };
   let batches: AsyncIterable<AdapterItem[]>;
@@ -88,7 +93,11 @@ async function ingestRecords(
   for await (const batch of batches) {
     summary.read += batch.length;
     for (const item of batch) {
-      tick();
+      const file = item.at.file;
+      if (bar && file !== undefined && file !== lastFile && inputs.includes(file)) {
+        bar.increment();
+        lastFile = file;
+      }
       if (!item.ok) refuse(item);
       else {
         const now = linker.accept(item);
@@ -99,11 +108,28 @@ async function ingestRecords(
   const linked = linker.finish();
   for (const patient of linked.records) emit(patient);
   for (const item of linked.quarantined) refuse(item);
+  for (const patient of linked.records) eventsByPatient.delete(patient.nhsNumber);
+  summary.unlinked = { events: [...eventsByPatient.values()].reduce((a, b) => a + b, 0), patients: eventsByPatient.size };
   return summary;
 }
 
+/** What to do about the commonest reasons an ingest produces no patients. */
+function hints(s: IngestSummary, options: Pick<SourceOptions, 'assignTestNhsNumbers' | 'defaultPractice'>): string[] {
+  const out: string[] = [];
+  const noNumber = s.quarantined.CG_SOURCE_NHS_NUMBER ?? 0;
+  const noPractice = s.quarantined.CG_SOURCE_PRACTICE ?? 0;
+  if (noNumber && !options.assignTestNhsNumbers) {
+    out.push(`hint: ${noNumber} source patients have no valid NHS number; for synthetic or test data (Synthea) add --assign-test-nhs-numbers`);
+  }
+  if (noPractice && !options.defaultPractice) out.push(`hint: ${noPractice} patients name no registered practice; add --default-practice <ODS code>`);
+  if (s.unlinked.events) {
+    out.push(`${s.unlinked.events} events belong to ${s.unlinked.patients} patients with no patient record (quarantined above): they cannot be linked and will not be evaluated`);
+  }
+  return out;
+}
+
 /** The summary as lines a person reads. */
-function formatIngestSummary(s: IngestSummary): string {
+function formatIngestSummary(s: IngestSummary, options: Pick<SourceOptions, 'assignTestNhsNumbers' | 'defaultPractice'>): string {
   const produced = s.produced.patient + s.produced.event + s.produced.retract;
   const quarantined = Object.values(s.quarantined).reduce((a, b) => a + (b ?? 0), 0);
   const lines = [
@@ -113,6 +139,7 @@ function formatIngestSummary(s: IngestSummary): string {
     ...Object.entries(s.quarantined)
       .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
       .map(([code, n]) => `  ${String(n).padStart(8)}  ${code}`),
+    ...hints(s, options),
   ];
   return lines.join('\n') + '\n';
 }
@@ -125,6 +152,7 @@ export async function ingest(io: Io, paths: string[], options: IngestOptions): P
     const testNumbers = options.assignTestNhsNumbers ? new TestNumberAssigner() : undefined;
     const mappingFile = options.nhsNumberMap ?? (options.output ? `${options.output}.nhs-numbers.csv` : undefined);
     if (testNumbers && !mappingFile) throw new CaregapsError('CG_USAGE', '--assign-test-nhs-numbers needs --output or --nhs-number-map to write the mapping to');
+    checkOutputs({ '--output': options.output, '--quarantine': options.quarantine, '--nhs-number-map': testNumbers ? mappingFile : undefined }, [...files, options.map]);
     const adapterOptions: AdapterOptions & { columnMap?: string } = { maps: loadNormalisationMaps(options.maps) };
     if (options.source) adapterOptions.source = options.source;
     if (options.defaultPractice) adapterOptions.defaultPractice = options.defaultPractice;
@@ -133,7 +161,7 @@ export async function ingest(io: Io, paths: string[], options: IngestOptions): P
     const out = sink(io, options.output);
     const refused = options.quarantine ? sink(io, options.quarantine) : undefined;
     const firstFew: AdapterQuarantine[] = [];
-    const bar = progress(io, `ingest ${options.from}`);
+    const bar = progressBar(io, `ingest ${options.from}`, files.length, 'files');
     const summary = await ingestRecords(
       options.from,
       files,
@@ -143,7 +171,7 @@ export async function ingest(io: Io, paths: string[], options: IngestOptions): P
         refused?.write(JSON.stringify(item) + '\n');
         if (firstFew.length < 5) firstFew.push(item);
       },
-      () => bar.tick(),
+      bar,
     );
     bar.stop();
     await out.close();
@@ -151,9 +179,10 @@ export async function ingest(io: Io, paths: string[], options: IngestOptions): P
     if (testNumbers && mappingFile) {
       writeFileSync(mappingFile, 'source,nhsNumber\n' + testNumbers.mapping().map((m) => `${JSON.stringify(m.source)},${m.nhsNumber}\n`).join(''));
     }
-    io.err(formatIngestSummary(summary));
+    io.err(formatIngestSummary(summary, options));
     for (const q of firstFew) io.err(`  ${[q.at.file, q.at.line].filter((x) => x !== undefined).join(':')}${q.at.pointer ?? ''}: ${q.reason} [${q.code}]\n`);
-    return EXIT.ok;
+    // Items read but no patient produced: nothing here can be evaluated, which a script should notice.
+    return summary.read > 0 && summary.produced.patient === 0 ? EXIT.failed : EXIT.ok;
   } catch (error) {
     return report(io, error);
   }
@@ -183,9 +212,11 @@ export async function* sourceRecords(io: Io, paths: readonly string[], options: 
   if (options.assignTestNhsNumbers) adapterOptions.testNumbers = new TestNumberAssigner();
   if (options.map) adapterOptions.columnMap = options.map;
   const results: ReadResult[] = [];
+  const files = expandPaths(paths, EXTENSIONS[options.from]!);
+  const bar = progressBar(io, `reading ${options.from}`, files.length, 'files');
   const summary = await ingestRecords(
     options.from,
-    expandPaths(paths, EXTENSIONS[options.from]!),
+    files,
     adapterOptions,
     (record) => results.push({ ok: true, record, line: 0 }),
     (item) => {
@@ -195,8 +226,10 @@ export async function* sourceRecords(io: Io, paths: readonly string[], options: 
       if (item.at.recordId !== undefined) refused.recordId = item.at.recordId;
       results.push(refused);
     },
+    bar,
   );
-  io.err(formatIngestSummary(summary));
+  bar.stop();
+  io.err(formatIngestSummary(summary, options));
   yield* results;
 }
 

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createReport } from '@caregaps/report';
+import { createReport, reportDates } from '@caregaps/report';
 import { CaregapsError } from '@caregaps/core';
-import { EXIT, report as reportError, type Io } from '../io.js';
+import { EXIT, checkOutputs, progressBar, report as reportError, type Io } from '../io.js';
 import { registryFolderOptions, type Register } from '../command.js';
 
 export interface ReportCommandOptions {
@@ -24,8 +24,11 @@ export interface ReportCommandOptions {
 export async function report(io: Io, options: ReportCommandOptions): Promise<number> {
   try {
     const started = Date.now();
+    checkOutputs({ '--output': options.output, '--quarantine': options.quarantine }, [options.input, options.orgs]);
     const trend = options.trend === undefined ? [] : options.trend.split(',').map((d) => d.trim()).filter((d) => d !== '');
     if (options.trend !== undefined && trend.length === 0) throw new CaregapsError('CG_USAGE', '--trend needs one or more dates, YYYY-MM-DD, separated by commas');
+    // One stage for reading, one per achievement date evaluated.
+    const bar = progressBar(io, 'report', 1 + reportDates(options.asOf, trend).length, 'stages');
     const result = await createReport({
       records: options.input,
       organisations: options.orgs,
@@ -37,8 +40,9 @@ export async function report(io: Io, options: ReportCommandOptions): Promise<num
       ...(options.registry ? { only: options.registry } : {}),
       ...(options.indicator ? { indicators: options.indicator } : {}),
       ...(options.title ? { title: options.title } : {}),
-      onProgress: (message) => io.err(`${message}\n`),
+      onProgress: (message) => (io.interactive ? bar.increment() : io.err(`${message}\n`)),
     });
+    bar.stop();
     writeFileSync(options.output, result.html);
     const { quarantine } = result;
     if (options.quarantine) writeFileSync(options.quarantine, quarantine.items.map((q) => JSON.stringify(q)).join('\n') + (quarantine.size ? '\n' : ''));

@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { CaregapsError, PatientStore, Quarantine, loadRegistries, provisionalReason, readRecords, type OrganisationRecord } from '@caregaps/core';
+import { CaregapsError, PatientStore, Quarantine, loadRegistries, provisionalReason, type OrganisationRecord } from '@caregaps/core';
 import {
   BatchResultsSource,
   LEVELS,
@@ -10,7 +10,7 @@ import {
   type OrganisationLevel,
   type SummaryTable,
 } from '@caregaps/access';
-import { EXIT, progress, report, type Io } from '../io.js';
+import { EXIT, checkOutputs, readRecordsWithProgress, report, sink, type Io } from '../io.js';
 import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
 import { auditLogOptions, openAuditSink, type AuditLogOptions } from '../audit-log.js';
@@ -26,6 +26,8 @@ export interface SummaryOptions extends AuditLogOptions {
   codesets: string;
   codesetsFrom?: string[];
   audit?: string;
+  /** Where to write the table (default stdout). */
+  output?: string;
   user?: string;
   organisation: string;
 }
@@ -34,21 +36,18 @@ export interface SummaryOptions extends AuditLogOptions {
 function summaryCsv(table: SummaryTable): string {
   return toCsv(
     SUMMARY_COLUMNS,
-    table.rows.map((r) => [r.level, r.organisation, r.name, r.registry, r.indicator, r.measure, r.count, r.denominator, r.rate]),
+    table.rows.map((r) => [r.level, r.organisation, r.name, r.registry, r.indicator, r.measure, r.count, r.denominator, r.rate, r.achievement]),
   );
 }
 
 async function read(io: Io, file: string, quarantine: Quarantine, apply: (record: import('@caregaps/core').CaregapsRecord) => void): Promise<number> {
-  const bar = progress(io, `reading ${file}`);
   let accepted = 0;
-  for await (const item of readRecords(file)) {
-    bar.tick();
+  for await (const item of readRecordsWithProgress(io, file)) {
     if (item.ok) {
       apply(item.record);
       accepted++;
     } else quarantine.add(item);
   }
-  bar.stop();
   return accepted;
 }
 
@@ -62,6 +61,7 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
       throw new CaregapsError('CG_USAGE', `--by must be practice, pcn or borough, not "${options.by}"`);
     }
     if (options.format !== 'csv' && options.format !== 'json') throw new CaregapsError('CG_USAGE', `--format must be csv or json, not "${options.format}"`);
+    checkOutputs({ '--output': options.output, '--audit': options.audit }, [options.input, options.orgs]);
     const loaded = loadRegistries(options.registries, options.codesets, { ...(options.registry ? { only: [options.registry] } : {}), codesetSources: options.codesetsFrom ?? [] });
     describeSources(io, loaded.sources);
     const store = new PatientStore();
@@ -83,7 +83,9 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
         [[`${r.id} register`, r.provisional.register] as const, ...Object.entries(r.provisional.indicators)].filter(([, c]) => c.length).map(([id, c]) => [id, provisionalReason(c)]),
       ),
     );
-    io.out(options.format === 'json' ? JSON.stringify({ ...table, provisional }, null, 2) + '\n' : summaryCsv(table));
+    const out = sink(io, options.output);
+    out.write(options.format === 'json' ? JSON.stringify({ ...table, provisional }, null, 2) + '\n' : summaryCsv(table));
+    await out.close();
     for (const [id, reason] of Object.entries(provisional)) if (options.format !== 'json') io.err(`* ${id} provisional: ${reason}\n`);
     io.err(
       `${accepted} records accepted, ${quarantine.size} quarantined${quarantine.size ? ' (' + [...quarantine.counts].map(([c, n]) => `${c}: ${n}`).join(', ') + ')' : ''}; ` +
@@ -108,7 +110,8 @@ export const register: Register = (program, { io, exit }) => {
     .requiredOption('--as-of <date>', 'achievement date, YYYY-MM-DD')
     .option('--by <level>', 'practice, pcn or borough', 'practice')
     .option('--registry <id>', 'only this registry')
-    .option('--format <format>', 'csv or json', 'csv');
+    .option('--format <format>', 'csv or json', 'csv')
+    .option('--output <file>', 'write the table here instead of stdout');
   registryFolderOptions(command)
     .option('--audit <log>', 'append the access to this hash-chained audit log (NDJSON)')
     .option('--user <id>', 'who is asking (default: the login name)')

@@ -1,9 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { CaregapsError, CodesetIndex, loadCodesetLayers, parseCodeset, parseRegistry, type Problem } from '@caregaps/core';
+import { basename, dirname } from 'node:path';
+import { CaregapsError, CodesetIndex, CompiledRegistry, loadCodesetLayers, loadRegistry, parseCodeset, parseRegistry, registryFile, type Problem } from '@caregaps/core';
 import { parseTestFile } from '@caregaps/testing';
 import { BUNDLED, EXIT, report, type Io } from '../io.js';
 import { codesetSourceOption, type Register } from '../command.js';
+
+/** The compiled registry in a test file's folder, which the test file is checked against; none when there is none. */
+function registryBeside(testFile: string, index: CodesetIndex): CompiledRegistry | undefined {
+  const file = registryFile(dirname(testFile));
+  return file ? new CompiledRegistry(loadRegistry(file, { codesets: index }), index) : undefined;
+}
 
 /** `caregaps validate <files…>`: checks registry files, test files and codesets; prints every problem. */
 export function validate(io: Io, files: string[], options: { codesets: string; codesetsFrom?: string[] }): number {
@@ -24,7 +30,7 @@ export function validate(io: Io, files: string[], options: { codesets: string; c
     }
     try {
       if (file.endsWith('.csv')) parseCodeset(text, file);
-      else if (/^tests\.(ya?ml|json)$/.test(basename(file))) parseTestFile(text, file);
+      else if (/^tests\.(ya?ml|json)$/.test(basename(file))) parseTestFile(text, file, registryBeside(file, index));
       else parseRegistry(text, file, { codesets: index });
       io.out(`ok  ${file}\n`);
     } catch (error) {

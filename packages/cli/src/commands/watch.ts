@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { CaregapsError, achievementDay, formatDay, loadRegistries, readRecords } from '@caregaps/core';
 import { Engine, type Change } from '@caregaps/engine';
-import { EXIT, report, type Io } from '../io.js';
+import { EXIT, checkOutputs, report, sink, type Io } from '../io.js';
 import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
 export interface WatchOptions {
@@ -20,6 +20,8 @@ export interface WatchOptions {
   store?: string;
   explain?: boolean;
   quarantine?: string;
+  /** Where to write the changes (default stdout). */
+  output?: string;
 }
 
 /**
@@ -45,8 +47,10 @@ export async function watch(io: Io, options: WatchOptions, stdin: AsyncIterable<
     const start = achievementDay(options.asOf);
     const until = options.advanceTo === undefined ? undefined : achievementDay(options.advanceTo);
     if (until !== undefined && until < start) throw new CaregapsError('CG_USAGE', `--advance-to ${options.advanceTo} is before --as-of ${options.asOf}`);
+    checkOutputs({ '--output': options.output, '--quarantine': options.quarantine }, [options.input, options.organisations]);
     const loaded = loadRegistries(options.registries, options.codesets, { ...(options.registry ? { only: options.registry } : {}), codesetSources: options.codesetsFrom ?? [] });
     describeSources(io, loaded.sources);
+    const out = sink(io, options.output);
     const explain = options.explain === true;
     const engine = new Engine({ ...loaded, asOf: start, explainChanges: explain, ...(options.store ? { store: { directory: options.store } } : {}) });
     const provisional = new Set(
@@ -55,7 +59,7 @@ export async function watch(io: Io, options: WatchOptions, stdin: AsyncIterable<
         ...Object.entries(r.provisional.indicators).filter(([, c]) => c.length).map(([id]) => `${r.id}/${id}`),
       ]),
     );
-    const subscription = engine.changes$.subscribe((change) => io.out(line(change, explain, provisional)));
+    const subscription = engine.changes$.subscribe((change) => out.write(line(change, explain, provisional)));
     try {
       let accepted = 0;
       if (options.organisations) accepted += (await engine.ingest(readRecords(options.organisations))).accepted;
@@ -71,6 +75,7 @@ export async function watch(io: Io, options: WatchOptions, stdin: AsyncIterable<
     } finally {
       subscription.unsubscribe();
       engine.close();
+      await out.close();
     }
     return EXIT.ok;
   } catch (error) {
@@ -91,6 +96,7 @@ export const register: Register = (program, { io, exit }) => {
     .option('--advance-to <date>', 'after the input ends, move the achievement date day by day up to this date')
     .option('--store <dir>', 'keep the engine state in this directory (durable; a restart resumes from it)')
     .option('--explain', 'add the explanation to every change')
+    .option('--output <file>', 'write the changes here instead of stdout')
     .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
     .action(async (opts: WatchOptions) => exit(await watch(io, opts)));
 };

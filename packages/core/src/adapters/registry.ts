@@ -1,7 +1,7 @@
 import packageJson from '../../package.json' with { type: 'json' };
 import { CaregapsError, type Problem } from '../errors.js';
 import { checkRecord } from '../records/validate.js';
-import { parseRange, parseVersion, satisfies } from './semver.js';
+import semver from 'semver';
 import type { AdapterItem, AdapterOptions, SourceAdapter, SourceInput } from './types.js';
 
 /** The version of `@caregaps/core` that adapters declare support for in `meta.engine`. */
@@ -21,8 +21,8 @@ export function checkAdapter(adapter: unknown, engineVersion: string = ENGINE_VE
   if (typeof meta !== 'object' || meta === null) bad('/meta', 'meta is missing: declare { name, version, engine, reads }');
   else {
     if (typeof meta['name'] !== 'string' || !NAME.test(meta['name'])) bad('/meta/name', 'name must be lower-case letters, digits and "-", starting with a letter');
-    if (typeof meta['version'] !== 'string' || !parseVersion(meta['version'])) bad('/meta/version', 'version must be a plain semver version such as 1.0.0');
-    if (typeof meta['engine'] !== 'string' || !parseRange(meta['engine'])) bad('/meta/engine', 'engine must be a semver range such as ^0.1.0');
+    if (typeof meta['version'] !== 'string' || semver.valid(meta['version']) !== meta['version']) bad('/meta/version', 'version must be a plain semver version such as 1.0.0');
+    if (typeof meta['engine'] !== 'string' || meta['engine'].trim() === '' || semver.validRange(meta['engine']) === null) bad('/meta/engine', 'engine must be a semver range such as ^0.1.0');
     const reads = meta['reads'];
     if (!Array.isArray(reads) || reads.length === 0 || !reads.every((r) => typeof r === 'string' && r.length > 0)) {
       bad('/meta/reads', 'reads must be a non-empty list of the input kinds the adapter reads, e.g. ["fhir-r4-bundle"]');
@@ -31,7 +31,7 @@ export function checkAdapter(adapter: unknown, engineVersion: string = ENGINE_VE
   if (typeof (adapter as { read?: unknown } | null)?.read !== 'function') bad('/read', 'read(inputs, options) must be a function returning an AsyncIterable');
   if (problems.length) throw new CaregapsError('CG_ADAPTER_META', `Adapter ${named} cannot be registered`, problems);
   const engine = meta!['engine'] as string;
-  if (!satisfies(engineVersion, engine)) {
+  if (!semver.satisfies(engineVersion, engine)) {
     throw new CaregapsError(
       'CG_ADAPTER_ENGINE',
       `Adapter ${named} supports @caregaps/core ${engine}, but this is ${engineVersion}`,

@@ -1,7 +1,7 @@
 import type { ErrorCode, SourceLocation } from '../errors.js';
 import type { CaregapsRecord } from '../records/types.js';
 import type { NormalisationMap } from './normalise.js';
-import type { TestNumberAssigner } from './linkage.js';
+import type { TestNumberAssigner } from './test-numbers.js';
 
 /**
  * What an adapter is, apart from what it does: checked when the adapter is registered (see `AdapterRegistry`).

@@ -1,0 +1,2 @@
+/** The absolute paths of the bundled `registries` and `codesets` folders. */
+export declare function bundledFolders(): { registries: string; codesets: string };
