@@ -152,8 +152,13 @@ export class RecordStore {
       this.dbs = Object.fromEntries(
         DBS.map((name) => [name, this.env.openDB({ name, encoding: 'binary', keyEncoding: name === 'handles' || name === 'quarantine' ? 'uint32' : 'ordered-binary' })]),
       ) as Record<DbName, Database<Buffer, Key>>;
-      this.state = this.readState();
-      this.owner = readOnly ? undefined : this.takeOwnership();
+      if (readOnly) {
+        this.state = this.readStateWhileWritten();
+        this.owner = undefined;
+      } else {
+        this.state = EMPTY_STATE;
+        this.owner = this.takeOwnership();
+      }
     } catch (error) {
       void this.env.close();
       throw wrap(error, file);
@@ -184,21 +189,29 @@ export class RecordStore {
     if (size < needed) throw damaged('file', this.file, `is ${size} bytes, but LMDB's last page ends at byte ${needed} (truncated)`);
   }
 
-  private readState(): StoreState {
+  /**
+   * Reading only, a writer may commit between reading the state and LMDB's counters: a mismatch is damage only if
+   * it holds on a fresh read.
+   */
+  private readStateWhileWritten(): StoreState {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.readState() ?? { ...structuredClone(EMPTY_STATE) };
+      } catch (error) {
+        if (attempt >= 4 || !(error instanceof CaregapsError) || error.code !== 'CG_STORE_DAMAGED') throw error;
+        this.env.resetReadTxn();
+      }
+    }
+  }
+
+  /** The committed state, checked against LMDB's own counters; `undefined` for a new, empty store. */
+  private readState(): StoreState | undefined {
     const format = this.dbs.meta.getBinary('format');
     const state = this.dbs.meta.getBinary('state');
     if (format === undefined && state === undefined) {
       const empty = Object.values(this.dbs).every((db) => (db.getStats() as { entryCount: number }).entryCount === 0);
       if (!empty) throw damaged('meta', metaText('state'), 'is missing while the store holds records');
-      const fresh: StoreState = { txn: 0, asOf: undefined, nextHandle: 0, nextQuarantine: 0, wildcards: 0, counts: zeroCounts() };
-      if (!this.readOnly) {
-        this.env.transactionSync(() => {
-          this.dbs.meta.putSync('format', frame(metaText('format'), KIND.meta, FORMAT));
-          fresh.counts.meta = 1;
-          this.commitState(fresh);
-        });
-      }
-      return fresh;
+      return undefined;
     }
     if (format === undefined || !intact(metaText('format'), format)) throw damaged('meta', metaText('format'));
     if (bodyText(format) !== FORMAT) throw new CaregapsError('CG_STORE_OLD_FORMAT', `${this.file} is a record store of format ${bodyText(format)}, not ${FORMAT}`);
@@ -223,9 +236,19 @@ export class RecordStore {
     this.dbs.meta.putSync('state', frame(metaText('state'), KIND.meta, JSON.stringify(state)));
   }
 
+  /**
+   * Checks the store and takes the write lease in one write transaction: no other process can commit in between,
+   * so LMDB's counters and the committed state are compared at one point in time.
+   */
   private takeOwnership(): Owner {
     const mine = ownerOfThisProcess();
     this.transact(() => {
+      const found = this.readState();
+      if (found === undefined) {
+        this.state = structuredClone(EMPTY_STATE);
+        this.dbs.meta.putSync('format', frame(metaText('format'), KIND.meta, FORMAT));
+        this.state.counts.meta = 1;
+      } else this.state = found;
       const held = this.readOwner();
       if (held !== undefined && isAlive(held)) {
         throw new CaregapsError('CG_ENGINE_LOCKED', `${this.file} is in use for writing by process ${held.pid}`);
@@ -490,6 +513,8 @@ export class RecordStore {
   verify(): VerifyReport {
     const report: VerifyReport = { checked: 0, damage: [] };
     const note = (db: string, key: string, problem: string) => report.damage.push({ db, key: key.replaceAll('\u0000', ' | '), problem });
+    /** Event identities whose value is damaged: their index and handle entries cannot be checked against it. */
+    const unreadable = new Set<string>();
     const scan = (name: DbName, text: (key: unknown) => string, check: (key: unknown, value: Buffer) => void = () => undefined) => {
       let entries = 0;
       try {
@@ -498,8 +523,10 @@ export class RecordStore {
           report.checked++;
           const kt = text(key);
           const ok = name === 'byPatient' ? keyCheckHolds(kt, value) : intact(kt, value);
-          if (!ok) note(name, kt, 'fails its checksum');
-          else check(key, value);
+          if (!ok) {
+            note(name, kt, 'fails its checksum');
+            if (name === 'events') unreadable.add(kt);
+          } else check(key, value);
         }
       } catch (error) {
         note(name, '*', `cannot be read: ${(error as Error).message}`);
@@ -518,10 +545,13 @@ export class RecordStore {
       handlesSeen.set(head.handle, eventText(id, source));
       if (!indexed.delete(indexText(head.nhsNumber, id, source))) note('byPatient', indexText(head.nhsNumber, id, source), 'is missing for a held event');
     });
-    for (const left of indexed) note('byPatient', left, 'names an event the store does not hold for this patient');
+    for (const left of indexed) {
+      const [, , id, source] = left.split('\u0000') as [string, string, string, string];
+      if (!unreadable.has(eventText(id, source))) note('byPatient', left, 'names an event the store does not hold for this patient');
+    }
     scan('handles', (k) => handleText(k as number), (k, value) => {
       const [id, source] = JSON.parse(bodyText(value)) as [string, string];
-      if (handlesSeen.get(k as number) !== eventText(id, source)) note('handles', handleText(k as number), 'does not match its event');
+      if (handlesSeen.get(k as number) !== eventText(id, source) && !unreadable.has(eventText(id, source))) note('handles', handleText(k as number), 'does not match its event');
     });
     scan('patients', (k) => patientText(k as string));
     scan('organisations', (k) => orgText(k as string));
@@ -547,9 +577,14 @@ export class RecordStore {
   }
 }
 
-function zeroCounts(): Record<DbName, number> {
-  return Object.fromEntries(DBS.map((n) => [n, 0])) as Record<DbName, number>;
-}
+const EMPTY_STATE: StoreState = {
+  txn: 0,
+  asOf: undefined,
+  nextHandle: 0,
+  nextQuarantine: 0,
+  wildcards: 0,
+  counts: Object.fromEntries(DBS.map((n) => [n, 0])) as Record<DbName, number>,
+};
 
 /** LMDB's own errors on a damaged file (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, bad magic) become CG_STORE_DAMAGED. */
 function wrap(error: unknown, file: string): Error {
