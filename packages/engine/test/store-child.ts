@@ -38,7 +38,7 @@ if (mode === 'read') {
   const report = store.verify();
   if (reported === undefined && report.damage.length > 0) reported = 'verify';
   say(JSON.stringify({ reported: reported ?? null, code: code ?? null, damage: report.damage.length, records, digest: hash.digest('hex') }));
-  void store.close();
+  process.exit(0); // read only: nothing to release, and closing must not wait on a damaged file
 } else if (mode === 'hold') {
   try {
     const store = RecordStore.open({ directory: dir! });
