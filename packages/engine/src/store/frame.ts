@@ -22,8 +22,6 @@ export const KIND = {
   quarantined: 5,
   /** The store's own bookkeeping (state, owner, format). */
   meta: 6,
-  /** An event handle's identity, `[id, source]` as JSON. */
-  handle: 7,
 } as const;
 
 /** A framed value's header, read back. */

@@ -16,14 +16,15 @@
  *   Conflicts are quarantined in the store, in the same transaction, with validation refusals given in
  *   `batch.quarantined`.
  * - `patients()`: every current record, patient by patient (patient record, live events, retractions); the replay
- *   source for a rebuild. `organisations()`, `quarantined()`, `event(handle)`, `asOf`/`setAsOf`.
+ *   source for a rebuild. `organisations()`, `quarantined()`, `asOf`/`setAsOf`. An event's handle is kept in its value:
+ *   a redelivery, correction or retraction of the same identity gets the same handle back.
  * - `verify()`: reads every value and checks its checksum, the indexes against the events, and the counts; reports
  *   every damaged key. Reading a damaged value anywhere else throws `CG_STORE_DAMAGED` naming the key.
  * - `close()` gives up write ownership.
  *
  * Layout (LMDB databases in one environment): `events` [id, source] → event or tombstone; `patients` nhs →
  * patient record (or a placeholder while only events have arrived); `byPatient` [nhs, id, source] → key checksum;
- * `handles` handle → [id, source]; `organisations` code → record; `quarantine` seq → refusal; `meta`.
+ * `organisations` code → record; `quarantine` seq → refusal; `meta`.
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -109,7 +110,7 @@ interface StoreState {
   counts: Record<DbName, number>;
 }
 
-const DBS = ['events', 'patients', 'byPatient', 'handles', 'organisations', 'quarantine', 'meta'] as const;
+const DBS = ['events', 'patients', 'byPatient', 'organisations', 'quarantine', 'meta'] as const;
 type DbName = (typeof DBS)[number];
 const FORMAT = 'caregaps-record-store/1';
 const OLD_FORMAT = /^(segment-\d{8}\.log|snapshot-\d{8}\.snap)$/;
@@ -120,7 +121,6 @@ const LAST = '\u{10FFFF}';
 const eventText = (id: string, source: string) => `e\u0000${id}\u0000${source}`;
 const patientText = (nhs: string) => `p\u0000${nhs}`;
 const indexText = (nhs: string, id: string, source: string) => `i\u0000${nhs}\u0000${id}\u0000${source}`;
-const handleText = (handle: number) => `h\u0000${handle}`;
 const orgText = (code: string) => `o\u0000${code}`;
 const quarantineText = (seq: number) => `q\u0000${seq}`;
 const metaText = (name: string) => `m\u0000${name}`;
@@ -139,6 +139,8 @@ export class RecordStore {
   private readonly env: RootDatabase;
   private readonly dbs: Record<DbName, Database<Buffer, Key>>;
   private state: StoreState;
+  /** The NHS number of the last event indexed in this transaction (known to be in `patients`). */
+  private lastIndexed = '';
   private readonly owner: Owner | undefined;
   private closed = false;
 
@@ -150,7 +152,7 @@ export class RecordStore {
     try {
       this.checkSize();
       this.dbs = Object.fromEntries(
-        DBS.map((name) => [name, this.env.openDB({ name, encoding: 'binary', keyEncoding: name === 'handles' || name === 'quarantine' ? 'uint32' : 'ordered-binary' })]),
+        DBS.map((name) => [name, this.env.openDB({ name, encoding: 'binary', keyEncoding: name === 'quarantine' ? 'uint32' : 'ordered-binary' })]),
       ) as Record<DbName, Database<Buffer, Key>>;
       if (readOnly) {
         this.state = this.readStateWhileWritten();
@@ -272,6 +274,7 @@ export class RecordStore {
    */
   private transact<T>(body: () => T, fenced = true): T {
     this.assertWritable();
+    this.lastIndexed = '';
     const before = structuredClone(this.state);
     try {
       return this.env.transactionSync(() => {
@@ -325,7 +328,7 @@ export class RecordStore {
 
   /** The held value of an event identity, checked; `undefined` when none. */
   private held(id: string, source: string): { head: Header; value: Buffer } | undefined {
-    const value = this.dbs.events.getBinary([id, source]);
+    const value = this.dbs.events.getBinaryFast([id, source]); // read at once: the buffer is reused by the next read
     if (value === undefined) return undefined;
     if (!intact(eventText(id, source), value)) throw damaged('events', eventText(id, source));
     return { head: header(value), value };
@@ -353,7 +356,7 @@ export class RecordStore {
         result.details.set(i, { from: holder });
       }
     }
-    const handle = held?.head.handle ?? this.newHandle(event.id, source);
+    const handle = held?.head.handle ?? this.newHandle();
     result.handles[i] = handle;
     this.dbs.events.putSync([event.id, source], frame(eventText(event.id, source), KIND.event, bytes ?? JSON.stringify(event), handle, event.version, event.nhsNumber));
     if (outcome !== 'replaced') this.index(event.nhsNumber, event.id, source);
@@ -379,7 +382,7 @@ export class RecordStore {
       return 'retracted';
     }
     if (own?.head.kind === KIND.tombstone && removed.length === 0) return 'suppressed';
-    const handle = own?.head.handle ?? this.newHandle(record.id, source);
+    const handle = own?.head.handle ?? this.newHandle();
     result.handles[i] = handle;
     this.putTombstone(record.id, source, bytes ?? JSON.stringify(record), handle, record.nhsNumber, own === undefined);
     if (record.source === undefined && own?.head.kind !== KIND.tombstone) this.state.wildcards++;
@@ -418,19 +421,19 @@ export class RecordStore {
     return 'conflict';
   }
 
-  private newHandle(id: string, source: string): number {
-    const handle = this.state.nextHandle++;
-    this.dbs.handles.putSync(handle as never, frame(handleText(handle), KIND.handle, JSON.stringify([id, source])));
-    this.state.counts.handles++;
+  /** A handle for a new event identity (and counts the new entry of `events`). */
+  private newHandle(): number {
     this.state.counts.events++;
-    return handle;
+    return this.state.nextHandle++;
   }
 
   private index(nhsNumber: string, id: string, source: string): void {
-    if (this.dbs.patients.getBinary(nhsNumber) === undefined) {
+    // A feed sends a patient's records together: the last NHS number indexed is known to be in `patients`.
+    if (nhsNumber !== this.lastIndexed && this.dbs.patients.getBinary(nhsNumber) === undefined) {
       this.dbs.patients.putSync(nhsNumber, frame(patientText(nhsNumber), KIND.placeholder, '', 0, undefined, nhsNumber));
       this.state.counts.patients++;
     }
+    this.lastIndexed = nhsNumber;
     this.dbs.byPatient.putSync([nhsNumber, id, source], keyCheck(indexText(nhsNumber, id, source)));
     this.state.counts.byPatient++;
   }
@@ -460,17 +463,6 @@ export class RecordStore {
   /** Records in the store: event identities (live or retracted) and patients. */
   get counts(): Readonly<Record<DbName, number>> {
     return this.state.counts;
-  }
-
-  /** The event (or retraction) an event handle stands for; `undefined` when the handle is unknown. */
-  event(handle: number): EventRecord | RetractRecord | undefined {
-    const value = this.dbs.handles.getBinary(handle as never);
-    if (value === undefined) return undefined;
-    if (!intact(handleText(handle), value)) throw damaged('handles', handleText(handle));
-    const [id, source] = JSON.parse(bodyText(value)) as [string, string];
-    const held = this.held(id, source);
-    if (held === undefined) throw damaged('events', eventText(id, source), 'is missing, but its handle is held');
-    return JSON.parse(bodyText(held.value)) as EventRecord | RetractRecord;
   }
 
   /** Every current record, patient by patient in NHS number order (the replay source). */
@@ -538,21 +530,15 @@ export class RecordStore {
       const [nhs, id, source] = k as [string, string, string];
       indexed.add(indexText(nhs, id, source));
     });
-    const handlesSeen = new Map<number, string>();
     scan('events', (k) => eventText(...(k as [string, string])), (k, value) => {
       const [id, source] = k as [string, string];
       const head = header(value);
-      handlesSeen.set(head.handle, eventText(id, source));
       if (!indexed.delete(indexText(head.nhsNumber, id, source))) note('byPatient', indexText(head.nhsNumber, id, source), 'is missing for a held event');
     });
     for (const left of indexed) {
       const [, , id, source] = left.split('\u0000') as [string, string, string, string];
       if (!unreadable.has(eventText(id, source))) note('byPatient', left, 'names an event the store does not hold for this patient');
     }
-    scan('handles', (k) => handleText(k as number), (k, value) => {
-      const [id, source] = JSON.parse(bodyText(value)) as [string, string];
-      if (handlesSeen.get(k as number) !== eventText(id, source) && !unreadable.has(eventText(id, source))) note('handles', handleText(k as number), 'does not match its event');
-    });
     scan('patients', (k) => patientText(k as string));
     scan('organisations', (k) => orgText(k as string));
     scan('quarantine', (k) => quarantineText(k as number));
