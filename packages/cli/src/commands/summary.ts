@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { CaregapsError, PatientStore, Quarantine, loadRegistries, readRecords, type OrganisationRecord } from '@caregaps/core';
+import { CaregapsError, PatientStore, Quarantine, loadRegistries, readRecords, refusalOf, type AcceptedRecord, type OrganisationRecord, type QuarantinedRecord } from '@caregaps/core';
 import {
   BatchResultsSource,
   LEVELS,
@@ -37,15 +37,14 @@ function summaryCsv(table: SummaryTable): string {
   );
 }
 
-async function read(io: Io, file: string, quarantine: Quarantine, apply: (record: import('@caregaps/core').CaregapsRecord) => void): Promise<number> {
+async function read(io: Io, file: string, quarantine: Quarantine, apply: (item: AcceptedRecord) => QuarantinedRecord | undefined): Promise<number> {
   const bar = progress(io, `reading ${file}`);
   let accepted = 0;
   for await (const item of readRecords(file)) {
     bar.tick();
-    if (item.ok) {
-      apply(item.record);
-      accepted++;
-    } else quarantine.add(item);
+    const refused = item.ok ? apply(item) : item;
+    if (refused) quarantine.add(refused);
+    else accepted++;
   }
   bar.stop();
   return accepted;
@@ -65,9 +64,10 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
     const store = new PatientStore();
     const organisations: OrganisationRecord[] = [];
     const quarantine = new Quarantine();
-    const take = (record: import('@caregaps/core').CaregapsRecord) => {
-      if (record.kind === 'organisation') organisations.push(record);
-      else store.apply(record);
+    const take = (item: AcceptedRecord) => {
+      if (item.record.kind !== 'organisation') return refusalOf(store.apply(item.record), item);
+      organisations.push(item.record);
+      return undefined;
     };
     const accepted = (await read(io, options.input, quarantine, take)) + (await read(io, options.orgs, quarantine, take));
     const hierarchy = new OrganisationHierarchy(organisations);

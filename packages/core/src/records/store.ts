@@ -1,3 +1,4 @@
+import type { AcceptedRecord, QuarantinedRecord } from './reader.js';
 import type { RecordFault } from './validate.js';
 import type { CaregapsRecord, EventRecord, PatientRecord, RetractRecord } from './types.js';
 
@@ -149,6 +150,15 @@ export class PatientStore {
   get size(): number {
     return this.states.size;
   }
+}
+
+/** The quarantine entry for a record the store refused as a conflict (`undefined` for any other outcome). */
+export function refusalOf(applied: ApplyResult, item: AcceptedRecord): QuarantinedRecord | undefined {
+  if (applied.outcome !== 'conflict' || applied.fault === undefined) return undefined;
+  const refusal: QuarantinedRecord = { ok: false, code: applied.fault.code, reason: applied.fault.message, line: item.line, text: JSON.stringify(item.record).slice(0, 1024) };
+  if (item.file !== undefined) refusal.file = item.file;
+  if ('id' in item.record) refusal.recordId = item.record.id;
+  return refusal;
 }
 
 /** Whether a record's version is older than the held one's (either absent: no, the last arrival wins as in v1). */
