@@ -23,6 +23,7 @@ if (mode === 'read') {
   const hash = createHash('sha256');
   let reported: string | undefined;
   let code: string | undefined;
+  let message: string | undefined;
   let records = 0;
   try {
     for (const p of store.patients()) {
@@ -34,10 +35,11 @@ if (mode === 'read') {
   } catch (error) {
     reported = 'read';
     code = (error as { code?: string }).code ?? 'uncoded';
+    message = (error as Error).message;
   }
   const report = store.verify();
   if (reported === undefined && report.damage.length > 0) reported = 'verify';
-  say(JSON.stringify({ reported: reported ?? null, code: code ?? null, damage: report.damage.length, records, digest: hash.digest('hex') }));
+  say(JSON.stringify({ reported: reported ?? null, code: code ?? null, message, damage: report.damage.length, records, digest: hash.digest('hex') }));
   process.exit(0); // read only: nothing to release, and closing must not wait on a damaged file
 } else if (mode === 'hold') {
   try {
@@ -48,7 +50,7 @@ if (mode === 'read') {
       void store.close().then(() => process.exit(0));
     });
   } catch (error) {
-    say(`locked ${(error as { code?: string }).code ?? 'uncoded'}`);
+    say(`locked ${(error as { code?: string }).code ?? 'uncoded'}: ${(error as Error).message}`);
     process.exit(0);
   }
 }

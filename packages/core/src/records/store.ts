@@ -80,13 +80,16 @@ export class PatientStore {
   /** Stores an event (as `apply` does); `held` is the live event it replaced, if any. */
   putEvent(event: EventRecord): ApplyResult & { held?: EventRecord } {
     const key = eventKey(event.source, event.id);
-    const tombstone = this.tombstones.get(key) ?? (event.source !== undefined ? this.tombstones.get(eventKey(undefined, event.id)) : undefined);
+    const tombstone = this.tombstones.get(key);
     if (tombstone !== undefined) {
-      if (tombstone.nhsNumber === event.nhsNumber || tombstone.nhsNumber === event.correctsNhsNumber) return NOTHING;
-      // A retraction without source covers this source only for its own patient; one naming this source holds the id.
-      if (this.tombstones.has(key)) return conflict(event, tombstone.nhsNumber);
+      return tombstone.nhsNumber === event.nhsNumber || tombstone.nhsNumber === event.correctsNhsNumber ? NOTHING : conflict(event, tombstone.nhsNumber);
     }
     const held = this.live.get(key);
+    if (held === undefined && event.source !== undefined) {
+      // A retraction without source covers every source, but only for its own patient.
+      const wildcard = this.tombstones.get(eventKey(undefined, event.id));
+      if (wildcard !== undefined && (wildcard.nhsNumber === event.nhsNumber || wildcard.nhsNumber === event.correctsNhsNumber)) return NOTHING;
+    }
     if (held !== undefined && held.nhsNumber !== event.nhsNumber && held.nhsNumber !== event.correctsNhsNumber) {
       return conflict(event, held.nhsNumber);
     }

@@ -466,7 +466,11 @@ export class RecordStore {
   }
 
   /** Every current record, patient by patient in NHS number order (the replay source). */
-  *patients(): Generator<StoredPatient> {
+  patients(): Generator<StoredPatient> {
+    return guarded(this.file, () => this.readPatients());
+  }
+
+  private *readPatients(): Generator<StoredPatient> {
     for (const { key, value } of this.dbs.patients.getRange()) {
       const nhsNumber = key as string;
       if (!intact(patientText(nhsNumber), value)) throw damaged('patients', patientText(nhsNumber));
@@ -486,15 +490,21 @@ export class RecordStore {
   }
 
   organisations(): OrganisationRecord[] {
-    const out: OrganisationRecord[] = [];
-    for (const { key, value } of this.dbs.organisations.getRange()) {
-      if (!intact(orgText(key as string), value)) throw damaged('organisations', orgText(key as string));
-      out.push(JSON.parse(bodyText(value)) as OrganisationRecord);
-    }
-    return out;
+    return [...guarded(this.file, () => this.readOrganisations())];
   }
 
-  *quarantined(): Generator<QuarantinedRecord> {
+  private *readOrganisations(): Generator<OrganisationRecord> {
+    for (const { key, value } of this.dbs.organisations.getRange()) {
+      if (!intact(orgText(key as string), value)) throw damaged('organisations', orgText(key as string));
+      yield JSON.parse(bodyText(value)) as OrganisationRecord;
+    }
+  }
+
+  quarantined(): Generator<QuarantinedRecord> {
+    return guarded(this.file, () => this.readQuarantined());
+  }
+
+  private *readQuarantined(): Generator<QuarantinedRecord> {
     for (const { key, value } of this.dbs.quarantine.getRange()) {
       if (!intact(quarantineText(key as number), value)) throw damaged('quarantine', quarantineText(key as number));
       yield JSON.parse(bodyText(value)) as QuarantinedRecord;
@@ -572,9 +582,23 @@ const EMPTY_STATE: StoreState = {
   counts: Object.fromEntries(DBS.map((n) => [n, 0])) as Record<DbName, number>,
 };
 
-/** LMDB's own errors on a damaged file (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, bad magic) become CG_STORE_DAMAGED. */
+/** LMDB's own reports of a damaged file (its error names, or lmdb-js's for a value it cannot decode). */
+const LMDB_DAMAGE = /MDB_(CORRUPTED|PAGE_NOTFOUND|INVALID|VERSION_MISMATCH|BAD_VALSIZE|BAD_TXN|PANIC)|Invalid argument|out of range/i;
+
+/** LMDB's errors on a damaged file become CG_STORE_DAMAGED; any other failure to open says so with its cause. */
 function wrap(error: unknown, file: string): Error {
   if (error instanceof CaregapsError) return error;
   const message = (error as Error).message ?? String(error);
-  return new CaregapsError('CG_STORE_DAMAGED', `Record store ${file} cannot be opened: ${message}`);
+  if (LMDB_DAMAGE.test(message)) return new CaregapsError('CG_STORE_DAMAGED', `Record store ${file} is damaged: ${message}`);
+  return new CaregapsError('CG_INPUT', `Record store ${file} cannot be opened: ${message}`);
+}
+
+/** Runs a read, turning LMDB's errors on a damaged page into CG_STORE_DAMAGED (never an uncoded failure). */
+function* guarded<T>(file: string, read: () => Generator<T>): Generator<T> {
+  try {
+    yield* read();
+  } catch (error) {
+    if (error instanceof CaregapsError) throw error;
+    throw new CaregapsError('CG_STORE_DAMAGED', `Record store ${file} could not be read: ${(error as Error).message ?? String(error)}`);
+  }
 }
