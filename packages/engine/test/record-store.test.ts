@@ -85,7 +85,7 @@ describe('RecordStore', () => {
     let runs = 0;
     let decided = 0;
     fc.assert(
-      fc.property(fc.array(stepArbitrary(codes), { maxLength: 60 }), fc.integer({ min: 1, max: 8 }), (steps, batch) => {
+      fc.property(fc.array(stepArbitrary(codes), { minLength: 20, maxLength: 80 }), fc.integer({ min: 1, max: 8 }), (steps, batch) => {
         const records = steps.flatMap((s) => ('record' in s ? [s.record] : []));
         const dir = tempDir();
         const store = RecordStore.open({ directory: dir });
