@@ -110,7 +110,7 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
     ],
     notes: [
       `${fmt(count)} records (1 patient record per 100 events), transactions of ${batchSize} records, each committed durably (fsync) before the next; one thread; medians of ${runs} runs after a warm-up, variants interleaved.`,
-      'RecordStore does per record what the raw puts do not: a read of the held value (identity and version decisions), a CRC-32 over key and value, the patient index entry and the event handle.',
+      'RecordStore does per new event what a raw put does not: a read of the held value (identity and version decisions), a CRC-32 over key and value, and a second B-tree write (the patient index entry). A CPU profile of RecordStore batches: LMDB writes 24 %, commits 11 %, reads 8 %, CRC-32 8 %, GC 8 %.',
       `Load average (1, 5, 15 min) before: ${before.map((x) => x.toFixed(2)).join(', ')}; after: ${result.load.map((x) => x.toFixed(2)).join(', ')} (2 cores shared with other sessions).`,
     ],
     data: result,
