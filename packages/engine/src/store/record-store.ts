@@ -183,12 +183,20 @@ export class RecordStore {
     return new RecordStore(file, options.readOnly === true);
   }
 
-  /** LMDB maps the file and would fault reading a page past its end: a truncated file is refused before that. */
+  /**
+   * LMDB maps the file and would fault reading a page past its end: a truncated file is refused before that. Another
+   * process may be committing as we look (the page count can move before the file's size does), so a short file is
+   * damage only if it stays short.
+   */
   private checkSize(): void {
-    const stats = this.env.getStats() as { pageSize: number; lastPageNumber: number };
-    const needed = (stats.lastPageNumber + 1) * stats.pageSize;
-    const size = statSync(this.file).size;
-    if (size < needed) throw damaged('file', this.file, `is ${size} bytes, but LMDB's last page ends at byte ${needed} (truncated)`);
+    for (let attempt = 0; ; attempt++) {
+      const stats = this.env.getStats() as { pageSize: number; lastPageNumber: number };
+      const needed = (stats.lastPageNumber + 1) * stats.pageSize;
+      const size = statSync(this.file).size;
+      if (size >= needed) return;
+      if (attempt === 3) throw damaged('file', this.file, `is ${size} bytes, but LMDB's last page ends at byte ${needed} (truncated)`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
   }
 
   /**
