@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['compiled-vs-reference', 'engine', 'adapters'];
+const ALL = ['compiled-vs-reference', 'engine', 'adapters', 'store'];
 const [name, ...args] = process.argv.slice(2);
 const names = name ? [name] : ALL;
 for (const n of names) {

@@ -18,7 +18,7 @@ export {
   type QuarantinedRecord,
   type ReadOptions,
 } from './records/reader.js';
-export { PatientStore, type PatientState } from './records/store.js';
+export { PatientStore, UNNAMED_SOURCE, eventKey, refusalOf, type ApplyOutcome, type ApplyResult, type PatientState } from './records/store.js';
 
 export {
   CodesetIndex,

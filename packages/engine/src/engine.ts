@@ -2,6 +2,7 @@ import {
   CaregapsError,
   PatientStore,
   Quarantine,
+  eventKey,
   achievementDay,
   addEvent,
   checkRecord,
@@ -10,6 +11,7 @@ import {
   formatDay,
   preparePatient,
   removeEvent,
+  type ApplyResult,
   type CaregapsRecord,
   type CodesetIndex,
   type CompiledRegistry,
@@ -27,7 +29,7 @@ import {
 import { Subject, distinctUntilChanged, map, startWith, type Observable } from 'rxjs';
 import { Aggregates, CounterLayout, STATUSES, type OrganisationNode, type RegistryCounts } from './aggregates.js';
 import { HorizonQueue, type Schedulable } from './horizon-queue.js';
-import { DurableLog, type LogEntry, type LogWriter } from './log.js';
+import { RecordStore } from './store/record-store.js';
 import { iteratorOf, type RecordSource } from './source.js';
 
 /** A change of register membership or of an indicator status for one patient, as it happens. */
@@ -47,14 +49,10 @@ export interface Change {
   explanation?: Explanation;
 }
 
-/** The durable local store (DESIGN §7): an append-only log with checksums, and snapshots. */
+/** The durable record store (DESIGN §4): every record as received, on LMDB (see `RecordStore`). */
 export interface StoreOptions {
-  /** Directory of the log segments and snapshots (created if missing). */
+  /** Directory of the store (created if missing); the engine writes `partition-0.mdb` and its lock file there. */
   directory: string;
-  /** Write a snapshot (and start a new log segment) after this many logged entries. Default 1,000,000. */
-  snapshotEvery?: number;
-  /** Replaces the log's write and fsync calls: for tests that simulate a failing disk. */
-  writer?: LogWriter;
 }
 
 export interface EngineOptions {
@@ -80,7 +78,7 @@ export interface IngestOptions {
    * still emitted, at the end.
    */
   bulk?: boolean;
-  /** Durable store: most records written and fsynced together (default 4096). */
+  /** Durable store: most records committed together in one transaction (default 4096). */
   batchSize?: number;
   /** Durable store: longest a record waits for its batch to fill before it is written anyway (default 5 ms). */
   maxDelayMs?: number;
@@ -89,10 +87,12 @@ export interface IngestOptions {
 }
 
 export interface IngestSummary {
-  /** Records accepted, logged (when durable) and applied. */
+  /** Records accepted, stored (when durable) and applied. */
   accepted: number;
   /** Records refused by validation or by the engine, kept in `engine.quarantine`. */
   quarantined: number;
+  /** Records older (by `version`) than the one held: accepted and stored nowhere, counted here. */
+  stale?: number;
 }
 
 /** One registry's statuses for one patient. */
@@ -123,15 +123,17 @@ export interface PopulationQuery {
 
 /** What a restart found in the durable store. */
 export interface RecoveryReport {
-  entries: number;
-  /** Bytes of a torn or corrupt entry cut from the end of the log (never acknowledged). */
-  truncatedBytes: number;
+  /** Patients (NHS numbers) replayed from the store. */
+  patients: number;
+  /** Records replayed: patient records, live events and kept retractions. */
+  records: number;
 }
 
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
 const HORIZON = { horizon: true } as const;
 const EXPLAIN = { explain: true } as const;
 const ALL = -1;
+const ORGANISATION_APPLIED: ApplyResult = { outcome: 'applied', changed: [] };
 
 /**
  * One patient whose record has arrived: the prepared form, their practice's node, and their row in the engine's
@@ -175,7 +177,6 @@ export class Engine {
   private readonly aggregates: Aggregates;
   /** Registries reading each cluster, as a bit mask (ALL when there are more than 30 registries). */
   private readonly readers: Int32Array;
-  private readonly retracted = new Map<string, string>();
   /** Per patient row: per registry, the on-register flag then one status code per indicator (0 = not on the register). */
   private status = new Uint8Array(0);
   /** Per patient row: per registry, the day its outcome could next change by itself. */
@@ -184,9 +185,7 @@ export class Engine {
   private readonly changes = new Subject<Change>();
   private readonly settled = new Subject<void>();
   private readonly explainChanges: boolean;
-  private readonly log: DurableLog | undefined;
-  private readonly snapshotEvery: number;
-  private sinceSnapshot = 0;
+  private readonly log: RecordStore | undefined;
   private day: number;
   /** The achievement date as YYYY-MM-DD, kept with `day` (every change carries it). */
   private asOfText: string;
@@ -210,24 +209,33 @@ export class Engine {
     });
     this.changes$ = this.changes.asObservable();
     for (const org of options.organisations ?? []) this.applyOrganisation(org);
-    this.snapshotEvery = options.store?.snapshotEvery ?? 1_000_000;
     if (options.store) {
-      this.log = new DurableLog(options.store.directory, options.store.writer);
-      const found = this.log.recover();
-      this.dirty = new Set();
-      if (found.snapshotAsOf !== undefined) this.setDay(achievementDay(found.snapshotAsOf));
-      let dated = found.snapshotAsOf !== undefined;
-      for (const entry of found.entries) {
-        if (entry.kind === 'advance') {
-          this.setDay(achievementDay(entry.asOf));
-          dated = true;
-        } else this.applyRecord(entry);
+      this.log = RecordStore.open({ directory: options.store.directory });
+      try {
+        this.recovery = this.recover(this.log);
+      } catch (error) {
+        void this.log.close();
+        throw error;
       }
-      this.sinceSnapshot = found.logEntries;
-      this.settleDirty();
-      if (!dated) this.log.append([{ kind: 'advance', asOf: this.asOfText }]);
-      this.recovery = { entries: found.entries.length, truncatedBytes: found.truncatedBytes };
     }
+  }
+
+  /** Replays the store's current records (patient by patient) into this engine, on the store's date. */
+  private recover(store: RecordStore): RecoveryReport {
+    const report: RecoveryReport = { patients: 0, records: 0 };
+    if (store.asOf !== undefined) this.setDay(achievementDay(store.asOf));
+    else store.setAsOf(this.asOfText);
+    for (const org of store.organisations()) this.applyOrganisation(org);
+    this.dirty = new Set();
+    for (const stored of store.patients()) {
+      report.patients++;
+      if (stored.patient) this.applyRecord(stored.patient);
+      for (const event of stored.events) this.applyRecord(event);
+      for (const retraction of stored.retractions) this.applyRecord(retraction);
+      report.records += (stored.patient ? 1 : 0) + stored.events.length + stored.retractions.length;
+    }
+    this.settleDirty();
+    return report;
   }
 
   /** The current achievement date, YYYY-MM-DD. */
@@ -265,10 +273,13 @@ export class Engine {
    */
   async ingest(source: RecordSource, options: IngestOptions = {}): Promise<IngestSummary> {
     this.assertOpen();
-    const summary: IngestSummary = { accepted: 0, quarantined: 0 };
+    const summary: IngestSummary = { accepted: 0, quarantined: 0, stale: 0 };
     const batchSize = this.log ? (options.batchSize ?? 4096) : 1024;
     const maxDelayMs = options.maxDelayMs ?? 5;
     const batch: CaregapsRecord[] = [];
+    const lines: number[] = [];
+    const refused: QuarantinedRecord[] = [];
+    let acknowledged = 0;
     let line = 0;
     if (options.bulk) this.dirty ??= new Set();
     const source$ = iteratorOf(source);
@@ -279,26 +290,42 @@ export class Engine {
     const commit = () => {
       if (batch.length === 0) return;
       if (this.log) {
-        this.log.append(batch);
-        for (const record of batch) this.applyRecord(record);
-        this.sinceSnapshot += batch.length;
-      }
+        // Written and committed first; only what the store took is applied.
+        const written = this.log.writeSync({ records: batch, quarantined: refused });
+        let conflicts = 0;
+        for (let i = 0; i < batch.length; i++) {
+          const outcome = written.outcomes[i]!;
+          if (outcome === 'conflict') {
+            this.quarantine.add({ ...written.quarantined[conflicts++]!, line: lines[i]!, ...(options.file === undefined ? {} : { file: options.file }) });
+            summary.quarantined++;
+          } else if (outcome === 'stale') summary.stale!++;
+          else {
+            if (outcome !== 'suppressed') this.applyRecord(batch[i]!);
+            summary.accepted++;
+          }
+        }
+      } else summary.accepted += batch.length;
       if (deferring) this.evaluateDeferred();
-      summary.accepted += batch.length;
+      acknowledged += batch.length;
       batch.length = 0;
+      lines.length = 0;
+      refused.length = 0;
       if (!options.bulk) this.settled.next();
-      options.onAcknowledged?.(summary.accepted);
-      if (this.log && this.sinceSnapshot >= this.snapshotEvery) this.snapshot();
+      options.onAcknowledged?.(acknowledged);
     };
     const take = (item: unknown) => {
       line++;
-      const record = this.admit(item, line, options.file);
+      const record = this.admit(item, line, options.file, this.log ? refused : undefined);
       if (!record) {
         summary.quarantined++;
         return;
       }
-      if (!this.log) this.applyRecord(record);
+      if (!this.log) {
+        const applied = this.applyRecord(record);
+        if (!this.counted(applied, record, line, options.file, summary)) return;
+      }
       batch.push(record);
+      lines.push(line);
       if (batch.length >= batchSize) commit();
     };
     try {
@@ -344,22 +371,44 @@ export class Engine {
    */
   apply(record: unknown): boolean {
     this.assertOpen();
-    const admitted = this.admit(record, 0, undefined); // line 0: not from a file
+    const refused: QuarantinedRecord[] = [];
+    const admitted = this.admit(record, 0, undefined, refused); // line 0: not from a file
+    if (this.log && refused.length > 0) this.log.writeSync({ records: [], quarantined: refused });
     if (!admitted) return false;
     if (this.log) {
-      this.log.append([admitted]);
-      this.sinceSnapshot++;
+      const written = this.log.writeSync({ records: [admitted] });
+      const outcome = written.outcomes[0]!;
+      if (outcome === 'conflict') this.quarantine.add(written.quarantined[0]!);
+      if (outcome === 'conflict' || outcome === 'stale') return false;
+      if (outcome !== 'suppressed') this.applyRecord(admitted);
+      return true;
     }
-    this.applyRecord(admitted);
-    if (this.log && this.sinceSnapshot >= this.snapshotEvery) this.snapshot();
+    return this.counted(this.applyRecord(admitted), admitted, 0, undefined, undefined);
+  }
+
+  /** Counts an in-memory engine's verdict on one record; false when it was refused (quarantined) or stale. */
+  private counted(applied: ApplyResult, record: CaregapsRecord, line: number, file: string | undefined, summary: IngestSummary | undefined): boolean {
+    if (applied.outcome === 'conflict') {
+      const refusal: QuarantinedRecord = { ok: false, code: applied.fault!.code, reason: applied.fault!.message, line, text: safeText(record) };
+      if (file !== undefined) refusal.file = file;
+      if ('id' in record) refusal.recordId = record.id;
+      this.quarantine.add(refusal);
+      if (summary) summary.quarantined++;
+      return false;
+    }
+    if (applied.outcome === 'stale') {
+      if (summary) summary.stale!++;
+      return false;
+    }
     return true;
   }
 
   /** A validated record, or `undefined` after quarantining the item. */
-  private admit(item: unknown, line: number, file: string | undefined): CaregapsRecord | undefined {
+  private admit(item: unknown, line: number, file: string | undefined, keep?: QuarantinedRecord[]): CaregapsRecord | undefined {
     if (isReadResult(item)) {
       if (item.ok) return item.record;
       this.quarantine.add(item);
+      keep?.push(item);
       return undefined;
     }
     const fault = checkRecord(item);
@@ -369,62 +418,68 @@ export class Engine {
     if (file !== undefined) refused.file = file;
     if (typeof id === 'string') refused.recordId = id;
     this.quarantine.add(refused);
+    keep?.push(refused);
     return undefined;
   }
 
-  /** Applies a validated record to the store and, unless applying in bulk, re-evaluates what it touched. */
-  private applyRecord(record: CaregapsRecord): void {
+  /**
+   * Applies a validated record to the record state (which decides identity and versions: DESIGN §3.1 v1.1) and,
+   * unless applying in bulk, re-evaluates what it touched. Returns the record state's verdict.
+   */
+  private applyRecord(record: CaregapsRecord): ApplyResult {
     switch (record.kind) {
       case 'organisation':
         this.applyOrganisation(record);
-        return;
+        return ORGANISATION_APPLIED;
       case 'patient': {
-        this.store.apply(record);
+        const applied = this.store.apply(record);
+        if (applied.outcome !== 'applied') return applied;
         if (this.dirty) {
           this.dirty.add(record.nhsNumber);
-          return;
+          return applied;
         }
         const entry = this.entries.get(record.nhsNumber);
         if (entry) {
           const { series, clusters } = entry.prepared;
           this.refresh(entry, { ...demographics(record), clusters, series });
         } else this.rebuild(record.nhsNumber);
-        return;
+        return applied;
       }
       case 'event':
-        this.applyEvent(record);
-        return;
+        return this.applyEvent(record);
       case 'retract': {
-        const removed = this.store.retract(record.id);
-        this.retracted.set(record.id, record.nhsNumber);
-        if (removed === undefined) return;
-        const owner = removed.nhsNumber;
-        const entry = this.entries.get(owner);
-        if (this.dirty) this.dirty.add(owner);
-        else if (owner === record.nhsNumber && entry) this.touchClusters(entry, removeEvent(entry.prepared, removed, this.index));
-        else this.rebuild(owner);
-        return;
+        const applied = this.store.retract(record);
+        for (const removed of applied.removed) {
+          const entry = this.entries.get(removed.nhsNumber);
+          if (this.dirty) this.dirty.add(removed.nhsNumber);
+          else if (entry && !sharesId(entry.state, removed)) this.touchClusters(entry, removeEvent(entry.prepared, removed, this.index));
+          else this.rebuild(removed.nhsNumber);
+        }
+        return applied;
       }
     }
   }
 
-  private applyEvent(event: EventRecord): void {
-    const entry = this.dirty ? undefined : this.entries.get(event.nhsNumber);
-    const previous = this.store.putEvent(event, entry?.state);
-    if (previous === null) return; // the id was retracted: it stays removed
-    // The id may have been filed under another patient: that patient is rebuilt from the store (rare).
+  private applyEvent(event: EventRecord): ApplyResult {
+    const applied = this.store.putEvent(event);
+    if (applied.outcome !== 'applied') return applied; // refused, stale, or retracted: nothing changes
+    const previous = applied.held;
+    // A declared correction moves the event from another patient: that patient is rebuilt from the store (rare).
     const moved = previous !== undefined && previous.nhsNumber !== event.nhsNumber ? previous.nhsNumber : undefined;
     if (this.dirty) {
       this.dirty.add(event.nhsNumber);
       if (moved !== undefined) this.dirty.add(moved);
-      return;
+      return applied;
     }
-    if (entry) {
+    const entry = this.entries.get(event.nhsNumber);
+    if (entry && previous && moved === undefined && sharesId(entry.state, event)) this.rebuild(event.nhsNumber);
+    else if (entry) {
       let mask = previous && moved === undefined ? this.readersOf(removeEvent(entry.prepared, previous, this.index)) : 0;
       mask |= this.readersOf(addEvent(entry.prepared, event, this.index));
       if (mask !== 0) this.reevaluate(entry, mask);
     }
     if (moved !== undefined) this.rebuild(moved);
+    return applied;
   }
 
   private touchClusters(entry: PatientEntry, clusters: readonly number[]): void {
@@ -630,7 +685,7 @@ export class Engine {
     this.assertOpen();
     const day = achievementDay(asOf);
     if (day === this.day) return;
-    this.log?.append([{ kind: 'advance', asOf: formatDay(day) }]);
+    this.log?.setAsOf(formatDay(day));
     const backward = day < this.day;
     this.setDay(day);
     if (backward) {
@@ -787,27 +842,10 @@ export class Engine {
 
   // ---- durability ----------------------------------------------------------------------------------------------
 
-  /** Writes a snapshot of the whole record state and starts a new log segment (durable engines only). */
-  snapshot(): void {
-    if (!this.log) throw new CaregapsError('CG_USAGE', 'This engine has no durable store: create it with the `store` option');
-    this.log.snapshot(this.asOf, this.stateEntries());
-    this.sinceSnapshot = 0;
-  }
-
-  /** The whole record state as records: organisations, then each patient and their events, then retractions. */
-  private *stateEntries(): Generator<LogEntry> {
-    yield* this.aggregates.organisationRecords();
-    for (const state of this.store.values()) {
-      if (state.patient) yield state.patient;
-      yield* state.events.values();
-    }
-    for (const [id, nhsNumber] of this.retracted) yield { kind: 'retract', id, nhsNumber };
-  }
-
-  /** Closes the log. Further ingests are refused. */
+  /** Closes the record store (giving up write ownership). Further ingests are refused. */
   close(): void {
     this.closed = true;
-    this.log?.close();
+    void this.log?.close();
     this.changes.complete();
     this.settled.complete();
   }
@@ -830,6 +868,16 @@ function compact(prepared: PreparedPatient): void {
     series.ids = series.ids.slice();
     if (series.components) for (const [name, list] of series.components) series.components.set(name, list.slice());
   }
+}
+
+/**
+ * Whether another live event of the patient has the same id (from another source): series find an event by id, so
+ * then the patient is re-prepared rather than edited in place.
+ */
+function sharesId(state: PatientState, event: EventRecord): boolean {
+  let count = 0;
+  for (const e of state.events.values()) if (e.id === event.id && ++count > 1) return true;
+  return count === 1 && state.events.get(eventKey(event.source, event.id)) === undefined;
 }
 
 function isReadResult(item: unknown): item is ReadResult {

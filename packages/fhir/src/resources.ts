@@ -224,6 +224,8 @@ export function mapResource(
   }
   if (Object.keys(values).length > 0) event.values = values;
   if (source !== undefined) event.source = source;
+  const version = versionOf(resource);
+  if (version !== undefined) event.version = version;
   return { ok: true, record: event, at: where };
 }
 
@@ -251,8 +253,25 @@ function mapPatient(resource: Json, where: SourceLocation, identity: PatientIden
   const record: PatientRecord = { kind: 'patient', nhsNumber: identity.nhsNumber, birthDate, sex, practice, registeredFrom: registeredFrom ?? birthDate, registeredTo, deathDate };
   const source = settings.source ?? identity.practice ?? settings.defaultPractice;
   if (source !== undefined) record.source = source;
+  const version = versionOf(resource);
+  if (version !== undefined) record.version = version;
   const updated = str(obj(resource['meta'])?.['lastUpdated']);
   return { ok: true, record, at: where, ...(registeredFrom === undefined ? { registeredFromFirstRecord: true } : {}), ...(updated !== undefined ? { updated } : {}) };
+}
+
+/**
+ * The record `version` (DESIGN §3.1 v1.1) of a resource: `meta.versionId` when it is a whole number (servers count
+ * versions up from 1), otherwise `meta.lastUpdated` as milliseconds since 1970. A source should use one of the two
+ * throughout, as versions compare only with versions of the same record.
+ */
+export function versionOf(resource: Json): number | undefined {
+  const meta = obj(resource['meta']);
+  const versionId = str(meta?.['versionId']);
+  if (versionId !== undefined && /^\d{1,15}$/.test(versionId)) return Number(versionId);
+  const updated = str(meta?.['lastUpdated']);
+  if (updated === undefined) return undefined;
+  const ms = Date.parse(updated);
+  return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }
 
 function fail(code: 'CG_SOURCE_CONFLICT' | 'CG_SOURCE_FIELD' | 'CG_SOURCE_UNSUPPORTED' | 'CG_SOURCE_REFERENCE' | 'CG_SOURCE_NHS_NUMBER' | 'CG_SOURCE_NOT_DONE' | 'CG_SOURCE_DATE' | 'CG_SOURCE_CODE' | 'CG_SOURCE_PRACTICE', reason: string, where: SourceLocation, identifiers?: string[]): AdapterItem {

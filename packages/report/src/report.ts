@@ -6,6 +6,7 @@
 import {
   CaregapsError,
   PatientStore,
+  refusalOf,
   Quarantine,
   achievementDay,
   formatDay,
@@ -77,9 +78,16 @@ export async function loadPopulation(
         quarantine.add(item);
         continue;
       }
-      accepted++;
       if (item.record.kind === 'organisation') organisations.push(item.record);
-      else store.apply(item.record);
+      else {
+        // An id held for another patient is refused (DESIGN §3.1 v1.1): quarantined, not counted as accepted.
+        const refused = refusalOf(store.apply(item.record), item);
+        if (refused) {
+          quarantine.add(refused);
+          continue;
+        }
+      }
+      accepted++;
     }
   }
   return { store, organisations, quarantine, accepted };

@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { CaregapsError, PatientStore, Quarantine, loadRegistries, provisionalReason, type OrganisationRecord } from '@caregaps/core';
+import { CaregapsError, PatientStore, Quarantine, loadRegistries, provisionalReason, refusalOf, type AcceptedRecord, type OrganisationRecord, type QuarantinedRecord } from '@caregaps/core';
 import {
   BatchResultsSource,
   LEVELS,
@@ -40,13 +40,12 @@ function summaryCsv(table: SummaryTable): string {
   );
 }
 
-async function read(io: Io, file: string, quarantine: Quarantine, apply: (record: import('@caregaps/core').CaregapsRecord) => void): Promise<number> {
+async function read(io: Io, file: string, quarantine: Quarantine, apply: (item: AcceptedRecord) => QuarantinedRecord | undefined): Promise<number> {
   let accepted = 0;
   for await (const item of readRecordsWithProgress(io, file)) {
-    if (item.ok) {
-      apply(item.record);
-      accepted++;
-    } else quarantine.add(item);
+    const refused = item.ok ? apply(item) : item;
+    if (refused) quarantine.add(refused);
+    else accepted++;
   }
   return accepted;
 }
@@ -67,9 +66,10 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
     const store = new PatientStore();
     const organisations: OrganisationRecord[] = [];
     const quarantine = new Quarantine();
-    const take = (record: import('@caregaps/core').CaregapsRecord) => {
-      if (record.kind === 'organisation') organisations.push(record);
-      else store.apply(record);
+    const take = (item: AcceptedRecord) => {
+      if (item.record.kind !== 'organisation') return refusalOf(store.apply(item.record), item);
+      organisations.push(item.record);
+      return undefined;
     };
     const accepted = (await read(io, options.input, quarantine, take)) + (await read(io, options.orgs, quarantine, take));
     const hierarchy = new OrganisationHierarchy(organisations);

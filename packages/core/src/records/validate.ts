@@ -68,6 +68,9 @@ export function checkRecordWithSchema(value: unknown): RecordFault | undefined {
   if (record.kind !== 'organisation' && !isValidNhsNumber(record.nhsNumber)) {
     return { code: 'CG_RECORD_NHS_NUMBER', message: `nhsNumber "${record.nhsNumber}" fails the Modulus 11 check` };
   }
+  if (record.kind === 'event' && record.correctsNhsNumber !== undefined && !isValidNhsNumber(record.correctsNhsNumber)) {
+    return { code: 'CG_RECORD_NHS_NUMBER', message: `correctsNhsNumber "${record.correctsNhsNumber}" fails the Modulus 11 check` };
+  }
   if (record.kind === 'patient') {
     // Compared as day numbers, never as strings.
     if (record.registeredTo && parseDay(record.registeredTo)! < parseDay(record.registeredFrom)!) {
@@ -129,6 +132,10 @@ function isComponentName(name: string): boolean {
   return true;
 }
 
+function isOptionalVersion(v: unknown): boolean {
+  return v === undefined || (isFiniteNumber(v) && (v as number) >= 0);
+}
+
 function isPlainValues(v: unknown): boolean {
   if (v === undefined) return true;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
@@ -153,7 +160,7 @@ function isPlainPatient(r: Record<string, unknown>): boolean {
   for (const key in r) {
     switch (key) {
       case 'kind': case 'nhsNumber': case 'birthDate': case 'sex': case 'practice': case 'registeredFrom':
-      case 'registeredTo': case 'deathDate': case 'optOuts': case 'source':
+      case 'registeredTo': case 'deathDate': case 'optOuts': case 'source': case 'version':
         continue;
       default:
         return false;
@@ -170,7 +177,8 @@ function isPlainPatient(r: Record<string, unknown>): boolean {
     (registeredTo === undefined || registeredTo === null || dayOf(registeredTo) >= from) &&
     (deathDate === undefined || deathDate === null || dayOf(deathDate) >= birth) &&
     isPlainOptOuts(r['optOuts']) &&
-    isOptionalText(r['source'], 1, 64)
+    isOptionalText(r['source'], 1, 64) &&
+    isOptionalVersion(r['version'])
   );
 }
 
@@ -178,7 +186,7 @@ function isPlainEvent(r: Record<string, unknown>): boolean {
   for (const key in r) {
     switch (key) {
       case 'kind': case 'id': case 'nhsNumber': case 'code': case 'system': case 'date': case 'value': case 'unit':
-      case 'values': case 'source':
+      case 'values': case 'source': case 'version': case 'correctsNhsNumber':
         continue;
       default:
         return false;
@@ -195,6 +203,8 @@ function isPlainEvent(r: Record<string, unknown>): boolean {
     isOptionalText(r['unit'], 0, 64) &&
     isPlainValues(r['values']) &&
     isOptionalText(r['source'], 1, 64) &&
+    isOptionalVersion(r['version']) &&
+    (r['correctsNhsNumber'] === undefined || (typeof r['correctsNhsNumber'] === 'string' && isValidNhsNumber(r['correctsNhsNumber']))) &&
     ((system !== undefined && system !== 'snomed') || isSnomedConceptId(code as string))
   );
 }
