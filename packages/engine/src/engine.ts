@@ -386,8 +386,9 @@ export class Engine {
         }
         const entry = this.entries.get(record.nhsNumber);
         if (entry) {
+          const d = demographics(record);
           const { series, clusters } = entry.prepared;
-          this.refresh(entry, { ...demographics(record), clusters, series });
+          this.refresh(entry, { nhsNumber: d.nhsNumber, practice: d.practice, birthDay: d.birthDay, registeredFrom: d.registeredFrom, registrationEnd: d.registrationEnd, clusters, series });
         } else this.rebuild(record.nhsNumber);
         return;
       }
