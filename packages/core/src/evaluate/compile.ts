@@ -4,7 +4,7 @@ import { applyOffset, parseDateExpression, type DateExpression } from '../rules/
 import type { Registry } from '../rules/load.js';
 import type { Action, Condition, FieldDefinition, IndicatorStatus, RuleDefinition, ValueTest } from '../rules/types.js';
 import { MovingDate, anchorDates, anchoredFunction, type AnchorDates } from './horizon.js';
-import { seriesOf, type PreparedPatient, type Series } from './patient.js';
+import type { PatientView, SeriesView } from './patient.js';
 
 /** Which rule of which cascade decided, and the facts it read (DESIGN §3.2 `--explain`). */
 export interface CascadeTrace {
@@ -50,7 +50,7 @@ interface CompiledRule {
 
 /** Per-evaluation state: memoised field values, anchors, horizon and (when explaining) what was read. */
 class Context {
-  patient!: PreparedPatient;
+  patient!: PatientView;
   /** Kept between evaluations on the same achievement date: computing PPED, QSSD and their offsets allocates. */
   anchors: AnchorDates = anchorDates(0);
   /** Values of the registry's anchored date expressions ("PPED - 12 months") on `anchors.ACHV_DAT`. */
@@ -61,14 +61,14 @@ class Context {
   readonly values: Float64Array;
   readonly stamps: Int32Array;
   /** For latest/earliest fields: the series and position of the chosen record. */
-  readonly chosenSeries: (Series | undefined)[];
+  readonly chosenSeries: (SeriesView | undefined)[];
   readonly chosenAt: Int32Array;
   generation = 0;
 
   constructor(private readonly fields: readonly CompiledField[]) {
     this.values = new Float64Array(fields.length);
     this.stamps = new Int32Array(fields.length);
-    this.chosenSeries = new Array<Series | undefined>(fields.length);
+    this.chosenSeries = new Array<SeriesView | undefined>(fields.length);
     this.chosenAt = new Int32Array(fields.length);
   }
 
@@ -149,7 +149,7 @@ export class CompiledRegistry {
    * Evaluates one patient on one achievement date (a day number). Registration is checked first: only patients
    * registered on the achievement date (and alive) can be on a register.
    */
-  evaluate(patient: PreparedPatient, achievementDay: number, options: { horizon?: boolean; explain?: boolean } = {}): RegistryOutcome {
+  evaluate(patient: PatientView, achievementDay: number, options: { horizon?: boolean; explain?: boolean } = {}): RegistryOutcome {
     const ctx = this.context;
     ctx.patient = patient;
     if (ctx.anchors.ACHV_DAT !== achievementDay || ctx.anchored.length !== this.anchoredExpressions.length) {
@@ -207,10 +207,10 @@ export class CompiledRegistry {
     return outcome;
   }
 
-  private passesGate(patient: PreparedPatient): boolean {
+  private passesGate(patient: PatientView): boolean {
     for (const clusters of this.registerGate) {
       let found = false;
-      for (const c of clusters) if (patient.clusters.includes(c)) found = true;
+      for (const c of clusters) if (patient.hasCluster(c)) found = true;
       if (!found) return false;
     }
     return true;
@@ -342,17 +342,17 @@ export class CompiledRegistry {
       // A bound taken from a Null field (NaN) admits no record.
       const empty = Number.isNaN(lo) || Number.isNaN(hi);
       let best = Number.NaN;
-      let bestSeries: Series | undefined;
+      let bestSeries: SeriesView | undefined;
       let bestAt = -1;
       let count = 0;
       for (const c of clusters) {
-        const s = seriesOf(ctx.patient, c);
+        const s = ctx.patient.seriesOf(c);
         if (!s) continue;
         const days = s.days;
         if (ctx.track && !empty) this.trackSeries(ctx, s, lo, hi, lowers, uppers, mode, where);
         if (empty) continue;
         if (mode === 'latest') {
-          for (let i = days.length - 1; i >= 0; i--) {
+          for (let i = s.length - 1; i >= 0; i--) {
             const d = days[i]!;
             if (d > hi) continue;
             if (d < lo || d < best) break;
@@ -366,7 +366,7 @@ export class CompiledRegistry {
             }
           }
         } else if (mode === 'earliest') {
-          for (let i = 0; i < days.length; i++) {
+          for (let i = 0; i < s.length; i++) {
             const d = days[i]!;
             if (d < lo) continue;
             if (d > hi || d > best) break;
@@ -380,13 +380,13 @@ export class CompiledRegistry {
             }
           }
         } else {
-          for (let i = 0; i < days.length; i++) {
+          for (let i = 0; i < s.length; i++) {
             const d = days[i]!;
             if (d < lo) continue;
             if (d > hi) break;
-            if (where(s, i) && (clusters.length === 1 || !collect?.includes(s.ids[i]!))) {
+            if (where(s, i) && (clusters.length === 1 || !collect?.includes(s.id(i)))) {
               count++;
-              collect?.push(s.ids[i]!);
+              collect?.push(s.id(i));
             }
           }
         }
@@ -394,7 +394,7 @@ export class CompiledRegistry {
       if (mode === 'latest' || mode === 'earliest') {
         ctx.chosenSeries[self] = bestSeries;
         ctx.chosenAt[self] = bestAt;
-        if (collect && bestSeries) collect.push(bestSeries.ids[bestAt]!);
+        if (collect && bestSeries) collect.push(bestSeries.id(bestAt));
         return best;
       }
       return mode === 'count' ? count : count > 0 ? 1 : 0;
@@ -418,37 +418,37 @@ export class CompiledRegistry {
   /** Records the dates on which records of a series enter or leave a moving window. */
   private trackSeries(
     ctx: Context,
-    s: Series,
+    s: SeriesView,
     lo: number,
     hi: number,
     lowers: CompiledDate[],
     uppers: CompiledDate[],
     mode: 'latest' | 'earliest' | 'count' | 'exists',
-    where: (s: Series, i: number) => boolean,
+    where: (s: SeriesView, i: number) => boolean,
   ): void {
     const achv = ctx.anchors.ACHV_DAT;
     const days = s.days;
     // The first record beyond the upper bound enters when a moving upper bound reaches it.
     let firstAbove = 0;
-    for (let top = days.length; firstAbove < top; ) {
+    for (let top = s.length; firstAbove < top; ) {
       const mid = (firstAbove + top) >>> 1;
       if (days[mid]! > hi) top = mid;
       else firstAbove = mid + 1;
     }
-    if (firstAbove < days.length) {
+    if (firstAbove < s.length) {
       for (const u of uppers) if (u.moving) ctx.until(u.moving.firstDayReaching(achv, days[firstAbove]!, false));
     }
     // A record inside the window leaves when a moving lower bound passes it: for latest only the chosen one matters.
     let leaving = -1;
     if (mode === 'latest') {
-      for (let i = days.length - 1; i >= 0; i--) {
+      for (let i = s.length - 1; i >= 0; i--) {
         const d = days[i]!;
         if (d > hi) continue;
         if (d < lo) break;
         if (where(s, i)) { leaving = i; break; }
       }
     } else {
-      for (let i = 0; i < days.length; i++) {
+      for (let i = 0; i < s.length; i++) {
         const d = days[i]!;
         if (d < lo) continue;
         if (d > hi) break;
@@ -468,22 +468,22 @@ export class CompiledRegistry {
     const highest = field.sameDay === 'highest';
     const list = ownerDef.latest ?? ownerDef.earliest!;
     const clusters = (Array.isArray(list) ? list : [list]).map((c) => this.index.clusterNumber(c)!);
-    const sameDay = (ctx: Context, visit: (s: Series, i: number) => void): void => {
+    const sameDay = (ctx: Context, visit: (s: SeriesView, i: number) => void): void => {
       const day = ctx.field(owner);
       if (Number.isNaN(day)) return;
       for (const cluster of clusters) {
-        const s = seriesOf(ctx.patient, cluster);
+        const s = ctx.patient.seriesOf(cluster);
         if (!s) continue;
         const days = s.days;
         // The first record on that day, by binary search (series are sorted by day).
         let lo = 0;
-        let hi = days.length;
+        let hi = s.length;
         while (lo < hi) {
           const mid = (lo + hi) >>> 1;
           if (days[mid]! < day) lo = mid + 1;
           else hi = mid;
         }
-        for (let i = lo; i < days.length && days[i] === day; i++) if (where(s, i)) visit(s, i);
+        for (let i = lo; i < s.length && days[i] === day; i++) if (where(s, i)) visit(s, i);
       }
     };
     return {
@@ -498,7 +498,7 @@ export class CompiledRegistry {
       },
       records: (ctx) => {
         const ids: string[] = [];
-        sameDay(ctx, (s, i) => ids.push(s.ids[i]!));
+        sameDay(ctx, (s, i) => ids.push(s.id(i)));
         return ids;
       },
     };
@@ -615,7 +615,7 @@ function flipDay(
   }
 }
 
-function compileWhere(where: Record<string, ValueTest> | undefined): (s: Series, i: number) => boolean {
+function compileWhere(where: Record<string, ValueTest> | undefined): (s: SeriesView, i: number) => boolean {
   if (!where) return () => true;
   const tests = Object.entries(where).flatMap(([component, test]) => {
     const checks: ((v: number) => boolean)[] = [];
@@ -625,7 +625,7 @@ function compileWhere(where: Record<string, ValueTest> | undefined): (s: Series,
     if (test.lessThanInclusive !== undefined) { const t = test.lessThanInclusive; checks.push((v) => v <= t); }
     if (test.greaterThan !== undefined) { const t = test.greaterThan; checks.push((v) => v > t); }
     if (test.greaterThanInclusive !== undefined) { const t = test.greaterThanInclusive; checks.push((v) => v >= t); }
-    return checks.map((check) => (s: Series, i: number) => check(s.component(component, i)));
+    return checks.map((check) => (s: SeriesView, i: number) => check(s.component(component, i)));
   });
   return (s, i) => {
     for (const t of tests) if (!t(s, i)) return false;

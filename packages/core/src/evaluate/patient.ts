@@ -3,11 +3,36 @@ import { parseDay } from '../dates.js';
 import type { PatientState } from '../records/store.js';
 import type { EventRecord, PatientRecord } from '../records/types.js';
 
+/** What the compiled evaluator reads of one cluster's records for one patient, sorted by date (then id). */
+export interface SeriesView {
+  readonly length: number;
+  /** Day numbers; only the first `length` entries are the series (a view may keep spare capacity). */
+  readonly days: ArrayLike<number>;
+  /** The value (`"value"`) or a named component of the record at a position (NaN when absent). */
+  component(name: string, at: number): number;
+  /** The record id at a position (for explanations and for counting a record once across clusters). */
+  id(at: number): string;
+}
+
+/**
+ * What the compiled evaluator reads of a patient: registration as day numbers and, per cluster, the records in date
+ * order. `PreparedPatient` is the object form; the engine's hot state gives a reusable view over typed arrays.
+ */
+export interface PatientView {
+  readonly birthDay: number;
+  readonly registeredFrom: number;
+  /** First day not registered (Infinity when registration has not ended). */
+  readonly registrationEnd: number;
+  /** Whether the patient has any record in the cluster. */
+  hasCluster(cluster: number): boolean;
+  seriesOf(cluster: number): SeriesView | undefined;
+}
+
 /**
  * The records of one cluster for one patient, sorted by date (then id): parallel arrays of day numbers,
  * values (NaN when absent), named components and record ids.
  */
-export class Series {
+export class Series implements SeriesView {
   // Replaced (not only mutated) when a record is inserted into a short series: see `insertedNumber`.
   days: number[] = [];
   values: number[] = [];
@@ -64,6 +89,10 @@ export class Series {
     return this.components?.get(name)?.[at] ?? Number.NaN;
   }
 
+  id(at: number): string {
+    return this.ids[at]!;
+  }
+
   get length(): number {
     return this.days.length;
   }
@@ -101,22 +130,33 @@ function removeAt<T>(list: T[], at: number): void {
 }
 
 /** A patient in the form the compiled evaluator reads: day numbers and records grouped by cluster. */
-export interface PreparedPatient {
-  nhsNumber: string;
-  practice: string;
-  birthDay: number;
-  registeredFrom: number;
-  /** First day not registered: the earlier of deregistration and death (Infinity when neither). */
-  registrationEnd: number;
+export class PreparedPatient implements PatientView {
   /** Cluster numbers present, parallel to `series`. */
-  clusters: number[];
-  series: Series[];
+  clusters: number[] = [];
+  series: Series[] = [];
+
+  constructor(
+    readonly nhsNumber: string,
+    readonly practice: string,
+    readonly birthDay: number,
+    readonly registeredFrom: number,
+    /** First day not registered: the earlier of deregistration and death (Infinity when neither). */
+    readonly registrationEnd: number,
+  ) {}
+
+  hasCluster(cluster: number): boolean {
+    return this.clusters.includes(cluster);
+  }
+
+  seriesOf(cluster: number): Series | undefined {
+    const at = this.clusters.indexOf(cluster);
+    return at < 0 ? undefined : this.series[at];
+  }
 }
 
 /** The series of a cluster, if the patient has any record in it. */
 export function seriesOf(patient: PreparedPatient, cluster: number): Series | undefined {
-  const at = patient.clusters.indexOf(cluster);
-  return at < 0 ? undefined : patient.series[at];
+  return patient.seriesOf(cluster);
 }
 
 /** Demographics as day numbers; registration ends at deregistration or death, whichever is first. */
@@ -163,17 +203,8 @@ export function removeEvent(patient: PreparedPatient, event: EventRecord, index:
 /** Prepares a stored patient for evaluation; `undefined` until the patient record itself has arrived. */
 export function preparePatient(state: PatientState, index: CodesetIndex): PreparedPatient | undefined {
   if (!state.patient) return undefined;
-  // One object literal with every field (no spread): all prepared patients then share one V8 hidden class.
   const d = demographics(state.patient);
-  const prepared: PreparedPatient = {
-    nhsNumber: d.nhsNumber,
-    practice: d.practice,
-    birthDay: d.birthDay,
-    registeredFrom: d.registeredFrom,
-    registrationEnd: d.registrationEnd,
-    clusters: [],
-    series: [],
-  };
+  const prepared = new PreparedPatient(d.nhsNumber, d.practice, d.birthDay, d.registeredFrom, d.registrationEnd);
   for (const event of state.events.values()) addEvent(prepared, event, index);
   return prepared;
 }

@@ -58,6 +58,11 @@ export class PatientStore {
   /** Retracts an event id for good (as `apply` does) and returns the live event it removed, if any. */
   retract(id: string): EventRecord | undefined {
     this.retracted.add(id);
+    return this.remove(id);
+  }
+
+  /** Removes a live event without retracting its id (it moved to a store that holds its new patient). */
+  remove(id: string): EventRecord | undefined {
     const removed = this.eventById.get(id);
     if (removed === undefined) return undefined;
     this.eventById.delete(id);

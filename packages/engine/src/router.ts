@@ -1,0 +1,88 @@
+import type { CaregapsRecord } from '@caregaps/core';
+import type { Aggregates } from './aggregates.js';
+import type { PartitionRecord, PartitionReport } from './partition/partition.js';
+import type { PartitionLink } from './transport/link.js';
+import type { Change } from './types.js';
+
+/** The partition of an NHS number: FNV-1a over its digits, modulo the number of partitions. */
+export function partitionOf(nhsNumber: string, partitions: number): number {
+  if (partitions === 1) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < nhsNumber.length; i++) hash = Math.imul(hash ^ nhsNumber.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % partitions;
+}
+
+/**
+ * Routes records to the partition that owns their patient, and merges what the partitions report: changes go out in
+ * order per partition, count deltas are added up the organisation hierarchy (which only the router holds).
+ * Organisation records stay here. With more than one partition, an event id is tracked to the partition holding it,
+ * so a repeated id filed under a patient of another partition, or a retraction naming another patient, reaches the
+ * partition that holds the event (record format v1: an id is unique across patients).
+ */
+export class Router {
+  private readonly holder = new Map<string, number>();
+  private readonly retracted = new Set<string>();
+  private readonly queues: PartitionRecord[][];
+
+  constructor(
+    readonly links: readonly PartitionLink[],
+    private readonly aggregates: Aggregates,
+    private readonly emit: (change: Change) => void,
+    private readonly organisation: (record: Extract<CaregapsRecord, { kind: 'organisation' }>) => void,
+  ) {
+    this.queues = links.map(() => []);
+  }
+
+  /** Applies records in order; with `hold`, the partitions evaluate what they touched only at `flush`. */
+  route(records: readonly CaregapsRecord[], hold = false): void {
+    const parts = this.links.length;
+    for (const record of records) {
+      if (record.kind === 'organisation') {
+        this.organisation(record);
+        continue;
+      }
+      const p = partitionOf(record.nhsNumber, parts);
+      if (parts > 1 && record.kind !== 'patient') {
+        const held = this.holder.get(record.id);
+        if (record.kind === 'retract') {
+          this.retracted.add(record.id);
+          this.holder.delete(record.id);
+          if (held !== undefined) this.queues[held]!.push(record);
+          continue;
+        }
+        if (this.retracted.has(record.id)) continue; // a retracted id stays removed
+        if (held !== undefined && held !== p) this.queues[held]!.push({ kind: 'retract', id: record.id, nhsNumber: record.nhsNumber, moved: true });
+        this.holder.set(record.id, p);
+      }
+      this.queues[p]!.push(record);
+    }
+    this.links.forEach((link, p) => {
+      const queue = this.queues[p]!;
+      if (queue.length === 0) return;
+      this.receive(link.apply(queue, hold));
+      queue.length = 0;
+    });
+  }
+
+  flush(): void {
+    for (const link of this.links) this.receive(link.flush());
+  }
+
+  advance(day: number): void {
+    for (const link of this.links) this.receive(link.advance(day));
+  }
+
+  recompute(): void {
+    for (const link of this.links) this.receive(link.recompute());
+  }
+
+  /** The partition that owns an NHS number. */
+  owner(nhsNumber: string): PartitionLink {
+    return this.links[partitionOf(nhsNumber, this.links.length)]!;
+  }
+
+  private receive(report: PartitionReport): void {
+    for (const delta of report.deltas) this.aggregates.addDelta(delta.practice, delta.delta);
+    for (const change of report.changes) this.emit(change);
+  }
+}
