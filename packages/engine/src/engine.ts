@@ -1,5 +1,6 @@
 import {
   CaregapsError,
+  ERRORS,
   Quarantine,
   achievementDay,
   checkRecord,
@@ -312,17 +313,25 @@ export class Engine {
     return true;
   }
 
-  /** A validated record, or `undefined` after quarantining the item. */
+  /**
+   * A validated record, or `undefined` after quarantining the item. Everything that crosses the API is checked,
+   * including the record inside an accepted `readRecords` result: a record that would fail later is never stored.
+   */
   private admit(item: unknown, line: number, file: string | undefined): CaregapsRecord | undefined {
+    let value = item;
     if (isReadResult(item)) {
-      if (item.ok) return item.record;
-      this.quarantine.add(item);
-      return undefined;
+      if (typeof item.line === 'number' && Number.isSafeInteger(item.line)) line = item.line;
+      if (typeof item.file === 'string') file = item.file;
+      if (!item.ok) {
+        this.quarantine.add(quarantinedOf(item, line, file));
+        return undefined;
+      }
+      value = item.record;
     }
-    const fault = checkRecord(item);
-    if (!fault) return item as CaregapsRecord;
-    const id = (item as { id?: unknown } | null)?.id;
-    const refused: QuarantinedRecord = { ok: false, code: fault.code, reason: fault.message, line, text: safeText(item) };
+    const fault = checkRecord(value);
+    if (!fault) return value as CaregapsRecord;
+    const id = (value as { id?: unknown } | null)?.id;
+    const refused: QuarantinedRecord = { ok: false, code: fault.code, reason: fault.message, line, text: safeText(value) };
     if (file !== undefined) refused.file = file;
     if (typeof id === 'string') refused.recordId = id;
     this.quarantine.add(refused);
@@ -479,6 +488,17 @@ export class Engine {
   private assertOpen(): void {
     if (this.closed) throw new CaregapsError('CG_ENGINE_CLOSED', 'The engine is closed');
   }
+}
+
+/** A refused `readRecords` result as given, or (when its fields are not what a reader writes) as a schema fault. */
+function quarantinedOf(item: QuarantinedRecord, line: number, file: string | undefined): QuarantinedRecord {
+  const wellFormed = typeof item.code === 'string' && Object.hasOwn(ERRORS, item.code) && typeof item.reason === 'string' && typeof item.text === 'string';
+  const out: QuarantinedRecord = wellFormed
+    ? { ok: false, code: item.code, reason: item.reason, line, text: item.text.slice(0, 1024) }
+    : { ok: false, code: 'CG_RECORD_SCHEMA', reason: 'a refused read result must carry an error code, a reason and the text', line, text: safeText(item) };
+  if (file !== undefined) out.file = file;
+  if (wellFormed && typeof item.recordId === 'string') out.recordId = item.recordId;
+  return out;
 }
 
 function isReadResult(item: unknown): item is ReadResult {
