@@ -18,7 +18,7 @@ export {
   type QuarantinedRecord,
   type ReadOptions,
 } from './records/reader.js';
-export { PatientStore, type PatientState } from './records/store.js';
+export { PatientStore, UNNAMED_SOURCE, eventKey, type ApplyOutcome, type ApplyResult, type PatientState } from './records/store.js';
 
 export { CodesetIndex, parseCodeset, loadCodesets, type Codeset, type CodesetSource, type CodesetStatus } from './codesets/index.js';
 

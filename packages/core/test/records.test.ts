@@ -104,12 +104,14 @@ describe('PatientStore', () => {
     store.apply(JSON.parse(patient));
     expect(store.get('9434765919')!.events.size).toBe(1);
   });
-  it('replaces an event redelivered with the same id, even under another NHS number', () => {
+  it('replaces an event redelivered with the same id; under another NHS number only as a declared correction', () => {
     const store = new PatientStore();
     store.apply(event('e1'));
     store.apply({ ...event('e1'), date: '2016-01-01' });
     expect([...store.get('9434765919')!.events.values()].map((e) => e.date)).toEqual(['2016-01-01']);
-    expect(store.apply(event('e1', '9990000018')).sort()).toEqual(['9434765919', '9990000018']);
+    expect(store.apply(event('e1', '9990000018'))).toMatchObject({ outcome: 'conflict', fault: { code: 'CG_RECORD_ID_CONFLICT' } });
+    expect(store.get('9434765919')!.events.size).toBe(1);
+    expect(store.apply({ ...event('e1', '9990000018'), correctsNhsNumber: '9434765919' }).changed.sort()).toEqual(['9434765919', '9990000018']);
     expect(store.get('9434765919')!.events.size).toBe(0);
     expect(store.get('9990000018')!.events.size).toBe(1);
   });

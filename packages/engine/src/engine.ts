@@ -1,10 +1,12 @@
 import {
   CaregapsError,
   ERRORS,
+  PatientStore,
   Quarantine,
   achievementDay,
   checkRecord,
   formatDay,
+  type ApplyResult,
   type CaregapsRecord,
   type CodesetIndex,
   type CompiledRegistry,
@@ -17,20 +19,16 @@ import {
 } from '@caregaps/core';
 import { Subject, distinctUntilChanged, map, startWith, type Observable } from 'rxjs';
 import { Aggregates, CounterLayout, type OrganisationNode, type RegistryCounts } from './aggregates.js';
-import { DurableLog, type LogEntry, type LogWriter } from './log.js';
-import { Partition } from './partition/partition.js';
+import { Partition, type PartitionRecord } from './partition/partition.js';
 import { Router } from './router.js';
 import { iteratorOf, type RecordSource } from './source.js';
+import { RecordStore, type Outcome } from './store/record-store.js';
 import type { Change, PatientStatus } from './types.js';
 
-/** The durable local store (DESIGN §7): an append-only log with checksums, and snapshots. */
+/** The durable record store (DESIGN §4): every record as received, on LMDB (see `RecordStore`). */
 export interface StoreOptions {
-  /** Directory of the log segments and snapshots (created if missing). */
+  /** Directory of the store (created if missing); the engine writes `partition-0.mdb` and its lock file there. */
   directory: string;
-  /** Write a snapshot (and start a new log segment) after this many logged entries. Default 1,000,000. */
-  snapshotEvery?: number;
-  /** Replaces the log's write and fsync calls: for tests that simulate a failing disk. */
-  writer?: LogWriter;
 }
 
 export interface EngineOptions {
@@ -74,6 +72,8 @@ export interface IngestSummary {
   accepted: number;
   /** Records refused by validation or by the engine, kept in `engine.quarantine`. */
   quarantined: number;
+  /** Records older (by `version`) than the one held: accepted and stored nowhere, counted here. */
+  stale?: number;
 }
 
 /** A population query: who is on a register, or in a status of one of its indicators, optionally under one organisation. */
@@ -87,12 +87,14 @@ export interface PopulationQuery {
 
 /** What a restart found in the durable store. */
 export interface RecoveryReport {
-  entries: number;
-  /** Bytes of a torn or corrupt entry cut from the end of the log (never acknowledged). */
-  truncatedBytes: number;
+  /** Patients (NHS numbers) replayed from the store. */
+  patients: number;
+  /** Records replayed: patient records, live events and kept retractions. */
+  records: number;
 }
 
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
+const ORGANISATION_APPLIED: ApplyResult = { outcome: 'applied', changed: [] };
 
 /** How much memory the hot state holds (typed arrays only), and for how many patients and relevant events. */
 export interface HotStateMemory {
@@ -117,16 +119,20 @@ export class Engine {
   /** What a restart found in the durable store (`undefined` for an in-memory engine). */
   readonly recovery: RecoveryReport | undefined;
 
-  private readonly registries: readonly CompiledRegistry[];
-  private readonly layout: CounterLayout;
-  private readonly aggregates: Aggregates;
-  private readonly router: Router;
-  private readonly retracted = new Map<string, string>();
+  private registries: readonly CompiledRegistry[];
+  private index: CodesetIndex;
+  private aggregates: Aggregates;
+  private router: Router;
+  private readonly partitionCount: number;
+  private readonly explainChanges: boolean;
+  /**
+   * The record state: every live record, by patient. It decides identity and versions (DESIGN §3.1 v1.1) and is
+   * what the hot state is rebuilt from; the durable store, when there is one, holds the same records on disk.
+   */
+  private readonly records$ = new PatientStore();
   private readonly changes = new Subject<Change>();
   private readonly settled = new Subject<void>();
-  private readonly log: DurableLog | undefined;
-  private readonly snapshotEvery: number;
-  private sinceSnapshot = 0;
+  private readonly store: RecordStore | undefined;
   private day: number;
   /** The achievement date as YYYY-MM-DD, kept with `day`. */
   private asOfText: string;
@@ -134,45 +140,92 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     this.registries = options.compiled;
+    this.index = options.index;
     this.day = achievementDay(options.asOf);
     this.asOfText = formatDay(this.day);
-    this.layout = new CounterLayout(this.registries);
-    this.aggregates = new Aggregates(this.layout);
     this.changes$ = this.changes.asObservable();
-    const count = options.partitions ?? 1;
-    if (!Number.isInteger(count) || count < 1 || count > 1024) throw new CaregapsError('CG_USAGE', `partitions must be a whole number from 1 to 1024 (got ${count})`);
-    this.snapshotEvery = options.store?.snapshotEvery ?? 1_000_000;
-    // A durable store is read first: the date it ends on is the date the partitions start on.
-    const found = options.store ? (this.log = new DurableLog(options.store.directory, options.store.writer)).recover() : undefined;
-    let dated = false;
-    for (const entry of [...(found?.snapshotAsOf !== undefined ? [{ kind: 'advance' as const, asOf: found.snapshotAsOf }] : []), ...(found?.entries ?? [])]) {
-      if (entry.kind !== 'advance') continue;
-      this.setDay(achievementDay(entry.asOf));
-      dated = true;
+    this.partitionCount = options.partitions ?? 1;
+    if (!Number.isInteger(this.partitionCount) || this.partitionCount < 1 || this.partitionCount > 1024) {
+      throw new CaregapsError('CG_USAGE', `partitions must be a whole number from 1 to 1024 (got ${this.partitionCount})`);
     }
-    const explain = options.explainChanges === true;
-    const links = Array.from({ length: count }, () => new Partition(this.registries, options.index, this.day, explain));
-    this.router = new Router(links, this.aggregates, (change) => this.changes.next(change), (record) => this.applyOrganisation(record));
+    this.explainChanges = options.explainChanges === true;
+    if (options.store) {
+      this.store = RecordStore.open({ directory: options.store.directory });
+      // The store's date is the date the partitions start on.
+      if (this.store.asOf !== undefined) this.setDay(achievementDay(this.store.asOf));
+      else this.store.setAsOf(this.asOfText);
+    }
+    this.aggregates = new Aggregates(new CounterLayout(this.registries));
+    this.router = this.newRouter();
     for (const org of options.organisations ?? []) this.applyOrganisation(org);
-    if (this.log && found) {
-      // Replayed with evaluation held until the end: each patient is evaluated once.
-      const run: CaregapsRecord[] = [];
-      for (const entry of found.entries) {
-        if (entry.kind === 'advance') continue;
-        this.noteRetraction(entry);
-        run.push(entry);
-        if (run.length >= 4096) {
-          this.router.route(run, true);
-          run.length = 0;
-        }
+    if (this.store) {
+      try {
+        this.recovery = this.recover(this.store);
+      } catch (error) {
+        void this.store.close();
+        throw error;
       }
-      this.router.route(run, true);
-      this.router.flush();
-      this.sinceSnapshot = found.logEntries;
-      this.settled.next();
-      if (!dated) this.log.append([{ kind: 'advance', asOf: this.asOfText }]);
-      this.recovery = { entries: found.entries.length, truncatedBytes: found.truncatedBytes };
     }
+  }
+
+  private newRouter(): Router {
+    const links = Array.from({ length: this.partitionCount }, () => new Partition(this.registries, this.index, this.day, this.explainChanges));
+    return new Router(links, this.aggregates, (change) => this.changes.next(change), (record) => this.applyOrganisation(record));
+  }
+
+  /** Replays the store's current records (patient by patient) into the record state and the partitions. */
+  private recover(store: RecordStore): RecoveryReport {
+    const report: RecoveryReport = { patients: 0, records: 0 };
+    for (const org of store.organisations()) this.applyOrganisation(org);
+    const run: PartitionRecord[] = [];
+    const replay = (record: CaregapsRecord) => {
+      this.decide(record, run);
+      if (run.length >= 4096) {
+        this.router.route(run, true);
+        run.length = 0;
+      }
+    };
+    for (const stored of store.patients()) {
+      report.patients++;
+      if (stored.patient) replay(stored.patient);
+      for (const event of stored.events) replay(event);
+      for (const retraction of stored.retractions) replay(retraction);
+      report.records += (stored.patient ? 1 : 0) + stored.events.length + stored.retractions.length;
+    }
+    this.router.route(run, true);
+    this.router.flush();
+    this.settled.next();
+    return report;
+  }
+
+  /**
+   * Rebuilds the hot state from the record state, without the feeds: after registries or codesets change (a new
+   * QOF year, a new PCD release), or to start from a clean state. Statuses and counts are computed afresh on the
+   * current date; `changes$` carries no changes for the rebuild (read the new state with the queries), and
+   * `counts$` subscribers get the new counts.
+   */
+  rebuild(options: { compiled?: readonly CompiledRegistry[]; index?: CodesetIndex } = {}): void {
+    this.assertOpen();
+    if (options.compiled) this.registries = options.compiled;
+    if (options.index) this.index = options.index;
+    const organisations = this.aggregates.organisationRecords();
+    this.aggregates = new Aggregates(new CounterLayout(this.registries));
+    for (const org of organisations) this.aggregates.setOrganisation(org);
+    const router = this.newRouter();
+    const quiet = new Router(router.links, this.aggregates, () => {}, (record) => this.applyOrganisation(record));
+    const run: PartitionRecord[] = [];
+    for (const state of this.records$.values()) {
+      if (state.patient) run.push(state.patient);
+      for (const event of state.events.values()) run.push(event);
+      if (run.length >= 4096) {
+        quiet.route(run, true);
+        run.length = 0;
+      }
+    }
+    quiet.route(run, true);
+    quiet.flush();
+    this.router = router;
+    this.settled.next();
   }
 
   /** The current achievement date, YYYY-MM-DD. */
@@ -220,44 +273,64 @@ export class Engine {
   // ---- ingesting -----------------------------------------------------------------------------------------------
 
   /**
-   * Validates, logs (when durable: written and fsynced before it counts as accepted) and applies every record of
-   * a source, in batches: each patient a batch touched is evaluated once, at the end of the batch, so changes are
-   * the net change of the batch (an async source without a durable store is applied record by record). Items may be records, unparsed objects, or the results of `readRecords` (whose
-   * refused lines are quarantined here too). Resolves when the source ends; rejects, without applying the batch,
-   * if the log cannot be written.
+   * Validates, stores (when durable: committed before it counts as accepted) and applies every record of a source,
+   * in batches: each patient a batch touched is evaluated once, at the end of the batch, so changes are the net
+   * change of the batch (an async source without a durable store is applied record by record). Items may be
+   * records, unparsed objects, or the results of `readRecords` (whose refused lines are quarantined here too).
+   * Resolves when the source ends; rejects, without applying the batch, if the store cannot be written.
    */
   async ingest(source: RecordSource, options: IngestOptions = {}): Promise<IngestSummary> {
     this.assertOpen();
     const bulk = options.bulk === true;
-    const summary: IngestSummary = { accepted: 0, quarantined: 0 };
+    const summary: IngestSummary = { accepted: 0, quarantined: 0, stale: 0 };
     const source$ = iteratorOf(source);
-    // An async source without a log is applied record by record, as it may pause at any record.
-    const batchSize = source$.async && !this.log && !bulk ? 1 : (options.batchSize ?? (this.log ? 4096 : 1024));
+    // An async source without a store is applied record by record, as it may pause at any record.
+    const batchSize = source$.async && !this.store && !bulk ? 1 : (options.batchSize ?? (this.store ? 4096 : 1024));
     const maxDelayMs = options.maxDelayMs ?? 5;
     const batch: CaregapsRecord[] = [];
+    const lines: number[] = [];
+    const refused: QuarantinedRecord[] = [];
+    const routed: PartitionRecord[] = [];
+    let acknowledged = 0;
     let line = 0;
     const commit = () => {
       if (batch.length === 0) return;
-      if (this.log) {
-        this.log.append(batch);
-        this.sinceSnapshot += batch.length;
+      // Written and committed first; only what the store took is applied.
+      const outcomes = this.store ? this.store.writeSync({ records: batch, quarantined: refused }) : undefined;
+      let conflicts = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const stored = outcomes?.outcomes[i];
+        if (stored === 'conflict') {
+          this.quarantine.add({ ...outcomes!.quarantined[conflicts++]!, line: lines[i]!, ...(options.file === undefined ? {} : { file: options.file }) });
+          summary.quarantined++;
+          continue;
+        }
+        if (stored === 'stale') {
+          summary.stale!++;
+          continue;
+        }
+        const applied = this.decide(batch[i]!, routed);
+        if (!this.counted(applied, batch[i]!, lines[i]!, options.file, summary, stored)) continue;
+        summary.accepted++;
       }
-      for (const record of batch) this.noteRetraction(record);
-      this.router.route(batch, bulk);
-      summary.accepted += batch.length;
+      this.router.route(routed, bulk);
+      routed.length = 0;
+      acknowledged += batch.length;
       batch.length = 0;
+      lines.length = 0;
+      refused.length = 0;
       if (!bulk) this.settled.next();
-      options.onAcknowledged?.(summary.accepted);
-      if (this.log && this.sinceSnapshot >= this.snapshotEvery) this.snapshot();
+      options.onAcknowledged?.(acknowledged);
     };
     const take = (item: unknown) => {
       line++;
-      const record = this.admit(item, line, options.file);
+      const record = this.admit(item, line, options.file, refused);
       if (!record) {
         summary.quarantined++;
         return;
       }
       batch.push(record);
+      lines.push(line);
       if (batch.length >= batchSize) commit();
     };
     try {
@@ -284,6 +357,7 @@ export class Engine {
         }
       }
       commit();
+      if (refused.length > 0 && this.store) this.store.writeSync({ records: [], quarantined: refused });
     } finally {
       if (bulk) {
         // Also when the source failed: what was applied is evaluated.
@@ -295,35 +369,93 @@ export class Engine {
   }
 
   /**
-   * Applies one record now and returns whether it was accepted (a refused record is quarantined). With a durable
-   * store the record is written and fsynced first; prefer `ingest` there, which writes in batches.
+   * Applies one record now and returns whether it was accepted (a refused record is quarantined, a stale one
+   * counted nowhere). With a durable store the record is committed first; prefer `ingest` there, which writes in
+   * batches.
    */
   apply(record: unknown): boolean {
     this.assertOpen();
-    const admitted = this.admit(record, 0, undefined); // line 0: not from a file
+    const refused: QuarantinedRecord[] = [];
+    const admitted = this.admit(record, 0, undefined, refused); // line 0: not from a file
+    if (this.store && refused.length > 0) this.store.writeSync({ records: [], quarantined: refused });
     if (!admitted) return false;
-    if (this.log) {
-      this.log.append([admitted]);
-      this.sinceSnapshot++;
+    let stored: Outcome | undefined;
+    if (this.store) {
+      const written = this.store.writeSync({ records: [admitted] });
+      stored = written.outcomes[0]!;
+      if (stored === 'conflict') this.quarantine.add(written.quarantined[0]!);
+      if (stored === 'conflict' || stored === 'stale') return false;
     }
-    this.noteRetraction(admitted);
-    this.router.route([admitted]);
+    const routed: PartitionRecord[] = [];
+    const applied = this.decide(admitted, routed);
+    if (!this.counted(applied, admitted, 0, undefined, undefined, stored)) return false;
+    this.router.route(routed);
     this.settled.next();
-    if (this.log && this.sinceSnapshot >= this.snapshotEvery) this.snapshot();
     return true;
   }
 
   /**
-   * A validated record, or `undefined` after quarantining the item. Everything that crosses the API is checked,
-   * including the record inside an accepted `readRecords` result: a record that would fail later is never stored.
+   * Applies a validated record to the record state, which decides identity and versions, and adds what the
+   * partitions must apply to `routed`: the record, and the removal of any event it replaced or retracted.
    */
-  private admit(item: unknown, line: number, file: string | undefined): CaregapsRecord | undefined {
+  private decide(record: CaregapsRecord, routed: PartitionRecord[]): ApplyResult {
+    if (record.kind === 'organisation') {
+      routed.push(record);
+      return ORGANISATION_APPLIED;
+    }
+    if (record.kind === 'retract') {
+      const applied = this.records$.retract(record);
+      for (const removed of applied.removed) routed.push({ kind: 'remove', id: removed.id, source: removed.source, nhsNumber: removed.nhsNumber });
+      return applied;
+    }
+    if (record.kind === 'patient') {
+      const applied = this.records$.apply(record);
+      if (applied.outcome === 'applied') routed.push(record);
+      return applied;
+    }
+    const applied = this.records$.putEvent(record);
+    if (applied.outcome !== 'applied') return applied;
+    const held = applied.held;
+    if (held !== undefined) routed.push({ kind: 'remove', id: held.id, source: held.source, nhsNumber: held.nhsNumber });
+    routed.push(record);
+    return applied;
+  }
+
+  /**
+   * Counts the verdict on one record; false when it was refused (quarantined) or stale. With a durable store, the
+   * store's verdict was counted already and the record state agrees with it.
+   */
+  private counted(applied: ApplyResult, record: CaregapsRecord, line: number, file: string | undefined, summary: IngestSummary | undefined, stored: Outcome | undefined): boolean {
+    if (stored !== undefined) return true;
+    if (applied.outcome === 'conflict') {
+      const refusal: QuarantinedRecord = { ok: false, code: applied.fault!.code, reason: applied.fault!.message, line, text: safeText(record) };
+      if (file !== undefined) refusal.file = file;
+      if ('id' in record) refusal.recordId = record.id;
+      this.quarantine.add(refusal);
+      if (summary) summary.quarantined++;
+      return false;
+    }
+    if (applied.outcome === 'stale') {
+      if (summary) summary.stale!++;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * A validated record, or `undefined` after quarantining the item (and adding it to `keep`, for the durable
+   * store's quarantine). Everything that crosses the API is checked, including the record inside an accepted
+   * `readRecords` result: a record that would fail later is never stored.
+   */
+  private admit(item: unknown, line: number, file: string | undefined, keep: QuarantinedRecord[]): CaregapsRecord | undefined {
     let value = item;
     if (isReadResult(item)) {
       if (typeof item.line === 'number' && Number.isSafeInteger(item.line)) line = item.line;
       if (typeof item.file === 'string') file = item.file;
       if (!item.ok) {
-        this.quarantine.add(quarantinedOf(item, line, file));
+        const refused = quarantinedOf(item, line, file);
+        this.quarantine.add(refused);
+        keep.push(refused);
         return undefined;
       }
       value = item.record;
@@ -335,11 +467,8 @@ export class Engine {
     if (file !== undefined) refused.file = file;
     if (typeof id === 'string') refused.recordId = id;
     this.quarantine.add(refused);
+    keep.push(refused);
     return undefined;
-  }
-
-  private noteRetraction(record: CaregapsRecord): void {
-    if (record.kind === 'retract') this.retracted.set(record.id, record.nhsNumber);
   }
 
   private applyOrganisation(record: OrganisationRecord): void {
@@ -357,7 +486,7 @@ export class Engine {
     this.assertOpen();
     const day = achievementDay(asOf);
     if (day === this.day) return;
-    this.log?.append([{ kind: 'advance', asOf: formatDay(day) }]);
+    this.store?.setAsOf(formatDay(day));
     this.setDay(day);
     this.router.advance(day);
     this.settled.next();
@@ -389,12 +518,12 @@ export class Engine {
    * arrives, before the patient record). The engine's own state: read it, never change it.
    */
   record(nhsNumber: string): PatientState | undefined {
-    return this.router.owner(nhsNumber).record(nhsNumber);
+    return this.records$.get(nhsNumber);
   }
 
   /** Every stored patient record, including events still waiting for their patient (read only, as `record`). */
-  *records(): Generator<PatientState> {
-    for (const link of this.router.links) yield* link.records();
+  records(): IterableIterator<PatientState> {
+    return this.records$.values();
   }
 
   /** NHS numbers of the patients on a register, or in one status of one of its indicators. */
@@ -460,27 +589,10 @@ export class Engine {
 
   // ---- durability ----------------------------------------------------------------------------------------------
 
-  /** Writes a snapshot of the whole record state and starts a new log segment (durable engines only). */
-  snapshot(): void {
-    if (!this.log) throw new CaregapsError('CG_USAGE', 'This engine has no durable store: create it with the `store` option');
-    this.log.snapshot(this.asOf, this.stateEntries());
-    this.sinceSnapshot = 0;
-  }
-
-  /** The whole record state as records: organisations, then each patient and their events, then retractions. */
-  private *stateEntries(): Generator<LogEntry> {
-    yield* this.aggregates.organisationRecords();
-    for (const state of this.records()) {
-      if (state.patient) yield state.patient;
-      yield* state.events.values();
-    }
-    for (const [id, nhsNumber] of this.retracted) yield { kind: 'retract', id, nhsNumber };
-  }
-
-  /** Closes the log. Further ingests are refused. */
+  /** Closes the record store (giving up write ownership). Further ingests are refused. */
   close(): void {
     this.closed = true;
-    this.log?.close();
+    void this.store?.close();
     this.changes.complete();
     this.settled.complete();
   }

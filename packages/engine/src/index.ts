@@ -15,5 +15,17 @@ export {
 } from './engine.js';
 export type { Change, PatientStatus, RegistryStatus } from './types.js';
 export { STATUSES, type IndicatorCounts, type OrganisationNode, type OrganisationType, type RegistryCounts } from './aggregates.js';
-export { DurableLog, frame, unframe, type AdvanceEntry, type LogEntry, type LogWriter, type Recovery } from './log.js';
+export {
+  RecordStore,
+  isOldFormat,
+  partitionFile,
+  type Batch,
+  type Damage,
+  type Outcome,
+  type RecordStoreOptions,
+  type StoredPatient,
+  type VerifyReport,
+  type WriteResult,
+} from './store/record-store.js';
+export { migrateOldStore, type MigrationReport } from './store/migrate.js';
 export type { RecordSource } from './source.js';

@@ -1,4 +1,4 @@
-import type { CaregapsRecord } from '@caregaps/core';
+import type { OrganisationRecord } from '@caregaps/core';
 import type { Aggregates } from './aggregates.js';
 import type { PartitionRecord, PartitionReport } from './partition/partition.js';
 import type { PartitionLink } from './transport/link.js';
@@ -15,46 +15,27 @@ export function partitionOf(nhsNumber: string, partitions: number): number {
 /**
  * Routes records to the partition that owns their patient, and merges what the partitions report: changes go out in
  * order per partition, count deltas are added up the organisation hierarchy (which only the router holds).
- * Organisation records stay here. With more than one partition, an event id is tracked to the partition holding it,
- * so a repeated id filed under a patient of another partition, or a retraction naming another patient, reaches the
- * partition that holds the event (record format v1: an id is unique across patients).
+ * Organisation records stay here. Records arrive decided: the record state has settled identity and versions, and
+ * a removal names the patient whose event goes (so a declared correction reaches the partition it leaves).
  */
 export class Router {
-  private readonly holder = new Map<string, number>();
-  private readonly retracted = new Set<string>();
   private readonly queues: PartitionRecord[][];
 
   constructor(
     readonly links: readonly PartitionLink[],
     private readonly aggregates: Aggregates,
     private readonly emit: (change: Change) => void,
-    private readonly organisation: (record: Extract<CaregapsRecord, { kind: 'organisation' }>) => void,
+    private readonly organisation: (record: OrganisationRecord) => void,
   ) {
     this.queues = links.map(() => []);
   }
 
   /** Applies records in order; with `hold`, the partitions evaluate what they touched only at `flush`. */
-  route(records: readonly CaregapsRecord[], hold = false): void {
+  route(records: readonly PartitionRecord[], hold = false): void {
     const parts = this.links.length;
     for (const record of records) {
-      if (record.kind === 'organisation') {
-        this.organisation(record);
-        continue;
-      }
-      const p = partitionOf(record.nhsNumber, parts);
-      if (parts > 1 && record.kind !== 'patient') {
-        const held = this.holder.get(record.id);
-        if (record.kind === 'retract') {
-          this.retracted.add(record.id);
-          this.holder.delete(record.id);
-          if (held !== undefined) this.queues[held]!.push(record);
-          continue;
-        }
-        if (this.retracted.has(record.id)) continue; // a retracted id stays removed
-        if (held !== undefined && held !== p) this.queues[held]!.push({ kind: 'retract', id: record.id, nhsNumber: record.nhsNumber, moved: true });
-        this.holder.set(record.id, p);
-      }
-      this.queues[p]!.push(record);
+      if (record.kind === 'organisation') this.organisation(record);
+      else this.queues[partitionOf(record.nhsNumber, parts)]!.push(record);
     }
     this.links.forEach((link, p) => {
       const queue = this.queues[p]!;

@@ -26,7 +26,7 @@ describe('everything that crosses the API is validated', () => {
       { ok: true, record: nullBirth, line: 7, file: 'feed.ndjson' },
       { ok: true, record: good, line: 8, file: 'feed.ndjson' },
     ]);
-    expect(summary).toEqual({ accepted: 1, quarantined: 1 });
+    expect(summary).toEqual({ accepted: 1, quarantined: 1, stale: 0 });
     const [refused] = engine.quarantine.items;
     expect(refused).toMatchObject({ ok: false, code: 'CG_RECORD_SCHEMA', line: 7, file: 'feed.ndjson' });
     expect(refused!.reason).toMatch(/birthDate/);

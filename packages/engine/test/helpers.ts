@@ -64,8 +64,9 @@ export function stepArbitrary(codes: string[]): fc.Arbitrary<Step> {
       registeredFrom: fc.oneof(fc.constant('2010-01-01'), dateIn('2024-01-01', '2026-01-01')),
       registeredTo: fc.option(dateIn('2026-01-02', '2027-06-30'), { nil: null }),
       deathDate: fc.option(dateIn('2024-06-01', '2027-06-30'), { freq: 4, nil: null }),
+      version: fc.option(fc.integer({ min: 1, max: 4 }), { freq: 2, nil: undefined }),
     })
-    .map((p): CaregapsRecord => ({ kind: 'patient', sex: 'female', optOuts: [], ...p }));
+    .map(({ version, ...p }): CaregapsRecord => ({ kind: 'patient', sex: 'female', optOuts: [], ...p, ...(version !== undefined ? { version } : {}) }));
   const event = fc
     .record({
       id: eventId,
@@ -74,14 +75,22 @@ export function stepArbitrary(codes: string[]): fc.Arbitrary<Step> {
       date: dateIn('2022-06-01', '2026-12-31'),
       value: fc.option(fc.integer({ min: 30, max: 90 }), { nil: undefined }),
       components: fc.option(fc.record({ systolic: fc.integer({ min: 100, max: 170 }), diastolic: fc.integer({ min: 60, max: 100 }) }), { freq: 3, nil: undefined }),
+      source: fc.option(fc.constantFrom('S1', 'S2'), { freq: 2, nil: undefined }),
+      version: fc.option(fc.integer({ min: 1, max: 4 }), { freq: 2, nil: undefined }),
+      correctsNhsNumber: fc.option(nhs, { freq: 4, nil: undefined }),
     })
-    .map(({ value, components, ...e }): CaregapsRecord => ({
+    .map(({ value, components, source, version, correctsNhsNumber, ...e }): CaregapsRecord => ({
       kind: 'event',
       ...e,
       ...(value !== undefined ? { value } : {}),
       ...(components !== undefined ? { values: components } : {}),
+      ...(source !== undefined ? { source } : {}),
+      ...(version !== undefined ? { version } : {}),
+      ...(correctsNhsNumber !== undefined ? { correctsNhsNumber } : {}),
     }));
-  const retract = fc.record({ id: eventId, nhsNumber: nhs }).map((r): CaregapsRecord => ({ kind: 'retract', ...r }));
+  const retract = fc
+    .record({ id: eventId, nhsNumber: nhs, source: fc.option(fc.constantFrom('S1', 'S2'), { freq: 2, nil: undefined }) })
+    .map(({ source, ...r }): CaregapsRecord => ({ kind: 'retract', ...r, ...(source !== undefined ? { source } : {}) }));
   const move = fc
     .record({ code: fc.constantFrom('P3', 'P9'), parent: fc.constantFrom('PCN1', 'PCN2') })
     .map((o): CaregapsRecord => ({ kind: 'organisation', name: o.code, type: 'practice', ...o }));

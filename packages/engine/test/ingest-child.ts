@@ -6,10 +6,10 @@ import { readFileSync, writeSync } from 'node:fs';
 import { loadRegistries, type CaregapsRecord } from '@caregaps/core';
 import { Engine } from '../src/index.js';
 
-const [storeDir, recordsFile, startText, registriesDir, codesetsDir, snapshotEvery] = process.argv.slice(2);
+const [storeDir, recordsFile, startText, registriesDir, codesetsDir] = process.argv.slice(2);
 const records = JSON.parse(readFileSync(recordsFile!, 'utf8')) as CaregapsRecord[];
 const loaded = loadRegistries(registriesDir!, codesetsDir!);
-const engine = new Engine({ ...loaded, asOf: '2025-03-31', store: { directory: storeDir!, snapshotEvery: Number(snapshotEvery) } });
+const engine = new Engine({ ...loaded, asOf: '2025-03-31', store: { directory: storeDir! } });
 async function* slowly(): AsyncGenerator<CaregapsRecord> {
   for (let i = Number(startText); i < records.length; i++) {
     if (i % 20 === 0) await new Promise((resolve) => setImmediate(resolve));

@@ -18,8 +18,8 @@ export interface FieldSpec {
 export const DATE_FORMATS = ['YYYY-MM-DD', 'DD/MM/YYYY', 'YYYYMMDD', 'DD-MMM-YYYY', 'DD.MM.YYYY'] as const;
 export type DateFormat = (typeof DATE_FORMATS)[number];
 
-const PATIENT_FIELDS = ['nhsNumber', 'birthDate', 'sex', 'practice', 'registeredFrom', 'registeredTo', 'deathDate', 'source', 'updated', 'patientKey'] as const;
-const EVENT_FIELDS = ['id', 'nhsNumber', 'code', 'system', 'date', 'value', 'unit', 'source', 'patientKey'] as const;
+const PATIENT_FIELDS = ['nhsNumber', 'birthDate', 'sex', 'practice', 'registeredFrom', 'registeredTo', 'deathDate', 'source', 'updated', 'patientKey', 'version'] as const;
+const EVENT_FIELDS = ['id', 'nhsNumber', 'code', 'system', 'date', 'value', 'unit', 'source', 'patientKey', 'version'] as const;
 export type PatientField = (typeof PATIENT_FIELDS)[number];
 export type EventField = (typeof EVENT_FIELDS)[number];
 

@@ -149,6 +149,18 @@ class TableReader {
     return n;
   }
 
+  /**
+   * The record `version` (DESIGN §3.1 v1.1) from the mapped column: a number that grows with each edit, or an ISO
+   * date-time (a last-modified stamp), read as milliseconds since 1970.
+   */
+  private version(row: Row): number | undefined {
+    const v = this.text(row, this.table.fields.version, 'version');
+    if (v === undefined) return undefined;
+    const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : Number.NaN;
+    if (!Number.isFinite(n) || n < 0) throw new RowFault('CG_SOURCE_FIELD', `version "${v.slice(0, 40)}" is neither a number nor an ISO date-time`);
+    return n;
+  }
+
   private nhsNumber(row: Row): string {
     const text = this.text(row, this.table.fields.nhsNumber, 'nhsNumber');
     const given = text !== undefined && text.length !== 10 ? text.replace(/\s+/g, '') : text;
@@ -221,6 +233,8 @@ class TableReader {
     };
     const source = this.text(row, this.table.fields.source, 'source') ?? this.options.source;
     if (source !== undefined) record.source = source;
+    const version = this.version(row);
+    if (version !== undefined) record.version = version;
     const updated = this.text(row, this.table.fields.updated, 'updated');
     const item: AdapterItem = { ok: true, record, at };
     if (updated !== undefined) item.updated = updated;
@@ -249,6 +263,7 @@ class TableReader {
     // Most codes have no map row: look first, so that they need no normalised copy.
     const maps = this.options.maps;
     const n = maps !== undefined && maps.lookup(system, code, unit) !== undefined ? maps.normalise(system, code, value, unit) : undefined;
+    if (n?.overflow !== undefined) throw new RowFault('CG_SOURCE_FIELD', n.overflow);
     const event: EventRecord = { kind: 'event', id, nhsNumber, code: n?.code ?? code, date };
     let values: Record<string, number> | undefined;
     if (n) {
@@ -270,6 +285,8 @@ class TableReader {
     }
     if (values) event.values = values;
     if (source !== undefined) event.source = source;
+    const version = this.version(row);
+    if (version !== undefined) event.version = version;
     return { ok: true, record: event, at };
   }
 }

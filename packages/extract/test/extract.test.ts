@@ -164,3 +164,19 @@ describe('extract adapter under fuzzing', () => {
     );
   });
 });
+
+describe('record versions from a column (DESIGN §3.1 v1.1)', () => {
+  it('reads a version column as a number or an ISO date-time, and quarantines anything else', async () => {
+    const columnMap = parseColumnMap(
+      JSON.stringify({ name: 'versions', tables: [{ kind: 'event', fields: { id: 'id', nhsNumber: 'nhs', code: 'code', date: 'date', version: 'edited' } }] }),
+    );
+    const text = 'id,nhs,code,date,edited\n1,9434765919,44054006,2020-01-01,3\n2,9434765919,44054006,2020-01-01,2025-02-01T10:00:00Z\n3,9434765919,44054006,2020-01-01,\n4,9434765919,44054006,2020-01-01,yesterday\n';
+    const items = await read([{ name: 'v.csv', text }], { maps, columnMap });
+    expect(items.map((i) => (i.ok && i.record.kind === 'event' ? i.record.version ?? null : i.ok ? 'other' : i.code))).toEqual([
+      3,
+      Date.parse('2025-02-01T10:00:00Z'),
+      null,
+      'CG_SOURCE_FIELD',
+    ]);
+  });
+});

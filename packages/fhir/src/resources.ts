@@ -199,6 +199,7 @@ export function mapResource(
     ...(coded.system !== 'snomed' ? { system: coded.system } : {}),
     ...q,
   };
+  if (n.overflow !== undefined) return quarantine('CG_SOURCE_FIELD', `${type}: ${n.overflow}`);
   event.code = n.code;
   if (n.system !== undefined) event.system = n.system;
   const values: Record<string, number> = {};
@@ -216,11 +217,14 @@ export function mapResource(
       const cc = chooseCoding(component?.['code'], settings.maps, cq.unit);
       if (!cc) continue;
       const cn = settings.maps.normalise(cc.system, cc.code, cq.value, cq.unit);
+      if (cn.overflow !== undefined) return quarantine('CG_SOURCE_FIELD', `${type} component: ${cn.overflow}`);
       if (cn.component !== undefined && cn.value !== undefined) values[cn.component] = cn.value;
     }
   }
   if (Object.keys(values).length > 0) event.values = values;
   if (source !== undefined) event.source = source;
+  const version = versionOf(resource);
+  if (version !== undefined) event.version = version;
   return { ok: true, record: event, at: where };
 }
 
@@ -247,8 +251,25 @@ function mapPatient(resource: Json, where: SourceLocation, identity: PatientIden
   const record: PatientRecord = { kind: 'patient', nhsNumber: identity.nhsNumber, birthDate, sex, practice, registeredFrom: registeredFrom ?? birthDate, registeredTo, deathDate };
   const source = settings.source ?? identity.practice ?? settings.defaultPractice;
   if (source !== undefined) record.source = source;
+  const version = versionOf(resource);
+  if (version !== undefined) record.version = version;
   const updated = str(obj(resource['meta'])?.['lastUpdated']);
   return { ok: true, record, at: where, ...(registeredFrom === undefined ? { registeredFromFirstRecord: true } : {}), ...(updated !== undefined ? { updated } : {}) };
+}
+
+/**
+ * The record `version` (DESIGN §3.1 v1.1) of a resource: `meta.versionId` when it is a whole number (servers count
+ * versions up from 1), otherwise `meta.lastUpdated` as milliseconds since 1970. A source should use one of the two
+ * throughout, as versions compare only with versions of the same record.
+ */
+export function versionOf(resource: Json): number | undefined {
+  const meta = obj(resource['meta']);
+  const versionId = str(meta?.['versionId']);
+  if (versionId !== undefined && /^\d{1,15}$/.test(versionId)) return Number(versionId);
+  const updated = str(meta?.['lastUpdated']);
+  if (updated === undefined) return undefined;
+  const ms = Date.parse(updated);
+  return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }
 
 function fail(code: 'CG_SOURCE_FIELD' | 'CG_SOURCE_UNSUPPORTED' | 'CG_SOURCE_REFERENCE' | 'CG_SOURCE_NHS_NUMBER' | 'CG_SOURCE_NOT_DONE' | 'CG_SOURCE_DATE' | 'CG_SOURCE_CODE' | 'CG_SOURCE_PRACTICE', reason: string, where: SourceLocation, identifiers?: string[]): AdapterItem {

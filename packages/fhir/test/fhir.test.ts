@@ -270,3 +270,15 @@ describe('FHIR adapter: registration', () => {
     expect(registry.names()).toEqual(['fhir-r4']);
   });
 });
+
+describe('FHIR adapter: record versions (DESIGN §3.1 v1.1)', () => {
+  it('takes version from meta.versionId when it is a whole number, otherwise from meta.lastUpdated', async () => {
+    const items = await read(
+      bundle('collection', patient, hba1c('h1', { meta: { versionId: '3' } }), hba1c('h2', { meta: { versionId: 'W/"abc"', lastUpdated: '2025-02-01T00:00:00Z' } }), hba1c('h3')),
+      { maps },
+    );
+    expect(events(items).map((e) => e.version ?? null)).toEqual([3, Date.parse('2025-02-01T00:00:00Z'), null]);
+    const patients = items.flatMap((i) => (i.ok && i.record.kind === 'patient' ? [i.record] : []));
+    expect(patients.map((p) => p.version)).toEqual([Date.parse('2024-01-01T00:00:00Z')]);
+  });
+});

@@ -3,6 +3,7 @@ import { SingleBar } from 'cli-progress';
 import { DEFAULT_PATIENTS, DEFAULT_SEED, writePopulation } from '@caregaps/synthetic';
 import { CaregapsError } from '@caregaps/core';
 import { BUNDLED, EXIT, report, type Io } from '../io.js';
+import { type Register } from '../command.js';
 
 export interface GenerateOptions {
   patients: string;
@@ -42,4 +43,17 @@ export async function generate(io: Io, options: GenerateOptions): Promise<number
   }
 }
 
-export const GENERATE_DEFAULTS = { patients: String(DEFAULT_PATIENTS), seed: DEFAULT_SEED, codesets: BUNDLED.codesets };
+const GENERATE_DEFAULTS = { patients: String(DEFAULT_PATIENTS), seed: DEFAULT_SEED, codesets: BUNDLED.codesets };
+
+/** `caregaps generate`. */
+export const register: Register = (program, { io, exit }) => {
+  program
+    .command('generate')
+    .description('write a synthetic population (records.ndjson, organisations.ndjson) into a folder')
+    .requiredOption('--output <dir>', 'folder to write into (created if missing)')
+    .option('--patients <n>', 'number of patients', GENERATE_DEFAULTS.patients)
+    .option('--seed <seed>', 'random seed: the same seed gives byte-identical files', GENERATE_DEFAULTS.seed)
+    .option('--extract-date <date>', 'no record is dated after this day (default 2025-03-31)')
+    .option('--codesets <dir>', 'codesets to check the generated codes against', GENERATE_DEFAULTS.codesets)
+    .action(async (opts: GenerateOptions) => exit(await generate(io, opts)));
+};

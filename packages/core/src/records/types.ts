@@ -16,6 +16,8 @@ export interface PatientRecord {
   optOuts?: OptOut[];
   /** The organisation that sent this record. */
   source?: string;
+  /** Grows with each edit at the source: an older version than the one held is stale and not applied (v1.1). */
+  version?: number;
 }
 
 /** One coded clinical entry. A second event with the same `id` replaces the first. */
@@ -33,10 +35,22 @@ export interface EventRecord {
   unit?: string;
   /** Named numeric components, e.g. `{systolic, diastolic}` for a blood pressure. */
   values?: Record<string, number>;
+  /** The sending system: with `id` it identifies the event (v1.1). Absent: the unnamed source (v1 records). */
   source?: string;
+  /** Grows with each edit at the source: an older version than the one held is stale and not applied (v1.1). */
+  version?: number;
+  /**
+   * A declared correction: this source's event with this id is held for that other NHS number (filed under the
+   * wrong patient) and moves to `nhsNumber`. Without it, an id held for another NHS number is quarantined.
+   */
+  correctsNhsNumber?: string;
 }
 
-/** The event with this id was entered in error: it is removed everywhere as if never received. */
+/**
+ * The event with this id was entered in error: it is removed everywhere as if never received, and stays removed
+ * (the retraction is kept, so it holds whichever arrives first). With `source`, it names that source's event;
+ * without, the event of that id in every source. Only events filed under `nhsNumber` are removed.
+ */
 export interface RetractRecord {
   kind: 'retract';
   id: string;

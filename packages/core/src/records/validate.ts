@@ -66,6 +66,9 @@ export function checkRecordWithSchema(value: unknown): RecordFault | undefined {
   if (record.kind !== 'organisation' && !isValidNhsNumber(record.nhsNumber)) {
     return { code: 'CG_RECORD_NHS_NUMBER', message: `nhsNumber "${record.nhsNumber}" fails the Modulus 11 check` };
   }
+  if (record.kind === 'event' && record.correctsNhsNumber !== undefined && !isValidNhsNumber(record.correctsNhsNumber)) {
+    return { code: 'CG_RECORD_NHS_NUMBER', message: `correctsNhsNumber "${record.correctsNhsNumber}" fails the Modulus 11 check` };
+  }
   if (record.kind === 'patient') {
     if (record.registeredTo && record.registeredTo < record.registeredFrom) {
       return { code: 'CG_RECORD_DATE', message: 'registeredTo is before registeredFrom' };
@@ -125,6 +128,10 @@ function isComponentName(name: string): boolean {
   return true;
 }
 
+function isOptionalVersion(v: unknown): boolean {
+  return v === undefined || (isFiniteNumber(v) && (v as number) >= 0);
+}
+
 function isPlainValues(v: unknown): boolean {
   if (v === undefined) return true;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
@@ -149,7 +156,7 @@ function isPlainPatient(r: Record<string, unknown>): boolean {
   for (const key in r) {
     switch (key) {
       case 'kind': case 'nhsNumber': case 'birthDate': case 'sex': case 'practice': case 'registeredFrom':
-      case 'registeredTo': case 'deathDate': case 'optOuts': case 'source':
+      case 'registeredTo': case 'deathDate': case 'optOuts': case 'source': case 'version':
         continue;
       default:
         return false;
@@ -164,6 +171,7 @@ function isPlainPatient(r: Record<string, unknown>): boolean {
     isOptionalDate(registeredTo) && isOptionalDate(deathDate) &&
     isPlainOptOuts(r['optOuts']) &&
     isOptionalText(r['source'], 1, 64) &&
+    isOptionalVersion(r['version']) &&
     !(registeredTo && (registeredTo as string) < registeredFrom) &&
     !(deathDate && (deathDate as string) < birthDate)
   );
@@ -173,7 +181,7 @@ function isPlainEvent(r: Record<string, unknown>): boolean {
   for (const key in r) {
     switch (key) {
       case 'kind': case 'id': case 'nhsNumber': case 'code': case 'system': case 'date': case 'value': case 'unit':
-      case 'values': case 'source':
+      case 'values': case 'source': case 'version': case 'correctsNhsNumber':
         continue;
       default:
         return false;
@@ -190,6 +198,8 @@ function isPlainEvent(r: Record<string, unknown>): boolean {
     isOptionalText(r['unit'], 0, 64) &&
     isPlainValues(r['values']) &&
     isOptionalText(r['source'], 1, 64) &&
+    isOptionalVersion(r['version']) &&
+    (r['correctsNhsNumber'] === undefined || (typeof r['correctsNhsNumber'] === 'string' && isValidNhsNumber(r['correctsNhsNumber']))) &&
     ((system !== undefined && system !== 'snomed') || isSnomedConceptId(code as string))
   );
 }

@@ -90,7 +90,10 @@ export class HotState {
   private sets = 0;
   private readonly setNumber = new Map<string, number>();
 
-  /** Event ids interned to handles; `idOf[handle]` gives the id back, `handleRow[handle]` the patient (-1: free). */
+  /**
+   * Event identities (source and id) interned to handles; `idOf[handle]` gives the record id (for explanations and
+   * the order of records on one day), `handleRow[handle]` the patient (-1: free).
+   */
   private readonly handleOf = new Map<string, number>();
   readonly idOf: string[] = [];
   private handleRow = new Int32Array(0);
@@ -225,20 +228,15 @@ export class HotState {
     return this.blockCount[row]!;
   }
 
-  /** The row holding an event id, or -1. */
-  rowOfEvent(id: string): number {
-    const h = this.handleOf.get(id);
-    return h === undefined ? -1 : this.handleRow[h]!;
-  }
-
   /**
    * Adds an event to a patient's block in date order (then id); returns its cluster set, or -1 when its code is in
-   * no cluster any registry reads (then nothing is held). The id must not be held (remove it first).
+   * no cluster any registry reads (then nothing is held). `key` is the event's identity; it must not be held
+   * (remove it first).
    */
-  addEvent(row: number, event: HotEvent): number {
+  addEvent(row: number, key: string, event: HotEvent): number {
     const set = this.setOf(event.code);
     if (set < 0) return -1;
-    const handle = this.handleFor(event.id, row);
+    const handle = this.handleFor(key, event.id, row);
     this.ensureRoom(row);
     const chunk = this.chunks[this.blockChunk[row]!]!;
     const start = this.blockStart[row]!;
@@ -263,9 +261,9 @@ export class HotState {
     return set;
   }
 
-  /** Removes a held event by id; returns its row and cluster set, or `undefined` when it was not held. */
-  removeEvent(id: string): { row: number; set: number } | undefined {
-    const handle = this.handleOf.get(id);
+  /** Removes a held event by identity; returns its row and cluster set, or `undefined` when it was not held. */
+  removeEvent(key: string): { row: number; set: number } | undefined {
+    const handle = this.handleOf.get(key);
     if (handle === undefined) return undefined;
     const row = this.handleRow[handle]!;
     const chunk = this.chunks[this.blockChunk[row]!]!;
@@ -276,7 +274,7 @@ export class HotState {
     const set = chunk.set[start + at]!;
     for (let i = at + 1; i < count; i++) this.copySlot(chunk, start + i, start + i - 1);
     this.blockCount[row] = count - 1;
-    this.handleOf.delete(id);
+    this.handleOf.delete(key);
     this.handleRow[handle] = -1;
     this.idOf[handle] = '';
     this.freeHandles.push(handle);
@@ -311,11 +309,11 @@ export class HotState {
     return { perPatient: patientBytes, events: eventBytes, total: patientBytes + eventBytes };
   }
 
-  private handleFor(id: string, row: number): number {
+  private handleFor(key: string, id: string, row: number): number {
     const handle = this.freeHandles.length > 0 ? this.freeHandles.pop()! : this.idOf.length;
     if (handle === this.idOf.length) this.idOf.push(id);
     else this.idOf[handle] = id;
-    this.handleOf.set(id, handle);
+    this.handleOf.set(key, handle);
     this.handleRow = grown(this.handleRow, handle + 1);
     this.handleRow[handle] = row;
     return handle;

@@ -1,6 +1,6 @@
 import {
-  PatientStore,
   demographics,
+  eventKey,
   explainOutcome,
   formatDay,
   parseDay,
@@ -9,9 +9,9 @@ import {
   type EventRecord,
   type Explanation,
   type IndicatorStatus,
+  type OrganisationRecord,
   type PatientRecord,
   type PatientResult,
-  type PatientState,
   type RegistryOutcome,
 } from '@caregaps/core';
 import { CounterLayout, STATUSES } from '../aggregates.js';
@@ -26,8 +26,20 @@ const HORIZON = { horizon: true } as const;
 const EXPLAIN = { explain: true } as const;
 const ALL = -1;
 
-/** A partition record: what the router sends on (organisation records stay with the router). */
-export type PartitionRecord = PatientRecord | EventRecord | { kind: 'retract'; id: string; nhsNumber: string; moved?: boolean };
+/** The removal of a live event (retracted, replaced or moved to another patient), by identity. */
+export interface RemoveEvent {
+  kind: 'remove';
+  id: string;
+  source: string | undefined;
+  nhsNumber: string;
+}
+
+/**
+ * What the router sends a partition, after the record state has decided identity and versions: patient records,
+ * events to hold (replacing any held event of the same identity) and removals. Organisation records stay with the
+ * router.
+ */
+export type PartitionRecord = PatientRecord | EventRecord | RemoveEvent | OrganisationRecord;
 
 /** What an operation on a partition changed: the changes in order and the count deltas per practice. */
 export interface PartitionReport {
@@ -55,7 +67,6 @@ export interface PartitionQuery {
 export class Partition {
   private readonly hot: HotState;
   private readonly view: HotPatientView;
-  private readonly store = new PatientStore();
   private readonly queue = new HorizonQueue();
   private readonly layout: CounterLayout;
   private readonly counters: PracticeCounters;
@@ -209,15 +220,6 @@ export class Partition {
     return out;
   }
 
-  /** The stored record of one patient (read only). */
-  record(nhsNumber: string): PatientState | undefined {
-    return this.store.get(nhsNumber);
-  }
-
-  records(): IterableIterator<PatientState> {
-    return this.store.values();
-  }
-
   // ---- applying ------------------------------------------------------------------------------------------------
 
   private applyRecord(record: PartitionRecord): void {
@@ -226,24 +228,23 @@ export class Partition {
         this.applyPatient(record);
         return;
       case 'event': {
-        const previous = this.store.putEvent(record);
-        if (previous === null) return; // the id was retracted: it stays removed
-        if (previous !== undefined) this.removeHeld(previous.id);
+        const key = eventKey(record.source, record.id);
+        this.removeHeld(key);
         const row = this.hot.rowFor(record.nhsNumber);
         if ((record.system ?? 'snomed') !== 'snomed') return;
-        const set = this.hot.addEvent(row, { id: record.id, code: record.code, day: parseDay(record.date)!, value: record.value ?? Number.NaN, values: record.values });
+        const set = this.hot.addEvent(row, key, { id: record.id, code: record.code, day: parseDay(record.date)!, value: record.value ?? Number.NaN, values: record.values });
         if (set >= 0) this.mark(row, this.readersOfSet(set));
         return;
       }
-      case 'retract':
-        // `moved`: the id now belongs to a patient of another partition; it is not retracted.
-        if ((record.moved ? this.store.remove(record.id) : this.store.retract(record.id)) !== undefined) this.removeHeld(record.id);
+      case 'remove':
+        this.removeHeld(eventKey(record.source, record.id));
+        return;
+      case 'organisation':
         return;
     }
   }
 
   private applyPatient(record: PatientRecord): void {
-    this.store.apply(record);
     const hot = this.hot;
     const row = hot.rowFor(record.nhsNumber);
     const d = demographics(record);
@@ -261,8 +262,8 @@ export class Partition {
   }
 
   /** Takes a held event out of the hot state (if its code was in a cluster) and marks its patient. */
-  private removeHeld(id: string): void {
-    const removed = this.hot.removeEvent(id);
+  private removeHeld(key: string): void {
+    const removed = this.hot.removeEvent(key);
     if (removed) this.mark(removed.row, this.readersOfSet(removed.set));
   }
 

@@ -6,5 +6,5 @@ import type { Partition } from '../partition/partition.js';
  */
 export type PartitionLink = Pick<
   Partition,
-  'apply' | 'flush' | 'advance' | 'recompute' | 'patient' | 'results' | 'patients' | 'record' | 'records' | 'memory' | 'patientCount' | 'queuedCount'
+  'apply' | 'flush' | 'advance' | 'recompute' | 'patient' | 'results' | 'patients' | 'memory' | 'patientCount' | 'queuedCount'
 >;

@@ -1,0 +1,215 @@
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PatientStore, loadRegistries, type CaregapsRecord, type EventRecord } from '@caregaps/core';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RecordStore, partitionFile } from '../src/index.js';
+import { CODESETS, FIXTURE_REGISTRIES, codesFor } from './helpers.js';
+import { population, random } from './population.js';
+
+const loaded = loadRegistries(FIXTURE_REGISTRIES, CODESETS);
+const codes = codesFor(loaded.index, loaded.compiled);
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'caregaps-store-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe('RecordStore', () => {
+  it('stores the received bytes as they are, and replays every current record patient by patient', () => {
+    const dir = tempDir();
+    const records = population(60, codes, 2);
+    const store = RecordStore.open({ directory: dir, partition: 3 });
+    const bytes = records.map((r) => Buffer.from(JSON.stringify(r)));
+    const written = store.writeSync({ records, bytes });
+    expect(written.outcomes.filter((o) => o === 'conflict')).toEqual([]);
+    const events = records.filter((r) => r.kind === 'event');
+    const handles = [...written.handles].filter((h) => h >= 0);
+    expect(new Set(handles).size).toBe(new Set(events.map((e) => `${e.source ?? ''} ${e.id}`)).size);
+    expect(store.event(handles[0]!)).toEqual(events[0]);
+    // The batch oracle holds the same records: the store replays exactly its patients and live events.
+    const oracle = new PatientStore();
+    for (const r of records) oracle.apply(r);
+    const replayed = [...store.patients()];
+    const sortEvents = (list: Iterable<EventRecord>) => [...list].sort((x, y) => x.id.localeCompare(y.id) || (x.source ?? '').localeCompare(y.source ?? ''));
+    expect(replayed.map((p) => p.nhsNumber)).toEqual([...oracle.values()].map((p) => p.nhsNumber).sort());
+    for (const p of replayed) {
+      const expected = oracle.get(p.nhsNumber)!;
+      expect(p.patient).toEqual(expected.patient);
+      expect(sortEvents(p.events)).toEqual(sortEvents(expected.events.values()));
+    }
+    expect(partitionFile(dir, 3)).toBe(join(dir, 'partition-3.mdb'));
+    expect(store.verify()).toEqual({ checked: expect.any(Number), damage: [] });
+    void store.close();
+  });
+
+  it('decides each record by identity and version, the same whichever order a retraction and its event arrive in', () => {
+    const dir = tempDir();
+    const store = RecordStore.open({ directory: dir });
+    const ev = (id: string, nhsNumber: string, extra: object = {}): CaregapsRecord => ({ kind: 'event', id, nhsNumber, code: codes[0]!, date: '2024-01-01', ...extra });
+    const [a, b] = ['9434765919', '9434765870'];
+    const { outcomes, quarantined } = store.writeSync({
+      records: [
+        ev('x', a),
+        ev('x', a),
+        ev('x', b),
+        ev('x', b, { correctsNhsNumber: a }),
+        ev('x', b, { source: 'S' }),
+        { kind: 'retract', id: 'y', nhsNumber: a },
+        ev('y', a, { source: 'T' }),
+        ev('v', a, { version: 5 }),
+        ev('v', a, { version: 4 }),
+        { kind: 'retract', id: 'x', nhsNumber: a },
+        { kind: 'retract', id: 'x', nhsNumber: b },
+      ],
+    });
+    expect(outcomes).toEqual(['stored', 'replaced', 'conflict', 'moved', 'stored', 'kept', 'suppressed', 'stored', 'stale', 'conflict', 'retracted']);
+    expect(quarantined.map((q) => q.code)).toEqual(['CG_RECORD_ID_CONFLICT', 'CG_RECORD_ID_CONFLICT']);
+    expect([...store.quarantined()]).toHaveLength(2);
+    expect(store.verify().damage).toEqual([]);
+    void store.close();
+  });
+
+  it('reports a damaged value loudly with a coded error naming the key, and verify lists it', () => {
+    const dir = tempDir();
+    const store = RecordStore.open({ directory: dir });
+    const records = population(20, codes, 4);
+    store.writeSync({ records });
+    void store.close();
+    const file = partitionFile(dir);
+    const bytes = readFileSync(file);
+    // Damage the JSON body of one stored event: every copy of it (LMDB keeps old page versions until reused).
+    const event = records.find((r) => r.kind === 'event')!;
+    const text = Buffer.from(JSON.stringify(event));
+    for (let at = bytes.indexOf(text); at >= 0; at = bytes.indexOf(text, at + 1)) bytes[at + 3]! ^= 0x20;
+    writeFileSync(file, bytes);
+    const damaged = RecordStore.open({ directory: dir, readOnly: true });
+    expect(() => [...damaged.patients()]).toThrowError(expect.objectContaining({ code: 'CG_STORE_DAMAGED', message: expect.stringMatching(/events\[e \| /) }));
+    const report = damaged.verify();
+    expect(report.damage).toEqual([expect.objectContaining({ db: 'events', problem: 'fails its checksum' })]);
+    void damaged.close();
+  });
+});
+
+describe('record store faults (child processes)', () => {
+  let child = '';
+  beforeAll(async () => {
+    const dir = mkdtempSync(fileURLToPath(new URL('../node_modules/.store-test-', import.meta.url)));
+    dirs.push(dir);
+    child = join(dir, 'store-child.mjs');
+    await build({
+      entryPoints: [fileURLToPath(new URL('./store-child.ts', import.meta.url))],
+      outfile: child,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      conditions: ['@caregaps/source'],
+      external: ['lmdb'],
+      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+      logLevel: 'error',
+    });
+  });
+
+  const runRead = (dir: string) =>
+    new Promise<{ reported: string | null; code: string | null; digest?: string; records?: number; signal?: string }>((resolve, reject) => {
+      const proc = spawn(process.execPath, [child, 'read', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      proc.on('error', reject);
+      proc.on('exit', (code, signal) => {
+        if (signal) return resolve({ reported: 'crash', code: null, signal });
+        if (code !== 0 || !out.trim()) return reject(new Error(`child exited ${code}: ${out}`));
+        resolve(JSON.parse(out.trim().split('\n').pop()!));
+      });
+    });
+
+  it('bit flips and truncation at random offsets: every damage that changes what is read is reported, 0 silent losses', async () => {
+    const template = tempDir();
+    const store = RecordStore.open({ directory: template });
+    const records = population(400, codes, 9);
+    for (let i = 0; i < records.length; i += 500) store.writeSync({ records: records.slice(i, i + 500) });
+    store.writeSync({ records: [{ kind: 'retract', id: (records.find((r) => r.kind === 'event') as { id: string }).id, nhsNumber: (records.find((r) => r.kind === 'event') as { nhsNumber: string }).nhsNumber }] });
+    void store.close();
+    const file = partitionFile(template);
+    const size = statSync(file).size;
+    const clean = await runRead(template);
+    expect(clean.reported).toBeNull();
+    const rnd = random(17);
+    const tally = { trials: 0, flips: 0, truncations: 0, open: 0, read: 0, verify: 0, crash: 0, harmless: 0, silent: 0 };
+    for (let t = 0; t < 120; t++) {
+      const dir = join(tempDir(), 'store');
+      mkdirSync(dir);
+      copyFileSync(file, partitionFile(dir));
+      const offset = Math.floor(rnd() * size);
+      if (t % 4 === 3) {
+        truncateSync(partitionFile(dir), offset);
+        tally.truncations++;
+      } else {
+        const bytes = readFileSync(partitionFile(dir));
+        bytes[offset]! ^= 1 << Math.floor(rnd() * 8);
+        writeFileSync(partitionFile(dir), bytes);
+        tally.flips++;
+      }
+      tally.trials++;
+      const result = await runRead(dir);
+      if (result.reported === null) {
+        // Nothing reported: what was read must be exactly what was written (the flip hit unused bytes).
+        if (result.digest === clean.digest) tally.harmless++;
+        else tally.silent++;
+      } else tally[result.reported as 'open' | 'read' | 'verify' | 'crash']++;
+      if (result.reported === 'crash') console.log(`trial ${t}: ${t % 4 === 3 ? 'truncation' : 'flip'} at ${offset}: ${result.signal}`);
+    }
+    console.log(
+      `store damage: ${tally.trials} trials (${tally.flips} bit flips, ${tally.truncations} truncations) of a ${size}-byte store: ` +
+        `reported at open ${tally.open}, on reading ${tally.read}, by verify ${tally.verify}; process fault ${tally.crash}; ` +
+        `no effect on what is read ${tally.harmless}; silent losses ${tally.silent}`,
+    );
+    expect(tally.silent).toBe(0);
+    expect(tally.crash).toBe(0);
+    expect(tally.open + tally.read + tally.verify).toBeGreaterThan(tally.trials / 4);
+  }, 300_000);
+
+  it('two processes opening one store for writing, 110 rounds: never both hold it', async () => {
+    const dir = tempDir();
+    RecordStore.open({ directory: dir }).close();
+    const hold = () => {
+      const proc = spawn(process.execPath, [child, 'hold', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const said = new Promise<string>((resolve, reject) => {
+        let out = '';
+        proc.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.trim());
+        });
+        proc.on('exit', (code) => (out.includes('\n') ? undefined : reject(new Error(`child exited ${code}`))));
+      });
+      const ended = new Promise<void>((resolve) => proc.on('exit', () => resolve()));
+      return { proc, said, ended };
+    };
+    let both = 0;
+    let none = 0;
+    let takenOver = 0;
+    for (let round = 0; round < 110; round++) {
+      const [a, b] = [hold(), hold()];
+      const said = await Promise.all([a.said, b.said]);
+      const holders = said.filter((s) => s === 'held').length;
+      if (holders === 2) both++;
+      if (holders === 0) none++;
+      expect(said.filter((s) => s !== 'held'), `round ${round}`).toEqual(holders === 1 ? ['locked CG_ENGINE_LOCKED'] : []);
+      if (round % 10 === 9) {
+        // The holder is killed: its lease is left behind, and the next round must take it over.
+        for (const c of [a, b]) c.proc.kill('SIGKILL');
+        takenOver++;
+      } else for (const c of [a, b]) c.proc.stdin!.end();
+      await Promise.all([a.ended, b.ended]);
+    }
+    console.log(`write ownership: 110 rounds of two processes opening one store: both held it in ${both}, neither in ${none}; ${takenOver} leases of killed holders taken over`);
+    expect(both).toBe(0);
+    expect(none).toBe(0);
+  }, 300_000);
+});
