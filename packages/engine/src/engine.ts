@@ -19,10 +19,12 @@ import {
 } from '@caregaps/core';
 import { Subject, distinctUntilChanged, map, startWith, type Observable } from 'rxjs';
 import { Aggregates, CounterLayout, type OrganisationNode, type RegistryCounts } from './aggregates.js';
-import { Partition, type PartitionRecord } from './partition/partition.js';
+import { Partition, type PartitionQuery, type PartitionRecord } from './partition/partition.js';
 import { Router } from './router.js';
 import { iteratorOf, type RecordSource } from './source.js';
 import { RecordStore, type Outcome } from './store/record-store.js';
+import { InThreadLink, type PartitionCounts, type PartitionLink } from './transport/link.js';
+import { WorkerThreadLink, partitionInit } from './transport/worker-thread.js';
 import type { Change, PatientStatus } from './types.js';
 
 /** The durable record store (DESIGN §4): every record as received, on LMDB (see `RecordStore`). */
@@ -45,10 +47,15 @@ export interface EngineOptions {
   /** Keep state in a durable local store; without it the engine lives in memory only. */
   store?: StoreOptions;
   /**
-   * Partitions of the population (by a hash of the NHS number), each with its own record store, hot state,
-   * statuses and horizons. Default 1. They run in the engine's own thread.
+   * Partitions of the population (by a hash of the NHS number), each with its own hot state, statuses and horizons.
+   * Default 1.
    */
   partitions?: number;
+  /**
+   * Run each partition on its own worker thread (default: when there is more than one partition). The API stays
+   * the same: the engine's thread waits for the partitions, which work in parallel.
+   */
+  workerThreads?: boolean;
 }
 
 export interface IngestOptions {
@@ -125,6 +132,7 @@ export class Engine {
   private router: Router;
   private readonly partitionCount: number;
   private readonly explainChanges: boolean;
+  private readonly workerThreads: boolean;
   /**
    * The record state: every live record, by patient. It decides identity and versions (DESIGN §3.1 v1.1) and is
    * what the hot state is rebuilt from; the durable store, when there is one, holds the same records on disk.
@@ -149,6 +157,7 @@ export class Engine {
       throw new CaregapsError('CG_USAGE', `partitions must be a whole number from 1 to 1024 (got ${this.partitionCount})`);
     }
     this.explainChanges = options.explainChanges === true;
+    this.workerThreads = options.workerThreads ?? this.partitionCount > 1;
     if (options.store) {
       this.store = RecordStore.open({ directory: options.store.directory });
       // The store's date is the date the partitions start on.
@@ -169,7 +178,10 @@ export class Engine {
   }
 
   private newRouter(): Router {
-    const links = Array.from({ length: this.partitionCount }, () => new Partition(this.registries, this.index, this.day, this.explainChanges));
+    const init = this.workerThreads ? partitionInit(this.registries, this.index, this.day, this.explainChanges) : undefined;
+    const links = Array.from({ length: this.partitionCount }, (): PartitionLink =>
+      init ? new WorkerThreadLink(init) : new InThreadLink(new Partition(this.registries, this.index, this.day, this.explainChanges)),
+    );
     return new Router(links, this.aggregates, (change) => this.changes.next(change), (record) => this.applyOrganisation(record));
   }
 
@@ -224,6 +236,7 @@ export class Engine {
     }
     quiet.route(run, true);
     quiet.flush();
+    this.router.close();
     this.router = router;
     this.settled.next();
   }
@@ -240,7 +253,7 @@ export class Engine {
 
   /** Patients whose patient record has arrived. */
   get patientCount(): number {
-    return this.router.links.reduce((sum, p) => sum + p.patientCount, 0);
+    return (this.router.all({ method: 'counts', args: [] }) as PartitionCounts[]).reduce((sum, c) => sum + c.patients, 0);
   }
 
   /** Patients registered on the achievement date (the population's list size). */
@@ -250,7 +263,7 @@ export class Engine {
 
   /** Patients queued for a time-driven re-evaluation. */
   get queuedCount(): number {
-    return this.router.links.reduce((sum, p) => sum + p.queuedCount, 0);
+    return (this.router.all({ method: 'counts', args: [] }) as PartitionCounts[]).reduce((sum, c) => sum + c.queued, 0);
   }
 
   /** The number of partitions. */
@@ -261,8 +274,7 @@ export class Engine {
   /** The hot state's memory over all partitions. */
   memory(): HotStateMemory {
     const out: HotStateMemory = { bytes: 0, patients: 0, relevantEvents: 0 };
-    for (const link of this.router.links) {
-      const m = link.memory();
+    for (const m of this.router.all({ method: 'memory', args: [] }) as ReturnType<Partition['memory']>[]) {
       out.bytes += m.bytes;
       out.patients += m.patients;
       out.relevantEvents += m.events;
@@ -502,7 +514,7 @@ export class Engine {
 
   /** A patient's registration and statuses in every registry, with explanations unless `explain` is false. */
   patient(nhsNumber: string, options: { explain?: boolean } = {}): PatientStatus | undefined {
-    return this.router.owner(nhsNumber).patient(nhsNumber, options.explain !== false);
+    return this.router.ask(nhsNumber, { method: 'patient', args: [nhsNumber, options.explain !== false] }) as PatientStatus | undefined;
   }
 
   /**
@@ -510,7 +522,11 @@ export class Engine {
    * partition, each in the order it first saw its patients (with one partition, the order patients were first seen).
    */
   *results(options: { explain?: boolean } = {}): Generator<PatientResult> {
-    for (const link of this.router.links) yield* link.results(options.explain === true);
+    // Asked one partition at a time: the answers are lists, and a population's results are large.
+    for (const link of this.router.links) {
+      link.send({ method: 'results', args: [options.explain === true] });
+      yield* link.take() as PatientResult[];
+    }
   }
 
   /**
@@ -539,7 +555,8 @@ export class Engine {
       want = query.status ? STATUS_CODE[query.status] : -1;
     }
     const practices = query.organisation === undefined ? undefined : [...this.practicesUnder(query.organisation)];
-    for (const link of this.router.links) yield* link.patients({ registry: r, position, want, ...(practices ? { practices } : {}) });
+    const asked: PartitionQuery = { registry: r, position, want, ...(practices ? { practices } : {}) };
+    for (const nhs of this.router.all({ method: 'patients', args: [asked] }) as string[][]) yield* nhs;
   }
 
   private practicesUnder(code: string): Set<string> {
@@ -592,6 +609,7 @@ export class Engine {
   /** Closes the record store (giving up write ownership). Further ingests are refused. */
   close(): void {
     this.closed = true;
+    this.router.close();
     void this.store?.close();
     this.changes.complete();
     this.settled.complete();

@@ -1,7 +1,7 @@
 import type { OrganisationRecord } from '@caregaps/core';
 import type { Aggregates } from './aggregates.js';
 import type { PartitionRecord, PartitionReport } from './partition/partition.js';
-import type { PartitionLink } from './transport/link.js';
+import type { PartitionCall, PartitionLink } from './transport/link.js';
 import type { Change } from './types.js';
 
 /** The partition of an NHS number: FNV-1a over its digits, modulo the number of partitions. */
@@ -37,29 +37,44 @@ export class Router {
       if (record.kind === 'organisation') this.organisation(record);
       else this.queues[partitionOf(record.nhsNumber, parts)]!.push(record);
     }
+    const sent: PartitionLink[] = [];
     this.links.forEach((link, p) => {
       const queue = this.queues[p]!;
       if (queue.length === 0) return;
-      this.receive(link.apply(queue, hold));
-      queue.length = 0;
+      link.send({ method: 'apply', args: [queue, hold] });
+      sent.push(link);
     });
+    for (const link of sent) this.receive(link.take() as PartitionReport);
+    for (const queue of this.queues) queue.length = 0;
   }
 
   flush(): void {
-    for (const link of this.links) this.receive(link.flush());
+    this.all({ method: 'flush', args: [] }).forEach((r) => this.receive(r as PartitionReport));
   }
 
   advance(day: number): void {
-    for (const link of this.links) this.receive(link.advance(day));
+    this.all({ method: 'advance', args: [day] }).forEach((r) => this.receive(r as PartitionReport));
   }
 
   recompute(): void {
-    for (const link of this.links) this.receive(link.recompute());
+    this.all({ method: 'recompute', args: [] }).forEach((r) => this.receive(r as PartitionReport));
   }
 
-  /** The partition that owns an NHS number. */
-  owner(nhsNumber: string): PartitionLink {
-    return this.links[partitionOf(nhsNumber, this.links.length)]!;
+  /** Sends a call to every partition, then takes every answer (in partition order). */
+  all(call: PartitionCall): unknown[] {
+    for (const link of this.links) link.send(call);
+    return this.links.map((link) => link.take());
+  }
+
+  /** Asks the partition that owns an NHS number. */
+  ask(nhsNumber: string, call: PartitionCall): unknown {
+    const link = this.links[partitionOf(nhsNumber, this.links.length)]!;
+    link.send(call);
+    return link.take();
+  }
+
+  close(): void {
+    for (const link of this.links) link.close();
   }
 
   private receive(report: PartitionReport): void {

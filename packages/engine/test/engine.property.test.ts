@@ -35,8 +35,8 @@ const seen = { changes: 0, met: 0, gap: 0, excepted: 0, 'not-applicable': 0, tim
  * go through `apply` one at a time, or (`batched`) through `ingest`, the records between two date moves as one
  * source: each patient is then evaluated once per batch and the change stream carries only the net changes.
  */
-async function checkRun(loaded: LoadedRegistries, steps: Step[], partitions: number, batched = false): Promise<void> {
-  const engine = new Engine({ ...loaded, asOf: START, organisations: ORGANISATIONS, partitions });
+async function checkRun(loaded: LoadedRegistries, steps: Step[], partitions: number, batched = false, workerThreads = false): Promise<void> {
+  const engine = new Engine({ ...loaded, asOf: START, organisations: ORGANISATIONS, partitions, workerThreads });
   const changes: Change[] = [];
   engine.changes$.subscribe((c) => changes.push(c));
   const records: CaregapsRecord[] = [];
@@ -90,6 +90,7 @@ async function checkRun(loaded: LoadedRegistries, steps: Step[], partitions: num
   }
   await ingestPending();
   compare();
+  engine.close();
   seen.changes += changes.length;
   for (const c of changes) if (c.after !== null && c.after !== 'on' && c.after !== 'off') seen[c.after]++;
 }
@@ -109,6 +110,16 @@ describe('incremental results equal batch evaluation', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 80, size: 'max' }), PARTITIONS, (steps, p) => checkRun(fixture, steps, p, true)),
       { numRuns: 500 },
+    );
+  });
+
+  it('with the partitions on worker threads', async () => {
+    // The same partition code as above behind the worker-thread transport (fewer runs: a run starts threads).
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 80, size: 'max' }), fc.constantFrom(2, 4), fc.boolean(), (steps, p, batched) =>
+        checkRun(fixture, steps, p, batched, true),
+      ),
+      { numRuns: 5 },
     );
   });
 
