@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { addMonths, CaregapsError, loadCodesets, parseDay, withCheckDigit, type CaregapsRecord, type OrganisationRecord } from '@caregaps/core';
+import { addMonths, CaregapsError, loadCodesets, parseDay, withCheckDigit, type CaregapsRecord, type Codeset, type OrganisationRecord } from '@caregaps/core';
 import { availableCodes, verifyCodes, type AvailableId, type CodeFact } from './codes.js';
 import { CONDITIONS, resolveConfig, type CareTargetId, type ConditionId, type ConfigOverrides, type GeneratorConfig } from './config.js';
 import { buildHierarchy, type Practice } from './organisations.js';
@@ -22,10 +22,10 @@ export interface PopulationOptions {
   seed?: string | number;
   config?: ConfigOverrides;
   /**
-   * Codesets folder. When given, every code the generator takes from a codeset is checked against it first, and
+   * Codesets folder (or codesets already loaded, e.g. with codeset sources laid over). When given, every code the generator takes from a codeset is checked against it first, and
    * clusters that were empty when the generator was written (codes.ts `WHEN_AVAILABLE`) are recorded if it lists codes.
    */
-  codesets?: string;
+  codesets?: string | readonly Codeset[];
 }
 
 export const DEFAULT_PATIENTS = 1_800_000;
@@ -176,7 +176,7 @@ export class Population {
     checkConfig(this.config);
     let available: Partial<Record<AvailableId, CodeFact>> = {};
     if (options.codesets) {
-      const codesets = loadCodesets(options.codesets);
+      const codesets = typeof options.codesets === 'string' ? loadCodesets(options.codesets) : options.codesets;
       verifyCodes(codesets);
       available = availableCodes(codesets);
     }

@@ -1,15 +1,16 @@
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { DEFAULT_PATIENTS, DEFAULT_SEED, writePopulation } from '@caregaps/synthetic';
-import { CaregapsError } from '@caregaps/core';
+import { CaregapsError, loadCodesetLayers } from '@caregaps/core';
 import { BUNDLED, EXIT, report, type Io } from '../io.js';
-import { type Register } from '../command.js';
+import { codesetSourceOption, describeSources, type Register } from '../command.js';
 
 export interface GenerateOptions {
   patients: string;
   seed: string;
   output: string;
   codesets: string;
+  codesetsFrom?: string[];
   extractDate?: string;
 }
 
@@ -23,12 +24,14 @@ export async function generate(io: Io, options: GenerateOptions): Promise<number
     const bar = io.interactive
       ? new SingleBar({ format: 'generating {bar} {percentage}% | {value}/{total} patients | {duration_formatted} | eta {eta_formatted}', stream: process.stderr, fps: 5 })
       : undefined;
+    const layers = loadCodesetLayers(options.codesets, options.codesetsFrom ?? []);
+    describeSources(io, layers.sources);
     bar?.start(patients, 0);
     const result = await writePopulation({
       patients,
       seed: options.seed,
       output: options.output,
-      codesets: options.codesets,
+      codesets: layers.codesets,
       ...(options.extractDate ? { config: { extractDate: options.extractDate } } : {}),
       onProgress: (done) => bar?.update(done),
     });
@@ -47,13 +50,13 @@ const GENERATE_DEFAULTS = { patients: String(DEFAULT_PATIENTS), seed: DEFAULT_SE
 
 /** `caregaps generate`. */
 export const register: Register = (program, { io, exit }) => {
-  program
+  const command = program
     .command('generate')
     .description('write a synthetic population (records.ndjson, organisations.ndjson) into a folder')
     .requiredOption('--output <dir>', 'folder to write into (created if missing)')
     .option('--patients <n>', 'number of patients', GENERATE_DEFAULTS.patients)
     .option('--seed <seed>', 'random seed: the same seed gives byte-identical files', GENERATE_DEFAULTS.seed)
     .option('--extract-date <date>', 'no record is dated after this day (default 2025-03-31)')
-    .option('--codesets <dir>', 'codesets to check the generated codes against', GENERATE_DEFAULTS.codesets)
-    .action(async (opts: GenerateOptions) => exit(await generate(io, opts)));
+    .option('--codesets <dir>', 'codesets to check the generated codes against', GENERATE_DEFAULTS.codesets);
+  codesetSourceOption(command).action(async (opts: GenerateOptions) => exit(await generate(io, opts)));
 };
