@@ -63,6 +63,8 @@ export {
   demographics,
   seriesOf,
   type PreparedPatient,
+  type PatientView,
+  type SeriesView,
 } from './evaluate/patient.js';
 export {
   evaluatePopulation,

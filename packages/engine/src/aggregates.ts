@@ -129,6 +129,11 @@ export class Aggregates {
     }
   }
 
+  /** Adds a partition's count deltas at a practice to the practice and every ancestor. */
+  addDelta(practice: string, delta: Int32Array): void {
+    this.addVector(this.node(practice), delta, 1);
+  }
+
   /** Adds `delta` to counter `k` at a node and every ancestor. */
   add(node: number, k: number, delta: number): void {
     for (let p = node; p >= 0; p = this.parentOf[p]!) this.counters[p]![k]! += delta;

@@ -1,53 +1,31 @@
 import {
   CaregapsError,
+  ERRORS,
   PatientStore,
   Quarantine,
-  eventKey,
   achievementDay,
-  addEvent,
   checkRecord,
-  demographics,
-  explainOutcome,
   formatDay,
-  preparePatient,
-  removeEvent,
   type ApplyResult,
   type CaregapsRecord,
   type CodesetIndex,
   type CompiledRegistry,
-  type EventRecord,
-  type Explanation,
   type IndicatorStatus,
   type OrganisationRecord,
   type PatientResult,
   type PatientState,
-  type PreparedPatient,
   type QuarantinedRecord,
   type ReadResult,
-  type RegistryOutcome,
 } from '@caregaps/core';
 import { Subject, distinctUntilChanged, map, startWith, type Observable } from 'rxjs';
-import { Aggregates, CounterLayout, STATUSES, type OrganisationNode, type RegistryCounts } from './aggregates.js';
-import { HorizonQueue, type Schedulable } from './horizon-queue.js';
-import { RecordStore } from './store/record-store.js';
+import { Aggregates, CounterLayout, type OrganisationNode, type RegistryCounts } from './aggregates.js';
+import { Partition, type PartitionQuery, type PartitionRecord } from './partition/partition.js';
+import { Router } from './router.js';
 import { iteratorOf, type RecordSource } from './source.js';
-
-/** A change of register membership or of an indicator status for one patient, as it happens. */
-export interface Change {
-  nhsNumber: string;
-  registry: string;
-  /** Absent when the patient joins or leaves the register. */
-  indicator?: string;
-  /** `on`/`off` for the register; otherwise the indicator status (`null` when the patient was not on the register). */
-  before: IndicatorStatus | 'on' | 'off' | null;
-  after: IndicatorStatus | 'on' | 'off' | null;
-  /** Achievement date the change holds on, YYYY-MM-DD. */
-  asOf: string;
-  /** ODS code of the patient's practice. */
-  practice: string;
-  /** Why the patient has the new statuses (only when the engine was created with `explainChanges`). */
-  explanation?: Explanation;
-}
+import { RecordStore, type Outcome } from './store/record-store.js';
+import { InThreadLink, type PartitionCounts, type PartitionLink } from './transport/link.js';
+import { WorkerThreadLink, partitionInit } from './transport/worker-thread.js';
+import type { Change, PatientStatus } from './types.js';
 
 /** The durable record store (DESIGN §4): every record as received, on LMDB (see `RecordStore`). */
 export interface StoreOptions {
@@ -68,6 +46,16 @@ export interface EngineOptions {
   explainChanges?: boolean;
   /** Keep state in a durable local store; without it the engine lives in memory only. */
   store?: StoreOptions;
+  /**
+   * Partitions of the population (by a hash of the NHS number), each with its own hot state, statuses and horizons.
+   * Default 1.
+   */
+  partitions?: number;
+  /**
+   * Run each partition on its own worker thread (default: when there is more than one partition). The API stays
+   * the same: the engine's thread waits for the partitions, which work in parallel.
+   */
+  workerThreads?: boolean;
 }
 
 export interface IngestOptions {
@@ -78,7 +66,7 @@ export interface IngestOptions {
    * still emitted, at the end.
    */
   bulk?: boolean;
-  /** Durable store: most records committed together in one transaction (default 4096). */
+  /** Durable store: most records written and fsynced together (default 4096). */
   batchSize?: number;
   /** Durable store: longest a record waits for its batch to fill before it is written anyway (default 5 ms). */
   maxDelayMs?: number;
@@ -87,29 +75,12 @@ export interface IngestOptions {
 }
 
 export interface IngestSummary {
-  /** Records accepted, stored (when durable) and applied. */
+  /** Records accepted, logged (when durable) and applied. */
   accepted: number;
   /** Records refused by validation or by the engine, kept in `engine.quarantine`. */
   quarantined: number;
   /** Records older (by `version`) than the one held: accepted and stored nowhere, counted here. */
   stale?: number;
-}
-
-/** One registry's statuses for one patient. */
-export interface RegistryStatus {
-  registry: string;
-  onRegister: boolean;
-  indicators: Record<string, IndicatorStatus>;
-  explanation?: Explanation;
-}
-
-/** A point query's answer: the patient's registration and every registry's statuses. */
-export interface PatientStatus {
-  nhsNumber: string;
-  practice: string;
-  registered: boolean;
-  asOf: string;
-  registries: RegistryStatus[];
 }
 
 /** A population query: who is on a register, or in a status of one of its indicators, optionally under one organisation. */
@@ -130,34 +101,21 @@ export interface RecoveryReport {
 }
 
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
-const HORIZON = { horizon: true } as const;
-const EXPLAIN = { explain: true } as const;
-const ALL = -1;
 const ORGANISATION_APPLIED: ApplyResult = { outcome: 'applied', changed: [] };
 
-/**
- * One patient whose record has arrived: the prepared form, their practice's node, and their row in the engine's
- * status and horizon tables (one shared typed array each, so a patient costs no typed-array objects of their own).
- */
-class PatientEntry implements Schedulable {
-  queuedDay = Infinity;
-  registered = false;
-  /** Registries awaiting re-evaluation at the end of the current batch (0: none). */
-  pending = 0;
-
-  constructor(
-    /** The patient's stored records (the store keeps one state object per NHS number for good). */
-    readonly state: PatientState,
-    public prepared: PreparedPatient,
-    public org: number,
-    readonly row: number,
-  ) {}
+/** How much memory the hot state holds (typed arrays only), and for how many patients and relevant events. */
+export interface HotStateMemory {
+  bytes: number;
+  patients: number;
+  /** Events whose code is in a cluster some registry reads (the only events held in memory). */
+  relevantEvents: number;
 }
 
 /**
- * The incremental engine (DESIGN §4). Records stream in; each touches only the registries that read the clusters
- * of its code, for that patient. Time moves with `advanceTo`, which re-evaluates only the patients whose horizon
- * has passed. Every change is emitted on `changes$` and counted by practice, PCN, borough and ICB in O(1).
+ * The incremental engine (DESIGN §4), the public facade. Records stream in and are routed by NHS number to
+ * partitions that hold the patients' hot state in typed arrays; each record touches only the registries that read
+ * the clusters of its code, for that patient. Time moves with `advanceTo`, which re-evaluates only the patients
+ * whose horizon has passed. Every change is emitted on `changes$` and counted by practice, PCN, borough and ICB.
  * At any time its statuses and counts equal a batch evaluation of the same records on the same date.
  */
 export class Engine {
@@ -168,31 +126,24 @@ export class Engine {
   /** What a restart found in the durable store (`undefined` for an in-memory engine). */
   readonly recovery: RecoveryReport | undefined;
 
-  private readonly registries: readonly CompiledRegistry[];
-  private readonly index: CodesetIndex;
-  private readonly store = new PatientStore();
-  private readonly entries = new Map<string, PatientEntry>();
-  private readonly queue = new HorizonQueue<PatientEntry>();
-  private readonly layout: CounterLayout;
-  private readonly aggregates: Aggregates;
-  /** Registries reading each cluster, as a bit mask (ALL when there are more than 30 registries). */
-  private readonly readers: Int32Array;
-  /** Per patient row: per registry, the on-register flag then one status code per indicator (0 = not on the register). */
-  private status = new Uint8Array(0);
-  /** Per patient row: per registry, the day its outcome could next change by itself. */
-  private horizons = new Float64Array(0);
-  private rows = 0;
+  private registries: readonly CompiledRegistry[];
+  private index: CodesetIndex;
+  private aggregates: Aggregates;
+  private router: Router;
+  private readonly partitionCount: number;
+  private readonly explainChanges: boolean;
+  private readonly workerThreads: boolean;
+  /**
+   * The record state: every live record, by patient. It decides identity and versions (DESIGN §3.1 v1.1) and is
+   * what the hot state is rebuilt from; the durable store, when there is one, holds the same records on disk.
+   */
+  private readonly records$ = new PatientStore();
   private readonly changes = new Subject<Change>();
   private readonly settled = new Subject<void>();
-  private readonly explainChanges: boolean;
-  private readonly log: RecordStore | undefined;
+  private readonly store: RecordStore | undefined;
   private day: number;
-  /** The achievement date as YYYY-MM-DD, kept with `day` (every change carries it). */
+  /** The achievement date as YYYY-MM-DD, kept with `day`. */
   private asOfText: string;
-  /** Patients touched while applying in bulk, evaluated together when the bulk ends. */
-  private dirty: Set<string> | undefined;
-  /** While a batch is applied: the patients whose re-evaluation waits for its end (each once, with `pending`). */
-  private deferred: PatientEntry[] | undefined;
   private closed = false;
 
   constructor(options: EngineOptions) {
@@ -200,42 +151,94 @@ export class Engine {
     this.index = options.index;
     this.day = achievementDay(options.asOf);
     this.asOfText = formatDay(this.day);
-    this.explainChanges = options.explainChanges === true;
-    this.layout = new CounterLayout(this.registries);
-    this.aggregates = new Aggregates(this.layout);
-    this.readers = new Int32Array(this.index.clusters.length);
-    this.registries.forEach((r, n) => {
-      for (const c of r.clusters) this.readers[c] = this.registries.length > 30 ? ALL : this.readers[c]! | (1 << n);
-    });
     this.changes$ = this.changes.asObservable();
-    for (const org of options.organisations ?? []) this.applyOrganisation(org);
+    this.partitionCount = options.partitions ?? 1;
+    if (!Number.isInteger(this.partitionCount) || this.partitionCount < 1 || this.partitionCount > 1024) {
+      throw new CaregapsError('CG_USAGE', `partitions must be a whole number from 1 to 1024 (got ${this.partitionCount})`);
+    }
+    this.explainChanges = options.explainChanges === true;
+    this.workerThreads = options.workerThreads ?? this.partitionCount > 1;
     if (options.store) {
-      this.log = RecordStore.open({ directory: options.store.directory });
+      this.store = RecordStore.open({ directory: options.store.directory });
+      // The store's date is the date the partitions start on.
+      if (this.store.asOf !== undefined) this.setDay(achievementDay(this.store.asOf));
+      else this.store.setAsOf(this.asOfText);
+    }
+    this.aggregates = new Aggregates(new CounterLayout(this.registries));
+    this.router = this.newRouter();
+    for (const org of options.organisations ?? []) this.applyOrganisation(org);
+    if (this.store) {
       try {
-        this.recovery = this.recover(this.log);
+        this.recovery = this.recover(this.store);
       } catch (error) {
-        void this.log.close();
+        void this.store.close();
         throw error;
       }
     }
   }
 
-  /** Replays the store's current records (patient by patient) into this engine, on the store's date. */
+  private newRouter(): Router {
+    const init = this.workerThreads ? partitionInit(this.registries, this.index, this.day, this.explainChanges) : undefined;
+    const links = Array.from({ length: this.partitionCount }, (): PartitionLink =>
+      init ? new WorkerThreadLink(init) : new InThreadLink(new Partition(this.registries, this.index, this.day, this.explainChanges)),
+    );
+    return new Router(links, this.aggregates, (change) => this.changes.next(change), (record) => this.applyOrganisation(record));
+  }
+
+  /** Replays the store's current records (patient by patient) into the record state and the partitions. */
   private recover(store: RecordStore): RecoveryReport {
     const report: RecoveryReport = { patients: 0, records: 0 };
-    if (store.asOf !== undefined) this.setDay(achievementDay(store.asOf));
-    else store.setAsOf(this.asOfText);
     for (const org of store.organisations()) this.applyOrganisation(org);
-    this.dirty = new Set();
+    const run: PartitionRecord[] = [];
+    const replay = (record: CaregapsRecord) => {
+      this.decide(record, run);
+      if (run.length >= 4096) {
+        this.router.route(run, true);
+        run.length = 0;
+      }
+    };
     for (const stored of store.patients()) {
       report.patients++;
-      if (stored.patient) this.applyRecord(stored.patient);
-      for (const event of stored.events) this.applyRecord(event);
-      for (const retraction of stored.retractions) this.applyRecord(retraction);
+      if (stored.patient) replay(stored.patient);
+      for (const event of stored.events) replay(event);
+      for (const retraction of stored.retractions) replay(retraction);
       report.records += (stored.patient ? 1 : 0) + stored.events.length + stored.retractions.length;
     }
-    this.settleDirty();
+    this.router.route(run, true);
+    this.router.flush();
+    this.settled.next();
     return report;
+  }
+
+  /**
+   * Rebuilds the hot state from the record state, without the feeds: after registries or codesets change (a new
+   * QOF year, a new PCD release), or to start from a clean state. Statuses and counts are computed afresh on the
+   * current date; `changes$` carries no changes for the rebuild (read the new state with the queries), and
+   * `counts$` subscribers get the new counts.
+   */
+  rebuild(options: { compiled?: readonly CompiledRegistry[]; index?: CodesetIndex } = {}): void {
+    this.assertOpen();
+    if (options.compiled) this.registries = options.compiled;
+    if (options.index) this.index = options.index;
+    const organisations = this.aggregates.organisationRecords();
+    this.aggregates = new Aggregates(new CounterLayout(this.registries));
+    for (const org of organisations) this.aggregates.setOrganisation(org);
+    const router = this.newRouter();
+    const quiet = new Router(router.links, this.aggregates, () => {}, (record) => this.applyOrganisation(record));
+    const run: PartitionRecord[] = [];
+    for (const state of this.records$.values()) {
+      if (state.patient) run.push(state.patient);
+      for (const event of state.events.values()) run.push(event);
+      if (run.length >= 4096) {
+        quiet.route(run, true);
+        run.length = 0;
+      }
+    }
+    quiet.route(run, true);
+    quiet.flush();
+    this.router.close();
+    this.router = router;
+    this.settled.next();
   }
 
   /** The current achievement date, YYYY-MM-DD. */
@@ -250,7 +253,7 @@ export class Engine {
 
   /** Patients whose patient record has arrived. */
   get patientCount(): number {
-    return this.entries.size;
+    return (this.router.all({ method: 'counts', args: [] }) as PartitionCounts[]).reduce((sum, c) => sum + c.patients, 0);
   }
 
   /** Patients registered on the achievement date (the population's list size). */
@@ -260,69 +263,83 @@ export class Engine {
 
   /** Patients queued for a time-driven re-evaluation. */
   get queuedCount(): number {
-    return this.queue.size;
+    return (this.router.all({ method: 'counts', args: [] }) as PartitionCounts[]).reduce((sum, c) => sum + c.queued, 0);
+  }
+
+  /** The number of partitions. */
+  get partitions(): number {
+    return this.router.links.length;
+  }
+
+  /** The hot state's memory over all partitions. */
+  memory(): HotStateMemory {
+    const out: HotStateMemory = { bytes: 0, patients: 0, relevantEvents: 0 };
+    for (const m of this.router.all({ method: 'memory', args: [] }) as ReturnType<Partition['memory']>[]) {
+      out.bytes += m.bytes;
+      out.patients += m.patients;
+      out.relevantEvents += m.events;
+    }
+    return out;
   }
 
   // ---- ingesting -----------------------------------------------------------------------------------------------
 
   /**
-   * Validates, logs (when durable: written and fsynced before it counts as accepted) and applies every record of
-   * a source. Items may be records, unparsed objects, or the results of `readRecords` (whose refused lines are
-   * quarantined here too). Resolves when the source ends; rejects, without applying the batch, if the log
-   * cannot be written.
+   * Validates, stores (when durable: committed before it counts as accepted) and applies every record of a source,
+   * in batches: each patient a batch touched is evaluated once, at the end of the batch, so changes are the net
+   * change of the batch (an async source without a durable store is applied record by record). Items may be
+   * records, unparsed objects, or the results of `readRecords` (whose refused lines are quarantined here too).
+   * Resolves when the source ends; rejects, without applying the batch, if the store cannot be written.
    */
   async ingest(source: RecordSource, options: IngestOptions = {}): Promise<IngestSummary> {
     this.assertOpen();
+    const bulk = options.bulk === true;
     const summary: IngestSummary = { accepted: 0, quarantined: 0, stale: 0 };
-    const batchSize = this.log ? (options.batchSize ?? 4096) : 1024;
+    const source$ = iteratorOf(source);
+    // An async source without a store is applied record by record, as it may pause at any record.
+    const batchSize = source$.async && !this.store && !bulk ? 1 : (options.batchSize ?? (this.store ? 4096 : 1024));
     const maxDelayMs = options.maxDelayMs ?? 5;
     const batch: CaregapsRecord[] = [];
     const lines: number[] = [];
     const refused: QuarantinedRecord[] = [];
+    const routed: PartitionRecord[] = [];
     let acknowledged = 0;
     let line = 0;
-    if (options.bulk) this.dirty ??= new Set();
-    const source$ = iteratorOf(source);
-    // Records of a batch are applied one by one and each patient they touched is evaluated once, at the end of the
-    // batch. Not for an async source without a log: it is applied record by record, as it may pause at any record.
-    const deferring = !options.bulk && this.deferred === undefined && (source$.sync !== undefined || this.log !== undefined);
-    if (deferring) this.deferred = [];
     const commit = () => {
       if (batch.length === 0) return;
-      if (this.log) {
-        // Written and committed first; only what the store took is applied.
-        const written = this.log.writeSync({ records: batch, quarantined: refused });
-        let conflicts = 0;
-        for (let i = 0; i < batch.length; i++) {
-          const outcome = written.outcomes[i]!;
-          if (outcome === 'conflict') {
-            this.quarantine.add({ ...written.quarantined[conflicts++]!, line: lines[i]!, ...(options.file === undefined ? {} : { file: options.file }) });
-            summary.quarantined++;
-          } else if (outcome === 'stale') summary.stale!++;
-          else {
-            if (outcome !== 'suppressed') this.applyRecord(batch[i]!);
-            summary.accepted++;
-          }
+      // Written and committed first; only what the store took is applied.
+      const outcomes = this.store ? this.store.writeSync({ records: batch, quarantined: refused }) : undefined;
+      let conflicts = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const stored = outcomes?.outcomes[i];
+        if (stored === 'conflict') {
+          this.quarantine.add({ ...outcomes!.quarantined[conflicts++]!, line: lines[i]!, ...(options.file === undefined ? {} : { file: options.file }) });
+          summary.quarantined++;
+          continue;
         }
-      } else summary.accepted += batch.length;
-      if (deferring) this.evaluateDeferred();
+        if (stored === 'stale') {
+          summary.stale!++;
+          continue;
+        }
+        const applied = this.decide(batch[i]!, routed);
+        if (!this.counted(applied, batch[i]!, lines[i]!, options.file, summary, stored)) continue;
+        summary.accepted++;
+      }
+      this.router.route(routed, bulk);
+      routed.length = 0;
       acknowledged += batch.length;
       batch.length = 0;
       lines.length = 0;
       refused.length = 0;
-      if (!options.bulk) this.settled.next();
+      if (!bulk) this.settled.next();
       options.onAcknowledged?.(acknowledged);
     };
     const take = (item: unknown) => {
       line++;
-      const record = this.admit(item, line, options.file, this.log ? refused : undefined);
+      const record = this.admit(item, line, options.file, refused);
       if (!record) {
         summary.quarantined++;
         return;
-      }
-      if (!this.log) {
-        const applied = this.applyRecord(record);
-        if (!this.counted(applied, record, line, options.file, summary)) return;
       }
       batch.push(record);
       lines.push(line);
@@ -331,10 +348,8 @@ export class Engine {
     try {
       if (source$.sync) {
         for (let r = source$.sync.next(); !r.done; r = source$.sync.next()) take(r.value);
-      } else if (!this.log) {
-        for (let r = await source$.async.next(); !r.done; r = await source$.async.next()) take(r.value);
       } else {
-        // Durable: a record waits at most maxDelayMs for its batch to fill, so a slow stream is still acknowledged promptly.
+        // A record waits at most maxDelayMs for its batch to fill, so a slow stream is still applied promptly.
         const iterator = source$.async;
         let pending: Promise<IteratorResult<unknown>> | undefined;
         let deadline: Promise<'due'> | undefined;
@@ -354,40 +369,76 @@ export class Engine {
         }
       }
       commit();
+      if (refused.length > 0 && this.store) this.store.writeSync({ records: [], quarantined: refused });
     } finally {
-      if (deferring) {
+      if (bulk) {
         // Also when the source failed: what was applied is evaluated.
-        this.evaluateDeferred();
-        this.deferred = undefined;
+        this.router.flush();
+        this.settled.next();
       }
-      if (options.bulk) this.settleDirty();
     }
     return summary;
   }
 
   /**
-   * Applies one record now and returns whether it was accepted (a refused record is quarantined). With a durable
-   * store the record is written and fsynced first; prefer `ingest` there, which writes in batches.
+   * Applies one record now and returns whether it was accepted (a refused record is quarantined, a stale one
+   * counted nowhere). With a durable store the record is committed first; prefer `ingest` there, which writes in
+   * batches.
    */
   apply(record: unknown): boolean {
     this.assertOpen();
     const refused: QuarantinedRecord[] = [];
     const admitted = this.admit(record, 0, undefined, refused); // line 0: not from a file
-    if (this.log && refused.length > 0) this.log.writeSync({ records: [], quarantined: refused });
+    if (this.store && refused.length > 0) this.store.writeSync({ records: [], quarantined: refused });
     if (!admitted) return false;
-    if (this.log) {
-      const written = this.log.writeSync({ records: [admitted] });
-      const outcome = written.outcomes[0]!;
-      if (outcome === 'conflict') this.quarantine.add(written.quarantined[0]!);
-      if (outcome === 'conflict' || outcome === 'stale') return false;
-      if (outcome !== 'suppressed') this.applyRecord(admitted);
-      return true;
+    let stored: Outcome | undefined;
+    if (this.store) {
+      const written = this.store.writeSync({ records: [admitted] });
+      stored = written.outcomes[0]!;
+      if (stored === 'conflict') this.quarantine.add(written.quarantined[0]!);
+      if (stored === 'conflict' || stored === 'stale') return false;
     }
-    return this.counted(this.applyRecord(admitted), admitted, 0, undefined, undefined);
+    const routed: PartitionRecord[] = [];
+    const applied = this.decide(admitted, routed);
+    if (!this.counted(applied, admitted, 0, undefined, undefined, stored)) return false;
+    this.router.route(routed);
+    this.settled.next();
+    return true;
   }
 
-  /** Counts an in-memory engine's verdict on one record; false when it was refused (quarantined) or stale. */
-  private counted(applied: ApplyResult, record: CaregapsRecord, line: number, file: string | undefined, summary: IngestSummary | undefined): boolean {
+  /**
+   * Applies a validated record to the record state, which decides identity and versions, and adds what the
+   * partitions must apply to `routed`: the record, and the removal of any event it replaced or retracted.
+   */
+  private decide(record: CaregapsRecord, routed: PartitionRecord[]): ApplyResult {
+    if (record.kind === 'organisation') {
+      routed.push(record);
+      return ORGANISATION_APPLIED;
+    }
+    if (record.kind === 'retract') {
+      const applied = this.records$.retract(record);
+      for (const removed of applied.removed) routed.push({ kind: 'remove', id: removed.id, source: removed.source, nhsNumber: removed.nhsNumber });
+      return applied;
+    }
+    if (record.kind === 'patient') {
+      const applied = this.records$.apply(record);
+      if (applied.outcome === 'applied') routed.push(record);
+      return applied;
+    }
+    const applied = this.records$.putEvent(record);
+    if (applied.outcome !== 'applied') return applied;
+    const held = applied.held;
+    if (held !== undefined) routed.push({ kind: 'remove', id: held.id, source: held.source, nhsNumber: held.nhsNumber });
+    routed.push(record);
+    return applied;
+  }
+
+  /**
+   * Counts the verdict on one record; false when it was refused (quarantined) or stale. With a durable store, the
+   * store's verdict was counted already and the record state agrees with it.
+   */
+  private counted(applied: ApplyResult, record: CaregapsRecord, line: number, file: string | undefined, summary: IngestSummary | undefined, stored: Outcome | undefined): boolean {
+    if (stored !== undefined) return true;
     if (applied.outcome === 'conflict') {
       const refusal: QuarantinedRecord = { ok: false, code: applied.fault!.code, reason: applied.fault!.message, line, text: safeText(record) };
       if (file !== undefined) refusal.file = file;
@@ -403,94 +454,33 @@ export class Engine {
     return true;
   }
 
-  /** A validated record, or `undefined` after quarantining the item. */
-  private admit(item: unknown, line: number, file: string | undefined, keep?: QuarantinedRecord[]): CaregapsRecord | undefined {
+  /**
+   * A validated record, or `undefined` after quarantining the item (and adding it to `keep`, for the durable
+   * store's quarantine). Everything that crosses the API is checked, including the record inside an accepted
+   * `readRecords` result: a record that would fail later is never stored.
+   */
+  private admit(item: unknown, line: number, file: string | undefined, keep: QuarantinedRecord[]): CaregapsRecord | undefined {
+    let value = item;
     if (isReadResult(item)) {
-      if (item.ok) return item.record;
-      this.quarantine.add(item);
-      keep?.push(item);
-      return undefined;
+      if (typeof item.line === 'number' && Number.isSafeInteger(item.line)) line = item.line;
+      if (typeof item.file === 'string') file = item.file;
+      if (!item.ok) {
+        const refused = quarantinedOf(item, line, file);
+        this.quarantine.add(refused);
+        keep.push(refused);
+        return undefined;
+      }
+      value = item.record;
     }
-    const fault = checkRecord(item);
-    if (!fault) return item as CaregapsRecord;
-    const id = (item as { id?: unknown } | null)?.id;
-    const refused: QuarantinedRecord = { ok: false, code: fault.code, reason: fault.message, line, text: safeText(item) };
+    const fault = checkRecord(value);
+    if (!fault) return value as CaregapsRecord;
+    const id = (value as { id?: unknown } | null)?.id;
+    const refused: QuarantinedRecord = { ok: false, code: fault.code, reason: fault.message, line, text: safeText(value) };
     if (file !== undefined) refused.file = file;
     if (typeof id === 'string') refused.recordId = id;
     this.quarantine.add(refused);
-    keep?.push(refused);
+    keep.push(refused);
     return undefined;
-  }
-
-  /**
-   * Applies a validated record to the record state (which decides identity and versions: DESIGN §3.1 v1.1) and,
-   * unless applying in bulk, re-evaluates what it touched. Returns the record state's verdict.
-   */
-  private applyRecord(record: CaregapsRecord): ApplyResult {
-    switch (record.kind) {
-      case 'organisation':
-        this.applyOrganisation(record);
-        return ORGANISATION_APPLIED;
-      case 'patient': {
-        const applied = this.store.apply(record);
-        if (applied.outcome !== 'applied') return applied;
-        if (this.dirty) {
-          this.dirty.add(record.nhsNumber);
-          return applied;
-        }
-        const entry = this.entries.get(record.nhsNumber);
-        if (entry) {
-          const { series, clusters } = entry.prepared;
-          this.refresh(entry, { ...demographics(record), clusters, series });
-        } else this.rebuild(record.nhsNumber);
-        return applied;
-      }
-      case 'event':
-        return this.applyEvent(record);
-      case 'retract': {
-        const applied = this.store.retract(record);
-        for (const removed of applied.removed) {
-          const entry = this.entries.get(removed.nhsNumber);
-          if (this.dirty) this.dirty.add(removed.nhsNumber);
-          else if (entry && !sharesId(entry.state, removed)) this.touchClusters(entry, removeEvent(entry.prepared, removed, this.index));
-          else this.rebuild(removed.nhsNumber);
-        }
-        return applied;
-      }
-    }
-  }
-
-  private applyEvent(event: EventRecord): ApplyResult {
-    const applied = this.store.putEvent(event);
-    if (applied.outcome !== 'applied') return applied; // refused, stale, or retracted: nothing changes
-    const previous = applied.held;
-    // A declared correction moves the event from another patient: that patient is rebuilt from the store (rare).
-    const moved = previous !== undefined && previous.nhsNumber !== event.nhsNumber ? previous.nhsNumber : undefined;
-    if (this.dirty) {
-      this.dirty.add(event.nhsNumber);
-      if (moved !== undefined) this.dirty.add(moved);
-      return applied;
-    }
-    const entry = this.entries.get(event.nhsNumber);
-    if (entry && previous && moved === undefined && sharesId(entry.state, event)) this.rebuild(event.nhsNumber);
-    else if (entry) {
-      let mask = previous && moved === undefined ? this.readersOf(removeEvent(entry.prepared, previous, this.index)) : 0;
-      mask |= this.readersOf(addEvent(entry.prepared, event, this.index));
-      if (mask !== 0) this.reevaluate(entry, mask);
-    }
-    if (moved !== undefined) this.rebuild(moved);
-    return applied;
-  }
-
-  private touchClusters(entry: PatientEntry, clusters: readonly number[]): void {
-    const mask = this.readersOf(clusters);
-    if (mask !== 0) this.reevaluate(entry, mask);
-  }
-
-  private readersOf(clusters: readonly number[]): number {
-    let mask = 0;
-    for (const c of clusters) mask |= this.readers[c]!;
-    return mask;
   }
 
   private applyOrganisation(record: OrganisationRecord): void {
@@ -498,183 +488,6 @@ export class Engine {
     if (refusal) {
       this.quarantine.add({ ok: false, code: 'CG_ENGINE_ORGANISATION_CYCLE', reason: refusal, line: 0, recordId: record.code, text: safeText(record) });
     }
-  }
-
-  /** Re-prepares a patient from the store (their patient record must have arrived) and evaluates every registry. */
-  private rebuild(nhsNumber: string): void {
-    const state = this.store.get(nhsNumber);
-    const prepared = state && preparePatient(state, this.index);
-    if (!prepared) return; // events waiting for their patient
-    compact(prepared);
-    const entry = this.entries.get(nhsNumber);
-    if (entry) {
-      this.refresh(entry, prepared);
-      return;
-    }
-    const created = new PatientEntry(state, prepared, this.aggregates.node(prepared.practice), this.allocateRow());
-    this.entries.set(nhsNumber, created);
-    this.updateRegistered(created);
-    this.reevaluate(created, ALL);
-  }
-
-  /** A new row in the status and horizon tables, growing them by half when full. */
-  private allocateRow(): number {
-    const row = this.rows++;
-    const slots = this.layout.slots;
-    const registries = this.registries.length;
-    if (this.rows * slots > this.status.length || this.rows * registries > this.horizons.length) {
-      const capacity = Math.max(1024, Math.ceil(this.rows * 1.5));
-      const status = new Uint8Array(capacity * slots);
-      status.set(this.status);
-      this.status = status;
-      const horizons = new Float64Array(capacity * registries).fill(Infinity);
-      horizons.set(this.horizons);
-      this.horizons = horizons;
-    }
-    return row;
-  }
-
-  /** New demographics or records for a known patient: move practice if needed and evaluate every registry. */
-  private refresh(entry: PatientEntry, prepared: PreparedPatient): void {
-    if (prepared.practice !== entry.prepared.practice) {
-      this.contribute(entry, -1);
-      entry.org = this.aggregates.node(prepared.practice);
-      this.contribute(entry, 1);
-    }
-    entry.prepared = prepared;
-    this.updateRegistered(entry);
-    this.reevaluate(entry, ALL);
-  }
-
-  private settleDirty(): void {
-    const dirty = this.dirty;
-    if (!dirty) return;
-    this.dirty = undefined;
-    for (const nhs of dirty) this.rebuild(nhs);
-    this.settled.next();
-  }
-
-  // ---- evaluation ----------------------------------------------------------------------------------------------
-
-  private updateRegistered(entry: PatientEntry): void {
-    const p = entry.prepared;
-    const registered = p.registeredFrom <= this.day && p.registrationEnd > this.day;
-    if (registered !== entry.registered) {
-      entry.registered = registered;
-      this.aggregates.add(entry.org, 0, registered ? 1 : -1);
-    }
-  }
-
-  /** Evaluates the registries in `mask` for one patient now, or at the end of the batch being applied. */
-  private reevaluate(entry: PatientEntry, mask: number): void {
-    const deferred = this.deferred;
-    if (deferred === undefined) {
-      this.evaluate(entry, mask);
-      return;
-    }
-    if (entry.pending === 0) deferred.push(entry);
-    entry.pending |= mask;
-  }
-
-  /** Evaluates every patient the batch touched, once each: changes are the net change of the batch. */
-  private evaluateDeferred(): void {
-    const deferred = this.deferred;
-    if (deferred === undefined) return;
-    for (let i = 0; i < deferred.length; i++) {
-      const entry = deferred[i]!;
-      const mask = entry.pending;
-      if (mask === 0) continue;
-      entry.pending = 0;
-      this.evaluate(entry, mask);
-    }
-    deferred.length = 0;
-  }
-
-  /** Evaluates the registries in `mask` for one patient, applies the differences and reschedules the patient. */
-  private evaluate(entry: PatientEntry, mask: number): void {
-    const registries = this.registries;
-    for (let r = 0; r < registries.length; r++) {
-      if (mask !== ALL && (mask & (1 << r)) === 0) continue;
-      const outcome = registries[r]!.evaluate(entry.prepared, this.day, HORIZON);
-      this.horizons[entry.row * registries.length + r] = outcome.horizon;
-      this.settle(entry, r, outcome);
-    }
-    this.schedule(entry);
-  }
-
-  private schedule(entry: PatientEntry): void {
-    const p = entry.prepared;
-    let next = p.registeredFrom > this.day ? p.registeredFrom : p.registrationEnd > this.day ? p.registrationEnd : Infinity;
-    const registries = this.registries.length;
-    for (let at = entry.row * registries, end = at + registries; at < end; at++) if (this.horizons[at]! < next) next = this.horizons[at]!;
-    this.queue.schedule(entry, next);
-  }
-
-  /** Writes one registry's outcome into the patient's statuses, counting and emitting each difference. */
-  private settle(entry: PatientEntry, r: number, outcome: RegistryOutcome): void {
-    const status = this.status;
-    const slot = entry.row * this.layout.slots + this.layout.slot[r]!;
-    const wasOn = status[slot] === 1;
-    const on = outcome.onRegister;
-    if (!wasOn && !on) return;
-    const registry = this.registries[r]!;
-    const emit = this.changes.observed;
-    // The explanation, when asked for, is computed once for all the changes of this outcome. A patient who left the
-    // register gets the register cascade that rejected them (none when they are no longer registered at all).
-    const explained: { explanation?: Explanation | undefined; done: boolean } | undefined = emit && this.explainChanges ? { done: false } : undefined;
-    if (on && !wasOn) {
-      status[slot] = 1;
-      this.aggregates.add(entry.org, this.layout.base[r]!, 1);
-      if (emit) this.emit(entry, registry, undefined, 'off', 'on', explained);
-    }
-    const statuses = outcome.statuses;
-    for (let i = 0; i < registry.indicatorIds.length; i++) {
-      const before = status[slot + 1 + i]!;
-      const after = on ? STATUS_CODE[statuses[i]!] : 0;
-      if (before === after) continue;
-      status[slot + 1 + i] = after;
-      if (before) this.aggregates.add(entry.org, this.layout.statusCounter(r, i, before), -1);
-      if (after) this.aggregates.add(entry.org, this.layout.statusCounter(r, i, after), 1);
-      if (emit) this.emit(entry, registry, registry.indicatorIds[i], before ? STATUSES[before - 1]! : null, after ? STATUSES[after - 1]! : null, explained);
-    }
-    if (!on && wasOn) {
-      status[slot] = 0;
-      this.aggregates.add(entry.org, this.layout.base[r]!, -1);
-      if (emit) this.emit(entry, registry, undefined, 'on', 'off', explained);
-    }
-  }
-
-  private emit(
-    entry: PatientEntry,
-    registry: CompiledRegistry,
-    indicator: string | undefined,
-    before: Change['before'],
-    after: Change['after'],
-    explained: { explanation?: Explanation | undefined; done: boolean } | undefined,
-  ): void {
-    const change: Change = { nhsNumber: entry.prepared.nhsNumber, registry: registry.id, before, after, asOf: this.asOfText, practice: entry.prepared.practice };
-    if (indicator !== undefined) change.indicator = indicator;
-    if (explained) {
-      if (!explained.done) {
-        explained.explanation = explainOutcome(registry.evaluate(entry.prepared, this.day, EXPLAIN), registry);
-        explained.done = true;
-      }
-      if (explained.explanation) change.explanation = explained.explanation;
-    }
-    this.changes.next(change);
-  }
-
-  /** Adds (or with -1 removes) everything a patient counts for at their practice. */
-  private contribute(entry: PatientEntry, sign: 1 | -1): void {
-    if (entry.registered) this.aggregates.add(entry.org, 0, sign);
-    this.registries.forEach((registry, r) => {
-      const slot = entry.row * this.layout.slots + this.layout.slot[r]!;
-      if (this.status[slot] !== 1) return;
-      this.aggregates.add(entry.org, this.layout.base[r]!, sign);
-      for (let i = 0; i < registry.indicatorIds.length; i++) {
-        this.aggregates.add(entry.org, this.layout.statusCounter(r, i, this.status[slot + 1 + i]!), sign);
-      }
-    });
   }
 
   /**
@@ -685,32 +498,15 @@ export class Engine {
     this.assertOpen();
     const day = achievementDay(asOf);
     if (day === this.day) return;
-    this.log?.setAsOf(formatDay(day));
-    const backward = day < this.day;
+    this.store?.setAsOf(formatDay(day));
     this.setDay(day);
-    if (backward) {
-      this.recomputeAll();
-      return;
-    }
-    for (const entry of this.queue.takeUntil(day)) {
-      let mask = 0;
-      const registries = this.registries.length;
-      for (let r = 0; r < registries; r++) {
-        if (this.horizons[entry.row * registries + r]! <= day) mask |= registries > 30 ? ALL : 1 << r;
-      }
-      this.updateRegistered(entry);
-      if (mask !== 0) this.evaluate(entry, mask);
-      else this.schedule(entry);
-    }
+    this.router.advance(day);
     this.settled.next();
   }
 
-  /** Re-evaluates every patient in every registry on the current date (what a restart or a backward move does). */
+  /** Re-evaluates every patient in every registry on the current date. */
   recomputeAll(): void {
-    for (const entry of this.entries.values()) {
-      this.updateRegistered(entry);
-      this.evaluate(entry, ALL);
-    }
+    this.router.recompute();
     this.settled.next();
   }
 
@@ -718,45 +514,18 @@ export class Engine {
 
   /** A patient's registration and statuses in every registry, with explanations unless `explain` is false. */
   patient(nhsNumber: string, options: { explain?: boolean } = {}): PatientStatus | undefined {
-    const entry = this.entries.get(nhsNumber);
-    if (!entry) return undefined;
-    const explain = options.explain !== false;
-    const registries = this.registries.map((registry, r): RegistryStatus => {
-      const slot = entry.row * this.layout.slots + this.layout.slot[r]!;
-      const onRegister = this.status[slot] === 1;
-      const indicators: Record<string, IndicatorStatus> = {};
-      if (onRegister) registry.indicatorIds.forEach((id, i) => (indicators[id] = STATUSES[this.status[slot + 1 + i]! - 1]!));
-      const result: RegistryStatus = { registry: registry.id, onRegister, indicators };
-      if (explain) {
-        const explanation = explainOutcome(registry.evaluate(entry.prepared, this.day, EXPLAIN), registry);
-        if (explanation) result.explanation = explanation;
-      }
-      return result;
-    });
-    return { nhsNumber, practice: entry.prepared.practice, registered: entry.registered, asOf: this.asOf, registries };
+    return this.router.ask(nhsNumber, { method: 'patient', args: [nhsNumber, options.explain !== false] }) as PatientStatus | undefined;
   }
 
   /**
-   * Every patient on every register they are on, as `evaluatePopulation` writes them (DESIGN §3.2), in the order
-   * patients were first seen.
+   * Every patient on every register they are on, as `evaluatePopulation` writes them (DESIGN §3.2): partition by
+   * partition, each in the order it first saw its patients (with one partition, the order patients were first seen).
    */
   *results(options: { explain?: boolean } = {}): Generator<PatientResult> {
-    for (const state of this.store.values()) {
-      const entry = this.entries.get(state.nhsNumber);
-      if (!entry) continue;
-      for (let r = 0; r < this.registries.length; r++) {
-        const registry = this.registries[r]!;
-        const slot = entry.row * this.layout.slots + this.layout.slot[r]!;
-        if (this.status[slot] !== 1) continue;
-        const indicators: Record<string, IndicatorStatus> = {};
-        registry.indicatorIds.forEach((id, i) => (indicators[id] = STATUSES[this.status[slot + 1 + i]! - 1]!));
-        const result: PatientResult = { nhsNumber: state.nhsNumber, registry: registry.id, indicators };
-        if (options.explain) {
-          const explanation = explainOutcome(registry.evaluate(entry.prepared, this.day, EXPLAIN), registry);
-          if (explanation) result.explanation = explanation;
-        }
-        yield result;
-      }
+    // Asked one partition at a time: the answers are lists, and a population's results are large.
+    for (const link of this.router.links) {
+      link.send({ method: 'results', args: [options.explain === true] });
+      yield* link.take() as PatientResult[];
     }
   }
 
@@ -765,34 +534,29 @@ export class Engine {
    * arrives, before the patient record). The engine's own state: read it, never change it.
    */
   record(nhsNumber: string): PatientState | undefined {
-    return this.store.get(nhsNumber);
+    return this.records$.get(nhsNumber);
   }
 
   /** Every stored patient record, including events still waiting for their patient (read only, as `record`). */
   records(): IterableIterator<PatientState> {
-    return this.store.values();
+    return this.records$.values();
   }
 
   /** NHS numbers of the patients on a register, or in one status of one of its indicators. */
   *patients(query: PopulationQuery): Generator<string> {
     const r = this.registryNumber(query.registry);
     const registry = this.registries[r]!;
-    const slot = this.layout.slot[r]!;
-    let position = slot;
+    let position = 0;
     let want = 1;
     if (query.indicator !== undefined) {
       const i = registry.indicatorIds.indexOf(query.indicator);
       if (i < 0) throw new CaregapsError('CG_USAGE', `Registry ${registry.id} has no indicator ${query.indicator}`);
-      position = slot + 1 + i;
+      position = 1 + i;
       want = query.status ? STATUS_CODE[query.status] : -1;
     }
-    const within = query.organisation === undefined ? undefined : this.practicesUnder(query.organisation);
-    for (const entry of this.entries.values()) {
-      const code = this.status[entry.row * this.layout.slots + position]!;
-      if (code === 0 || (want !== -1 && code !== want)) continue;
-      if (within && !within.has(entry.prepared.practice)) continue;
-      yield entry.prepared.nhsNumber;
-    }
+    const practices = query.organisation === undefined ? undefined : [...this.practicesUnder(query.organisation)];
+    const asked: PartitionQuery = { registry: r, position, want, ...(practices ? { practices } : {}) };
+    for (const nhs of this.router.all({ method: 'patients', args: [asked] }) as string[][]) yield* nhs;
   }
 
   private practicesUnder(code: string): Set<string> {
@@ -845,7 +609,8 @@ export class Engine {
   /** Closes the record store (giving up write ownership). Further ingests are refused. */
   close(): void {
     this.closed = true;
-    void this.log?.close();
+    this.router.close();
+    void this.store?.close();
     this.changes.complete();
     this.settled.complete();
   }
@@ -855,29 +620,15 @@ export class Engine {
   }
 }
 
-/**
- * Replaces a prepared patient's arrays by exact-size copies. Arrays grown in place keep spare capacity (a long
- * series grows by push), which across a population adds up. Only their storage changes here, never their contents.
- */
-function compact(prepared: PreparedPatient): void {
-  prepared.clusters = prepared.clusters.slice();
-  prepared.series = prepared.series.slice();
-  for (const series of prepared.series) {
-    series.days = series.days.slice();
-    series.values = series.values.slice();
-    series.ids = series.ids.slice();
-    if (series.components) for (const [name, list] of series.components) series.components.set(name, list.slice());
-  }
-}
-
-/**
- * Whether another live event of the patient has the same id (from another source): series find an event by id, so
- * then the patient is re-prepared rather than edited in place.
- */
-function sharesId(state: PatientState, event: EventRecord): boolean {
-  let count = 0;
-  for (const e of state.events.values()) if (e.id === event.id && ++count > 1) return true;
-  return count === 1 && state.events.get(eventKey(event.source, event.id)) === undefined;
+/** A refused `readRecords` result as given, or (when its fields are not what a reader writes) as a schema fault. */
+function quarantinedOf(item: QuarantinedRecord, line: number, file: string | undefined): QuarantinedRecord {
+  const wellFormed = typeof item.code === 'string' && Object.hasOwn(ERRORS, item.code) && typeof item.reason === 'string' && typeof item.text === 'string';
+  const out: QuarantinedRecord = wellFormed
+    ? { ok: false, code: item.code, reason: item.reason, line, text: item.text.slice(0, 1024) }
+    : { ok: false, code: 'CG_RECORD_SCHEMA', reason: 'a refused read result must carry an error code, a reason and the text', line, text: safeText(item) };
+  if (file !== undefined) out.file = file;
+  if (wellFormed && typeof item.recordId === 'string') out.recordId = item.recordId;
+  return out;
 }
 
 function isReadResult(item: unknown): item is ReadResult {

@@ -5,18 +5,16 @@
  */
 export {
   Engine,
-  type Change,
   type EngineOptions,
+  type HotStateMemory,
   type IngestOptions,
   type IngestSummary,
-  type PatientStatus,
   type PopulationQuery,
   type RecoveryReport,
-  type RegistryStatus,
   type StoreOptions,
 } from './engine.js';
+export type { Change, PatientStatus, RegistryStatus } from './types.js';
 export { STATUSES, type IndicatorCounts, type OrganisationNode, type OrganisationType, type RegistryCounts } from './aggregates.js';
-export { HorizonQueue, type Schedulable } from './horizon-queue.js';
 export {
   RecordStore,
   isOldFormat,

@@ -1,8 +1,9 @@
-import { PatientStore, formatDay, loadRegistries, parseDay, type CaregapsRecord, type LoadedRegistries } from '@caregaps/core';
+import { PatientStore, formatDay, loadRegistries, parseDay, type CaregapsRecord, type LoadedRegistries, type PatientResult } from '@caregaps/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Engine, type Change } from '../src/index.js';
-import { CODESETS, FIXTURE_REGISTRIES, ORGANISATIONS, REAL_REGISTRIES, batchCounts, batchResults, codesFor, engineCounts, stepArbitrary, type Step } from './helpers.js';
+import { partitionOf } from '../src/router.js';
+import { CODESETS, FIXTURE_REGISTRIES, NHS_NUMBERS, ORGANISATIONS, REAL_REGISTRIES, batchCounts, batchResults, codesFor, engineCounts, stepArbitrary, type Step } from './helpers.js';
 
 const START = '2024-06-30';
 
@@ -18,6 +19,14 @@ function replayChanges(changes: Change[]): Map<string, string | null> {
   return model;
 }
 
+/** Results in NHS number then registry order. */
+function byPatient(results: PatientResult[]): PatientResult[] {
+  return results.sort((a, b) => (a.nhsNumber === b.nhsNumber ? (a.registry < b.registry ? -1 : 1) : a.nhsNumber < b.nhsNumber ? -1 : 1));
+}
+
+/** Runs spread over one, two and four partitions (the hash puts the test's patients in different partitions). */
+const PARTITIONS = fc.constantFrom(1, 2, 4);
+
 /** What the runs exercised, so a generator that stops producing register entries or indicator changes fails the suite. */
 const seen = { changes: 0, met: 0, gap: 0, excepted: 0, 'not-applicable': 0, timeDriven: 0 };
 
@@ -26,15 +35,16 @@ const seen = { changes: 0, met: 0, gap: 0, excepted: 0, 'not-applicable': 0, tim
  * go through `apply` one at a time, or (`batched`) through `ingest`, the records between two date moves as one
  * source: each patient is then evaluated once per batch and the change stream carries only the net changes.
  */
-async function checkRun(loaded: LoadedRegistries, steps: Step[], batched = false): Promise<void> {
-  const engine = new Engine({ ...loaded, asOf: START, organisations: ORGANISATIONS });
+async function checkRun(loaded: LoadedRegistries, steps: Step[], partitions: number, batched = false, workerThreads = false): Promise<void> {
+  const engine = new Engine({ ...loaded, asOf: START, organisations: ORGANISATIONS, partitions, workerThreads });
   const changes: Change[] = [];
   engine.changes$.subscribe((c) => changes.push(c));
   const records: CaregapsRecord[] = [];
   let asOf = START;
   const compare = () => {
     const batch = batchResults(records, loaded.index, loaded.compiled, asOf);
-    expect([...engine.results()]).toEqual(batch);
+    // One partition keeps the batch order (first seen); several give it partition by partition.
+    expect(partitions === 1 ? [...engine.results()] : byPatient([...engine.results()])).toEqual(partitions === 1 ? batch : byPatient(batch));
     expect(engineCounts(engine, loaded.compiled)).toEqual(batchCounts(records, loaded.index, loaded.compiled, asOf));
     const model = replayChanges(changes);
     const fromChanges = new Map<string, string>();
@@ -80,6 +90,7 @@ async function checkRun(loaded: LoadedRegistries, steps: Step[], batched = false
   }
   await ingestPending();
   compare();
+  engine.close();
   seen.changes += changes.length;
   for (const c of changes) if (c.after !== null && c.after !== 'on' && c.after !== 'off') seen[c.after]++;
 }
@@ -90,16 +101,30 @@ describe('incremental results equal batch evaluation', () => {
 
   it('over the fixture registry, for any records and any achievement dates', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 80, size: 'max' }), (steps) => checkRun(fixture, steps)),
+      fc.asyncProperty(fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 80, size: 'max' }), PARTITIONS, (steps, p) => checkRun(fixture, steps, p)),
       { numRuns: 1000 },
     );
   });
 
   it('when records are ingested in batches (each patient evaluated once per batch)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 80, size: 'max' }), (steps) => checkRun(fixture, steps, true)),
+      fc.asyncProperty(fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 80, size: 'max' }), PARTITIONS, (steps, p) => checkRun(fixture, steps, p, true)),
       { numRuns: 500 },
     );
+  });
+
+  it('with the partitions on worker threads', async () => {
+    // The same partition code as above behind the worker-thread transport (fewer runs: a run starts threads).
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 80, size: 'max' }), fc.constantFrom(2, 4), fc.boolean(), (steps, p, batched) =>
+        checkRun(fixture, steps, p, batched, true),
+      ),
+      { numRuns: 5 },
+    );
+  });
+
+  it("spreads the test's patients over the partitions (so ids move between partitions)", () => {
+    for (const p of [2, 4]) expect(new Set(NHS_NUMBERS.map((n) => partitionOf(n, p))).size).toBeGreaterThan(1);
   });
 
   it('exercised every status and time-driven changes', () => {
@@ -113,7 +138,8 @@ describe('incremental results equal batch evaluation', () => {
         fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 50, size: 'max' }).chain((steps) =>
           fc.shuffledSubarray([...steps, ...steps], { minLength: 2 * steps.length }).map((shuffled) => ({ steps, shuffled })),
         ),
-        ({ shuffled }) => checkRun(fixture, shuffled),
+        PARTITIONS,
+        ({ shuffled }, p) => checkRun(fixture, shuffled, p),
       ),
       { numRuns: 100 },
     );
@@ -124,11 +150,11 @@ describe('incremental results equal batch evaluation', () => {
     const real = loadRegistries(REAL_REGISTRIES, CODESETS);
     const codes = codesFor(real.index, real.compiled, 1);
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArbitrary(codes), { minLength: 1, maxLength: 80, size: 'max' }), (steps) => checkRun(real!, steps)),
+      fc.asyncProperty(fc.array(stepArbitrary(codes), { minLength: 1, maxLength: 80, size: 'max' }), PARTITIONS, (steps, p) => checkRun(real!, steps, p)),
       { numRuns: 100 },
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArbitrary(codes), { minLength: 1, maxLength: 80, size: 'max' }), (steps) => checkRun(real!, steps, true)),
+      fc.asyncProperty(fc.array(stepArbitrary(codes), { minLength: 1, maxLength: 80, size: 'max' }), PARTITIONS, (steps, p) => checkRun(real!, steps, p, true)),
       { numRuns: 100 },
     );
   });

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { CompiledRegistry, PatientStore, evaluatePopulation, loadRegistries, preparePatient, readRecords, type CaregapsRecord } from '@caregaps/core';
 import { from, Subject } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
-import { Engine, HorizonQueue, type Change, type RegistryCounts } from '../src/index.js';
+import { Engine, type Change, type RegistryCounts } from '../src/index.js';
+import { HorizonQueue } from '../src/partition/horizons.js';
 import { CODESETS, FIXTURE_REGISTRIES, ORGANISATIONS, batchResults, codesFor } from './helpers.js';
 import { population } from './population.js';
 
@@ -108,19 +109,18 @@ describe('time', () => {
     spy2.mockRestore();
   });
 
-  it('the horizon queue pops in day order and skips rescheduled entries', () => {
-    const queue = new HorizonQueue<{ queuedDay: number; name: string }>();
-    const items = ['a', 'b', 'c', 'd'].map((name) => ({ queuedDay: Infinity, name }));
-    queue.schedule(items[0]!, 30);
-    queue.schedule(items[1]!, 10);
-    queue.schedule(items[2]!, 20);
-    queue.schedule(items[3]!, 5);
-    queue.schedule(items[3]!, 40); // rescheduled later: the old entry is stale
-    queue.schedule(items[2]!, Infinity); // unqueued
+  it('the horizon queue pops rows in day order and skips rescheduled entries', () => {
+    const queue = new HorizonQueue();
+    queue.schedule(0, 30);
+    queue.schedule(1, 10);
+    queue.schedule(2, 20);
+    queue.schedule(3, 5);
+    queue.schedule(3, 40); // rescheduled later: the old entry is stale
+    queue.schedule(2, Infinity); // unqueued
     expect(queue.size).toBe(3);
-    expect(queue.takeUntil(30).map((i) => i.name)).toEqual(['b', 'a']);
+    expect(queue.takeUntil(30)).toEqual([1, 0]);
     expect(queue.peekDay()).toBe(40);
-    expect(queue.takeUntil(100).map((i) => i.name)).toEqual(['d']);
+    expect(queue.takeUntil(100)).toEqual([3]);
     expect(queue.size).toBe(0);
   });
 });

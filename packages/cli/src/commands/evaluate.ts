@@ -13,6 +13,7 @@ import { individualMeasureReport, summaryMeasureReports } from '@caregaps/fhir';
 import { EXIT, checkOutputs, readRecordsWithProgress, report, sink, type Io } from '../io.js';
 import { sourceRecords, type SourceOptions } from './ingest.js';
 import { describeSources, registryFolderOptions, type Register } from '../command.js';
+import { partitionsOf } from '../partitions.js';
 
 export interface EvaluateOptions extends SourceOptions {
   input?: string;
@@ -20,6 +21,8 @@ export interface EvaluateOptions extends SourceOptions {
   registries: string;
   codesets: string;
   codesetsFrom?: string[];
+  /** Engine partitions, each on its own worker thread when more than one (default 1). */
+  partitions?: string;
   output?: string;
   explain?: boolean;
   summary?: boolean;
@@ -114,7 +117,7 @@ export async function evaluate(io: Io, options: EvaluateOptions, paths: string[]
     const loaded = loadRegistries(options.registries, options.codesets, { ...(options.registry ? { only: options.registry } : {}), codesetSources: options.codesetsFrom ?? [] });
     describeSources(io, loaded.sources);
     const provisional = provisionalIds(loaded.compiled);
-    const engine = new Engine({ ...loaded, asOf: day });
+    const engine = new Engine({ ...loaded, asOf: day, partitions: partitionsOf(options.partitions) });
     const quarantine = engine.quarantine;
     // Once every record is read the engine evaluates each patient: say so, or a terminal would look stuck.
     async function* thenEvaluating(items: AsyncIterable<ReadResult>): AsyncGenerator<ReadResult> {
@@ -167,5 +170,6 @@ export const register: Register = (program, { io, exit }) => {
     .option('--format <format>', 'results (default), measure-report (individual FHIR MeasureReports) or measure-report-summary', 'results')
     .option('--summary', 'print register sizes and achievement (results go to --output only)')
     .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
+    .option('--partitions <n>', 'split the population into n partitions, each on its own worker thread (default 1)')
     .action(async (paths: string[], opts: EvaluateOptions) => exit(await evaluate(io, opts, paths)));
 };

@@ -5,7 +5,7 @@ import { pairedClusters, type Registry } from '../rules/load.js';
 import { provisionalOf, type RegistryProvisional } from '../rules/provisional.js';
 import type { Action, Condition, FieldDefinition, IndicatorStatus, RuleDefinition, ValueTest } from '../rules/types.js';
 import { MovingDate, anchorDates, anchoredFunction, type AnchorDates } from './horizon.js';
-import { seriesOf, type PreparedPatient, type Series } from './patient.js';
+import type { PatientView, SeriesView } from './patient.js';
 
 /** Which rule of which cascade decided, and the facts it read (DESIGN §3.2 `--explain`). */
 export interface CascadeTrace {
@@ -51,7 +51,7 @@ interface CompiledRule {
 
 /** Per-evaluation state: memoised field values, anchors, horizon and (when explaining) what was read. */
 class Context {
-  patient!: PreparedPatient;
+  patient!: PatientView;
   /** Kept between evaluations on the same achievement date: computing PPED, QSSD and their offsets allocates. */
   anchors: AnchorDates = anchorDates(0);
   /** Values of the registry's anchored date expressions ("PPED - 12 months") on `anchors.ACHV_DAT`. */
@@ -62,14 +62,14 @@ class Context {
   readonly values: Float64Array;
   readonly stamps: Int32Array;
   /** For latest/earliest fields: the series and position of the chosen record. */
-  readonly chosenSeries: (Series | undefined)[];
+  readonly chosenSeries: (SeriesView | undefined)[];
   readonly chosenAt: Int32Array;
   generation = 0;
 
   constructor(private readonly fields: readonly CompiledField[]) {
     this.values = new Float64Array(fields.length);
     this.stamps = new Int32Array(fields.length);
-    this.chosenSeries = new Array<Series | undefined>(fields.length);
+    this.chosenSeries = new Array<SeriesView | undefined>(fields.length);
     this.chosenAt = new Int32Array(fields.length);
   }
 
@@ -153,7 +153,7 @@ export class CompiledRegistry {
    * Evaluates one patient on one achievement date (a day number). Registration is checked first: only patients
    * registered on the achievement date (and alive) can be on a register.
    */
-  evaluate(patient: PreparedPatient, achievementDay: number, options: { horizon?: boolean; explain?: boolean } = {}): RegistryOutcome {
+  evaluate(patient: PatientView, achievementDay: number, options: { horizon?: boolean; explain?: boolean } = {}): RegistryOutcome {
     const ctx = this.context;
     ctx.patient = patient;
     if (ctx.anchors.ACHV_DAT !== achievementDay || ctx.anchored.length !== this.anchoredExpressions.length) {
@@ -213,10 +213,10 @@ export class CompiledRegistry {
     return outcome;
   }
 
-  private passesGate(patient: PreparedPatient): boolean {
+  private passesGate(patient: PatientView): boolean {
     for (const clusters of this.registerGate) {
       let found = false;
-      for (const c of clusters) if (patient.clusters.includes(c)) found = true;
+      for (const c of clusters) if (patient.hasCluster(c)) found = true;
       if (!found) return false;
     }
     return true;
@@ -332,17 +332,17 @@ export class CompiledRegistry {
       // A bound taken from a Null field (NaN) admits no record.
       const empty = Number.isNaN(lo) || Number.isNaN(hi);
       let best = Number.NaN;
-      let bestSeries: Series | undefined;
+      let bestSeries: SeriesView | undefined;
       let bestAt = -1;
       let count = 0;
       for (const c of clusters) {
-        const s = seriesOf(ctx.patient, c);
+        const s = ctx.patient.seriesOf(c);
         if (!s) continue;
         const days = s.days;
         if (ctx.track && !empty) this.trackSeries(ctx, s, lo, hi, lowers, uppers, mode, where);
         if (empty) continue;
         if (mode === 'latest') {
-          for (let i = days.length - 1; i >= 0; i--) {
+          for (let i = s.length - 1; i >= 0; i--) {
             const d = days[i]!;
             if (d > hi) continue;
             if (d < lo || d < best) break;
@@ -356,7 +356,7 @@ export class CompiledRegistry {
             }
           }
         } else if (mode === 'earliest') {
-          for (let i = 0; i < days.length; i++) {
+          for (let i = 0; i < s.length; i++) {
             const d = days[i]!;
             if (d < lo) continue;
             if (d > hi || d > best) break;
@@ -370,13 +370,13 @@ export class CompiledRegistry {
             }
           }
         } else {
-          for (let i = 0; i < days.length; i++) {
+          for (let i = 0; i < s.length; i++) {
             const d = days[i]!;
             if (d < lo) continue;
             if (d > hi) break;
-            if (where(s, i) && (clusters.length === 1 || !collect?.includes(s.ids[i]!))) {
+            if (where(s, i) && (clusters.length === 1 || !collect?.includes(s.id(i)))) {
               count++;
-              collect?.push(s.ids[i]!);
+              collect?.push(s.id(i));
             }
           }
         }
@@ -384,7 +384,7 @@ export class CompiledRegistry {
       if (mode === 'latest' || mode === 'earliest') {
         ctx.chosenSeries[self] = bestSeries;
         ctx.chosenAt[self] = bestAt;
-        if (collect && bestSeries) collect.push(bestSeries.ids[bestAt]!);
+        if (collect && bestSeries) collect.push(bestSeries.id(bestAt));
         return best;
       }
       return mode === 'count' ? count : count > 0 ? 1 : 0;
@@ -470,12 +470,12 @@ export class CompiledRegistry {
       if (Number.isNaN(lo) || Number.isNaN(hi)) return Number.NaN;
       const days: number[] = [];
       for (const c of clusters) {
-        const s = seriesOf(ctx.patient, c);
+        const s = ctx.patient.seriesOf(c);
         if (!s) continue;
         for (let i = 0; i < s.length; i++) { const d = s.days[i]!; if (d >= lo && d <= hi) days.push(d); }
         if (ctx.track) this.trackEntering(ctx, s, hi, uppers);
       }
-      if (ctx.track) for (const c of reading.pairClusters) { const s = seriesOf(ctx.patient, c); if (s) this.trackEntering(ctx, s, hi, uppers); }
+      if (ctx.track) for (const c of reading.pairClusters) { const s = ctx.patient.seriesOf(c); if (s) this.trackEntering(ctx, s, hi, uppers); }
       days.sort((a, b) => (latest ? b - a : a - b));
       for (let i = 0; i < days.length; i++) {
         const d = days[i]!;
@@ -512,15 +512,15 @@ export class CompiledRegistry {
     const own = (Array.isArray(list) ? list : [list]).map((c) => this.index.clusterNumber(c)!);
     const paired = new Map(pairedClusters(field).map(([component, names]) => [component, this.clusterNumbers(names, used)] as const));
     const tests = new Map(Object.entries(field.where ?? {}).map(([component, test]) => [component, valueCheck(test)] as const));
-    const onDay = (ctx: Context, day: number, cluster: number, visit: (s: Series, i: number) => boolean): boolean => {
-      const s = seriesOf(ctx.patient, cluster);
+    const onDay = (ctx: Context, day: number, cluster: number, visit: (s: SeriesView, i: number) => boolean): boolean => {
+      const s = ctx.patient.seriesOf(cluster);
       if (!s) return false;
       for (let i = firstOnOrAfter(s.days, s.length, day); i < s.length && s.days[i] === day; i++) if (visit(s, i)) return true;
       return false;
     };
-    const values = (ctx: Context, day: number, component: string, visit: (v: number, s: Series, i: number) => boolean): boolean => {
+    const values = (ctx: Context, day: number, component: string, visit: (v: number, s: SeriesView, i: number) => boolean): boolean => {
       const check = tests.get(component);
-      const take = (v: number, s: Series, i: number) => !Number.isNaN(v) && (!check || check(v)) && visit(v, s, i);
+      const take = (v: number, s: SeriesView, i: number) => !Number.isNaN(v) && (!check || check(v)) && visit(v, s, i);
       for (const c of own) if (onDay(ctx, day, c, (s, i) => take(s.component(component, i), s, i))) return true;
       for (const c of paired.get(component) ?? []) {
         if (onDay(ctx, day, c, (s, i) => { const v = s.component(component, i); return take(Number.isNaN(v) ? s.component('value', i) : v, s, i); })) return true;
@@ -533,14 +533,14 @@ export class CompiledRegistry {
       each: (ctx, day, component, visit) => void values(ctx, day, component, (v) => (visit(v), false)),
       ids: (ctx, day) => {
         const ids = new Set<string>();
-        for (const c of [...own, ...[...paired.values()].flat()]) onDay(ctx, day, c, (s, i) => (ids.add(s.ids[i]!), false));
+        for (const c of [...own, ...[...paired.values()].flat()]) onDay(ctx, day, c, (s, i) => (ids.add(s.id(i)), false));
         return [...ids];
       },
     };
   }
 
   /** The first record beyond the upper bound enters when a moving upper bound reaches it. */
-  private trackEntering(ctx: Context, s: Series, hi: number, uppers: CompiledDate[]): void {
+  private trackEntering(ctx: Context, s: SeriesView, hi: number, uppers: CompiledDate[]): void {
     const at = firstOnOrAfter(s.days, s.length, hi + 1);
     if (at < s.length) for (const u of uppers) if (u.moving) ctx.until(u.moving.firstDayReaching(ctx.anchors.ACHV_DAT, s.days[at]!, false));
   }
@@ -548,37 +548,37 @@ export class CompiledRegistry {
   /** Records the dates on which records of a series enter or leave a moving window. */
   private trackSeries(
     ctx: Context,
-    s: Series,
+    s: SeriesView,
     lo: number,
     hi: number,
     lowers: CompiledDate[],
     uppers: CompiledDate[],
     mode: 'latest' | 'earliest' | 'count' | 'exists',
-    where: (s: Series, i: number) => boolean,
+    where: (s: SeriesView, i: number) => boolean,
   ): void {
     const achv = ctx.anchors.ACHV_DAT;
     const days = s.days;
     // The first record beyond the upper bound enters when a moving upper bound reaches it.
     let firstAbove = 0;
-    for (let top = days.length; firstAbove < top; ) {
+    for (let top = s.length; firstAbove < top; ) {
       const mid = (firstAbove + top) >>> 1;
       if (days[mid]! > hi) top = mid;
       else firstAbove = mid + 1;
     }
-    if (firstAbove < days.length) {
+    if (firstAbove < s.length) {
       for (const u of uppers) if (u.moving) ctx.until(u.moving.firstDayReaching(achv, days[firstAbove]!, false));
     }
     // A record inside the window leaves when a moving lower bound passes it: for latest only the chosen one matters.
     let leaving = -1;
     if (mode === 'latest') {
-      for (let i = days.length - 1; i >= 0; i--) {
+      for (let i = s.length - 1; i >= 0; i--) {
         const d = days[i]!;
         if (d > hi) continue;
         if (d < lo) break;
         if (where(s, i)) { leaving = i; break; }
       }
     } else {
-      for (let i = 0; i < days.length; i++) {
+      for (let i = 0; i < s.length; i++) {
         const d = days[i]!;
         if (d < lo) continue;
         if (d > hi) break;
@@ -614,11 +614,11 @@ export class CompiledRegistry {
     const where = compileWhere(ownerDef.where);
     const list = ownerDef.latest ?? ownerDef.earliest!;
     const clusters = (Array.isArray(list) ? list : [list]).map((c) => this.index.clusterNumber(c)!);
-    const sameDay = (ctx: Context, visit: (s: Series, i: number) => void): void => {
+    const sameDay = (ctx: Context, visit: (s: SeriesView, i: number) => void): void => {
       const day = ctx.field(owner);
       if (Number.isNaN(day)) return;
       for (const cluster of clusters) {
-        const s = seriesOf(ctx.patient, cluster);
+        const s = ctx.patient.seriesOf(cluster);
         if (!s) continue;
         const days = s.days;
         for (let i = firstOnOrAfter(days, s.length, day); i < s.length && days[i] === day; i++) if (where(s, i)) visit(s, i);
@@ -636,7 +636,7 @@ export class CompiledRegistry {
       },
       records: (ctx) => {
         const ids: string[] = [];
-        sameDay(ctx, (s, i) => ids.push(s.ids[i]!));
+        sameDay(ctx, (s, i) => ids.push(s.id(i)));
         return ids;
       },
     };
@@ -794,10 +794,10 @@ function valueCheck(test: ValueTest): (v: number) => boolean {
   };
 }
 
-function compileWhere(where: Record<string, ValueTest> | undefined): (s: Series, i: number) => boolean {
+function compileWhere(where: Record<string, ValueTest> | undefined): (s: SeriesView, i: number) => boolean {
   if (!where) return () => true;
   const tests = Object.entries(where).flatMap(([component, test]) =>
-    valueChecks(test).map((check) => (s: Series, i: number) => check(s.component(component, i))),
+    valueChecks(test).map((check) => (s: SeriesView, i: number) => check(s.component(component, i))),
   );
   return (s, i) => {
     for (const t of tests) if (!t(s, i)) return false;

@@ -3,11 +3,36 @@ import { parseDay } from '../dates.js';
 import type { PatientState } from '../records/store.js';
 import type { EventRecord, PatientRecord } from '../records/types.js';
 
+/** What the compiled evaluator reads of one cluster's records for one patient, sorted by date (then id). */
+export interface SeriesView {
+  readonly length: number;
+  /** Day numbers; only the first `length` entries are the series (a view may keep spare capacity). */
+  readonly days: ArrayLike<number>;
+  /** The value (`"value"`) or a named component of the record at a position (NaN when absent). */
+  component(name: string, at: number): number;
+  /** The record id at a position (for explanations and for counting a record once across clusters). */
+  id(at: number): string;
+}
+
+/**
+ * What the compiled evaluator reads of a patient: registration as day numbers and, per cluster, the records in date
+ * order. `PreparedPatient` is the object form; the engine's hot state gives a reusable view over typed arrays.
+ */
+export interface PatientView {
+  readonly birthDay: number;
+  readonly registeredFrom: number;
+  /** First day not registered (Infinity when registration has not ended). */
+  readonly registrationEnd: number;
+  /** Whether the patient has any record in the cluster. */
+  hasCluster(cluster: number): boolean;
+  seriesOf(cluster: number): SeriesView | undefined;
+}
+
 /**
  * The records of one cluster for one patient, sorted by date (then id): parallel arrays of day numbers,
  * values (NaN when absent), named components and record ids.
  */
-export class Series {
+export class Series implements SeriesView {
   // Replaced (not only mutated) when a record is inserted into a short series: see `insertedNumber`.
   days: number[] = [];
   values: number[] = [];
@@ -67,35 +92,38 @@ export class Series {
     return this.components?.get(name)?.[at] ?? Number.NaN;
   }
 
+  id(at: number): string {
+    return this.ids[at]!;
+  }
+
   get length(): number {
     return this.days.length;
   }
 }
 
 /**
- * The list with `item` inserted at `at`. A short list is copied to an exact-size array: growing it in place (`push`,
- * `splice`) reserves half as much again plus 16 slots, which across millions of one- or two-record series is most of
- * their memory. One and two records take array literals (the cheapest exact-size copy); long lists grow in place.
+ * The list with `item` inserted at `at`. Empty and one-record lists become exact-size literals (most series hold one
+ * or two records, and in-place growth reserves 16 spare slots); longer lists grow in place, with no copy per insert.
  * Numbers and ids have a function each so that each literal keeps one element kind (unboxed doubles for numbers).
  */
 function insertedNumber(list: number[], at: number, item: number): number[] {
   const n = list.length;
   if (n === 0) return [item];
   if (n === 1) return at === 0 ? [item, list[0]!] : [list[0]!, item];
-  const out = n < 16 ? list.concat(item) : (list.push(item), list);
-  for (let i = n; i > at; i--) out[i] = out[i - 1]!;
-  out[at] = item;
-  return out;
+  list.push(item);
+  for (let i = n; i > at; i--) list[i] = list[i - 1]!;
+  list[at] = item;
+  return list;
 }
 
 function insertedId(list: string[], at: number, item: string): string[] {
   const n = list.length;
   if (n === 0) return [item];
   if (n === 1) return at === 0 ? [item, list[0]!] : [list[0]!, item];
-  const out = n < 16 ? list.concat(item) : (list.push(item), list);
-  for (let i = n; i > at; i--) out[i] = out[i - 1]!;
-  out[at] = item;
-  return out;
+  list.push(item);
+  for (let i = n; i > at; i--) list[i] = list[i - 1]!;
+  list[at] = item;
+  return list;
 }
 
 function removeAt<T>(list: T[], at: number): void {
@@ -105,22 +133,33 @@ function removeAt<T>(list: T[], at: number): void {
 }
 
 /** A patient in the form the compiled evaluator reads: day numbers and records grouped by cluster. */
-export interface PreparedPatient {
-  nhsNumber: string;
-  practice: string;
-  birthDay: number;
-  registeredFrom: number;
-  /** First day not registered: the earlier of deregistration and death (Infinity when neither). */
-  registrationEnd: number;
+export class PreparedPatient implements PatientView {
   /** Cluster numbers present, parallel to `series`. */
-  clusters: number[];
-  series: Series[];
+  clusters: number[] = [];
+  series: Series[] = [];
+
+  constructor(
+    readonly nhsNumber: string,
+    readonly practice: string,
+    readonly birthDay: number,
+    readonly registeredFrom: number,
+    /** First day not registered: the earlier of deregistration and death (Infinity when neither). */
+    readonly registrationEnd: number,
+  ) {}
+
+  hasCluster(cluster: number): boolean {
+    return this.clusters.includes(cluster);
+  }
+
+  seriesOf(cluster: number): Series | undefined {
+    const at = this.clusters.indexOf(cluster);
+    return at < 0 ? undefined : this.series[at];
+  }
 }
 
 /** The series of a cluster, if the patient has any record in it. */
 export function seriesOf(patient: PreparedPatient, cluster: number): Series | undefined {
-  const at = patient.clusters.indexOf(cluster);
-  return at < 0 ? undefined : patient.series[at];
+  return patient.seriesOf(cluster);
 }
 
 /** Demographics as day numbers; registration ends at deregistration or death, whichever is first. */
@@ -167,7 +206,8 @@ export function removeEvent(patient: PreparedPatient, event: EventRecord, index:
 /** Prepares a stored patient for evaluation; `undefined` until the patient record itself has arrived. */
 export function preparePatient(state: PatientState, index: CodesetIndex): PreparedPatient | undefined {
   if (!state.patient) return undefined;
-  const prepared: PreparedPatient = { ...demographics(state.patient), clusters: [], series: [] };
+  const d = demographics(state.patient);
+  const prepared = new PreparedPatient(d.nhsNumber, d.practice, d.birthDay, d.registeredFrom, d.registrationEnd);
   for (const event of state.events.values()) addEvent(prepared, event, index);
   return prepared;
 }

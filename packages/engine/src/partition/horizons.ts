@@ -1,27 +1,29 @@
 /**
- * A min-priority queue of patients keyed by horizon day (a binary heap over parallel arrays). Deletion is lazy:
- * rescheduling a patient pushes a new entry and the old one is skipped when it surfaces, because the patient's
- * `queuedDay` no longer matches it. The heap is rebuilt when stale entries outnumber live ones.
+ * A min-priority queue of patient rows keyed by horizon day (a binary heap over parallel arrays). Deletion is lazy:
+ * rescheduling a row pushes a new entry and the old one is skipped when it surfaces, because the row's queued day
+ * no longer matches it. The heap is rebuilt when stale entries outnumber live ones.
  */
-export interface Schedulable {
-  /** The day this patient is queued under (Infinity when not queued). */
-  queuedDay: number;
-}
-
-export class HorizonQueue<T extends Schedulable> {
+export class HorizonQueue {
   private days: number[] = [];
-  private items: T[] = [];
+  private items: number[] = [];
+  /** Per row, the day it is queued under (Infinity when not queued). */
+  private queued = new Float64Array(0);
   private live = 0;
 
   get size(): number {
     return this.live;
   }
 
-  /** Queues `item` for `day` (Infinity unqueues it). Replaces any earlier scheduling of the same item. */
-  schedule(item: T, day: number): void {
-    if (item.queuedDay === day) return;
-    if (item.queuedDay !== Infinity) this.live--;
-    item.queuedDay = day;
+  /** Queues row `item` for `day` (Infinity unqueues it). Replaces any earlier scheduling of the same item. */
+  schedule(item: number, day: number): void {
+    if (item >= this.queued.length) {
+      const queued = new Float64Array(Math.max(64, (item + 1) * 2)).fill(Infinity);
+      queued.set(this.queued);
+      this.queued = queued;
+    }
+    if (this.queued[item] === day) return;
+    if (this.queued[item] !== Infinity) this.live--;
+    this.queued[item] = day;
     if (day === Infinity) return;
     this.live++;
     this.push(day, item);
@@ -35,13 +37,13 @@ export class HorizonQueue<T extends Schedulable> {
   }
 
   /** Removes and returns every item queued on or before `day`, earliest first. Each leaves the queue. */
-  takeUntil(day: number): T[] {
-    const due: T[] = [];
+  takeUntil(day: number): number[] {
+    const due: number[] = [];
     for (;;) {
       this.dropStale();
       if (this.days.length === 0 || this.days[0]! > day) return due;
       const item = this.pop();
-      item.queuedDay = Infinity;
+      this.queued[item] = Infinity;
       this.live--;
       due.push(item);
     }
@@ -49,21 +51,21 @@ export class HorizonQueue<T extends Schedulable> {
 
   /** Empties the queue (every item is marked unqueued). */
   clear(): void {
-    for (const item of this.items) item.queuedDay = Infinity;
+    this.queued.fill(Infinity);
     this.days = [];
     this.items = [];
     this.live = 0;
   }
 
   private dropStale(): void {
-    while (this.days.length && this.items[0]!.queuedDay !== this.days[0]) this.pop();
+    while (this.days.length && this.queued[this.items[0]!] !== this.days[0]) this.pop();
   }
 
   private compact(): void {
     const days: number[] = [];
-    const items: T[] = [];
+    const items: number[] = [];
     for (let i = 0; i < this.items.length; i++) {
-      if (this.items[i]!.queuedDay === this.days[i]) {
+      if (this.queued[this.items[i]!] === this.days[i]) {
         days.push(this.days[i]!);
         items.push(this.items[i]!);
       }
@@ -73,7 +75,7 @@ export class HorizonQueue<T extends Schedulable> {
     for (let i = (days.length >>> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
-  private push(day: number, item: T): void {
+  private push(day: number, item: number): void {
     const days = this.days;
     const items = this.items;
     let i = days.length;
@@ -90,7 +92,7 @@ export class HorizonQueue<T extends Schedulable> {
     items[i] = item;
   }
 
-  private pop(): T {
+  private pop(): number {
     const top = this.items[0]!;
     const lastDay = this.days.pop()!;
     const lastItem = this.items.pop()!;

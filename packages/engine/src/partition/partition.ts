@@ -1,0 +1,429 @@
+import {
+  demographics,
+  eventKey,
+  explainOutcome,
+  formatDay,
+  parseDay,
+  type CodesetIndex,
+  type CompiledRegistry,
+  type EventRecord,
+  type Explanation,
+  type IndicatorStatus,
+  type OrganisationRecord,
+  type PatientRecord,
+  type PatientResult,
+  type RegistryOutcome,
+} from '@caregaps/core';
+import { CounterLayout, STATUSES } from '../aggregates.js';
+import type { Change, PatientStatus, RegistryStatus } from '../types.js';
+import { PracticeCounters, type PracticeDelta } from './aggregates.js';
+import { HotPatientView } from './evaluate.js';
+import { HorizonQueue } from './horizons.js';
+import { HotState } from './hot-state.js';
+
+const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
+const HORIZON = { horizon: true } as const;
+const EXPLAIN = { explain: true } as const;
+const ALL = -1;
+
+/** The removal of a live event (retracted, replaced or moved to another patient), by identity. */
+export interface RemoveEvent {
+  kind: 'remove';
+  id: string;
+  source: string | undefined;
+  nhsNumber: string;
+}
+
+/**
+ * What the router sends a partition, after the record state has decided identity and versions: patient records,
+ * events to hold (replacing any held event of the same identity) and removals. Organisation records stay with the
+ * router.
+ */
+export type PartitionRecord = PatientRecord | EventRecord | RemoveEvent | OrganisationRecord;
+
+/** What an operation on a partition changed: the changes in order and the count deltas per practice. */
+export interface PartitionReport {
+  changes: Change[];
+  deltas: PracticeDelta[];
+}
+
+/** A population query resolved by the router: registry number, status slot offset, wanted code, practices. */
+export interface PartitionQuery {
+  registry: number;
+  /** 0: the register flag; 1 + i: indicator i. */
+  position: number;
+  /** Status code wanted (-1: any status; 1: on the register). */
+  want: number;
+  /** Only patients of these practices (absent: every practice). */
+  practices?: string[];
+}
+
+/**
+ * One partition of the population (DESIGN §4): its patients' records (the record store), their hot state, their
+ * statuses and horizons, and per-practice counts. It knows nothing of threads or brokers: a transport calls these
+ * methods and carries the reports back. Records are applied in order; the patients they touch are evaluated once,
+ * at the end of each call (or at `flush` when the call holds them).
+ */
+export class Partition {
+  private readonly hot: HotState;
+  private readonly view: HotPatientView;
+  private readonly queue = new HorizonQueue();
+  private readonly layout: CounterLayout;
+  private readonly counters: PracticeCounters;
+  /** Registries reading each cluster, as a bit mask (ALL when there are more than 30 registries). */
+  private readonly readers: Int32Array;
+  private readonly setReaders: number[] = [];
+  private status = new Uint8Array(0);
+  private horizons = new Float64Array(0);
+  private registered = new Uint8Array(0);
+  private pending = new Int32Array(0);
+  private readonly touched: number[] = [];
+  private changes: Change[] = [];
+  private day: number;
+  private asOfText: string;
+  private patientRecords = 0;
+
+  constructor(
+    private readonly registries: readonly CompiledRegistry[],
+    index: CodesetIndex,
+    day: number,
+    private readonly explainChanges: boolean,
+  ) {
+    this.day = day;
+    this.asOfText = formatDay(day);
+    this.layout = new CounterLayout(registries);
+    this.readers = new Int32Array(index.clusters.length);
+    const read = new Set<number>();
+    registries.forEach((r, n) => {
+      for (const c of r.clusters) {
+        read.add(c);
+        this.readers[c] = registries.length > 30 ? ALL : this.readers[c]! | (1 << n);
+      }
+    });
+    this.hot = new HotState(index, read);
+    this.view = new HotPatientView(this.hot);
+    this.counters = new PracticeCounters(this.layout.width, this.hot.practices);
+  }
+
+  /** Patients whose patient record has arrived. */
+  get patientCount(): number {
+    return this.patientRecords;
+  }
+
+  get queuedCount(): number {
+    return this.queue.size;
+  }
+
+  /** Bytes of the hot state's typed arrays, patients and relevant events held. */
+  memory(): { bytes: number; patients: number; events: number } {
+    return { bytes: this.hot.bytes().total + this.status.byteLength + this.horizons.byteLength + this.registered.byteLength + this.pending.byteLength, patients: this.hot.patients, events: this.hot.events };
+  }
+
+  /** Applies records in order; unless `hold`, evaluates every patient they touched (once each) before returning. */
+  apply(records: readonly PartitionRecord[], hold = false): PartitionReport {
+    for (const record of records) this.applyRecord(record);
+    if (!hold) this.evaluateTouched();
+    return this.report();
+  }
+
+  /** Evaluates the patients held by `apply(…, true)`. */
+  flush(): PartitionReport {
+    this.evaluateTouched();
+    return this.report();
+  }
+
+  /**
+   * Moves the achievement date. Forward, only patients whose horizon has passed are re-evaluated (a priority queue,
+   * no scan); backward, every patient is (horizons only look forward).
+   */
+  advance(day: number): PartitionReport {
+    const backward = day < this.day;
+    this.day = day;
+    this.asOfText = formatDay(day);
+    if (backward) return this.recompute();
+    const registries = this.registries.length;
+    for (const row of this.queue.takeUntil(day)) {
+      let mask = 0;
+      for (let r = 0; r < registries; r++) if (this.horizons[row * registries + r]! <= day) mask |= registries > 30 ? ALL : 1 << r;
+      this.updateRegistered(row);
+      if (mask !== 0) this.evaluate(row, mask);
+      else this.schedule(row);
+    }
+    return this.report();
+  }
+
+  /** Re-evaluates every patient in every registry on the current date. */
+  recompute(): PartitionReport {
+    const hot = this.hot;
+    for (let row = 0; row < hot.patients; row++) {
+      if (hot.hasPatient[row] !== 1) continue;
+      this.updateRegistered(row);
+      this.evaluate(row, ALL);
+    }
+    return this.report();
+  }
+
+  /** A patient's registration and statuses in every registry (`undefined` until their patient record arrives). */
+  patient(nhsNumber: string, explain: boolean): PatientStatus | undefined {
+    const row = this.hot.row(nhsNumber);
+    if (row < 0 || this.hot.hasPatient[row] !== 1) return undefined;
+    const registries = this.registries.map((registry, r): RegistryStatus => {
+      const slot = row * this.layout.slots + this.layout.slot[r]!;
+      const onRegister = this.status[slot] === 1;
+      const indicators: Record<string, IndicatorStatus> = {};
+      if (onRegister) registry.indicatorIds.forEach((id, i) => (indicators[id] = STATUSES[this.status[slot + 1 + i]! - 1]!));
+      const result: RegistryStatus = { registry: registry.id, onRegister, indicators };
+      if (explain) {
+        const explanation = this.explain(row, registry);
+        if (explanation) result.explanation = explanation;
+      }
+      return result;
+    });
+    return { nhsNumber, practice: this.hot.practices[this.hot.practice[row]!]!, registered: this.registered[row] === 1, asOf: this.asOfText, registries };
+  }
+
+  /** Every patient on every register they are on, in the order the partition first saw them. */
+  results(explain: boolean): PatientResult[] {
+    const out: PatientResult[] = [];
+    const hot = this.hot;
+    for (let row = 0; row < hot.patients; row++) {
+      if (hot.hasPatient[row] !== 1) continue;
+      for (let r = 0; r < this.registries.length; r++) {
+        const registry = this.registries[r]!;
+        const slot = row * this.layout.slots + this.layout.slot[r]!;
+        if (this.status[slot] !== 1) continue;
+        const indicators: Record<string, IndicatorStatus> = {};
+        registry.indicatorIds.forEach((id, i) => (indicators[id] = STATUSES[this.status[slot + 1 + i]! - 1]!));
+        const result: PatientResult = { nhsNumber: hot.nhsNumber(row), registry: registry.id, indicators };
+        if (explain) {
+          const explanation = this.explain(row, registry);
+          if (explanation) result.explanation = explanation;
+        }
+        out.push(result);
+      }
+    }
+    return out;
+  }
+
+  /** NHS numbers of the patients a population query selects. */
+  patients(query: PartitionQuery): string[] {
+    const out: string[] = [];
+    const hot = this.hot;
+    const within = query.practices ? new Set(query.practices) : undefined;
+    const position = this.layout.slot[query.registry]! + query.position;
+    for (let row = 0; row < hot.patients; row++) {
+      const code = this.status[row * this.layout.slots + position] ?? 0;
+      if (code === 0 || (query.want !== -1 && code !== query.want)) continue;
+      if (within && !within.has(hot.practices[hot.practice[row]!]!)) continue;
+      out.push(hot.nhsNumber(row));
+    }
+    return out;
+  }
+
+  // ---- applying ------------------------------------------------------------------------------------------------
+
+  private applyRecord(record: PartitionRecord): void {
+    switch (record.kind) {
+      case 'patient':
+        this.applyPatient(record);
+        return;
+      case 'event': {
+        const key = eventKey(record.source, record.id);
+        this.removeHeld(key);
+        const row = this.hot.rowFor(record.nhsNumber);
+        if ((record.system ?? 'snomed') !== 'snomed') return;
+        const set = this.hot.addEvent(row, key, { id: record.id, code: record.code, day: parseDay(record.date)!, value: record.value ?? Number.NaN, values: record.values });
+        if (set >= 0) this.mark(row, this.readersOfSet(set));
+        return;
+      }
+      case 'remove':
+        this.removeHeld(eventKey(record.source, record.id));
+        return;
+      case 'organisation':
+        return;
+    }
+  }
+
+  private applyPatient(record: PatientRecord): void {
+    const hot = this.hot;
+    const row = hot.rowFor(record.nhsNumber);
+    const d = demographics(record);
+    if (hot.hasPatient[row] !== 1) {
+      this.patientRecords++;
+      this.ensureRows();
+      hot.setPatient(row, d);
+    } else if (hot.practices[hot.practice[row]!] !== d.practice) {
+      this.contribute(row, -1);
+      hot.setPatient(row, d);
+      this.contribute(row, 1);
+    } else hot.setPatient(row, d);
+    this.updateRegistered(row);
+    this.mark(row, ALL);
+  }
+
+  /** Takes a held event out of the hot state (if its code was in a cluster) and marks its patient. */
+  private removeHeld(key: string): void {
+    const removed = this.hot.removeEvent(key);
+    if (removed) this.mark(removed.row, this.readersOfSet(removed.set));
+  }
+
+  private readersOfSet(set: number): number {
+    let mask = this.setReaders[set];
+    if (mask === undefined) {
+      mask = 0;
+      for (let c = 0; c < this.readers.length; c++) if (this.readers[c] !== 0 && this.hot.setHas(set, c)) mask |= this.readers[c]!;
+      this.setReaders[set] = mask;
+    }
+    return mask;
+  }
+
+  /** Notes registries to re-evaluate for a patient at the end of the call (once the patient record has arrived). */
+  private mark(row: number, mask: number): void {
+    if (mask === 0 || this.hot.hasPatient[row] !== 1) return;
+    if (this.pending[row] === 0) this.touched.push(row);
+    this.pending[row]! |= mask;
+  }
+
+  private evaluateTouched(): void {
+    const touched = this.touched;
+    for (let i = 0; i < touched.length; i++) {
+      const row = touched[i]!;
+      const mask = this.pending[row]!;
+      this.pending[row] = 0;
+      if (mask !== 0) this.evaluate(row, mask);
+    }
+    touched.length = 0;
+  }
+
+  private report(): PartitionReport {
+    const changes = this.changes;
+    this.changes = [];
+    return { changes, deltas: this.counters.takeDeltas() };
+  }
+
+  /** Grows the per-row tables to hold every row the hot state has. */
+  private ensureRows(): void {
+    const rows = this.hot.patients;
+    const registries = this.registries.length;
+    if (rows <= this.registered.length) return;
+    const capacity = Math.max(1024, Math.ceil(rows * 1.5));
+    const status = new Uint8Array(capacity * this.layout.slots);
+    status.set(this.status);
+    this.status = status;
+    const horizons = new Float64Array(capacity * registries).fill(Infinity);
+    horizons.set(this.horizons);
+    this.horizons = horizons;
+    const registered = new Uint8Array(capacity);
+    registered.set(this.registered);
+    this.registered = registered;
+    const pending = new Int32Array(capacity);
+    pending.set(this.pending);
+    this.pending = pending;
+  }
+
+  // ---- evaluating ----------------------------------------------------------------------------------------------
+
+  private updateRegistered(row: number): void {
+    const hot = this.hot;
+    const registered = hot.registeredFrom[row]! <= this.day && hot.end(row) > this.day ? 1 : 0;
+    if (registered !== this.registered[row]) {
+      this.registered[row] = registered;
+      this.counters.add(hot.practice[row]!, 0, registered ? 1 : -1);
+    }
+  }
+
+  /** Evaluates the registries in `mask` for one patient, applies the differences and reschedules the patient. */
+  private evaluate(row: number, mask: number): void {
+    const registries = this.registries;
+    const view = this.view.bind(row);
+    for (let r = 0; r < registries.length; r++) {
+      if (mask !== ALL && (mask & (1 << r)) === 0) continue;
+      const outcome = registries[r]!.evaluate(view, this.day, HORIZON);
+      this.horizons[row * registries.length + r] = outcome.horizon;
+      this.settle(row, r, outcome);
+    }
+    this.schedule(row);
+  }
+
+  private schedule(row: number): void {
+    const hot = this.hot;
+    const from = hot.registeredFrom[row]!;
+    const end = hot.end(row);
+    let next = from > this.day ? from : end > this.day ? end : Infinity;
+    const registries = this.registries.length;
+    for (let at = row * registries, stop = at + registries; at < stop; at++) if (this.horizons[at]! < next) next = this.horizons[at]!;
+    this.queue.schedule(row, next);
+  }
+
+  /** Writes one registry's outcome into the patient's statuses, counting and emitting each difference. */
+  private settle(row: number, r: number, outcome: RegistryOutcome): void {
+    const status = this.status;
+    const slot = row * this.layout.slots + this.layout.slot[r]!;
+    const wasOn = status[slot] === 1;
+    const on = outcome.onRegister;
+    if (!wasOn && !on) return;
+    const registry = this.registries[r]!;
+    const practice = this.hot.practice[row]!;
+    // The explanation, when asked for, is computed once for all the changes of this outcome.
+    const explained: { explanation?: Explanation | undefined; done: boolean } | undefined = this.explainChanges ? { done: false } : undefined;
+    if (on && !wasOn) {
+      status[slot] = 1;
+      this.counters.add(practice, this.layout.base[r]!, 1);
+      this.emit(row, registry, undefined, 'off', 'on', explained);
+    }
+    const statuses = outcome.statuses;
+    for (let i = 0; i < registry.indicatorIds.length; i++) {
+      const before = status[slot + 1 + i]!;
+      const after = on ? STATUS_CODE[statuses[i]!] : 0;
+      if (before === after) continue;
+      status[slot + 1 + i] = after;
+      if (before) this.counters.add(practice, this.layout.statusCounter(r, i, before), -1);
+      if (after) this.counters.add(practice, this.layout.statusCounter(r, i, after), 1);
+      this.emit(row, registry, registry.indicatorIds[i], before ? STATUSES[before - 1]! : null, after ? STATUSES[after - 1]! : null, explained);
+    }
+    if (!on && wasOn) {
+      status[slot] = 0;
+      this.counters.add(practice, this.layout.base[r]!, -1);
+      this.emit(row, registry, undefined, 'on', 'off', explained);
+    }
+  }
+
+  private emit(
+    row: number,
+    registry: CompiledRegistry,
+    indicator: string | undefined,
+    before: Change['before'],
+    after: Change['after'],
+    explained: { explanation?: Explanation | undefined; done: boolean } | undefined,
+  ): void {
+    const hot = this.hot;
+    const change: Change = { nhsNumber: hot.nhsNumber(row), registry: registry.id, before, after, asOf: this.asOfText, practice: hot.practices[hot.practice[row]!]! };
+    if (indicator !== undefined) change.indicator = indicator;
+    if (explained) {
+      if (!explained.done) {
+        explained.explanation = this.explain(row, registry);
+        explained.done = true;
+      }
+      if (explained.explanation) change.explanation = explained.explanation;
+    }
+    this.changes.push(change);
+  }
+
+  private explain(row: number, registry: CompiledRegistry): Explanation | undefined {
+    return explainOutcome(registry.evaluate(this.view.bind(row), this.day, EXPLAIN), registry);
+  }
+
+  /** Adds (or with -1 removes) everything a patient counts for at their practice. */
+  private contribute(row: number, sign: 1 | -1): void {
+    const practice = this.hot.practice[row]!;
+    if (this.registered[row] === 1) this.counters.add(practice, 0, sign);
+    this.registries.forEach((registry, r) => {
+      const slot = row * this.layout.slots + this.layout.slot[r]!;
+      if (this.status[slot] !== 1) return;
+      this.counters.add(practice, this.layout.base[r]!, sign);
+      for (let i = 0; i < registry.indicatorIds.length; i++) {
+        this.counters.add(practice, this.layout.statusCounter(r, i, this.status[slot + 1 + i]!), sign);
+      }
+    });
+  }
+}

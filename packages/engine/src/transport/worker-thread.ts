@@ -1,0 +1,79 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { CaregapsError, type Codeset, type CodesetIndex, type CompiledRegistry, type Registry } from '@caregaps/core';
+import type { PartitionCall, PartitionLink } from './link.js';
+
+/**
+ * What a worker needs to build its partition: the registry definitions and codesets (it compiles the registries
+ * itself: compiled rules are closures, which cannot cross threads), the date, and whether changes are explained.
+ */
+export interface PartitionInit {
+  registries: Registry[];
+  codesets: Codeset[];
+  day: number;
+  explainChanges: boolean;
+}
+
+export function partitionInit(compiled: readonly CompiledRegistry[], index: CodesetIndex, day: number, explainChanges: boolean): PartitionInit {
+  return { registries: compiled.map((c) => c.registry), codesets: index.clusters.map((name) => index.codeset(name)!), day, explainChanges };
+}
+
+/** An answer from a worker: a result, or the error the call threw. */
+export type WorkerAnswer = { result: unknown } | { error: { message: string; code?: string } };
+
+/** The built worker entry, next to this module in `dist` (or, running from source, in the package's `dist`). */
+function workerFile(): URL {
+  const here = new URL('./partition-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const built = new URL('../../dist/partition-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built;
+  throw new CaregapsError('CG_USAGE', 'The engine worker is not built: run `pnpm build` (partitions on worker threads need dist/partition-worker.js)');
+}
+
+/**
+ * A partition on its own worker thread. Calls go over a message port; the engine's thread waits for the answer
+ * with `Atomics.wait` on a shared flag and reads it with `receiveMessageOnPort`, so the engine's API stays
+ * synchronous while partitions sent a call at the same time work in parallel.
+ */
+export class WorkerThreadLink implements PartitionLink {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private pending = false;
+
+  constructor(init: PartitionInit) {
+    const channel = new MessageChannel();
+    this.port = channel.port1;
+    // execArgv: [] so the worker resolves packages as a plain Node process does (not with a test runner's conditions).
+    this.worker = new Worker(workerFile(), { workerData: { init, port: channel.port2, flag: this.flag }, transferList: [channel.port2], execArgv: [] });
+    this.worker.unref();
+    this.port.unref();
+  }
+
+  send(call: PartitionCall): void {
+    if (this.pending) throw new Error('a partition call is already pending');
+    Atomics.store(this.flag, 0, 0);
+    this.port.postMessage(call);
+    this.pending = true;
+  }
+
+  take(): unknown {
+    this.pending = false;
+    for (;;) {
+      Atomics.wait(this.flag, 0, 0, 1000);
+      const received = receiveMessageOnPort(this.port);
+      if (received) {
+        const answer = received.message as WorkerAnswer;
+        if ('error' in answer) throw new CaregapsError((answer.error.code as 'CG_USAGE' | undefined) ?? 'CG_USAGE', `partition worker: ${answer.error.message}`);
+        return answer.result;
+      }
+      if (Atomics.load(this.flag, 0) === 2) throw new CaregapsError('CG_USAGE', 'the partition worker stopped');
+    }
+  }
+
+  close(): void {
+    this.port.close();
+    void this.worker.terminate();
+  }
+}
