@@ -36,6 +36,9 @@ function workerFile(): URL {
  * with `Atomics.wait` on a shared flag and reads it with `receiveMessageOnPort`, so the engine's API stays
  * synchronous while partitions sent a call at the same time work in parallel.
  */
+/** Longest a partition call may take before the engine gives up on its worker (a rebuild of a large partition is the slowest). */
+const ANSWER_TIMEOUT_MS = 10 * 60_000;
+
 export class WorkerThreadLink implements PartitionLink {
   private readonly worker: Worker;
   private readonly port: MessagePort;
@@ -60,7 +63,11 @@ export class WorkerThreadLink implements PartitionLink {
 
   take(): unknown {
     this.pending = false;
+    // The waiting thread cannot see a worker's 'error' event, so a worker that never answers (it failed to start,
+    // or hangs) must end the wait: a refusal after this long instead of an engine blocked for good.
+    const deadline = Date.now() + ANSWER_TIMEOUT_MS;
     for (;;) {
+      if (Date.now() > deadline) throw new CaregapsError('CG_USAGE', `the partition worker did not answer within ${ANSWER_TIMEOUT_MS / 1000} s`);
       Atomics.wait(this.flag, 0, 0, 1000);
       const received = receiveMessageOnPort(this.port);
       if (received) {
