@@ -14,7 +14,7 @@
 //   4. jsonpath-plus is unreachable from rule files: no source imports it, json-rules-engine is imported only where
 //      the policy allows, and every json-rules-engine Engine there is built with a pathResolver.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import semver from 'semver';
@@ -87,7 +87,11 @@ function sources(dir, out = []) {
   }
   return out;
 }
-const packageSources = readdirSync(join(root, 'packages')).flatMap((p) => sources(join(root, 'packages', p, 'src')));
+// A package's code is under src/, except a package that ships hand-written files at its top (@caregaps/registries).
+const packageSources = readdirSync(join(root, 'packages')).flatMap((p) => {
+  const src = join(root, 'packages', p, 'src');
+  return sources(existsSync(src) ? src : join(root, 'packages', p));
+});
 let reachability = 0;
 for (const file of packageSources) {
   const text = readFileSync(file, 'utf8');
