@@ -91,6 +91,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--seed <seed>', 'random seed: the same seed gives byte-identical files', GENERATE_DEFAULTS.seed)
     .option('--extract-date <date>', 'no record is dated after this day (default 2025-03-31)')
     .option('--codesets <dir>', 'codesets to check the generated codes against', GENERATE_DEFAULTS.codesets)
+    .option('--records-per-patient <n>', 'average records per patient over ten-year histories', GENERATE_DEFAULTS.recordsPerPatient)
     .action(async (opts: Parameters<typeof generate>[1]) => {
       code = await generate(io, opts);
     });
