@@ -3,7 +3,7 @@
 // recompute, advancing the date, rebuild from the record store, and memory — all in one run, with the machine's load.
 //
 // Usage: node --expose-gc benchmarks/engine.mjs [--patients 1800000] [--records-per-patient 100] [--partitions n]
-//          [--stream 1000000] [--latency 200000] [--parse-floor 20000000] [--runs 5] [--no-store]
+//          [--stream 1000000] [--latency 200000] [--parse-floor 5000000] [--runs 5] [--no-store]
 // (`pnpm bench engine -- …` runs it; add --save to replace the committed results.) Needs built packages (`pnpm build`).
 import { achievementDay, formatDay, loadRegistries, readRecords } from '@caregaps/core';
 import { execFileSync } from 'node:child_process';
@@ -25,7 +25,7 @@ const recordsPerPatient = option('records-per-patient', 100);
 const partitions = option('partitions', undefined);
 const streamRecords = option('stream', 1_000_000);
 const latencySamples = option('latency', 200_000);
-const parseFloorLines = option('parse-floor', 20_000_000);
+const parseFloorLines = option('parse-floor', 5_000_000);
 const RUNS = option('runs', 5);
 const withStore = !process.argv.includes('--no-store');
 if (typeof global.gc !== 'function') throw new Error('run with node --expose-gc');

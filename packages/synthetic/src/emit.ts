@@ -86,7 +86,6 @@ export function recordObjects(p: PatientSketch, events: EventBuffer, facts: read
 
 const ascii = (text: string): Uint8Array => Uint8Array.from(text, (ch) => ch.charCodeAt(0));
 const DIGITS = ascii('0123456789');
-const LINE_END = ascii('"}\n');
 const QUOTE = ascii('"');
 const VALUE = ascii(',"value":');
 const SYSTOLIC = ascii(',"values":{"systolic":');

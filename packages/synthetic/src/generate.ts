@@ -246,7 +246,7 @@ export class Population {
       config: this.config,
       extractDay,
       yearEnds: Int32Array.from({ length: HISTORY_YEARS + 1 }, (_, k) => addMonths(extractDay, -12 * k)),
-      window6: Int32Array.from({ length: HISTORY_YEARS }, (_, k) => addMonths(extractDay, -12 * k - 6)),
+      window6: addMonths(extractDay, -6),
       codes,
       background: {
         ids: Int32Array.from(backgroundCodes, (b) => codes.id(b.fact)),

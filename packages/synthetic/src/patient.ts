@@ -25,8 +25,8 @@ export interface PatientContext {
   extractDay: number;
   /** The extract date and each year end before it, newest first (`HISTORY_YEARS + 1` days): year k's 12-month window is (yearEnds[k + 1], yearEnds[k]]. */
   yearEnds: Int32Array;
-  /** Six months before each year end. */
-  window6: Int32Array;
+  /** Six months before the extract date. */
+  window6: number;
   practices: readonly Practice[];
   /** Cumulative population share by single year of age 0…99. */
   ageCumulative: Float64Array;
@@ -98,7 +98,7 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     const yearEnd = yearEnds[k]!;
     const w12 = yearEnds[k + 1]!;
     const last = Math.min(end, yearEnd);
-    if (last > w12 && last >= birth) years.push({ k, yearEnd, end: last, w12, w6: ctx.window6[k]! });
+    if (last > w12 && last >= birth) years.push({ k, yearEnd, end: last, w12 });
   }
   /** The years that end on or after `day` (care that starts on `day`). */
   const since = (day: number): Year[] => years.filter((y) => y.end >= day);
@@ -226,9 +226,9 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     const first = Math.max(dx, historyStart);
     if (meets('afAnticoagulation')) {
       repeats(rng.chance(p.warfarinInsteadOfDoac) ? pick(rng, CODES.warfarin) : doac, end - rng.int(0, 27), first);
-    } else if (rng.chance(p.earlierReviewWhenMissed) && dx < ctx.window6[0]! - 60) {
+    } else if (rng.chance(p.earlierReviewWhenMissed) && dx < ctx.window6 - 60) {
       // Anticoagulated once, stopped more than six months ago.
-      repeats(doac, ctx.window6[0]! - rng.int(1, 28), first);
+      repeats(doac, ctx.window6 - rng.int(1, 28), first);
     }
     if (available.cha2ds2vasc) {
       for (const y of since(dx)) {

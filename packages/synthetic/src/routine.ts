@@ -19,7 +19,6 @@ export interface Year {
   /** The last day of the year the patient was there (≤ yearEnd). */
   end: number;
   w12: number;
-  w6: number;
 }
 
 /** A patient's history being written: what routine care and background entries need from the patient's generator. */
