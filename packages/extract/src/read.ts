@@ -249,6 +249,7 @@ class TableReader {
     // Most codes have no map row: look first, so that they need no normalised copy.
     const maps = this.options.maps;
     const n = maps !== undefined && maps.lookup(system, code, unit) !== undefined ? maps.normalise(system, code, value, unit) : undefined;
+    if (n?.overflow !== undefined) throw new RowFault('CG_SOURCE_FIELD', n.overflow);
     const event: EventRecord = { kind: 'event', id, nhsNumber, code: n?.code ?? code, date };
     let values: Record<string, number> | undefined;
     if (n) {

@@ -199,6 +199,7 @@ export function mapResource(
     ...(coded.system !== 'snomed' ? { system: coded.system } : {}),
     ...q,
   };
+  if (n.overflow !== undefined) return quarantine('CG_SOURCE_FIELD', `${type}: ${n.overflow}`);
   event.code = n.code;
   if (n.system !== undefined) event.system = n.system;
   const values: Record<string, number> = {};
@@ -216,6 +217,7 @@ export function mapResource(
       const cc = chooseCoding(component?.['code'], settings.maps, cq.unit);
       if (!cc) continue;
       const cn = settings.maps.normalise(cc.system, cc.code, cq.value, cq.unit);
+      if (cn.overflow !== undefined) return quarantine('CG_SOURCE_FIELD', `${type} component: ${cn.overflow}`);
       if (cn.component !== undefined && cn.value !== undefined) values[cn.component] = cn.value;
     }
   }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { CaregapsError } from '@caregaps/core';
 import { headFileOf, verifyAuditLog } from '@caregaps/access';
 import { EXIT, report, type Io } from '../io.js';
+import { type Register } from '../command.js';
 
 /**
  * `caregaps audit verify <log>`: checks the hash chain of an NDJSON audit log and its head file. Exit 0 when
@@ -23,3 +24,15 @@ export function auditVerify(io: Io, log: string, options: { head?: string }): nu
     return report(io, error);
   }
 }
+
+/** `caregaps audit verify <log>`. */
+export const register: Register = (program, { io, exit }) => {
+  program
+    .command('audit')
+    .description('audit trail tools')
+    .command('verify')
+    .description('check an audit log for modified, deleted, reordered or truncated entries')
+    .argument('<log>', 'the NDJSON audit log')
+    .option('--head <file>', 'the head file (default <log>.head)')
+    .action((log: string, opts: { head?: string }) => exit(auditVerify(io, log, opts)));
+};

@@ -4,6 +4,7 @@ import { Engine } from '@caregaps/engine';
 import { individualMeasureReport, summaryMeasureReports } from '@caregaps/fhir';
 import { EXIT, progress, report, sink, type Io } from '../io.js';
 import { sourceRecords, type SourceOptions } from './ingest.js';
+import { registryFolderOptions, type Register } from '../command.js';
 
 export interface EvaluateOptions extends SourceOptions {
   input?: string;
@@ -117,3 +118,25 @@ export async function evaluate(io: Io, options: EvaluateOptions, paths: string[]
     return report(io, error);
   }
 }
+
+/** `caregaps evaluate`. */
+export const register: Register = (program, { io, exit }) => {
+  const command = program
+    .command('evaluate')
+    .description('evaluate registries over an NDJSON record file (or sources read with --from) as of an achievement date')
+    .argument('[paths...]', 'source files or folders, with --from')
+    .option('--input <file>', 'records in format v1 (NDJSON)')
+    .option('--from <adapter>', 'read the paths with a source adapter instead: fhir or extract (see caregaps ingest)')
+    .option('--map <file>', 'column map for --from extract')
+    .option('--default-practice <ods>', 'with --from: practice for patients the source does not register')
+    .option('--assign-test-nhs-numbers', 'with --from: test-range NHS numbers for source patients without one')
+    .requiredOption('--as-of <date>', 'achievement date, YYYY-MM-DD');
+  registryFolderOptions(command)
+    .option('--registry <id...>', 'only these registries')
+    .option('--output <file>', 'write results here instead of stdout')
+    .option('--explain', 'add the deciding rule and the records used to every status')
+    .option('--format <format>', 'results (default), measure-report (individual FHIR MeasureReports) or measure-report-summary', 'results')
+    .option('--summary', 'print register sizes and achievement (results go to --output only)')
+    .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
+    .action(async (paths: string[], opts: EvaluateOptions) => exit(await evaluate(io, opts, paths)));
+};

@@ -3,6 +3,7 @@ import { SingleBar } from 'cli-progress';
 import { DEFAULT_PATIENTS, DEFAULT_RECORDS_PER_PATIENT, DEFAULT_SEED, MAX_PATIENTS, MAX_RECORDS_PER_PATIENT, writePopulation } from '@caregaps/synthetic';
 import { CaregapsError } from '@caregaps/core';
 import { BUNDLED, EXIT, report, type Io } from '../io.js';
+import { type Register } from '../command.js';
 
 export interface GenerateOptions {
   patients: string;
@@ -49,9 +50,23 @@ export async function generate(io: Io, options: GenerateOptions): Promise<number
   }
 }
 
-export const GENERATE_DEFAULTS = {
+const GENERATE_DEFAULTS = {
   patients: String(DEFAULT_PATIENTS),
   seed: DEFAULT_SEED,
   codesets: BUNDLED.codesets,
   recordsPerPatient: String(DEFAULT_RECORDS_PER_PATIENT),
+};
+
+/** `caregaps generate`. */
+export const register: Register = (program, { io, exit }) => {
+  program
+    .command('generate')
+    .description('write a synthetic population (records.ndjson, organisations.ndjson) into a folder')
+    .requiredOption('--output <dir>', 'folder to write into (created if missing)')
+    .option('--patients <n>', 'number of patients', GENERATE_DEFAULTS.patients)
+    .option('--seed <seed>', 'random seed: the same seed gives byte-identical files', GENERATE_DEFAULTS.seed)
+    .option('--extract-date <date>', 'no record is dated after this day (default 2025-03-31)')
+    .option('--codesets <dir>', 'codesets to check the generated codes against', GENERATE_DEFAULTS.codesets)
+    .option('--records-per-patient <n>', 'average records per patient over ten-year histories', GENERATE_DEFAULTS.recordsPerPatient)
+    .action(async (opts: GenerateOptions) => exit(await generate(io, opts)));
 };

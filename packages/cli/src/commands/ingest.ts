@@ -16,6 +16,7 @@ import {
 import { extractAdapter, loadColumnMap } from '@caregaps/extract';
 import { fhirAdapter } from '@caregaps/fhir';
 import { BUNDLED, EXIT, progress, report, sink, type Io } from '../io.js';
+import { type Register } from '../command.js';
 
 export interface IngestOptions {
   from: string;
@@ -158,7 +159,7 @@ export async function ingest(io: Io, paths: string[], options: IngestOptions): P
   }
 }
 
-export const INGEST_DEFAULTS = { maps: join(BUNDLED.codesets, 'maps') };
+const INGEST_DEFAULTS = { maps: join(BUNDLED.codesets, 'maps') };
 
 /** The options `evaluate --from` shares with `ingest`. */
 export interface SourceOptions {
@@ -198,3 +199,21 @@ export async function* sourceRecords(io: Io, paths: readonly string[], options: 
   io.err(formatIngestSummary(summary));
   yield* results;
 }
+
+/** `caregaps ingest`. */
+export const register: Register = (program, { io, exit }) => {
+  program
+    .command('ingest')
+    .description('read FHIR R4 or flat GP extracts with a source adapter and write record format v1 (NDJSON)')
+    .requiredOption('--from <adapter>', 'fhir (Bundles, Bulk Data NDJSON or manifest) or extract (CSV/NDJSON with --map)')
+    .argument('<paths...>', 'files, or folders whose matching files are read')
+    .option('--output <file>', 'write records here instead of stdout')
+    .option('--map <file>', 'column map (YAML or JSON) for --from extract')
+    .option('--maps <dir>', 'normalisation maps folder', INGEST_DEFAULTS.maps)
+    .option('--source <ods>', 'ODS code of the sending organisation (written as each event source)')
+    .option('--default-practice <ods>', 'register patients with this practice when the source has no GP registration')
+    .option('--assign-test-nhs-numbers', 'give source patients without NHS numbers numbers from the test range 999 000 0000 onwards')
+    .option('--nhs-number-map <file>', 'where to write source patient → assigned NHS number (default <output>.nhs-numbers.csv)')
+    .option('--quarantine <file>', 'write refused items with their reasons here (NDJSON)')
+    .action(async (paths: string[], opts: IngestOptions) => exit(await ingest(io, paths, opts)));
+};

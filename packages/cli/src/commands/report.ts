@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { createReport } from '@caregaps/report';
 import { CaregapsError } from '@caregaps/core';
 import { EXIT, report as reportError, type Io } from '../io.js';
+import { registryFolderOptions, type Register } from '../command.js';
 
 export interface ReportCommandOptions {
   input: string;
@@ -51,3 +52,21 @@ export async function report(io: Io, options: ReportCommandOptions): Promise<num
     return reportError(io, error);
   }
 }
+
+/** `caregaps report`. */
+export const register: Register = (program, { io, exit }) => {
+  const command = program
+    .command('report')
+    .description('write the anonymised population report: one self-contained HTML page with tables, funnel plots and trends')
+    .requiredOption('--input <file>', 'records in format v1 (NDJSON)')
+    .requiredOption('--orgs <file>', 'organisation records (NDJSON): practice → pcn → borough → icb')
+    .requiredOption('--as-of <date>', 'achievement date of the tables and funnel plots, YYYY-MM-DD')
+    .option('--trend <dates>', 'more achievement dates for the trends, comma-separated (e.g. the last day of each quarter)')
+    .option('--output <file>', 'where to write the page', 'report.html');
+  registryFolderOptions(command)
+    .option('--registry <id...>', 'only these registries')
+    .option('--indicator <id...>', 'funnel plots only for these indicators (default: all)')
+    .option('--title <text>', 'the page title')
+    .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
+    .action(async (opts: ReportCommandOptions) => exit(await report(io, opts)));
+};

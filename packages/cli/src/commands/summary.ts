@@ -13,6 +13,7 @@ import {
   type SummaryTable,
 } from '@caregaps/access';
 import { EXIT, progress, report, type Io } from '../io.js';
+import { registryFolderOptions, type Register } from '../command.js';
 
 export interface SummaryOptions {
   input: string;
@@ -87,3 +88,21 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
     return report(io, error);
   }
 }
+
+/** `caregaps summary`. */
+export const register: Register = (program, { io, exit }) => {
+  const command = program
+    .command('summary')
+    .description('anonymised counts and rates by organisation for secondary use (opt-outs excluded, small numbers suppressed)')
+    .requiredOption('--input <file>', 'records in format v1 (NDJSON)')
+    .requiredOption('--orgs <file>', 'organisation records (NDJSON): practice → pcn → borough → icb')
+    .requiredOption('--as-of <date>', 'achievement date, YYYY-MM-DD')
+    .option('--by <level>', 'practice, pcn or borough', 'practice')
+    .option('--registry <id>', 'only this registry')
+    .option('--format <format>', 'csv or json', 'csv');
+  registryFolderOptions(command)
+    .option('--audit <log>', 'append the access to this hash-chained audit log (NDJSON)')
+    .option('--user <id>', 'who is asking (default: the login name)')
+    .option('--organisation <code>', 'the organisation the analyst acts for', 'caregaps-cli')
+    .action(async (opts: SummaryOptions) => exit(await summary(io, opts)));
+};

@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { CodesetIndex, CompiledRegistry, loadCodesets, loadRegistry, registryFile } from '@caregaps/core';
 import { readTestFile, runCases } from '@caregaps/testing';
 import { EXIT, report, type Io } from '../io.js';
+import { registryFolderOptions, type Register } from '../command.js';
 
 /** `caregaps test [registry dirs…]`: runs each registry folder's tests.yaml; prints failures with the deciding rule. */
 export function test(io: Io, dirs: string[], options: { registries: string; codesets: string }): number {
@@ -36,3 +37,13 @@ export function test(io: Io, dirs: string[], options: { registries: string; code
   io.out(`${passed} passed, ${failed} failed\n`);
   return failed ? EXIT.failed : EXIT.ok;
 }
+
+/** `caregaps test [dirs…]`. */
+export const register: Register = (program, { io, exit }) => {
+  registryFolderOptions(
+    program
+      .command('test')
+      .description("run registry folders' test cases (default: every bundled registry)")
+      .argument('[dirs...]'),
+  ).action((dirs: string[], opts: { registries: string; codesets: string }) => exit(test(io, dirs, opts)));
+};

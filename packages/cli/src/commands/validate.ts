@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { CaregapsError, CodesetIndex, loadCodesets, parseCodeset, parseRegistry, type Problem } from '@caregaps/core';
 import { parseTestFile } from '@caregaps/testing';
-import { EXIT, report, type Io } from '../io.js';
+import { BUNDLED, EXIT, report, type Io } from '../io.js';
+import { type Register } from '../command.js';
 
 /** `caregaps validate <files…>`: checks registry files, test files and codesets; prints every problem. */
 export function validate(io: Io, files: string[], options: { codesets: string }): number {
@@ -35,3 +36,13 @@ export function validate(io: Io, files: string[], options: { codesets: string })
   if (failed) io.err(`${failed} of ${files.length} file(s) have problems\n`);
   return failed ? EXIT.failed : EXIT.ok;
 }
+
+/** `caregaps validate <files…>`. */
+export const register: Register = (program, { io, exit }) => {
+  program
+    .command('validate')
+    .description('check registry files, test files (tests.yaml) and codesets (*.csv)')
+    .argument('<files...>')
+    .option('--codesets <dir>', 'codesets to check cluster names against', BUNDLED.codesets)
+    .action((files: string[], opts: { codesets: string }) => exit(validate(io, files, opts)));
+};

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { CaregapsError, achievementDay, formatDay, loadRegistries, readRecords } from '@caregaps/core';
 import { Engine, type Change } from '@caregaps/engine';
 import { EXIT, report, type Io } from '../io.js';
+import { registryFolderOptions, type Register } from '../command.js';
 
 export interface WatchOptions {
   /** NDJSON records, or `-` for standard input. */
@@ -64,3 +65,20 @@ export async function watch(io: Io, options: WatchOptions, stdin: AsyncIterable<
     return report(io, error);
   }
 }
+
+/** `caregaps watch`. */
+export const register: Register = (program, { io, exit }) => {
+  const command = program
+    .command('watch')
+    .description('ingest a record stream into the incremental engine and print each change as one NDJSON line as it happens')
+    .requiredOption('--input <file>', 'records in format v1 (NDJSON), or - for standard input')
+    .requiredOption('--as-of <date>', 'achievement date, YYYY-MM-DD');
+  registryFolderOptions(command)
+    .option('--registry <id...>', 'only these registries')
+    .option('--organisations <file>', 'organisation records (NDJSON) to load first')
+    .option('--advance-to <date>', 'after the input ends, move the achievement date day by day up to this date')
+    .option('--store <dir>', 'keep the engine state in this directory (durable; a restart resumes from it)')
+    .option('--explain', 'add the explanation to every change')
+    .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
+    .action(async (opts: WatchOptions) => exit(await watch(io, opts)));
+};

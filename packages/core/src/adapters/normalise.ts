@@ -38,6 +38,11 @@ export interface Normalised {
   component?: string;
   /** True when a map row applied. */
   mapped: boolean;
+  /**
+   * Set when the unit conversion leaves the range of finite numbers (e.g. an HbA1c of 1e308 % times the IFCC
+   * factor): the value is unusable and the record must be quarantined with this reason.
+   */
+  overflow?: string;
 }
 
 const HEADER = ['from_system', 'from_code', 'from_unit', 'to_code', 'to_unit', 'shift', 'scale', 'round', 'component', 'note'];
@@ -109,6 +114,7 @@ export class NormalisationMap {
         v = Math.round(v * f) / f;
       }
       out.value = v;
+      if (!Number.isFinite(v)) out.overflow = `value ${value} converts to ${v} by the ${system} ${code} → ${row.toCode} map row: outside the range of numbers`;
       const toUnit = row.toUnit || unit;
       if (toUnit !== undefined) out.unit = toUnit;
     }
