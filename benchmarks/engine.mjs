@@ -76,17 +76,6 @@ for (let i = 0; i < 3; i++) parseFloorRuns.push(await parseFloor(Math.min(parseF
 const parseFloorRate = median(parseFloorRuns);
 log(`parse floor ${Math.round(parseFloorRate)} lines/s over the first ${Math.min(parseFloorLines, patients * recordsPerPatient)} lines (median of 3)`);
 
-// ---- the store's own floor (benchmarks/store.mjs, when the record store provides one) ----------------------------
-let storeFloor;
-try {
-  const store = await import(pathToFileURL(join(ROOT, 'benchmarks', 'store.mjs')).href);
-  const floor = store.floor ?? store.putFloor ?? store.lmdbFloor;
-  if (typeof floor === 'function') storeFloor = await floor();
-} catch (error) {
-  if (error.code !== 'ERR_MODULE_NOT_FOUND') throw error;
-}
-if (storeFloor) log(`store floor ${JSON.stringify(storeFloor)}`);
-
 // ---- the CPU profile of a phase (the main thread), summarised by self time ----------------------------------------
 const session = new Session();
 session.connect();
@@ -168,6 +157,17 @@ for (let i = 0; i < total; i++) {
   if (like.unit !== undefined) e.unit = like.unit;
   stream.push(e);
 }
+
+// ---- the record store's own floor beside the figures: benchmarks/store.mjs (raw LMDB puts, binary and msgpack values,
+// and the RecordStore), on records of this population ------------------------------------------------------------------
+let storeFloor;
+try {
+  const { storeBenchmark } = await import(pathToFileURL(join(ROOT, 'benchmarks', 'store.mjs')).href);
+  if (typeof storeBenchmark === 'function') storeFloor = await storeBenchmark(stream.slice(0, 100_000), { runs: 3 });
+} catch (error) {
+  if (error.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+}
+if (storeFloor) log(`store floor ${JSON.stringify(storeFloor.medians)}`);
 
 // ---- sustained ingest into the loaded engine, record store on (records given as parsed objects) -------------------
 const slice = Math.floor(streamRecords / (RUNS + 1));
@@ -287,7 +287,12 @@ writeResults('engine', {
     ['NDJSON parse floor (read, split, JSON.parse; same file)', `${f0(parseFloorRate)} lines/s`, '', ''],
     ['file-to-durable against the parse floor', `${times(parseFloorRate, fileToDurableRate)} slower`, targets.fileToDurable.target, yes(targets.fileToDurable)],
     ['sustained ingest into the loaded engine (parsed objects, store on)', `${f0(median(ingestRates))} records/s`, targets.ingest.target, yes(targets.ingest)],
-    ...(storeFloor ? [['record store raw put floor (benchmarks/store.mjs)', `${JSON.stringify(storeFloor)}`, '', '']] : []),
+    ...(storeFloor
+      ? [
+          ['LMDB raw put floor, one thread: binary values / msgpack objects (benchmarks/store.mjs)', `${f0(storeFloor.medians.rawBinary)} / ${f0(storeFloor.medians.rawObject)} puts/s`, '', ''],
+          ['RecordStore.writeSync, one thread: received bytes / parsed records', `${f0(storeFloor.medians.storeBytes)} / ${f0(storeFloor.medians.storeObjects)} records/s`, '', ''],
+        ]
+      : []),
     [`per-record apply latency p50 / p99 / p99.9 (${withStore ? 'store on' : 'in memory'})`, `${f1(p(0.5))} / ${f1(p(0.99))} / ${f1(p(0.999))} µs`, targets.p99.target, yes(targets.p99)],
     ['idle loop timed the same way p50 / p99 / p99.9', `${f1(idleP(0.5))} / ${f1(idleP(0.99))} / ${f1(idleP(0.999))} µs`, '', ''],
     ['a fixed computation of a few µs timed the same way p50 / p99 / p99.9', `${f1(quantile(fixed, 0.5))} / ${f1(quantile(fixed, 0.99))} / ${f1(quantile(fixed, 0.999))} µs`, '', ''],
