@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import type { Register } from './command.js';
 import * as audit from './commands/audit.js';
+import * as codesets from './commands/codesets.js';
 import * as evaluate from './commands/evaluate.js';
 import * as generate from './commands/generate.js';
 import * as ingest from './commands/ingest.js';
@@ -18,7 +19,7 @@ import { EXIT, processIo, type Io } from './io.js';
 export type { Io } from './io.js';
 
 /** Every command, in the order `caregaps --help` lists them. Each module registers its own options and action. */
-const COMMANDS: readonly { register: Register }[] = [validate, test, evaluate, watch, generate, ingest, summary, audit, report];
+const COMMANDS: readonly { register: Register }[] = [validate, test, evaluate, watch, generate, ingest, summary, audit, report, codesets];
 
 /** Runs the CLI with the given arguments and returns its exit code (0 ok, 1 failures, 2 usage or input error). */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {

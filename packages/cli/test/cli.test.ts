@@ -28,8 +28,9 @@ describe('caregaps evaluate', () => {
     expect(code).toBe(0);
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toEqual([
-      { nhsNumber: '9434765919', registry: 'diabetes', indicators: expect.objectContaining({ DM020: 'met', DM021: 'not-applicable' }) },
-      { nhsNumber: '9990000018', registry: 'diabetes', indicators: expect.objectContaining({ DM020: 'gap' }) },
+      // DM012 reads FRC_COD, missing from the bundled codesets: each line names the provisional indicators.
+      { nhsNumber: '9434765919', registry: 'diabetes', indicators: expect.objectContaining({ DM020: 'met', DM021: 'not-applicable' }), provisional: expect.arrayContaining(['DM012']) },
+      { nhsNumber: '9990000018', registry: 'diabetes', indicators: expect.objectContaining({ DM020: 'gap' }), provisional: expect.arrayContaining(['DM012']) },
     ]);
     expect(err).toContain('6 records accepted, 2 quarantined');
     const q = readFileSync(quarantine, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -49,8 +50,12 @@ describe('caregaps evaluate', () => {
     expect(out).toMatch(/diabetes: 2 on the register/);
     expect(out).toMatch(/DM020 +met +1 +gap +1/);
     // DM012 reads clusters whose codes are missing here: the summary says so rather than showing a bare 0 %.
-    expect(out).toMatch(/^\* DM012 /m);
+    expect(out).toMatch(/^ ?\* ?DM012 /m);
     expect(out).toContain('* provisional:');
+    // Retired indicators are still evaluated and say so, with the reason and its source.
+    expect(out).toMatch(/^[* ] MH021 .*retired$/m);
+    expect(out).toMatch(/^MH021 retired: Retired from QOF in 2025\/26/m);
+    expect(out).toMatch(/^LD004 retired: /m);
   });
 
   it.each([

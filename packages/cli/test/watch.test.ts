@@ -35,10 +35,11 @@ describe('caregaps watch', () => {
     expect(code).toBe(0);
     const changes = c.out().map((l) => JSON.parse(l));
     expect(changes[0]).toEqual({ nhsNumber: '9434765919', registry: 'diabetes', before: 'off', after: 'on', asOf: '2025-03-31' });
-    expect(Object.keys(changes[1])).toEqual(['nhsNumber', 'registry', 'indicator', 'before', 'after', 'asOf']);
-    expect(changes).toContainEqual({ nhsNumber: '9434765919', registry: 'diabetes', indicator: 'DM020', before: 'gap', after: 'met', asOf: '2025-03-31' });
+    // DM020 reads BLDTESTDEC_COD, missing from the bundled codesets: its changes carry provisional: true.
+    expect(Object.keys(changes[1])).toEqual(['nhsNumber', 'registry', 'indicator', 'before', 'after', 'asOf', 'provisional']);
+    expect(changes).toContainEqual({ nhsNumber: '9434765919', registry: 'diabetes', indicator: 'DM020', before: 'gap', after: 'met', asOf: '2025-03-31', provisional: true });
     // On 1 April a new QOF year starts and the January HbA1c no longer falls in the 12 months before PPED.
-    expect(changes).toContainEqual({ nhsNumber: '9434765919', registry: 'diabetes', indicator: 'DM020', before: 'met', after: 'gap', asOf: '2025-04-01' });
+    expect(changes).toContainEqual({ nhsNumber: '9434765919', registry: 'diabetes', indicator: 'DM020', before: 'met', after: 'gap', asOf: '2025-04-01', provisional: true });
     expect(changes.every((x) => x.asOf !== '2025-04-02')).toBe(true);
     expect(c.err()).toContain('3 records accepted, 1 quarantined');
   });

@@ -13,6 +13,7 @@ export const ERRORS = {
   CG_RECORD_TOO_LONG: 'The line is longer than the reader accepts. Split the record or raise maxLineBytes.',
   CG_CODESET_FORMAT: 'The codeset file is malformed. Follow the format in docs/codesets.md.',
   CG_CODESET_DUPLICATE: 'The cluster or code appears twice. Keep one copy.',
+  CG_CODESET_SOURCE: 'The codeset source cannot be read, or nothing in it is a format Caregaps reads. Check the path; see docs/codesets.md for the formats.',
   CG_RULE_FILE_TOO_LARGE: 'The rule file is larger than the loader accepts. Split it or raise maxBytes.',
   CG_RULE_SYNTAX: 'The file is not valid YAML or JSON. Fix the syntax at the position given.',
   CG_RULE_ALIASES: 'The YAML uses more aliases than allowed. Write the content out instead of using anchors.',

@@ -20,7 +20,24 @@ export {
 } from './records/reader.js';
 export { PatientStore, type PatientState } from './records/store.js';
 
-export { CodesetIndex, parseCodeset, loadCodesets, type Codeset, type CodesetSource, type CodesetStatus } from './codesets/index.js';
+export {
+  CodesetIndex,
+  parseCodeset,
+  loadCodesets,
+  readCodesetSource,
+  layerCodesets,
+  loadCodesetLayers,
+  BUNDLED_LAYER,
+  type Codeset,
+  type CodesetSource,
+  type CodesetStatus,
+  type MemberCount,
+  type CodesetSourceContent,
+  type SourceFileReport,
+  type SourceFileKind,
+  type CodesetLayers,
+  type RefsetMembers,
+} from './codesets/index.js';
 
 export type {
   RegistryDefinition,
@@ -34,7 +51,8 @@ export type {
   IndicatorStatus,
 } from './rules/types.js';
 export { parseRegistry, loadRegistry, BUILT_IN_FACTS, type Registry, type LoadOptions, type FactType } from './rules/load.js';
-export { loadRegistries, type LoadedRegistries } from './rules/registries.js';
+export { loadRegistries, type LoadedRegistries, type LoadRegistriesOptions } from './rules/registries.js';
+export { provisionalOf, provisionalReason, type RegistryProvisional, type ProvisionalCluster } from './rules/provisional.js';
 
 export { CompiledRegistry, type RegistryOutcome, type CascadeTrace } from './evaluate/compile.js';
 export {

@@ -10,7 +10,7 @@ import {
   PatientStore,
   addMonths,
   formatDay,
-  loadCodesets,
+  loadCodesetLayers,
   loadRegistries,
   parseDay,
   parseRegistry,
@@ -21,12 +21,14 @@ import {
   type Registry,
 } from '@caregaps/core';
 import { ReferenceRegistry } from '@caregaps/core/reference';
-import { CODESETS, FIXTURES, REGISTRIES } from './fixtures/codesets.js';
+import { CODESETS, FIXTURES, REGISTRIES, SHARED_SOURCES } from './fixtures/codesets.js';
 
-const codesets = loadCodesets(CODESETS);
+// The bundled codesets with the shared published content laid over them, so that clusters missing here (ASTTRT_COD,
+// the AF008 drugs, …) have codes and every registry's rules are exercised.
+const codesets = loadCodesetLayers(CODESETS, SHARED_SOURCES).codesets;
 const index = new CodesetIndex(codesets);
 const fixture = parseRegistry(readFileSync(join(FIXTURES, 'features.registry.yaml'), 'utf8'), 'features.registry.yaml', { codesets: index });
-const bundled = loadRegistries(REGISTRIES, CODESETS).registries;
+const bundled = loadRegistries(REGISTRIES, CODESETS, { codesetSources: SHARED_SOURCES }).registries;
 
 const AS_OF = ['2025-03-31', '2024-11-15', '2025-04-01', '2024-02-29'].map((d) => parseDay(d)!);
 
@@ -40,7 +42,7 @@ function factsOf(condition: object, into: Set<string>): Set<string> {
 
 /**
  * Codes of the clusters a registry reads, plus one code of a cluster it does not read. Codes of the clusters the register rules
- * read come five times, so that generated patients reach the register often.
+ * read come eight times, so that generated patients reach the register often.
  */
 function codesFor(registry: Registry, all: readonly Codeset[]): string[] {
   const fields = registry.definition.fields;
@@ -49,15 +51,18 @@ function codesFor(registry: Registry, all: readonly Codeset[]): string[] {
   const codes: string[] = [];
   for (const [name, field] of Object.entries(fields)) {
     const list = field.latest ?? field.earliest ?? field.count ?? field.exists;
-    for (const cluster of list === undefined ? [] : Array.isArray(list) ? list : [list]) {
+    // Clusters that pair with a field's records on one date come as often as register clusters, so that they meet.
+    const paired = typeof field.pairByDate === 'object' ? Object.values(field.pairByDate).flat() : [];
+    for (const cluster of [...(list === undefined ? [] : Array.isArray(list) ? list : [list]), ...paired]) {
       const some = [...(all.find((c) => c.cluster === cluster)?.codes.keys() ?? [])].slice(0, 4);
-      for (let k = 0; k < (registerFacts.has(name) ? 5 : 1); k++) codes.push(...some);
+      for (let k = 0; k < (registerFacts.has(name) || paired.includes(cluster) ? 8 : 1); k++) codes.push(...some);
     }
   }
   // And a code from a cluster this registry does not read: it must change nothing.
   const readClusters = new Set(Object.values(fields).flatMap((f) => {
     const list = f.latest ?? f.earliest ?? f.count ?? f.exists;
-    return list === undefined ? [] : Array.isArray(list) ? list : [list];
+    const paired = typeof f.pairByDate === 'object' ? Object.values(f.pairByDate).flat() : [];
+    return [...(list === undefined ? [] : Array.isArray(list) ? list : [list]), ...paired];
   }));
   const read = new Set(all.filter((c) => readClusters.has(c.cluster)).flatMap((c) => [...c.codes.keys()]));
   const other = all.flatMap((c) => [...c.codes.keys()]).find((code) => !read.has(code));
@@ -66,11 +71,12 @@ function codesFor(registry: Registry, all: readonly Codeset[]): string[] {
 
 const rarely = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
 
-/** Days that sit on and beside the window boundaries rules use, and some anywhere. */
+/** Days that sit on and beside the window boundaries rules use, some anywhere, and a few shared by many records. */
 function dayArbitrary(asOf: number): fc.Arbitrary<number> {
   const marks = [0, -3, -6, -9, -12, -15, -24, -36].map((m) => addMonths(asOf, m));
   const near = fc.tuple(fc.constantFrom(...marks), fc.integer({ min: -8, max: 8 })).map(([d, k]) => d + k);
-  return fc.oneof(near, fc.integer({ min: asOf - 4000, max: asOf + 400 }));
+  const shared = fc.constantFrom(addMonths(asOf, -2), addMonths(asOf, -14), addMonths(asOf, -30));
+  return fc.oneof({ weight: 3, arbitrary: near }, { weight: 2, arbitrary: fc.integer({ min: asOf - 4000, max: asOf + 400 }) }, { weight: 2, arbitrary: shared });
 }
 
 function patientArbitrary(codes: string[], asOf: number) {
@@ -85,7 +91,8 @@ function patientArbitrary(codes: string[], asOf: number) {
   return fc.record({
     birth: fc.oneof(
       fc.integer({ min: asOf - 36500, max: asOf - 3000 }),
-      fc.constantFrom(addMonths(asOf, -12 * 17), addMonths(asOf, -12 * 17) + 1, addMonths(asOf, -12 * 99)),
+      // Age boundaries the registers use (17, 18 and 6), and a child, so that children's registers fill too.
+      fc.constantFrom(addMonths(asOf, -12 * 17), addMonths(asOf, -12 * 17) + 1, addMonths(asOf, -12 * 99), addMonths(asOf, -12 * 18), addMonths(asOf, -12 * 6), addMonths(asOf, -12 * 10)),
     ),
     regFrom: fc.oneof({ weight: 3, arbitrary: fc.constant(asOf - 10000) }, { weight: 1, arbitrary: day }),
     regTo: rarely(day),
@@ -110,7 +117,12 @@ function build(p: { birth: number; regFrom: number; regTo: number | undefined; d
   p.events.forEach((e, n) => {
     const event: EventRecord = { kind: 'event', id: `e${n}`, nhsNumber: patient.nhsNumber, code: e.code, date: formatDay(e.day) };
     if (e.value !== undefined) event.value = e.value;
-    if (e.systolic !== undefined && e.diastolic !== undefined) event.values = { systolic: e.systolic, diastolic: e.diastolic };
+    // Either component alone too, as extracts send blood pressure split into two records of one date.
+    if (e.systolic !== undefined || e.diastolic !== undefined) {
+      event.values = {};
+      if (e.systolic !== undefined) event.values.systolic = e.systolic;
+      if (e.diastolic !== undefined) event.values.diastolic = e.diastolic;
+    }
     store.apply(event);
   });
   return store.get(patient.nhsNumber)!;

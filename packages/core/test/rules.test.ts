@@ -68,6 +68,23 @@ describe('parseRegistry', () => {
     expect(p).toMatchObject({ code: 'CG_RULE_UNKNOWN_CLUSTER', line: 6 });
   });
 
+  it.each([
+    ['pairByDate on a count field', 'N: { count: DM_COD, pairByDate: true }', 'CG_RULE_SCHEMA'],
+    ['pairByDate naming an unknown cluster', 'N: { latest: BP_COD, pairByDate: { systolic: SYSTOLIC_COD } }', 'CG_RULE_UNKNOWN_CLUSTER'],
+    ['ageAt with a window', 'N: { ageAt: DMLAT_DAT, after: PPED }', 'CG_RULE_SCHEMA'],
+    ['ageAt of a count', 'C: { count: DM_COD }\n  N: { ageAt: C }', 'CG_RULE_TYPE'],
+    ['ageAt of an unknown field', 'N: { ageAt: NOPE_DAT }', 'CG_RULE_UNKNOWN_FACT'],
+  ])('refuses %s', (_name, field, code) => {
+    const text = minimal(rule('{ fact: DMLAT_DAT, operator: notEqual, value: null }'), `DMLAT_DAT: { latest: DM_COD }\n  ${field}`);
+    expect(problems(text).map((p) => p.code)).toContain(code);
+  });
+
+  it('types an ageAt field as a number and orders it after the date it reads', () => {
+    const registry = parseRegistry(base, 'features.yaml', { codesets: index });
+    expect(registry.factTypes.get('AGE_AT_DM')).toBe('number');
+    expect(registry.fieldOrder.indexOf('BPFIRST_DAT')).toBeLessThan(registry.fieldOrder.indexOf('AGE_AT_BP'));
+  });
+
   it('refuses fields that depend on each other in a cycle', () => {
     const fields = 'A_DAT: { latest: DM_COD, after: B_DAT }\n  B_DAT: { latest: DM_COD, after: A_DAT }';
     expect(problems(minimal(rule('{ fact: A_DAT, operator: notEqual, value: null }'), fields)).map((p) => p.code)).toContain('CG_RULE_FIELD_CYCLE');
@@ -90,7 +107,7 @@ describe('parseRegistry', () => {
 
   it('reads JSON rule files too', () => {
     const registry = parseRegistry(JSON.stringify(parseRegistry(base, 'f.yaml', { codesets: index }).definition), 'f.json', { codesets: index });
-    expect(registry.definition.indicators.map((i) => i.id)).toEqual(['HBA', 'BP']);
+    expect(registry.definition.indicators.map((i) => i.id)).toEqual(['HBA', 'BP', 'PAIR_DATE', 'PAIR_SYS', 'PAIR_DIA', 'PAIR_FIRST', 'AGES']);
   });
 });
 

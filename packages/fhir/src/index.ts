@@ -10,5 +10,6 @@ export {
   summaryMeasureReports,
   INDICATOR_SYSTEM,
   RECORD_ID_SYSTEM,
+  PROVISIONAL_EXTENSION,
   type MeasureReportOptions,
 } from './measure-report.js';

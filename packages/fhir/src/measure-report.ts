@@ -6,6 +6,7 @@ import {
   type CompiledRegistry,
   type IndicatorStatus,
   type PatientResult,
+  provisionalReason,
 } from '@caregaps/core';
 import { NHS_NUMBER_SYSTEM } from './systems.js';
 
@@ -14,6 +15,11 @@ const POPULATION = 'http://terminology.hl7.org/CodeSystem/measure-population';
 export const INDICATOR_SYSTEM = 'https://caregaps.dev/fhir/CodeSystem/indicator';
 /** Identifier system of the source record ids an individual report lists as evaluated. */
 export const RECORD_ID_SYSTEM = 'https://caregaps.dev/fhir/NamingSystem/record-id';
+/**
+ * Extension on a group whose indicator is provisional (it reads a missing, partial or substitute cluster); its
+ * valueString says which (DESIGN §3.4).
+ */
+export const PROVISIONAL_EXTENSION = 'https://caregaps.dev/fhir/StructureDefinition/provisional';
 
 export interface MeasureReportOptions {
   /** The achievement date the results were evaluated on (YYYY-MM-DD). */
@@ -48,7 +54,9 @@ function group(registry: CompiledRegistry, indicator: number, counts: Counts, wi
   const code: CodeableConcept = {
     coding: [{ system: INDICATOR_SYSTEM, code: id, display: registry.registry.definition.indicators[indicator]!.title }],
   };
+  const provisional = registry.provisional.indicators[id] ?? [];
   const out: MeasureReportGroup = {
+    ...(provisional.length ? { extension: [{ url: PROVISIONAL_EXTENSION, valueString: provisionalReason(provisional) }] } : {}),
     code,
     population: (Object.keys(counts) as (keyof Counts)[]).map((population) => ({
       code: { coding: [{ system: POPULATION, code: population }] },

@@ -11,7 +11,7 @@ const options = { asOf: '2025-03-31', registries: compiled, date: '2025-04-01T09
 const result = (nhsNumber: string, DM020: PatientResult['indicators'][string], DM021: PatientResult['indicators'][string] = 'not-applicable'): PatientResult => ({
   nhsNumber,
   registry: 'diabetes',
-  indicators: { DM020, DM021, DM012: 'gap', DM019: 'excepted' },
+  indicators: { DM020, DM021, DM012: 'gap', DM036: 'excepted' },
 });
 
 const populations = (group: { population?: { code?: { coding?: { code?: string }[] }; count?: number }[] }) =>
@@ -34,7 +34,7 @@ describe('individualMeasureReport', () => {
     expect(byIndicator['DM020']).toEqual({ 'initial-population': 1, denominator: 1, 'denominator-exception': 0, numerator: 1 });
     expect(byIndicator['DM021']).toEqual({ 'initial-population': 1, denominator: 0, 'denominator-exception': 0, numerator: 0 });
     expect(byIndicator['DM012']).toEqual({ 'initial-population': 1, denominator: 1, 'denominator-exception': 0, numerator: 0 });
-    expect(byIndicator['DM019']).toEqual({ 'initial-population': 1, denominator: 1, 'denominator-exception': 1, numerator: 0 });
+    expect(byIndicator['DM036']).toEqual({ 'initial-population': 1, denominator: 1, 'denominator-exception': 1, numerator: 0 });
   });
 
   it('lists the records that decided as evaluated resources when results are explained', () => {

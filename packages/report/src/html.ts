@@ -90,7 +90,7 @@ function achievementTable(model: ReportModel, registry: ReportRegistry): string 
     { label: 'Organisation' },
     { label: 'Part of' },
     { label: 'Register', numeric: true },
-    ...registry.indicators.map((id) => ({ label: id, title: registry.indicatorTitles[id] ?? id, numeric: true })),
+    ...registry.indicators.map((id) => ({ label: registry.provisional[id] ? `${id} *` : id, title: registry.indicatorTitles[id] ?? id, numeric: true })),
   ];
   const bodies = TOP_DOWN.map((level) => {
     const rows = rowsOf(model.current, level, registry.id);
@@ -108,7 +108,12 @@ function achievementTable(model: ReportModel, registry: ReportRegistry): string 
     });
     return `<tbody data-level="${level}">${groupRow(level, columns.length)}${lines.join('')}</tbody>`;
   });
-  const legend = registry.indicators.map((id) => `<li><b>${escapeHtml(id)}</b> ${escapeHtml(registry.indicatorTitles[id] ?? '')}</li>`).join('');
+  const legend = registry.indicators
+    .map((id) => {
+      const provisional = registry.provisional[id] ? ` <em class="provisional">* provisional: ${escapeHtml(registry.provisional[id])}</em>` : '';
+      return `<li><b>${escapeHtml(id)}</b> ${escapeHtml(registry.indicatorTitles[id] ?? '')}${provisional}</li>`;
+    })
+    .join('');
   return `<section class="registry" id="achievement-${escapeHtml(registry.id)}"><h3>${escapeHtml(registry.title)}</h3><ul class="indicators">${legend}</ul><div class="scroll"><table class="sortable" id="table-achievement-${escapeHtml(registry.id)}">${header(columns)}${bodies.join('')}</table></div></section>`;
 }
 

@@ -11,6 +11,7 @@ import {
   formatDay,
   loadRegistries,
   preparedPatients,
+  provisionalReason,
   readRecords,
   type CodesetIndex,
   type CompiledRegistry,
@@ -42,6 +43,8 @@ export interface ReportOptions {
   trend?: readonly string[];
   registries: string;
   codesets: string;
+  /** Codeset sources laid over `codesets`, in order (see `loadRegistries`). */
+  codesetSources?: readonly string[];
   /** Only these registries. */
   only?: readonly string[];
   /** Funnel plots only for these indicators (default: every indicator). */
@@ -56,6 +59,8 @@ export interface ReportOptions {
 /** A registry with its indicator titles, as the report names them. */
 export interface ReportRegistry extends RegistryInfo {
   indicatorTitles: Record<string, string>;
+  /** Provisional indicators (they read a missing, partial or substitute cluster) and why. */
+  provisional: Record<string, string>;
 }
 
 /** One chart: what it shows and its SVG. */
@@ -143,6 +148,9 @@ function describeRegistries(compiled: readonly CompiledRegistry[]): ReportRegist
   return registryInfo(compiled).map((info, i) => ({
     ...info,
     indicatorTitles: Object.fromEntries(compiled[i]!.registry.definition.indicators.map((d) => [d.id, d.title])),
+    provisional: Object.fromEntries(
+      Object.entries(compiled[i]!.provisional.indicators).filter(([, c]) => c.length).map(([id, c]) => [id, provisionalReason(c)]),
+    ),
   }));
 }
 
@@ -175,7 +183,7 @@ export async function createReport(options: ReportOptions): Promise<ReportResult
   const dates = reportDates(options.asOf, options.trend);
   const asOf = formatDay(achievementDay(options.asOf));
   const suppression = options.suppression ?? nhsDigitalSuppression();
-  const loaded = loadRegistries(options.registries, options.codesets, options.only);
+  const loaded = loadRegistries(options.registries, options.codesets, { ...(options.only ? { only: options.only } : {}), codesetSources: options.codesetSources ?? [] });
   const sources = options.organisations === undefined ? [options.records] : [options.organisations, options.records];
   const { store, organisations: orgRecords, quarantine, accepted } = await loadPopulation(sources);
   const organisations = new OrganisationHierarchy(orgRecords);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import {
   CaregapsError,
@@ -36,6 +37,8 @@ export interface RegistryTestCase {
 export interface RegistryTestFile {
   registry: string;
   asOf?: string;
+  /** Codeset sources laid over the codesets for these cases (paths relative to the test file). */
+  codesetsFrom?: string[];
   patient?: RegistryTestCase['patient'];
   cases: RegistryTestCase[];
 }
@@ -105,6 +108,16 @@ export function parseTestFile(text: string, file: string | undefined, registry?:
 
 export function readTestFile(file: string, registry?: CompiledRegistry): RegistryTestFile {
   return parseTestFile(readFileSync(file, 'utf8'), file, registry);
+}
+
+/**
+ * The codeset sources a test file asks for (`codesetsFrom`), resolved against its folder: read before the registry is
+ * loaded, because the registry must be compiled against the codesets with those sources laid over them.
+ */
+export function codesetSourcesOf(file: string): string[] {
+  const value = parseSourceDocument(readFileSync(file, 'utf8'), file).value as { codesetsFrom?: unknown } | null;
+  const list = value && Array.isArray(value.codesetsFrom) ? value.codesetsFrom.filter((p): p is string => typeof p === 'string') : [];
+  return list.map((p) => resolve(dirname(file), p));
 }
 
 /** Runs one case through the compiled registry and compares it with what it expects. */

@@ -4,6 +4,7 @@
  */
 export { RegistryTester } from './tester.js';
 export {
+  codesetSourcesOf,
   parseTestFile,
   readTestFile,
   runCase,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { CaregapsError, loadRegistries, type CodesetIndex, type CompiledRegistry } from '@caregaps/core';
-import { readTestFile, runCase, type RegistryTestFile } from './cases.js';
+import { CaregapsError, CodesetIndex, CompiledRegistry, loadCodesetLayers, loadRegistries } from '@caregaps/core';
+import { codesetSourcesOf, readTestFile, runCase, type RegistryTestFile } from './cases.js';
 
 type Block = (name: string, fn: () => void) => void;
 
@@ -25,26 +25,39 @@ export class RegistryTester {
   static itOnly: Block | undefined;
 
   private readonly registries: string;
+  private readonly codesets: string;
+  private readonly codesetSources: readonly string[];
   private readonly loaded: { index: CodesetIndex; compiled: CompiledRegistry[] };
 
-  constructor(options: { registries: string; codesets: string }) {
+  /**
+   * `codesetSources` are laid over `codesets` in order, as `loadRegistries` and `caregaps test --codesets-from` do;
+   * the registries are then tested with the clusters the sources fill.
+   */
+  constructor(options: { registries: string; codesets: string; codesetSources?: readonly string[] }) {
     this.registries = options.registries;
-    const { index, compiled } = loadRegistries(options.registries, options.codesets);
+    this.codesets = options.codesets;
+    this.codesetSources = options.codesetSources ?? [];
+    const { index, compiled } = loadRegistries(options.registries, options.codesets, { codesetSources: this.codesetSources });
     this.loaded = { index, compiled };
   }
 
   /** Runs `<registries>/<id>/tests.yaml`, or the given cases, against registry `id`. */
   run(id: string, tests?: RegistryTestFile): void {
-    const registry = this.loaded.compiled.find((r) => r.id === id);
-    if (!registry) throw new CaregapsError('CG_USAGE', `No registry "${id}" in ${this.registries}`);
-    const file = tests ?? readTestFile(join(this.registries, id, 'tests.yaml'), registry);
+    const loaded = this.loaded.compiled.find((r) => r.id === id);
+    if (!loaded) throw new CaregapsError('CG_USAGE', `No registry "${id}" in ${this.registries}`);
+    const testsFile = join(this.registries, id, 'tests.yaml');
+    // A test file that names codeset sources runs against the codesets with them laid over.
+    const sources = tests ? [] : codesetSourcesOf(testsFile);
+    const index = sources.length ? new CodesetIndex(loadCodesetLayers(this.codesets, [...this.codesetSources, ...sources]).codesets) : this.loaded.index;
+    const registry = sources.length ? new CompiledRegistry(loaded.registry, index) : loaded;
+    const file = tests ?? readTestFile(testsFile, registry);
     const describe = RegistryTester.describe ?? globalBlock('describe') ?? ((_: string, fn: () => void) => fn());
     const it = RegistryTester.it ?? globalBlock('it') ?? ((_: string, fn: () => void) => fn());
     const itOnly = RegistryTester.itOnly ?? ((globalThis as { it?: { only?: Block } }).it?.only) ?? it;
     describe(id, () => {
       for (const c of file.cases) {
         (c.only ? itOnly : it)(c.name, () => {
-          const result = runCase(registry, this.loaded.index, file, c);
+          const result = runCase(registry, index, file, c);
           if (!result.passed) throw new Error(`${c.name}\n  ${result.failures.join('\n  ')}`);
         });
       }

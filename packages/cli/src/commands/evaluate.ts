@@ -1,16 +1,26 @@
 import { writeFileSync } from 'node:fs';
-import { CaregapsError, achievementDay, loadRegistries, readRecords, type CompiledRegistry, type PatientResult, type ReadResult } from '@caregaps/core';
+import {
+  CaregapsError,
+  achievementDay,
+  loadRegistries,
+  provisionalReason,
+  readRecords,
+  type CompiledRegistry,
+  type PatientResult,
+  type ReadResult,
+} from '@caregaps/core';
 import { Engine } from '@caregaps/engine';
 import { individualMeasureReport, summaryMeasureReports } from '@caregaps/fhir';
 import { EXIT, progress, report, sink, type Io } from '../io.js';
 import { sourceRecords, type SourceOptions } from './ingest.js';
-import { registryFolderOptions, type Register } from '../command.js';
+import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
 export interface EvaluateOptions extends SourceOptions {
   input?: string;
   asOf: string;
   registries: string;
   codesets: string;
+  codesetsFrom?: string[];
   output?: string;
   explain?: boolean;
   summary?: boolean;
@@ -27,14 +37,21 @@ const FORMATS = ['results', 'measure-report', 'measure-report-summary'];
 export interface Summary {
   registered: number;
   registers: Record<string, { size: number; indicators: Record<string, Record<string, number>> }>;
-  /** Indicators that read a cluster whose codes are missing or partial, with the reason the rule file gives. */
+  /** Indicators (and `<registry> register`s) that read a cluster that is missing, partial or a substitute, with the reason (computed). */
   provisional: Record<string, string>;
+  /** Retired indicators (still evaluated), with the reason and source the rule file gives. */
+  retired: Record<string, string>;
 }
 
 function summarise(results: Iterable<PatientResult>, registries: readonly CompiledRegistry[], registered: number): Summary {
-  const summary: Summary = { registered, registers: {}, provisional: {} };
+  const summary: Summary = { registered, registers: {}, provisional: {}, retired: {} };
   for (const r of registries) {
-    for (const indicator of r.registry.definition.indicators) if (indicator.provisional) summary.provisional[indicator.id] = indicator.provisional;
+    if (r.provisional.register.length) summary.provisional[`${r.id} register`] = provisionalReason(r.provisional.register);
+    for (const [id, clusters] of Object.entries(r.provisional.indicators)) if (clusters.length) summary.provisional[id] = provisionalReason(clusters);
+    const retiring = [...r.registry.definition.indicators, ...(r.registry.definition.registerIndicator ? [r.registry.definition.registerIndicator] : [])];
+    for (const indicator of retiring) {
+      if (indicator.retired) summary.retired[indicator.id] = `${indicator.retired.reason} (${indicator.retired.source})`;
+    }
     summary.registers[r.id] = {
       size: 0,
       indicators: Object.fromEntries(r.indicatorIds.map((id) => [id, { met: 0, gap: 0, excepted: 0, 'not-applicable': 0 }])),
@@ -48,6 +65,16 @@ function summarise(results: Iterable<PatientResult>, registries: readonly Compil
   return summary;
 }
 
+/** Per registry, the ids of its provisional indicators (results lines carry them as `provisional`). */
+function provisionalIds(registries: readonly CompiledRegistry[]): Map<string, string[]> {
+  const ids = new Map<string, string[]>();
+  for (const r of registries) {
+    const list = Object.entries(r.provisional.indicators).filter(([, clusters]) => clusters.length).map(([id]) => id);
+    if (list.length) ids.set(r.id, list);
+  }
+  return ids;
+}
+
 function pct(n: number, d: number): string {
   return d === 0 ? '–' : `${((100 * n) / d).toFixed(1)}%`;
 }
@@ -56,19 +83,22 @@ function pct(n: number, d: number): string {
 function formatSummary(summary: Summary, asOf: string): string {
   const lines = [`Caregaps — ${summary.registered} registered patients, achievement date ${asOf}`, ''];
   for (const [id, reg] of Object.entries(summary.registers)) {
-    lines.push(`${id}: ${reg.size} on the register (prevalence ${pct(reg.size, summary.registered)})`);
+    lines.push(`${id}: ${reg.size} on the register (prevalence ${pct(reg.size, summary.registered)})${summary.provisional[`${id} register`] ? ' *' : ''}`);
     for (const [ind, c] of Object.entries(reg.indicators)) {
       const den = c.met! + c.gap!;
       lines.push(
-        `${summary.provisional[ind] ? '* ' : '  '}${ind.padEnd(10)} met ${String(c.met).padStart(6)}  gap ${String(c.gap).padStart(6)}  excepted ${String(c.excepted).padStart(5)}  n/a ${String(c['not-applicable']).padStart(6)}  achievement ${pct(c.met!, den).padStart(6)} (gross ${pct(c.met!, den + c.excepted!)})`,
+        `${summary.provisional[ind] ? '* ' : '  '}${ind.padEnd(10)} met ${String(c.met).padStart(6)}  gap ${String(c.gap).padStart(6)}  excepted ${String(c.excepted).padStart(5)}  n/a ${String(c['not-applicable']).padStart(6)}  achievement ${pct(c.met!, den).padStart(6)} (gross ${pct(c.met!, den + c.excepted!)})${summary.retired[ind] ? '  retired' : ''}`,
       );
     }
     lines.push('');
   }
   if (Object.keys(summary.provisional).length) {
-    lines.push('* provisional: some rules read a cluster whose published codes are missing or partial here, so records');
-    lines.push('  coded with them are not seen (see docs/codesets.md#missing-clusters and the registry README).', '');
+    lines.push('* provisional: the register or indicator reads a cluster that is missing, partial or a substitute here, so records');
+    lines.push('  coded with its missing members are not seen (caregaps codesets lists every cluster; docs/codesets.md):');
+    for (const [id, reason] of Object.entries(summary.provisional)) lines.push(`  ${id}: ${reason}`);
+    lines.push('');
   }
+  for (const [ind, why] of Object.entries(summary.retired)) lines.push(`${ind} retired: ${why}`);
   return lines.join('\n');
 }
 
@@ -81,7 +111,9 @@ export async function evaluate(io: Io, options: EvaluateOptions, paths: string[]
     const format = options.format ?? 'results';
     if (!FORMATS.includes(format)) throw new CaregapsError('CG_USAGE', `--format must be one of ${FORMATS.join(', ')}, not "${format}"`);
     const day = achievementDay(options.asOf);
-    const loaded = loadRegistries(options.registries, options.codesets, options.registry);
+    const loaded = loadRegistries(options.registries, options.codesets, { ...(options.registry ? { only: options.registry } : {}), codesetSources: options.codesetsFrom ?? [] });
+    describeSources(io, loaded.sources);
+    const provisional = provisionalIds(loaded.compiled);
     const engine = new Engine({ ...loaded, asOf: day });
     const quarantine = engine.quarantine;
     const bar = progress(io, 'reading');
@@ -101,7 +133,7 @@ export async function evaluate(io: Io, options: EvaluateOptions, paths: string[]
     const reportOptions = { asOf: options.asOf, registries: loaded.compiled };
     const keep = options.summary === true || format === 'measure-report-summary';
     for (const result of engine.results({ explain: options.explain === true })) {
-      if (format === 'results') out?.write(JSON.stringify(result) + '\n');
+      if (format === 'results') out?.write(JSON.stringify(provisional.has(result.registry) ? { ...result, provisional: provisional.get(result.registry) } : result) + '\n');
       else if (format === 'measure-report') out?.write(JSON.stringify(individualMeasureReport(result, reportOptions)) + '\n');
       if (keep) results.push(result);
     }

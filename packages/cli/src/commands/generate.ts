@@ -1,15 +1,16 @@
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { DEFAULT_PATIENTS, DEFAULT_RECORDS_PER_PATIENT, DEFAULT_SEED, MAX_PATIENTS, MAX_RECORDS_PER_PATIENT, writePopulation } from '@caregaps/synthetic';
-import { CaregapsError } from '@caregaps/core';
+import { CaregapsError, loadCodesetLayers } from '@caregaps/core';
 import { BUNDLED, EXIT, report, type Io } from '../io.js';
-import { type Register } from '../command.js';
+import { codesetSourceOption, describeSources, type Register } from '../command.js';
 
 export interface GenerateOptions {
   patients: string;
   seed: string;
   output: string;
   codesets: string;
+  codesetsFrom?: string[];
   extractDate?: string;
   recordsPerPatient: string;
 }
@@ -29,12 +30,14 @@ export async function generate(io: Io, options: GenerateOptions): Promise<number
     const bar = io.interactive
       ? new SingleBar({ format: 'generating {bar} {percentage}% | {value}/{total} patients | {duration_formatted} | eta {eta_formatted}', stream: process.stderr, fps: 5 })
       : undefined;
+    const layers = loadCodesetLayers(options.codesets, options.codesetsFrom ?? []);
+    describeSources(io, layers.sources);
     bar?.start(patients, 0);
     const result = await writePopulation({
       patients,
       seed: options.seed,
       output: options.output,
-      codesets: options.codesets,
+      codesets: layers.codesets,
       recordsPerPatient,
       ...(options.extractDate ? { config: { extractDate: options.extractDate } } : {}),
       onProgress: (done) => bar?.update(done),
@@ -59,7 +62,7 @@ const GENERATE_DEFAULTS = {
 
 /** `caregaps generate`. */
 export const register: Register = (program, { io, exit }) => {
-  program
+  const command = program
     .command('generate')
     .description('write a synthetic population (records.ndjson, organisations.ndjson) into a folder')
     .requiredOption('--output <dir>', 'folder to write into (created if missing)')
@@ -67,6 +70,6 @@ export const register: Register = (program, { io, exit }) => {
     .option('--seed <seed>', 'random seed: the same seed gives byte-identical files', GENERATE_DEFAULTS.seed)
     .option('--extract-date <date>', 'no record is dated after this day (default 2025-03-31)')
     .option('--codesets <dir>', 'codesets to check the generated codes against', GENERATE_DEFAULTS.codesets)
-    .option('--records-per-patient <n>', 'average records per patient over ten-year histories', GENERATE_DEFAULTS.recordsPerPatient)
-    .action(async (opts: GenerateOptions) => exit(await generate(io, opts)));
+    .option('--records-per-patient <n>', 'average records per patient over ten-year histories', GENERATE_DEFAULTS.recordsPerPatient);
+  codesetSourceOption(command).action(async (opts: GenerateOptions) => exit(await generate(io, opts)));
 };

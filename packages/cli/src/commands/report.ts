@@ -13,6 +13,7 @@ export interface ReportCommandOptions {
   output: string;
   registries: string;
   codesets: string;
+  codesetsFrom?: string[];
   registry?: string[];
   indicator?: string[];
   title?: string;
@@ -32,6 +33,7 @@ export async function report(io: Io, options: ReportCommandOptions): Promise<num
       trend,
       registries: options.registries,
       codesets: options.codesets,
+      codesetSources: options.codesetsFrom ?? [],
       ...(options.registry ? { only: options.registry } : {}),
       ...(options.indicator ? { indicators: options.indicator } : {}),
       ...(options.title ? { title: options.title } : {}),

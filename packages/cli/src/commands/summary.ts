@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { CaregapsError, PatientStore, Quarantine, loadRegistries, readRecords, type OrganisationRecord } from '@caregaps/core';
+import { CaregapsError, PatientStore, Quarantine, loadRegistries, provisionalReason, readRecords, type OrganisationRecord } from '@caregaps/core';
 import {
   BatchResultsSource,
   LEVELS,
@@ -13,7 +13,7 @@ import {
   type SummaryTable,
 } from '@caregaps/access';
 import { EXIT, progress, report, type Io } from '../io.js';
-import { registryFolderOptions, type Register } from '../command.js';
+import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
 export interface SummaryOptions {
   input: string;
@@ -24,6 +24,7 @@ export interface SummaryOptions {
   format: string;
   registries: string;
   codesets: string;
+  codesetsFrom?: string[];
   audit?: string;
   user?: string;
   organisation: string;
@@ -61,7 +62,8 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
       throw new CaregapsError('CG_USAGE', `--by must be practice, pcn or borough, not "${options.by}"`);
     }
     if (options.format !== 'csv' && options.format !== 'json') throw new CaregapsError('CG_USAGE', `--format must be csv or json, not "${options.format}"`);
-    const loaded = loadRegistries(options.registries, options.codesets, options.registry ? [options.registry] : undefined);
+    const loaded = loadRegistries(options.registries, options.codesets, { ...(options.registry ? { only: [options.registry] } : {}), codesetSources: options.codesetsFrom ?? [] });
+    describeSources(io, loaded.sources);
     const store = new PatientStore();
     const organisations: OrganisationRecord[] = [];
     const quarantine = new Quarantine();
@@ -75,7 +77,14 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
     const access = createAccess({ source, audit: options.audit ? new NdjsonAuditLog(options.audit) : new MemoryAuditLog() });
     const principal = { user: options.user ?? userInfo().username, roles: ['analyst'], organisation: options.organisation };
     const table = await access.as(principal, 'secondary-use').summary({ level: options.by as OrganisationLevel, ...(options.registry ? { registry: options.registry } : {}) });
-    io.out(options.format === 'json' ? JSON.stringify(table, null, 2) + '\n' : summaryCsv(table));
+    // Provisional registers and indicators (computed from the clusters they read): a field in JSON, a note for CSV.
+    const provisional = Object.fromEntries(
+      loaded.compiled.flatMap((r) =>
+        [[`${r.id} register`, r.provisional.register] as const, ...Object.entries(r.provisional.indicators)].filter(([, c]) => c.length).map(([id, c]) => [id, provisionalReason(c)]),
+      ),
+    );
+    io.out(options.format === 'json' ? JSON.stringify({ ...table, provisional }, null, 2) + '\n' : summaryCsv(table));
+    for (const [id, reason] of Object.entries(provisional)) if (options.format !== 'json') io.err(`* ${id} provisional: ${reason}\n`);
     io.err(
       `${accepted} records accepted, ${quarantine.size} quarantined${quarantine.size ? ' (' + [...quarantine.counts].map(([c, n]) => `${c}: ${n}`).join(', ') + ')' : ''}; ` +
         `${table.excludedPatients} patients left out (secondary-use opt-outs); suppression ${table.suppression}\n`,

@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { CaregapsError, CodesetIndex, loadCodesets, parseCodeset, parseRegistry, type Problem } from '@caregaps/core';
+import { CaregapsError, CodesetIndex, loadCodesetLayers, parseCodeset, parseRegistry, type Problem } from '@caregaps/core';
 import { parseTestFile } from '@caregaps/testing';
 import { BUNDLED, EXIT, report, type Io } from '../io.js';
-import { type Register } from '../command.js';
+import { codesetSourceOption, type Register } from '../command.js';
 
 /** `caregaps validate <files…>`: checks registry files, test files and codesets; prints every problem. */
-export function validate(io: Io, files: string[], options: { codesets: string }): number {
+export function validate(io: Io, files: string[], options: { codesets: string; codesetsFrom?: string[] }): number {
   let index: CodesetIndex;
   try {
-    index = new CodesetIndex(loadCodesets(options.codesets));
+    index = new CodesetIndex(loadCodesetLayers(options.codesets, options.codesetsFrom ?? []).codesets);
   } catch (error) {
     return report(io, error);
   }
@@ -39,10 +39,11 @@ export function validate(io: Io, files: string[], options: { codesets: string })
 
 /** `caregaps validate <files…>`. */
 export const register: Register = (program, { io, exit }) => {
-  program
-    .command('validate')
-    .description('check registry files, test files (tests.yaml) and codesets (*.csv)')
-    .argument('<files...>')
-    .option('--codesets <dir>', 'codesets to check cluster names against', BUNDLED.codesets)
-    .action((files: string[], opts: { codesets: string }) => exit(validate(io, files, opts)));
+  codesetSourceOption(
+    program
+      .command('validate')
+      .description('check registry files, test files (tests.yaml) and codesets (*.csv)')
+      .argument('<files...>')
+      .option('--codesets <dir>', 'codesets to check cluster names against', BUNDLED.codesets),
+  ).action((files: string[], opts: { codesets: string; codesetsFrom: string[] }) => exit(validate(io, files, opts)));
 };

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { CaregapsError, achievementDay, formatDay, loadRegistries, readRecords } from '@caregaps/core';
 import { Engine, type Change } from '@caregaps/engine';
 import { EXIT, report, type Io } from '../io.js';
-import { registryFolderOptions, type Register } from '../command.js';
+import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
 export interface WatchOptions {
   /** NDJSON records, or `-` for standard input. */
@@ -10,6 +10,7 @@ export interface WatchOptions {
   asOf: string;
   registries: string;
   codesets: string;
+  codesetsFrom?: string[];
   registry?: string[];
   /** Organisation records (NDJSON) to load before the input. */
   organisations?: string;
@@ -21,12 +22,16 @@ export interface WatchOptions {
   quarantine?: string;
 }
 
-/** One output line: the change without the practice (and the explanation only when asked for). */
-function line(change: Change, explain: boolean): string {
+/**
+ * One output line: the change without the practice (and the explanation only when asked for); `provisional: true`
+ * when the register or indicator changed reads a missing, partial or substitute cluster.
+ */
+function line(change: Change, explain: boolean, provisional: ReadonlySet<string>): string {
   const { nhsNumber, registry, indicator, before, after, asOf, explanation } = change;
   const out: Record<string, unknown> = { nhsNumber, registry };
   if (indicator !== undefined) out['indicator'] = indicator;
   Object.assign(out, { before, after, asOf });
+  if (provisional.has(`${registry}/${indicator ?? ''}`)) out['provisional'] = true;
   if (explain && explanation) out['explanation'] = explanation;
   return JSON.stringify(out) + '\n';
 }
@@ -40,10 +45,17 @@ export async function watch(io: Io, options: WatchOptions, stdin: AsyncIterable<
     const start = achievementDay(options.asOf);
     const until = options.advanceTo === undefined ? undefined : achievementDay(options.advanceTo);
     if (until !== undefined && until < start) throw new CaregapsError('CG_USAGE', `--advance-to ${options.advanceTo} is before --as-of ${options.asOf}`);
-    const loaded = loadRegistries(options.registries, options.codesets, options.registry);
+    const loaded = loadRegistries(options.registries, options.codesets, { ...(options.registry ? { only: options.registry } : {}), codesetSources: options.codesetsFrom ?? [] });
+    describeSources(io, loaded.sources);
     const explain = options.explain === true;
     const engine = new Engine({ ...loaded, asOf: start, explainChanges: explain, ...(options.store ? { store: { directory: options.store } } : {}) });
-    const subscription = engine.changes$.subscribe((change) => io.out(line(change, explain)));
+    const provisional = new Set(
+      loaded.compiled.flatMap((r) => [
+        ...(r.provisional.register.length ? [`${r.id}/`] : []),
+        ...Object.entries(r.provisional.indicators).filter(([, c]) => c.length).map(([id]) => `${r.id}/${id}`),
+      ]),
+    );
+    const subscription = engine.changes$.subscribe((change) => io.out(line(change, explain, provisional)));
     try {
       let accepted = 0;
       if (options.organisations) accepted += (await engine.ingest(readRecords(options.organisations))).accepted;

@@ -13,10 +13,20 @@ export interface CodesetSource {
 }
 
 /**
- * How much of the published cluster the file holds: `complete` (the default), `partial` (only members found in
- * public sources) or `missing` (declared so rules can name it, with no codes until the content is copied).
+ * How much of the published cluster a copy holds: `complete` (the default), `partial` (only some members: found in
+ * public sources, or fewer than the member count its release gives), `missing` (declared so rules can name it, with
+ * no codes) or `substitute` (a list published by someone else standing in for the cluster).
  */
-export type CodesetStatus = 'complete' | 'partial' | 'missing';
+export type CodesetStatus = 'complete' | 'partial' | 'missing' | 'substitute';
+
+/** The member count a published release gives for a cluster (e.g. `cluster_sizes.tsv` of a PCD release). */
+export interface MemberCount {
+  count: number;
+  /** The release that gives the count, `YYYYMMDD` where known. */
+  release: string;
+  /** The file (and line) the count was read from. */
+  file: string;
+}
 
 /** One cluster: its id (e.g. `DM_COD`), reference set, provenance and codes with their terms. */
 export interface Codeset {
@@ -29,6 +39,12 @@ export interface Codeset {
   /** code → term */
   codes: Map<string, string>;
   file?: string;
+  /** Where this copy was loaded from: `bundled`, or the codeset source path it was read from. */
+  layer?: string;
+  /** The member count a loaded release gives for this cluster; completeness is judged against it. */
+  expected?: MemberCount;
+  /** The copy this one replaced (a later codeset source replaces a cluster whole). */
+  replaced?: { layer: string; release: string; count: number };
 }
 
 const REQUIRED = ['cluster', 'title', 'refset', 'publisher', 'release', 'source', 'copied-from'] as const;
@@ -63,7 +79,7 @@ export function parseCodeset(text: string, file?: string): Codeset {
     fail(`the file name must be ${cluster}.csv to match "# cluster: ${cluster}"`, 1);
   }
   const status = (meta.get('status') ?? 'complete') as CodesetStatus;
-  if (!['complete', 'partial', 'missing'].includes(status)) fail(`status must be complete, partial or missing, not "${status}"`, 1);
+  if (!['complete', 'partial', 'missing', 'substitute'].includes(status)) fail(`status must be complete, partial, missing or substitute, not "${status}"`, 1);
   if (status === 'missing' && codes.size > 0) fail('a cluster with "# status: missing" lists no codes', headerLine + 1);
   if (status !== 'missing' && codes.size === 0) fail('no codes: add the rows, or declare "# status: missing"', headerLine);
   const codeset: Codeset = {

@@ -1,7 +1,10 @@
 import { CaregapsError } from '../errors.js';
 import type { Codeset } from './codeset.js';
 
-export { parseCodeset, loadCodesets, type Codeset, type CodesetSource, type CodesetStatus } from './codeset.js';
+export { parseCodeset, loadCodesets, type Codeset, type CodesetSource, type CodesetStatus, type MemberCount } from './codeset.js';
+export type { RefsetMembers } from './source-rf2.js';
+export { readCodesetSource, type CodesetSourceContent, type SourceFileReport, type SourceFileKind } from './sources.js';
+export { layerCodesets, loadCodesetLayers, BUNDLED_LAYER, type CodesetLayers } from './layers.js';
 
 const NONE: readonly number[] = Object.freeze([]);
 

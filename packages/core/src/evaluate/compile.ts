@@ -1,7 +1,8 @@
 import type { CodesetIndex } from '../codesets/index.js';
 import { ageInYears, dayOfAge } from '../dates.js';
 import { applyOffset, parseDateExpression, type DateExpression } from '../rules/date-expression.js';
-import type { Registry } from '../rules/load.js';
+import { pairedClusters, type Registry } from '../rules/load.js';
+import { provisionalOf, type RegistryProvisional } from '../rules/provisional.js';
 import type { Action, Condition, FieldDefinition, IndicatorStatus, RuleDefinition, ValueTest } from '../rules/types.js';
 import { MovingDate, anchorDates, anchoredFunction, type AnchorDates } from './horizon.js';
 import { seriesOf, type PreparedPatient, type Series } from './patient.js';
@@ -111,6 +112,8 @@ export class CompiledRegistry {
   readonly indicatorIds: readonly string[];
   /** Cluster numbers this registry reads: an event in any other cluster cannot change its outcome. */
   readonly clusters: ReadonlySet<number>;
+  /** The register and indicators that read a missing, partial or substitute cluster, and which (DESIGN §3.4). */
+  readonly provisional: RegistryProvisional;
   private readonly fields: CompiledField[] = [];
   private readonly fieldNumber = new Map<string, number>();
   private readonly register: CompiledRule[];
@@ -143,6 +146,7 @@ export class CompiledRegistry {
       numerator: i.numerator.map((r) => this.compileRule(r)),
     }));
     this.context = new Context(this.fields);
+    this.provisional = provisionalOf(registry, index);
   }
 
   /**
@@ -186,6 +190,8 @@ export class CompiledRegistry {
       for (const indicator of this.indicators) {
         const denTrace = explain ? this.trace(ctx) : undefined;
         const den = this.runCascade(indicator.denominator, ctx, denTrace);
+        // Finished before the numerator's trace starts collecting the facts it reads.
+        const denominatorTrace = denTrace ? this.finishTrace(ctx, denTrace) : undefined;
         let status: IndicatorStatus;
         let numTrace: CascadeTrace | undefined;
         if (den === 'select') {
@@ -197,7 +203,7 @@ export class CompiledRegistry {
         }
         statuses.push(status);
         if (outcome.explanation) {
-          const entry: { denominator: CascadeTrace; numerator?: CascadeTrace } = { denominator: this.finishTrace(ctx, denTrace!) };
+          const entry: { denominator: CascadeTrace; numerator?: CascadeTrace } = { denominator: denominatorTrace! };
           if (numTrace) entry.numerator = numTrace;
           outcome.explanation.indicators.push(entry);
         }
@@ -221,6 +227,7 @@ export class CompiledRegistry {
     const field = this.registry.definition.fields[name];
     if (!field) return undefined;
     if (field.valueFrom !== undefined) return this.clustersOfField(field.valueFrom);
+    if (field.ageAt !== undefined) return undefined;
     const list = field.latest ?? field.earliest ?? field.count ?? field.exists!;
     return (Array.isArray(list) ? list : [list]).map((c) => this.index.clusterNumber(c)!);
   }
@@ -308,29 +315,12 @@ export class CompiledRegistry {
 
   private compileField(name: string, field: FieldDefinition, used: Set<number>): CompiledField {
     if (field.valueFrom !== undefined) return this.compileValueOf(name, field);
+    if (field.ageAt !== undefined) return this.compileAgeAt(name, field.ageAt);
     const list = field.latest ?? field.earliest ?? field.count ?? field.exists!;
-    const clusters = (Array.isArray(list) ? list : [list]).map((c) => {
-      const n = this.index.clusterNumber(c);
-      if (n === undefined) throw new Error(`cluster ${c} is not loaded (load the registry with its codesets)`);
-      used.add(n);
-      return n;
-    });
+    const clusters = this.clusterNumbers(Array.isArray(list) ? list : [list], used);
+    if (field.pairByDate !== undefined) return this.compilePaired(name, field, clusters, used);
     const where = compileWhere(field.where);
-    // Bounds: records count when lower ≤ day ≤ upper. The achievement date is always an upper bound.
-    const lowers: CompiledDate[] = [];
-    const uppers: CompiledDate[] = [{ value: (ctx) => ctx.anchors.ACHV_DAT, moving: new MovingDate((a) => a) }];
-    const bound = (text: string, shift: number): CompiledDate => {
-      const d = this.compileDate(text);
-      const moving = d.moving;
-      return {
-        value: shift === 0 ? d.value : (ctx: Context) => d.value(ctx) + shift,
-        moving: moving && shift !== 0 ? new MovingDate((a) => moving.at(a) + shift) : moving,
-      };
-    };
-    if (field.after !== undefined) lowers.push(bound(field.after, 1));
-    if (field.onOrAfter !== undefined) lowers.push(bound(field.onOrAfter, 0));
-    if (field.before !== undefined) uppers.push(bound(field.before, -1));
-    if (field.onOrBefore !== undefined) uppers.push(bound(field.onOrBefore, 0));
+    const { lowers, uppers } = this.windowOf(field);
     const mode = field.latest !== undefined ? 'latest' : field.earliest !== undefined ? 'earliest' : field.count !== undefined ? 'count' : 'exists';
     const self = this.fieldNumber.get(name)!;
 
@@ -415,6 +405,146 @@ export class CompiledRegistry {
     };
   }
 
+  private clusterNumbers(names: readonly string[], used: Set<number>): number[] {
+    return names.map((c) => {
+      const n = this.index.clusterNumber(c);
+      if (n === undefined) throw new Error(`cluster ${c} is not loaded (load the registry with its codesets)`);
+      used.add(n);
+      return n;
+    });
+  }
+
+  /** A field's window: records count when every lower bound ≤ day ≤ every upper bound (ACHV_DAT is always one). */
+  private windowOf(field: FieldDefinition): { lowers: CompiledDate[]; uppers: CompiledDate[] } {
+    const lowers: CompiledDate[] = [];
+    const uppers: CompiledDate[] = [{ value: (ctx) => ctx.anchors.ACHV_DAT, moving: new MovingDate((a) => a) }];
+    const bound = (text: string, shift: number): CompiledDate => {
+      const d = this.compileDate(text);
+      const moving = d.moving;
+      return {
+        value: shift === 0 ? d.value : (ctx: Context) => d.value(ctx) + shift,
+        moving: moving && shift !== 0 ? new MovingDate((a) => moving.at(a) + shift) : moving,
+      };
+    };
+    if (field.after !== undefined) lowers.push(bound(field.after, 1));
+    if (field.onOrAfter !== undefined) lowers.push(bound(field.onOrAfter, 0));
+    if (field.before !== undefined) uppers.push(bound(field.before, -1));
+    if (field.onOrBefore !== undefined) uppers.push(bound(field.onOrBefore, 0));
+    return { lowers, uppers };
+  }
+
+  /** `ageAt`: the patient's age in full years on a date; when the date moves with ACHV_DAT, so does the age. */
+  private compileAgeAt(name: string, text: string): CompiledField {
+    const date = this.compileDate(text);
+    const moving = date.moving;
+    return {
+      name,
+      compute: (ctx) => {
+        const day = date.value(ctx);
+        if (Number.isNaN(day)) return Number.NaN;
+        const age = ageInYears(ctx.patient.birthDay, day);
+        if (ctx.track && moving) ctx.until(moving.firstDayReaching(ctx.anchors.ACHV_DAT, dayOfAge(ctx.patient.birthDay, age + 1), false));
+        return age;
+      },
+      records: () => [],
+    };
+  }
+
+  /**
+   * `pairByDate`: a latest/earliest field whose records of one date form one reading. A date qualifies when it holds
+   * a record of the field's clusters and, for each component `where` tests, some value recorded on that date passes:
+   * a record's named component, or the component or value of a record of the cluster the pairing names for it.
+   */
+  private compilePaired(name: string, field: FieldDefinition, clusters: number[], used: Set<number>): CompiledField {
+    const reading = this.compileReading(field, used);
+    const tests = Object.keys(field.where ?? {});
+    const { lowers, uppers } = this.windowOf(field);
+    const latest = field.latest !== undefined;
+    const self = this.fieldNumber.get(name)!;
+    const choose = (ctx: Context): number => {
+      let lo = -Infinity;
+      let hi = Infinity;
+      for (const b of lowers) lo = Math.max(lo, b.value(ctx));
+      for (const b of uppers) hi = Math.min(hi, b.value(ctx));
+      ctx.chosenSeries[self] = undefined;
+      if (Number.isNaN(lo) || Number.isNaN(hi)) return Number.NaN;
+      const days: number[] = [];
+      for (const c of clusters) {
+        const s = seriesOf(ctx.patient, c);
+        if (!s) continue;
+        for (let i = 0; i < s.length; i++) { const d = s.days[i]!; if (d >= lo && d <= hi) days.push(d); }
+        if (ctx.track) this.trackEntering(ctx, s, hi, uppers);
+      }
+      if (ctx.track) for (const c of reading.pairClusters) { const s = seriesOf(ctx.patient, c); if (s) this.trackEntering(ctx, s, hi, uppers); }
+      days.sort((a, b) => (latest ? b - a : a - b));
+      for (let i = 0; i < days.length; i++) {
+        const d = days[i]!;
+        if (i > 0 && d === days[i - 1]) continue;
+        let ok = true;
+        for (const component of tests) if (!reading.some(ctx, d, component)) { ok = false; break; }
+        if (ok) {
+          if (ctx.track) for (const l of lowers) if (l.moving) ctx.until(l.moving.firstDayReaching(ctx.anchors.ACHV_DAT, d, true));
+          return d;
+        }
+      }
+      return Number.NaN;
+    };
+    return {
+      name,
+      compute: choose,
+      records: (ctx) => {
+        const saved = ctx.track;
+        ctx.track = false;
+        const day = choose(ctx);
+        ctx.track = saved;
+        return Number.isNaN(day) ? [] : reading.ids(ctx, day);
+      },
+    };
+  }
+
+  /**
+   * The values of one date's reading for a `pairByDate` field: per component, the named component of the field's own
+   * records on that date and the component (else the value) of the paired clusters' records on it, each passing that
+   * component's `where` tests.
+   */
+  private compileReading(field: FieldDefinition, used: Set<number>): Reading {
+    const list = field.latest ?? field.earliest!;
+    const own = (Array.isArray(list) ? list : [list]).map((c) => this.index.clusterNumber(c)!);
+    const paired = new Map(pairedClusters(field).map(([component, names]) => [component, this.clusterNumbers(names, used)] as const));
+    const tests = new Map(Object.entries(field.where ?? {}).map(([component, test]) => [component, valueCheck(test)] as const));
+    const onDay = (ctx: Context, day: number, cluster: number, visit: (s: Series, i: number) => boolean): boolean => {
+      const s = seriesOf(ctx.patient, cluster);
+      if (!s) return false;
+      for (let i = firstOnOrAfter(s.days, s.length, day); i < s.length && s.days[i] === day; i++) if (visit(s, i)) return true;
+      return false;
+    };
+    const values = (ctx: Context, day: number, component: string, visit: (v: number, s: Series, i: number) => boolean): boolean => {
+      const check = tests.get(component);
+      const take = (v: number, s: Series, i: number) => !Number.isNaN(v) && (!check || check(v)) && visit(v, s, i);
+      for (const c of own) if (onDay(ctx, day, c, (s, i) => take(s.component(component, i), s, i))) return true;
+      for (const c of paired.get(component) ?? []) {
+        if (onDay(ctx, day, c, (s, i) => { const v = s.component(component, i); return take(Number.isNaN(v) ? s.component('value', i) : v, s, i); })) return true;
+      }
+      return false;
+    };
+    return {
+      pairClusters: [...new Set([...paired.values()].flat())],
+      some: (ctx, day, component) => values(ctx, day, component, () => true),
+      each: (ctx, day, component, visit) => void values(ctx, day, component, (v) => (visit(v), false)),
+      ids: (ctx, day) => {
+        const ids = new Set<string>();
+        for (const c of [...own, ...[...paired.values()].flat()]) onDay(ctx, day, c, (s, i) => (ids.add(s.ids[i]!), false));
+        return [...ids];
+      },
+    };
+  }
+
+  /** The first record beyond the upper bound enters when a moving upper bound reaches it. */
+  private trackEntering(ctx: Context, s: Series, hi: number, uppers: CompiledDate[]): void {
+    const at = firstOnOrAfter(s.days, s.length, hi + 1);
+    if (at < s.length) for (const u of uppers) if (u.moving) ctx.until(u.moving.firstDayReaching(ctx.anchors.ACHV_DAT, s.days[at]!, false));
+  }
+
   /** Records the dates on which records of a series enter or leave a moving window. */
   private trackSeries(
     ctx: Context,
@@ -463,9 +593,25 @@ export class CompiledRegistry {
   private compileValueOf(name: string, field: FieldDefinition): CompiledField {
     const owner = this.fieldNumber.get(field.valueFrom!)!;
     const ownerDef = this.registry.definition.fields[field.valueFrom!]!;
-    const where = compileWhere(ownerDef.where);
     const component = field.component ?? 'value';
     const highest = field.sameDay === 'highest';
+    if (ownerDef.pairByDate !== undefined) {
+      const reading = this.compileReading(ownerDef, new Set());
+      return {
+        name,
+        compute: (ctx) => {
+          const day = ctx.field(owner);
+          let best = Number.NaN;
+          if (!Number.isNaN(day)) reading.each(ctx, day, component, (v) => { if (Number.isNaN(best) || (highest ? v > best : v < best)) best = v; });
+          return best;
+        },
+        records: (ctx) => {
+          const day = ctx.field(owner);
+          return Number.isNaN(day) ? [] : reading.ids(ctx, day);
+        },
+      };
+    }
+    const where = compileWhere(ownerDef.where);
     const list = ownerDef.latest ?? ownerDef.earliest!;
     const clusters = (Array.isArray(list) ? list : [list]).map((c) => this.index.clusterNumber(c)!);
     const sameDay = (ctx: Context, visit: (s: Series, i: number) => void): void => {
@@ -475,15 +621,7 @@ export class CompiledRegistry {
         const s = seriesOf(ctx.patient, cluster);
         if (!s) continue;
         const days = s.days;
-        // The first record on that day, by binary search (series are sorted by day).
-        let lo = 0;
-        let hi = days.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (days[mid]! < day) lo = mid + 1;
-          else hi = mid;
-        }
-        for (let i = lo; i < days.length && days[i] === day; i++) if (where(s, i)) visit(s, i);
+        for (let i = firstOnOrAfter(days, s.length, day); i < s.length && days[i] === day; i++) if (where(s, i)) visit(s, i);
       }
     };
     return {
@@ -615,18 +753,52 @@ function flipDay(
   }
 }
 
+/** The values of one date's reading for a `pairByDate` field (see `compileReading`). */
+interface Reading {
+  /** Clusters that supply components, besides the field's own. */
+  pairClusters: number[];
+  some(ctx: Context, day: number, component: string): boolean;
+  each(ctx: Context, day: number, component: string, visit: (v: number) => void): void;
+  ids(ctx: Context, day: number): string[];
+}
+
+/** Position of the first day ≥ `day` among the first `length` of a sorted list (`length` when there is none). */
+function firstOnOrAfter(days: ArrayLike<number>, length: number, day: number): number {
+  let lo = 0;
+  let hi = length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (days[mid]! < day) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function valueChecks(test: ValueTest): ((v: number) => boolean)[] {
+  const checks: ((v: number) => boolean)[] = [];
+  if (test.present) checks.push((v) => !Number.isNaN(v));
+  if (test.equal !== undefined) { const t = test.equal; checks.push((v) => v === t); }
+  if (test.lessThan !== undefined) { const t = test.lessThan; checks.push((v) => v < t); }
+  if (test.lessThanInclusive !== undefined) { const t = test.lessThanInclusive; checks.push((v) => v <= t); }
+  if (test.greaterThan !== undefined) { const t = test.greaterThan; checks.push((v) => v > t); }
+  if (test.greaterThanInclusive !== undefined) { const t = test.greaterThanInclusive; checks.push((v) => v >= t); }
+  return checks;
+}
+
+/** One component's value tests as one check (a missing value, NaN, fails every test but none). */
+function valueCheck(test: ValueTest): (v: number) => boolean {
+  const checks = valueChecks(test);
+  return (v) => {
+    for (const c of checks) if (!c(v)) return false;
+    return true;
+  };
+}
+
 function compileWhere(where: Record<string, ValueTest> | undefined): (s: Series, i: number) => boolean {
   if (!where) return () => true;
-  const tests = Object.entries(where).flatMap(([component, test]) => {
-    const checks: ((v: number) => boolean)[] = [];
-    if (test.present) checks.push((v) => !Number.isNaN(v));
-    if (test.equal !== undefined) { const t = test.equal; checks.push((v) => v === t); }
-    if (test.lessThan !== undefined) { const t = test.lessThan; checks.push((v) => v < t); }
-    if (test.lessThanInclusive !== undefined) { const t = test.lessThanInclusive; checks.push((v) => v <= t); }
-    if (test.greaterThan !== undefined) { const t = test.greaterThan; checks.push((v) => v > t); }
-    if (test.greaterThanInclusive !== undefined) { const t = test.greaterThanInclusive; checks.push((v) => v >= t); }
-    return checks.map((check) => (s: Series, i: number) => check(s.component(component, i)));
-  });
+  const tests = Object.entries(where).flatMap(([component, test]) =>
+    valueChecks(test).map((check) => (s: Series, i: number) => check(s.component(component, i))),
+  );
   return (s, i) => {
     for (const t of tests) if (!t(s, i)) return false;
     return true;

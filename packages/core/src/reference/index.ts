@@ -133,14 +133,26 @@ export class ReferenceRegistry {
   private async field(name: string, field: FieldDefinition, almanac: Almanac): Promise<Fact> {
     const state = (await almanac.factValue('patient')) as PatientState;
     const achv = (await almanac.factValue('ACHV_DAT')) as number;
+    if (field.ageAt !== undefined) {
+      const expr = parseDateExpression(field.ageAt)!;
+      const name = 'day' in expr.term ? undefined : 'anchor' in expr.term ? expr.term.anchor : expr.term.field;
+      const facts: Record<string, number | null> = {};
+      if (name) facts[name] = (await almanac.factValue(name)) as number | null;
+      const day = dateOf(field.ageAt, facts);
+      return day === null ? null : ageInYears(parseDay(state.patient!.birthDate)!, day);
+    }
     if (field.valueFrom !== undefined) {
       const ownerDef = this.registry.definition.fields[field.valueFrom]!;
       const day = (await almanac.factValue(field.valueFrom)) as number | null;
       if (day === null) return null;
-      const values = this.matching(state, ownerDef)
-        .filter((e) => parseDay(e.date) === day)
-        .map((e) => componentOf(e, field.component ?? 'value'))
-        .filter((v): v is number => v !== undefined);
+      const component = field.component ?? 'value';
+      const values =
+        ownerDef.pairByDate !== undefined
+          ? this.readingValues(state, ownerDef, day, component)
+          : this.matching(state, ownerDef)
+              .filter((e) => parseDay(e.date) === day)
+              .map((e) => componentOf(e, component))
+              .filter((v): v is number => v !== undefined);
       if (values.length === 0) return null;
       return field.sameDay === 'highest' ? Math.max(...values) : Math.min(...values);
     }
@@ -163,9 +175,10 @@ export class ReferenceRegistry {
     const before = bound('before');
     const onOrBefore = bound('onOrBefore');
     const anyNull = [after, onOrAfter, before, onOrBefore].some((b) => b === null);
+    const candidates = field.pairByDate === undefined ? this.matching(state, field) : this.inClusters(state, field);
     const days = anyNull
       ? []
-      : this.matching(state, field)
+      : candidates
           .map((e) => parseDay(e.date)!)
           .filter(
             (d) =>
@@ -174,7 +187,9 @@ export class ReferenceRegistry {
               (onOrAfter === undefined || d >= onOrAfter!) &&
               (before === undefined || d < before!) &&
               (onOrBefore === undefined || d <= onOrBefore!),
-          );
+          )
+          // A paired field's date must make a reading: each tested component has a passing value on that date.
+          .filter((d) => field.pairByDate === undefined || Object.keys(field.where ?? {}).every((c) => this.readingValues(state, field, d, c).length > 0));
     if (field.latest !== undefined) return days.length ? Math.max(...days) : null;
     if (field.earliest !== undefined) return days.length ? Math.min(...days) : null;
     if (field.count !== undefined) return days.length;
@@ -183,14 +198,32 @@ export class ReferenceRegistry {
 
   /** The patient's events in the field's clusters that pass its value tests (each event once). */
   private matching(state: PatientState, field: FieldDefinition): EventRecord[] {
-    const list = field.latest ?? field.earliest ?? field.count ?? field.exists!;
-    const clusters = (Array.isArray(list) ? list : [list]).map((c) => this.codes.get(c) ?? new Set<string>());
-    return [...state.events.values()].filter(
-      (e) =>
-        (e.system ?? 'snomed') === 'snomed' &&
-        clusters.some((codes) => codes.has(e.code)) &&
-        Object.entries(field.where ?? {}).every(([component, test]) => passes(test, componentOf(e, component))),
+    return this.inClusters(state, field).filter((e) =>
+      Object.entries(field.where ?? {}).every(([component, test]) => passes(test, componentOf(e, component))),
     );
+  }
+
+  /** The patient's events in any of the clusters (the field's own by default), each event once. */
+  private inClusters(state: PatientState, field: FieldDefinition, names?: readonly string[]): EventRecord[] {
+    const list = names ?? field.latest ?? field.earliest ?? field.count ?? field.exists!;
+    const clusters = (typeof list === 'string' ? [list] : list).map((c) => this.codes.get(c) ?? new Set<string>());
+    return [...state.events.values()].filter((e) => (e.system ?? 'snomed') === 'snomed' && clusters.some((codes) => codes.has(e.code)));
+  }
+
+  /**
+   * Same-date pairing, read plainly: the values of one component on one day — the component of the field's own
+   * records, and the component (else the value) of the records of the clusters the pairing names for it — that pass
+   * the field's tests for that component.
+   */
+  private readingValues(state: PatientState, field: FieldDefinition, day: number, component: string): number[] {
+    const pair = field.pairByDate === true || field.pairByDate === undefined ? undefined : field.pairByDate[component];
+    const onDay = (events: EventRecord[]) => events.filter((e) => parseDay(e.date) === day);
+    const values = [
+      ...onDay(this.inClusters(state, field)).map((e) => componentOf(e, component)),
+      ...(pair === undefined ? [] : onDay(this.inClusters(state, field, typeof pair === 'string' ? [pair] : pair)).map((e) => componentOf(e, component) ?? e.value)),
+    ];
+    const test = field.where?.[component];
+    return values.filter((v): v is number => v !== undefined && (test === undefined || passes(test, v)));
   }
 
   /** Evaluates one stored patient (whose patient record has arrived) on an achievement date. */

@@ -39,7 +39,7 @@ const ajv = new Ajv({ strict: true, allErrors: false });
 const validateSchema = ajv.compile<RegistryDefinition>(registrySchema);
 
 const PLAIN_PATH = /^\$(\.[A-Za-z_][A-Za-z0-9_]*)+$/;
-const SELECTORS = ['latest', 'earliest', 'count', 'exists', 'valueFrom'] as const;
+const SELECTORS = ['latest', 'earliest', 'count', 'exists', 'valueFrom', 'ageAt'] as const;
 const WINDOW_KEYS = ['after', 'onOrAfter', 'before', 'onOrBefore'] as const;
 const DATE_OPERATORS = new Set(['after', 'onOrAfter', 'before', 'onOrBefore', 'sameDay']);
 const ORDER_OPERATORS = new Set(['lessThan', 'lessThanInclusive', 'greaterThan', 'greaterThanInclusive']);
@@ -51,6 +51,13 @@ function schemaMessage(error: ErrorObject): { message: string; key?: string; cod
   }
   switch (error.keyword) {
     case 'additionalProperties':
+      if (params['additionalProperty'] === 'provisional') {
+        return {
+          code: 'CG_RULE_SCHEMA',
+          message: 'remove "provisional": it is computed from the clusters the indicator reads (docs/codesets.md); write words as "caveat"',
+          key: 'provisional',
+        };
+      }
       return {
         code: 'CG_RULE_SCHEMA',
         message: `unknown property "${String(params['additionalProperty'])}"; see docs/rule-authoring.md for the properties allowed here`,
@@ -94,11 +101,18 @@ function clustersOf(field: FieldDefinition): string[] {
   return c === undefined ? [] : Array.isArray(c) ? c : [c];
 }
 
+/** The clusters a same-date pairing reads for each component it supplies. */
+export function pairedClusters(field: FieldDefinition): [component: string, clusters: string[]][] {
+  const pair = field.pairByDate;
+  if (pair === undefined || pair === true) return [];
+  return Object.entries(pair).map(([component, c]) => [component, Array.isArray(c) ? c : [c]]);
+}
+
 /** The fact type a field yields. */
 function fieldType(field: FieldDefinition): FactType {
   if (field.latest !== undefined || field.earliest !== undefined) return 'date';
   if (field.exists !== undefined) return 'boolean';
-  return 'number';
+  return 'number'; // count, valueFrom, ageAt
 }
 
 /**
@@ -147,8 +161,26 @@ export function parseRegistry(text: string, file?: string, options: LoadOptions 
         if (field[k] !== undefined) problems.add('CG_RULE_SCHEMA', `${pointer}/${k}`, `"${k}" is only for valueFrom fields`);
       }
     }
+    if (field.pairByDate !== undefined && field.latest === undefined && field.earliest === undefined) {
+      problems.add('CG_RULE_SCHEMA', `${pointer}/pairByDate`, '"pairByDate" pairs the records of one date for a latest or earliest field');
+    }
+    if (field.ageAt !== undefined) {
+      for (const k of [...WINDOW_KEYS, 'where'] as const) {
+        if (field[k] !== undefined) problems.add('CG_RULE_SCHEMA', `${pointer}/${k}`, `"${k}" does not apply to an ageAt field (it reads no records)`);
+      }
+      const expr = checkDateExpression(field.ageAt, `${pointer}/ageAt`, factTypes, problems);
+      if (expr && 'field' in expr.term) deps.push(expr.term.field);
+    }
+    for (const [component, list] of pairedClusters(field)) {
+      list.forEach((cluster, n) => {
+        if (options.codesets && options.codesets.clusterNumber(cluster) === undefined) {
+          const at = Array.isArray((field.pairByDate as Record<string, unknown>)[component]) ? `${pointer}/pairByDate/${component}/${n}` : `${pointer}/pairByDate/${component}`;
+          problems.add('CG_RULE_UNKNOWN_CLUSTER', at, `no codeset for cluster ${cluster} (expected codesets/${cluster}.csv)`);
+        }
+      });
+    }
     const selector = selectorOf(field)[0];
-    if (selector && selector !== 'valueFrom') {
+    if (selector && selector !== 'valueFrom' && selector !== 'ageAt') {
       const list = field[selector];
       clustersOf(field).forEach((cluster, n) => {
         if (options.codesets && options.codesets.clusterNumber(cluster) === undefined) {

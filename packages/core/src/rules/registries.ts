@@ -1,16 +1,32 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CodesetIndex, loadCodesets, type Codeset } from '../codesets/index.js';
+import { CodesetIndex, type Codeset } from '../codesets/index.js';
+import { loadCodesetLayers } from '../codesets/layers.js';
+import type { CodesetSourceContent } from '../codesets/sources.js';
 import { CaregapsError, type Problem } from '../errors.js';
 import { CompiledRegistry } from '../evaluate/compile.js';
 import { loadRegistry, type Registry } from './load.js';
 
 /** Registries loaded from disk together with the codesets they were checked against, compiled. */
 export interface LoadedRegistries {
+  /** The codesets after layering: each with its layer, status and expected member count. */
   codesets: Codeset[];
   index: CodesetIndex;
   registries: Registry[];
   compiled: CompiledRegistry[];
+  /** What each codeset source gave, in the order given (empty without sources). */
+  sources: CodesetSourceContent[];
+}
+
+/** Options of {@link loadRegistries}. */
+export interface LoadRegistriesOptions {
+  /** Only these registry ids. */
+  only?: readonly string[];
+  /**
+   * Codeset sources laid over the codesets folder, in order (a later one replaces a cluster whole): files or folders
+   * in the published formats (docs/codesets.md, "Loading your own release").
+   */
+  codesetSources?: readonly string[];
 }
 
 /** The rule file of a registry folder: `registry.yaml`, `registry.yml` or `registry.json`. */
@@ -19,11 +35,17 @@ export function registryFile(dir: string): string | undefined {
 }
 
 /**
- * Loads codesets and every registry folder (`<dir>/<id>/registry.yaml`) under `registriesDir`, checks each file
- * against the codesets and compiles it. All problems of all files are reported together.
+ * Loads codesets (the folder, with any codeset sources laid over it) and every registry folder
+ * (`<dir>/<id>/registry.yaml`) under `registriesDir`, checks each file against the codesets and compiles it. All
+ * problems of all files are reported together. The third argument may also be the list of registry ids alone.
  */
-export function loadRegistries(registriesDir: string, codesetsDir: string, only?: readonly string[]): LoadedRegistries {
-  const codesets = loadCodesets(codesetsDir);
+export function loadRegistries(
+  registriesDir: string,
+  codesetsDir: string,
+  options: LoadRegistriesOptions | readonly string[] = {},
+): LoadedRegistries {
+  const { only, codesetSources } = Array.isArray(options) ? { only: options as readonly string[], codesetSources: undefined } : (options as LoadRegistriesOptions);
+  const { codesets, sources } = loadCodesetLayers(codesetsDir, codesetSources);
   const index = new CodesetIndex(codesets);
   const dirs = readdirSync(registriesDir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && (!only || only.includes(d.name)))
@@ -46,5 +68,5 @@ export function loadRegistries(registriesDir: string, codesetsDir: string, only?
     const missing = only.filter((id) => !registries.some((r) => r.definition.id === id));
     if (missing.length) throw new CaregapsError('CG_USAGE', `No registry named ${missing.join(', ')} in ${registriesDir}`);
   }
-  return { codesets, index, registries, compiled: registries.map((r) => new CompiledRegistry(r, index)) };
+  return { codesets, index, registries, compiled: registries.map((r) => new CompiledRegistry(r, index)), sources };
 }

@@ -39,6 +39,8 @@ export interface FieldDefinition {
   count?: string | string[];
   exists?: string | string[];
   valueFrom?: string;
+  /** Age in full years on the date a date expression gives (Null when it refers to a Null field). */
+  ageAt?: string;
   component?: string;
   sameDay?: 'lowest' | 'highest';
   after?: string;
@@ -46,6 +48,18 @@ export interface FieldDefinition {
   before?: string;
   onOrBefore?: string;
   where?: Record<string, ValueTest>;
+  /**
+   * Same-date pairing: the records of one date form one reading, so `where` tests each component against any value
+   * recorded on that date. A map names clusters whose records on that date supply a component (their named
+   * component, else their value).
+   */
+  pairByDate?: true | Record<string, string | string[]>;
+}
+
+/** Why an indicator no longer counts, and who says so. */
+export interface Retirement {
+  reason: string;
+  source: string;
 }
 
 export interface IndicatorDefinition {
@@ -54,7 +68,9 @@ export interface IndicatorDefinition {
   description?: string;
   source?: string;
   programme?: 'qof' | 'enhanced-service' | 'local';
-  provisional?: string;
+  /** Words shown with the indicator's status; whether it is provisional is computed (DESIGN §3.4), never written. */
+  caveat?: string;
+  retired?: Retirement;
   denominator: RuleDefinition[];
   numerator: RuleDefinition[];
 }
@@ -65,6 +81,8 @@ export interface RegistryDefinition {
   version: string;
   description?: string;
   source: { document: string; version: string; url?: string; notes?: string };
+  /** The QOF indicator the register itself is (e.g. DM017), and whether it is retired. */
+  registerIndicator?: { id: string; retired?: Retirement };
   fields: Record<string, FieldDefinition>;
   register: RuleDefinition[];
   indicators: IndicatorDefinition[];
