@@ -314,11 +314,13 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
       latestMh = between(dx + 1, end);
       add(code === CODES.smi[1] ? CODES.bipolarInRemission : CODES.schizophreniaInRemission, latestMh);
     }
+    // The physical health checks are correlated: most patients who have one have the others, and a patient's
+    // engagement carries from year to year (one score for all years; assumption), so a 24-month window (MH011 for
+    // patients without risk factors) sees about the 12-month rate, not the union of two independent years.
+    const shared = rng.float();
     for (const y of since(dx)) {
       // MH002: a care plan in the last 12 months, on or after the latest diagnosis.
       if (available.smiCarePlan && meets('smiCarePlan')) add(available.smiCarePlan, inWindow(y, latestMh <= y.end ? latestMh : dx));
-      // The physical health checks are correlated: most patients who have one have the others.
-      const shared = rng.float();
       const check = (target: CareTargetId): boolean =>
         (rng.chance(p.smiChecksCorrelation) ? shared : rng.float()) < ctx.careByPractice[target][practiceIndex]!;
       // A diabetic patient's blood pressure and HbA1c are already written by the diabetes care.
