@@ -15,7 +15,7 @@ const recordsPerPatient = Number(process.argv[4] ?? 100);
 const RUNS = 5;
 const AS_OF = achievementDay('2025-03-31');
 
-const { records } = population(patients, recordsPerPatient);
+const { records } = await population(patients, recordsPerPatient);
 const store = new PatientStore();
 for await (const item of readRecords(records)) if (item.ok) store.apply(item.record);
 const loaded = loadRegistries(join(ROOT, 'registries'), join(ROOT, 'codesets'));

@@ -46,7 +46,7 @@ const memoryNow = () => {
 
 // ---- the population file ----------------------------------------------------------------------------------------
 let t0 = process.hrtime.bigint();
-const files = population(patients, recordsPerPatient);
+const files = await population(patients, recordsPerPatient);
 const fileBytes = statSync(files.records).size;
 log(`population file ${files.records} (${(fileBytes / 1e9).toFixed(2)} GB) ready in ${(ms(t0) / 1000).toFixed(0)} s`);
 const organisations = readFileSync(files.organisations, 'utf8').trim().split('\n').map((l) => JSON.parse(l));

@@ -1,5 +1,4 @@
 // Shared benchmark plumbing: machine description, medians, population files, result files.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -49,20 +48,18 @@ export function quantile(sorted, p) {
 }
 
 /**
- * A synthetic population of `patients` people at `recordsPerPatient` records each on average (seed 1), generated
- * once with `caregaps generate` and cached in benchmarks/.data/.
+ * A synthetic population of `patients` people at `recordsPerPatient` records each on average (seed 1, the bundled
+ * codesets), generated once with @caregaps/synthetic and cached in benchmarks/.data/.
  */
-export function population(patients, recordsPerPatient = 100) {
+export async function population(patients, recordsPerPatient = 100) {
   const dir = join(DATA, `population-${patients}x${recordsPerPatient}`);
   if (!existsSync(join(dir, 'records.ndjson'))) {
     // Written beside and renamed when complete, so an interrupted run never leaves a short file in the cache.
     const partial = `${dir}.partial`;
     rmSync(partial, { recursive: true, force: true });
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'packages/cli/dist/cli.js'), 'generate', '--patients', String(patients), '--records-per-patient', String(recordsPerPatient), '--seed', '1', '--output', partial],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
+    const { writePopulation } = await import('../packages/synthetic/dist/index.js');
+    const result = await writePopulation({ patients, recordsPerPatient, seed: 1, output: partial, codesets: join(ROOT, 'codesets') });
+    process.stderr.write(`generated ${result.records} records (${(result.records / result.patients).toFixed(1)} per patient) in ${(result.elapsedMs / 1000).toFixed(0)} s\n`);
     rmSync(dir, { recursive: true, force: true });
     renameSync(partial, dir);
   }
