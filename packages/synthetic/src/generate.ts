@@ -42,7 +42,7 @@ export interface PopulationOptions {
   codesets?: string | readonly Codeset[];
   /**
    * Average records (lines) per patient over the ten-year histories; background entries fill each patient's share.
-   * Default 100. Below what the care histories alone need (about 12), the file holds that many instead; 0 writes no
+   * Default 100. Below what the care histories alone need (about 18), the file holds that many instead; 0 writes no
    * background entries.
    */
   recordsPerPatient?: number;
