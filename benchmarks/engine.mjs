@@ -288,7 +288,7 @@ writeResults('engine', {
     ['file → record store → hot state (bulk load of the NDJSON file)', `${f0(fileToDurableRate)} records/s (${f1(loadMs / 1000)} s)`, '', ''],
     ['NDJSON parse floor (read, split, JSON.parse; same file)', `${f0(parseFloorRate)} lines/s`, '', ''],
     ['file-to-durable against the parse floor', `${times(parseFloorRate, fileToDurableRate)} slower`, targets.fileToDurable.target, yes(targets.fileToDurable)],
-    ['sustained ingest into the loaded engine (parsed objects, store on)', `${f0(median(ingestRates))} records/s`, targets.ingest.target, yes(targets.ingest)],
+    [`sustained ingest into the loaded engine (parsed objects, store ${withStore ? 'on' : 'off'})`, `${f0(median(ingestRates))} records/s`, targets.ingest.target, yes(targets.ingest)],
     ...(storeFloor
       ? [
           ['LMDB raw put floor, one thread: binary values / msgpack objects (benchmarks/store.mjs)', `${f0(storeFloor.medians.rawBinary)} / ${f0(storeFloor.medians.rawObject)} puts/s`, '', ''],
