@@ -1,13 +1,12 @@
 // Shared benchmark plumbing: machine description, medians, population files, result files.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, platform, release } from 'node:os';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const RESULTS = join(ROOT, 'benchmarks', 'results');
-const DATA = join(ROOT, 'benchmarks', '.data');
+export const DATA = join(ROOT, 'benchmarks', '.data');
 
 export function machine() {
   const cpu = cpus();
@@ -38,24 +37,47 @@ export async function time(fn, runs) {
   return out;
 }
 
-/** A synthetic population of `patients` people (seed 1), generated once with `caregaps generate` and cached. */
-export function population(patients) {
-  const dir = join(DATA, `population-${patients}`);
+/** The machine's load averages (1, 5, 15 minutes), as `uptime` shows them: the machine is shared. */
+export function load() {
+  return loadavg().map((l) => Math.round(l * 100) / 100);
+}
+
+/** The p-th quantile (0–1) of values sorted in place, by the nearest-rank method. */
+export function quantile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+/**
+ * A synthetic population of `patients` people at `recordsPerPatient` records each on average (seed 1, the bundled
+ * codesets), generated once with @caregaps/synthetic and cached in benchmarks/.data/.
+ */
+export async function population(patients, recordsPerPatient = 100) {
+  const dir = join(DATA, `population-${patients}x${recordsPerPatient}`);
   if (!existsSync(join(dir, 'records.ndjson'))) {
-    mkdirSync(dir, { recursive: true });
-    execFileSync(process.execPath, [join(ROOT, 'packages/cli/dist/cli.js'), 'generate', '--patients', String(patients), '--seed', '1', '--output', dir], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    // Written beside and renamed when complete, so an interrupted run never leaves a short file in the cache.
+    const partial = `${dir}.partial`;
+    rmSync(partial, { recursive: true, force: true });
+    const { writePopulation } = await import('../packages/synthetic/dist/index.js');
+    const result = await writePopulation({ patients, recordsPerPatient, seed: 1, output: partial, codesets: join(ROOT, 'codesets') });
+    process.stderr.write(`generated ${result.records} records (${(result.records / result.patients).toFixed(1)} per patient) in ${(result.elapsedMs / 1000).toFixed(0)} s\n`);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(partial, dir);
   }
   return { records: join(dir, 'records.ndjson'), organisations: join(dir, 'organisations.ndjson') };
 }
 
-/** Writes results/<name>.json and results/<name>.md (a heading, the command, the machine and a table). */
+/**
+ * Writes <name>.json and <name>.md (a heading, the command, the machine and a table): into results/ only when asked
+ * (`pnpm bench … --save`, which sets CAREGAPS_BENCH_SAVE), otherwise into benchmarks/.data/results/, so a run never
+ * overwrites the committed figures by accident.
+ */
 export function writeResults(name, { title, command, notes = [], table, data }) {
-  mkdirSync(RESULTS, { recursive: true });
+  const save = process.env.CAREGAPS_BENCH_SAVE === '1';
+  const dir = save ? RESULTS : join(DATA, 'results');
+  mkdirSync(dir, { recursive: true });
   const m = machine();
   const at = new Date().toISOString();
-  writeFileSync(join(RESULTS, `${name}.json`), JSON.stringify({ name, at, command, machine: m, ...data }, null, 2) + '\n');
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify({ name, at, command, machine: m, ...data }, null, 2) + '\n');
   const [header, ...rows] = table;
   const md = [
     `# ${title}`,
@@ -71,6 +93,7 @@ export function writeResults(name, { title, command, notes = [], table, data }) 
     ...notes.map((n) => `- ${n}`),
     '',
   ].join('\n');
-  writeFileSync(join(RESULTS, `${name}.md`), md);
+  writeFileSync(join(dir, `${name}.md`), md);
   process.stdout.write(md);
+  process.stderr.write(save ? `results saved to ${dir}\n` : `results written to ${dir} (not the committed ones: add --save to replace those)\n`);
 }

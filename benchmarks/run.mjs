@@ -1,10 +1,13 @@
-// `pnpm bench [name] [args…]`: runs one benchmark, or all of them in turn. Results go to benchmarks/results/.
+// `pnpm bench [name] [args…] [--save]`: runs one benchmark, or all of them in turn. Results go to
+// benchmarks/.data/results/; with --save they replace the committed ones in benchmarks/results/.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ALL = ['compiled-vs-reference', 'engine', 'adapters', 'store'];
-const [name, ...args] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const save = argv.includes('--save');
+const [name, ...args] = argv.filter((a) => a !== '--save');
 const names = name ? [name] : ALL;
 for (const n of names) {
   const file = fileURLToPath(new URL(`./${n}.mjs`, import.meta.url));
@@ -12,5 +15,8 @@ for (const n of names) {
     console.error(`no benchmark named ${n} (have: ${ALL.join(', ')})`);
     process.exit(2);
   }
-  execFileSync(process.execPath, ['--expose-gc', file, ...(name ? args : [])], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['--expose-gc', file, ...(name ? args : [])], {
+    stdio: 'inherit',
+    env: { ...process.env, CAREGAPS_BENCH_SAVE: save ? '1' : '0' },
+  });
 }

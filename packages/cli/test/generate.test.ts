@@ -34,4 +34,22 @@ describe('caregaps generate', () => {
     expect(result.code).toBe(2);
     expect(result.err).toMatch(/CG_USAGE/);
   });
+
+  it('refuses sizes beyond its bounds up front, with the bound in the message', async () => {
+    const huge = await run('generate', '--patients', '1e12', '--output', join(dir, 'huge'));
+    expect(huge.code).toBe(2);
+    expect(huge.err).toMatch(/--patients "1e12" must be a whole number from 1 to 50,000,000/);
+    const dense = await run('generate', '--patients', '10', '--records-per-patient', '1e9', '--output', join(dir, 'dense'));
+    expect(dense.code).toBe(2);
+    expect(dense.err).toMatch(/--records-per-patient "1e9" must be a number from 0 to 10,000/);
+  });
+
+  it('writes about --records-per-patient records per patient', async () => {
+    const output = join(dir, 'dense');
+    const generated = await run('generate', '--patients', '1000', '--records-per-patient', '50', '--output', output);
+    expect(generated.code).toBe(0);
+    const lines = readFileSync(join(output, 'records.ndjson'), 'utf8').trim().split('\n').length;
+    expect(Math.abs(lines / 1000 - 50)).toBeLessThan(5);
+    expect(generated.err).toMatch(/records, \d+\.\d per patient/);
+  });
 });

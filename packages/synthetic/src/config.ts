@@ -84,8 +84,33 @@ export type ProcessRateId =
   | 'smiRemission'
   | 'smiChecksCorrelation'
   | 'ldBloodPressureFrom14'
-  | 'bloodPressureCheckFrom40'
-  | 'hba1cScreeningFrom45';
+  | 'untreatedAsthmaEarlierIssue';
+
+/** A rate by age: `[fromAge, rate]`, ascending; a rate applies from its age to the next entry's. */
+export type AgeSteps = readonly (readonly [number, number])[];
+
+export interface RoutineConfig {
+  /** Probability, per QOF year, that an adult has each routine measurement recorded, by age. */
+  bloodPressure: AgeSteps;
+  bmi: AgeSteps;
+  smokingStatus: AgeSteps;
+  cholesterol: AgeSteps;
+  /** HbA1c as a screening test for people without diabetes. */
+  hba1cScreening: AgeSteps;
+  /** Probability of being on a statin for primary prevention (monthly repeat issues), by age. */
+  statin: AgeSteps;
+  /** Shares of current and ex-smokers among adults (the rest never smoked). */
+  smokers: { current: number; ex: number };
+  source: string;
+}
+
+export interface HistoryConfig {
+  /** Relative number of records by age (normalised by the generator). */
+  recordsByAge: AgeSteps;
+  /** Spread of records between patients of one age (standard deviation on the log scale). */
+  recordsLogSd: number;
+  source: string;
+}
 
 export interface Borough {
   code: string;
@@ -126,6 +151,10 @@ export interface GeneratorConfig {
   optOuts: Readonly<Record<'national-data-opt-out' | 'type-1' | 'shared-record', number>>;
   /** Secondary rates of the care histories (all assumptions; they shape the records, not the targets). */
   process: Readonly<Record<ProcessRateId, number>>;
+  /** Everyone's routine care, year by year (what the registers' own care does not already record). */
+  routine: RoutineConfig;
+  /** How the records of a ten-year history are spread between patients (the average comes from `recordsPerPatient`). */
+  history: HistoryConfig;
   sources: Readonly<Record<string, string>>;
 }
 
@@ -274,8 +303,24 @@ export const DEFAULT_CONFIG: GeneratorConfig = {
     // All six SMI checks 67.0 % against 70–78 % for each (clinical-rules.md §3.2): checks nearly always come together.
     smiChecksCorrelation: 0.95,
     ldBloodPressureFrom14: 0.75,
-    bloodPressureCheckFrom40: 0.5,
-    hba1cScreeningFrom45: 0.15,
+    // Untreated asthma (off the QOF register today): the share of earlier years with an inhaler issue.
+    untreatedAsthmaEarlierIssue: 0.25,
+  },
+  routine: {
+    bloodPressure: [[18, 0.2], [40, 0.35], [60, 0.5], [75, 0.6]],
+    bmi: [[18, 0.15], [40, 0.25], [60, 0.3]],
+    smokingStatus: [[18, 0.2], [40, 0.25]],
+    cholesterol: [[18, 0.03], [40, 0.15], [60, 0.25]],
+    hba1cScreening: [[18, 0.02], [45, 0.08], [65, 0.12]],
+    statin: [[18, 0], [40, 0.05], [60, 0.25], [75, 0.4]],
+    smokers: { current: 0.12, ex: 0.2 },
+    source:
+      'assumption: shaped on NICE NG136 (blood pressure at least every 5 years) and the NHS Health Check (every 5 years at 40–74), with more recording with age; smoker shares about London adults',
+  },
+  history: {
+    recordsByAge: [[0, 0.5], [18, 0.75], [40, 1], [65, 1.7], [80, 2.3]],
+    recordsLogSd: 0.5,
+    source: 'assumption: older patients consult and are prescribed for more often; patients of one age vary widely',
   },
   sources: {
     population: 'ONS Census 2021 London age structure (approximate); NCL ~1.8 M registered patients (DESIGN.md)',
@@ -287,7 +332,9 @@ export const DEFAULT_CONFIG: GeneratorConfig = {
 };
 
 /** A partial config: any top-level knob, and any single condition or care target, may be overridden. */
-export interface ConfigOverrides extends Partial<Omit<GeneratorConfig, 'conditions' | 'care' | 'process'>> {
+export interface ConfigOverrides extends Partial<Omit<GeneratorConfig, 'conditions' | 'care' | 'process' | 'routine' | 'history'>> {
+  routine?: Partial<RoutineConfig>;
+  history?: Partial<HistoryConfig>;
   process?: Partial<Record<ProcessRateId, number>>;
   conditions?: Partial<Record<ConditionId, Partial<ConditionConfig>>>;
   care?: Partial<Record<CareTargetId, Partial<CareTarget>>>;
@@ -295,10 +342,12 @@ export interface ConfigOverrides extends Partial<Omit<GeneratorConfig, 'conditio
 
 /** The defaults with `overrides` applied. */
 export function resolveConfig(overrides: ConfigOverrides = {}): GeneratorConfig {
-  const { conditions, care, process, ...rest } = overrides;
+  const { conditions, care, process, routine, history, ...rest } = overrides;
   const merged: GeneratorConfig = {
     ...DEFAULT_CONFIG,
     ...rest,
+    routine: { ...DEFAULT_CONFIG.routine, ...routine },
+    history: { ...DEFAULT_CONFIG.history, ...history },
     conditions: { ...DEFAULT_CONFIG.conditions },
     care: { ...DEFAULT_CONFIG.care },
     process: { ...DEFAULT_CONFIG.process, ...process },

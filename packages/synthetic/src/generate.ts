@@ -6,12 +6,24 @@
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { addMonths, CaregapsError, loadCodesets, parseDay, withCheckDigit, type CaregapsRecord, type Codeset, type OrganisationRecord } from '@caregaps/core';
-import { availableCodes, verifyCodes, type AvailableId, type CodeFact } from './codes.js';
+import {
+  addMonths,
+  CaregapsError,
+  loadCodesets,
+  parseDay,
+  withCheckDigit,
+  type CaregapsRecord,
+  type Codeset,
+  type OrganisationRecord,
+} from '@caregaps/core';
+import { EventBuffer } from './buffer.js';
+import { allCodes, availableCodes, BACKGROUND, verifyCodes, type AvailableId, type CodeFact } from './codes.js';
 import { CONDITIONS, resolveConfig, type CareTargetId, type ConditionId, type ConfigOverrides, type GeneratorConfig } from './config.js';
+import { NdjsonEncoder, recordObjects, type PatientSketch } from './emit.js';
 import { buildHierarchy, type Practice } from './organisations.js';
-import { generatePatient, type PatientContext } from './patient.js';
+import { generatePatient, HISTORY_YEARS, type PatientContext } from './patient.js';
 import { Prng } from './prng.js';
+import { CodeTable, stepValue } from './routine.js';
 
 const AGES = 100;
 
@@ -22,26 +34,36 @@ export interface PopulationOptions {
   seed?: string | number;
   config?: ConfigOverrides;
   /**
-   * Codesets folder (or codesets already loaded, e.g. with codeset sources laid over). When given, every code the generator takes from a codeset is checked against it first, and
-   * clusters that were empty when the generator was written (codes.ts `WHEN_AVAILABLE`) are recorded if it lists codes.
+   * Codesets: a folder, or codesets already loaded (the bundled ones with any codeset source layered over them). When
+   * given, every code the generator takes from a codeset is checked against them first, clusters that were empty
+   * when the generator was written (codes.ts `WHEN_AVAILABLE`) are recorded if they list codes, and background codes
+   * that they place in a cluster are left out of the background.
    */
   codesets?: string | readonly Codeset[];
+  /**
+   * Average records (lines) per patient over the ten-year histories; background entries fill each patient's share.
+   * Default 100. Below what the care histories alone need (about 18), the file holds that many instead; 0 writes no
+   * background entries.
+   */
+  recordsPerPatient?: number;
 }
 
 export const DEFAULT_PATIENTS = 1_800_000;
 export const DEFAULT_SEED = 'caregaps';
+export const DEFAULT_RECORDS_PER_PATIENT = 100;
+/** Five times London's registered population: beyond it the hierarchy alone would not fit in memory. */
+export const MAX_PATIENTS = 50_000_000;
+export const MAX_RECORDS_PER_PATIENT = 10_000;
+/** Patients generated (without background) to calibrate the record budget to the average asked for. */
+const PILOT_PATIENTS = 4000;
+/** Random sub-streams of the pilot patients, apart from the population's own. */
+const PILOT_STREAM = 0x40000000;
 
 function logit(p: number): number {
   return Math.log(p / (1 - p));
 }
 function logistic(x: number): number {
   return 1 / (1 + Math.exp(-x));
-}
-
-function stepValue(steps: readonly (readonly [number, number])[], age: number): number {
-  let value = 0;
-  for (const [from, v] of steps) if (age >= from) value = v;
-  return value;
 }
 
 function invalid(message: string): never {
@@ -155,6 +177,13 @@ export function* testNhsNumbers(): Generator<string> {
   }
 }
 
+/** A chunk of NDJSON output, with the patients and records written so far (its own included). */
+export interface NdjsonChunk {
+  bytes: Uint8Array;
+  patients: number;
+  records: number;
+}
+
 /** A synthetic population, ready to produce its records in a fixed order. */
 export class Population {
   readonly config: GeneratorConfig;
@@ -162,6 +191,10 @@ export class Population {
   readonly seed: string | number;
   readonly practices: readonly Practice[];
   readonly organisations: readonly OrganisationRecord[];
+  /** The average records per patient asked for. */
+  readonly recordsPerPatient: number;
+  /** Average records per patient of the care histories alone (no background), from the calibration sample. */
+  readonly careRecordsPerPatient: number;
   private readonly context: PatientContext;
   /** Codes of the `WHEN_AVAILABLE` clusters that the codesets folder lists, and so are recorded. */
   readonly available: Readonly<Partial<Record<AvailableId, CodeFact>>>;
@@ -171,14 +204,26 @@ export class Population {
   constructor(options: PopulationOptions = {}) {
     this.patients = options.patients ?? DEFAULT_PATIENTS;
     this.seed = options.seed ?? DEFAULT_SEED;
-    if (!Number.isSafeInteger(this.patients) || this.patients < 1) invalid(`patients is ${this.patients}; give a whole number of at least 1`);
+    this.recordsPerPatient = options.recordsPerPatient ?? DEFAULT_RECORDS_PER_PATIENT;
+    if (!Number.isSafeInteger(this.patients) || this.patients < 1 || this.patients > MAX_PATIENTS) {
+      invalid(`patients is ${this.patients}; give a whole number from 1 to ${MAX_PATIENTS.toLocaleString('en-GB')}`);
+    }
+    if (!(this.recordsPerPatient >= 0 && this.recordsPerPatient <= MAX_RECORDS_PER_PATIENT)) {
+      invalid(`recordsPerPatient is ${this.recordsPerPatient}; give a number from 0 to ${MAX_RECORDS_PER_PATIENT.toLocaleString('en-GB')}`);
+    }
     this.config = resolveConfig(options.config);
     checkConfig(this.config);
     let available: Partial<Record<AvailableId, CodeFact>> = {};
-    if (options.codesets) {
-      const codesets = typeof options.codesets === 'string' ? loadCodesets(options.codesets) : options.codesets;
+    const codesets = typeof options.codesets === 'string' ? loadCodesets(options.codesets) : options.codesets;
+    const clustered = new Set<string>();
+    if (codesets) {
       verifyCodes(codesets);
       available = availableCodes(codesets);
+      for (const set of codesets) for (const code of set.codes.keys()) clustered.add(code);
+    }
+    const backgroundCodes = BACKGROUND.filter((b) => !clustered.has(b.fact.code));
+    if (!backgroundCodes.length) {
+      throw new CaregapsError('CG_SYNTH_CODE', 'every background code is in a cluster of the codesets given, so none is left for background entries');
     }
     this.available = available;
     const { organisations, practices } = buildHierarchy(this.config, this.patients, this.seed);
@@ -193,11 +238,21 @@ export class Population {
     let running = 0;
     for (let a = 0; a < AGES; a++) cumulative[a] = running += weights[a]!;
     cumulative[AGES - 1] = 1;
+    // Every code is numbered up front, so the table is fixed before any patient is written.
+    const codes = new CodeTable();
+    for (const fact of [...allCodes(), ...Object.values(available)]) codes.id(fact);
+    let weight = 0;
     this.context = {
       config: this.config,
       extractDay,
-      window12: addMonths(extractDay, -12),
+      yearEnds: Int32Array.from({ length: HISTORY_YEARS + 1 }, (_, k) => addMonths(extractDay, -12 * k)),
       window6: addMonths(extractDay, -6),
+      codes,
+      background: {
+        ids: Int32Array.from(backgroundCodes, (b) => codes.id(b.fact)),
+        cumulative: Float64Array.from(backgroundCodes, (b) => (weight += b.weight)),
+      },
+      recordBudget: 0,
       practices,
       ageCumulative: cumulative,
       femaleShare: female,
@@ -206,6 +261,47 @@ export class Population {
       careByPractice: calibrateCare(this.config, practices),
       available,
     };
+    const { scale, care } = this.calibrate();
+    this.context.recordBudget = scale;
+    this.careRecordsPerPatient = care;
+  }
+
+  /**
+   * The record budget that makes the average records per patient what was asked: a sample of patients is generated
+   * without background, and the budget scale is solved so that the mean of max(care records, budget × weight) is the
+   * target. The sample uses its own random sub-streams, so it changes no patient of the population.
+   */
+  private calibrate(): { scale: number; care: number } {
+    const buffer = new EventBuffer();
+    const care = new Float64Array(PILOT_PATIENTS);
+    const weight = new Float64Array(PILOT_PATIENTS);
+    for (let i = 0; i < PILOT_PATIENTS; i++) {
+      const sketch = generatePatient(this.context, new Prng(this.seed, PILOT_STREAM + i), i, '', i % this.practices.length, buffer);
+      care[i] = buffer.length + (sketch.previous ? 2 : 1);
+      weight[i] = sketch.recordWeight;
+    }
+    const meanCare = care.reduce((a, b) => a + b, 0) / PILOT_PATIENTS;
+    const target = this.recordsPerPatient;
+    if (target <= meanCare) return { scale: 0, care: meanCare };
+    const mean = (scale: number): number => {
+      let sum = 0;
+      for (let i = 0; i < PILOT_PATIENTS; i++) sum += Math.max(care[i]!, Math.round(scale * weight[i]!));
+      return sum / PILOT_PATIENTS;
+    };
+    let lo = 0;
+    let hi = 2 * target + 1;
+    while (mean(hi) < target) hi *= 2;
+    for (let i = 0; i < 60; i++) {
+      const mid = (lo + hi) / 2;
+      if (mean(mid) < target) lo = mid;
+      else hi = mid;
+    }
+    return { scale: (lo + hi) / 2, care: meanCare };
+  }
+
+  /** Every code the generator may write (the table its events are numbered by). */
+  get codes(): readonly CodeFact[] {
+    return this.context.codes.facts;
   }
 
   /**
@@ -231,13 +327,37 @@ export class Population {
    * patient's history does not depend on how many patients come before it.
    */
   *records(): Generator<CaregapsRecord[]> {
+    for (const { sketch, events } of this.generated()) yield recordObjects(sketch, events, this.context.codes.facts);
+  }
+
+  /**
+   * The same records as NDJSON bytes, in chunks of about `chunkBytes` (the last may be smaller), each with the
+   * patients and records (lines) written up to its end. Each chunk is the caller's to keep; nothing is allocated per
+   * record.
+   */
+  *ndjson(chunkBytes = 1 << 20): Generator<NdjsonChunk> {
+    const encoder = new NdjsonEncoder(this.context.codes.facts, chunkBytes);
+    let patients = 0;
+    let records = 0;
+    for (const { sketch, events } of this.generated()) {
+      encoder.patient(sketch, events);
+      patients++;
+      records += events.length + (sketch.previous ? 2 : 1);
+      if (encoder.full) yield { bytes: encoder.take(), patients, records };
+    }
+    if (encoder.size) yield { bytes: encoder.take(), patients, records };
+  }
+
+  /** Each patient in turn: demographics, and events in a buffer reused for the next patient. */
+  private *generated(): Generator<{ sketch: PatientSketch; events: EventBuffer }> {
     const numbers = testNhsNumbers();
+    const events = new EventBuffer();
     let index = 0;
     for (let pi = 0; pi < this.practices.length; pi++) {
       const practice = this.practices[pi]!;
       for (let k = 0; k < practice.listSize; k++, index++) {
-        const nhsNumber = numbers.next().value!;
-        yield generatePatient(this.context, new Prng(this.seed, index), index, nhsNumber, pi);
+        const sketch = generatePatient(this.context, new Prng(this.seed, index), index, numbers.next().value!, pi, events);
+        yield { sketch, events };
       }
     }
   }
@@ -262,8 +382,8 @@ export interface WriteResult {
   elapsedMs: number;
 }
 
-async function write(stream: WriteStream, text: string): Promise<void> {
-  if (!stream.write(text)) await once(stream, 'drain');
+async function write(stream: WriteStream, data: string | Uint8Array): Promise<void> {
+  if (!stream.write(data)) await once(stream, 'drain');
 }
 
 async function close(stream: WriteStream): Promise<void> {
@@ -289,20 +409,17 @@ export async function writePopulation(options: WriteOptions): Promise<WriteResul
   let records = 0;
   let bytes = 0;
   let done = 0;
-  let chunk = '';
-  for (const patient of population.records()) {
-    for (const record of patient) chunk += JSON.stringify(record) + '\n';
-    records += patient.length;
-    done++;
-    if (chunk.length >= 1 << 18) {
-      bytes += Buffer.byteLength(chunk);
-      await write(stream, chunk);
-      chunk = '';
+  let reported = 0;
+  for (const chunk of population.ndjson()) {
+    await write(stream, chunk.bytes);
+    bytes += chunk.bytes.length;
+    records = chunk.records;
+    done = chunk.patients;
+    if (done - reported >= every) {
+      reported = done - (done % every);
+      options.onProgress?.(done, population.patients);
     }
-    if (done % every === 0) options.onProgress?.(done, population.patients);
   }
-  bytes += Buffer.byteLength(chunk);
-  await write(stream, chunk);
   await close(stream);
   options.onProgress?.(done, population.patients);
   return {

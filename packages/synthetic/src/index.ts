@@ -1,6 +1,6 @@
 /**
  * Caregaps synthetic population generator: a deterministic, North Central London-shaped population in record format
- * v1, with the six registry conditions at London prevalence and care-process achievement close to NCL's.
+ * v1 — ten-year histories with routine care and background entries, about 100 records per patient — with the six registry conditions at London prevalence and care-process achievement close to NCL's.
  * @packageDocumentation
  */
 export {
@@ -17,8 +17,11 @@ export {
   type ProcessRateId,
   type AgeBand,
   type Borough,
+  type RoutineConfig,
+  type HistoryConfig,
+  type AgeSteps,
 } from './config.js';
-export { CODES, WHEN_AVAILABLE, allCodes, availableCodes, verifyCodes, type AvailableId, type CodeFact } from './codes.js';
+export { CODES, BACKGROUND, SMOKING_STATUS, PREVENTION_STATINS, WHEN_AVAILABLE, allCodes, availableCodes, verifyCodes, type AvailableId, type CodeFact } from './codes.js';
 export { Prng, hashSeed } from './prng.js';
 export { buildHierarchy, apportion, type Hierarchy, type Practice } from './organisations.js';
 export {
@@ -27,7 +30,12 @@ export {
   testNhsNumbers,
   DEFAULT_PATIENTS,
   DEFAULT_SEED,
+  DEFAULT_RECORDS_PER_PATIENT,
+  MAX_PATIENTS,
+  MAX_RECORDS_PER_PATIENT,
+  type NdjsonChunk,
   type PopulationOptions,
   type WriteOptions,
   type WriteResult,
 } from './generate.js';
+export { HISTORY_YEARS } from './patient.js';

@@ -1,23 +1,31 @@
 /**
- * One patient's records: a patient upsert (two when they moved practice) and a clinically plausible history of
- * coded events, all dated on or before the extract date.
+ * One patient: demographics and registration (one patient upsert, two when they moved practice), and a ten-year
+ * history of coded events into an {@link EventBuffer}: the registry conditions with their care year by year (each QOF
+ * year's care drawn at the published rate, so achievement holds at every year end, not only the last), everyone's
+ * routine care, and background entries no registry reads. Every event is dated on or before the extract date.
  * @module
  */
-import { addMonths, formatDay, type CaregapsRecord, type EventRecord, type OptOut, type PatientRecord } from '@caregaps/core';
+import { addMonths, ageInYears, type OptOut } from '@caregaps/core';
+import type { EventBuffer } from './buffer.js';
 import { CODES, type AvailableId, type CodeFact } from './codes.js';
 import { CONDITIONS, type CareTargetId, type ConditionId, type GeneratorConfig } from './config.js';
+import type { PatientSketch } from './emit.js';
 import type { Practice } from './organisations.js';
 import type { Prng } from './prng.js';
+import { background, routineCare, type BackgroundCodes, type CodeTable, type History, type Year } from './routine.js';
 
 const YEAR = 365;
 const MAX_AGE = 99;
+/** QOF years of history before the extract date. */
+export const HISTORY_YEARS = 10;
 
 /** What the generator derives once from the config and the hierarchy, shared by every patient. */
 export interface PatientContext {
   config: GeneratorConfig;
   extractDay: number;
-  /** Events "in the last 12 months" are dated after this day (QOF windows exclude the far boundary). */
-  window12: number;
+  /** The extract date and each year end before it, newest first (`HISTORY_YEARS + 1` days): year k's 12-month window is (yearEnds[k + 1], yearEnds[k]]. */
+  yearEnds: Int32Array;
+  /** Six months before the extract date. */
   window6: number;
   practices: readonly Practice[];
   /** Cumulative population share by single year of age 0…99. */
@@ -30,23 +38,13 @@ export interface PatientContext {
   careByPractice: Record<CareTargetId, Float64Array>;
   /** Codes of clusters that were empty when the generator was written and that the codesets now list. */
   available: Partial<Record<AvailableId, CodeFact>>;
+  codes: CodeTable;
+  background: BackgroundCodes;
+  /** Records (patient upserts included) a patient of relative weight 1 is given; 0 writes no background entries. */
+  recordBudget: number;
 }
 
 type Status = 'on' | 'off';
-
-/** Day-number formatting is hot: keep the strings of the ~100 years before the extract date. */
-class DayText {
-  private readonly cache = new Map<number, string>();
-  get(day: number): string {
-    let text = this.cache.get(day);
-    if (text === undefined) {
-      text = formatDay(day);
-      this.cache.set(day, text);
-    }
-    return text;
-  }
-}
-const dayText = new DayText();
 
 function pick<T>(rng: Prng, items: readonly T[]): T {
   return items[Math.floor(rng.float() * items.length)]!;
@@ -56,9 +54,12 @@ function clamp(x: number, lo: number, hi: number): number {
   return x < lo ? lo : x > hi ? hi : x;
 }
 
-/** Builds one patient. `index` is the patient's position in the population; `nhsNumber` is theirs. */
-export function generatePatient(ctx: PatientContext, rng: Prng, index: number, nhsNumber: string, practiceIndex: number): CaregapsRecord[] {
-  const { config, extractDay: E, window12: w12, practices, available } = ctx;
+/**
+ * Builds one patient into `out` (cleared first) and returns their demographics. `index` is the patient's position in
+ * the population; `nhsNumber` is theirs.
+ */
+export function generatePatient(ctx: PatientContext, rng: Prng, index: number, nhsNumber: string, practiceIndex: number, out: EventBuffer): PatientSketch {
+  const { config, extractDay: E, practices, available, yearEnds } = ctx;
   const p = config.process;
   const practice = practices[practiceIndex]!;
 
@@ -91,30 +92,38 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
   const optOuts: OptOut[] = [];
   for (const [optOut, share] of Object.entries(config.optOuts) as [OptOut, number][]) if (rng.chance(share)) optOuts.push(optOut);
 
+  // ---- the years of history this patient lived through, newest first ----
+  const years: Year[] = [];
+  for (let k = 0; k < HISTORY_YEARS; k++) {
+    const yearEnd = yearEnds[k]!;
+    const w12 = yearEnds[k + 1]!;
+    const last = Math.min(end, yearEnd);
+    if (last > w12 && last >= birth) years.push({ k, yearEnd, end: last, w12 });
+  }
+  /** The years that end on or after `day` (care that starts on `day`). */
+  const since = (day: number): Year[] => years.filter((y) => y.end >= day);
+
   // ---- events ----
-  const events: EventRecord[] = [];
-  const tag = index.toString(36);
-  let serial = 0;
-  const sourceAt = (day: number): string => (previous && day < registeredFrom ? previous.practice.code : practice.code);
-  const add = (fact: CodeFact, day: number, extra?: Partial<EventRecord>, kind = 'obs'): void => {
-    const d = clamp(day, birth, end);
-    const source = sourceAt(d);
-    const event: EventRecord = { kind: 'event', id: `${source}:${kind}:${tag}.${serial++}`, nhsNumber, code: fact.code, date: dayText.get(d) };
-    if (extra) Object.assign(event, extra);
-    event.source = source;
-    events.push(event);
+  out.clear();
+  const add = (fact: CodeFact, day: number, value = NaN, diastolic = NaN): void => out.push(ctx.codes.id(fact), clamp(day, birth, end), value, diastolic);
+  /** A day in year `y`'s 12-month window, on or after `notBefore`. */
+  const inWindow = (y: Year, notBefore = y.w12 + 1): number => between(Math.max(y.w12 + 1, notBefore), y.end);
+  /** A day in year `y`'s window at least 90 days before `day` (an earlier test that year); undefined when there is none. */
+  const earlier = (y: Year, day: number, notBefore: number): number | undefined => {
+    const lo = Math.max(y.w12 + 1, notBefore);
+    return day - 90 >= lo ? between(lo, day - 90) : undefined;
   };
-  const medicine = (fact: CodeFact, day: number): void => add(fact, day, undefined, 'med');
-  /** A day in the last 12 months (on or after `notBefore`). */
-  const inWindow = (notBefore = w12 + 1): number => between(Math.max(w12 + 1, notBefore), end);
-  /** A day before the 12-month window, not before `notBefore`; undefined when there is none. */
-  const beforeWindow = (notBefore: number): number | undefined => (notBefore <= w12 ? between(Math.max(notBefore, w12 - 540), w12) : undefined);
   const bloodPressure = (day: number, high: boolean): void => {
     const systolic = high ? rng.int(141, 178) : rng.int(104, 140);
     const diastolic = high ? rng.int(70, 98) : rng.int(58, 80);
-    add(CODES.bloodPressure, day, { values: { systolic, diastolic } });
+    add(CODES.bloodPressure, day, systolic, diastolic);
   };
   const meets = (target: CareTargetId): boolean => rng.chance(ctx.careByPractice[target][practiceIndex]!);
+  /** Monthly repeat issues of `drug` from `last` back to `first`. */
+  const repeats = (drug: CodeFact, last: number, first: number): void => {
+    for (let day = last; day >= first; day -= 28) add(drug, day);
+  };
+  const historyStart = yearEnds[HISTORY_YEARS]! + 1;
 
   // ---- conditions (drawn in CONDITIONS order so co-morbidity can depend on those before) ----
   const has = new Map<ConditionId, Status>();
@@ -128,6 +137,7 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
 
   // ---- frailty (electronic frailty index categories, 65+; a few from 50) ----
   let frail = false;
+  let frailFrom = Infinity;
   if (age >= 50) {
     const f = config.frailty65;
     const ratio = (has.get('diabetes') === 'on' ? config.diabetesFrailtyRatio : 1) * (age >= 65 ? 1 : 0.15);
@@ -140,6 +150,7 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     else if (x < severe + moderate) add(CODES.frailtyModerate, latest);
     else if (x < severe + moderate + mild) add(CODES.frailtyMild, latest);
     frail = x < severe + moderate;
+    if (frail) frailFrom = latest;
     if (frail && rng.chance(0.3)) add(CODES.frailtyMild, latest - rng.int(YEAR, 3 * YEAR));
   }
 
@@ -156,68 +167,55 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
       add(CODES.diabetesResolved, between(dx + 1, end));
     } else {
       if (dx < end - YEAR && rng.chance(p.repeatDiagnosisCode)) add(code, between(dx + 30, end));
-      diabetesCare(dx, type1);
+      for (const y of since(dx)) diabetesYear(y, dx);
+      if (!type1 && age >= 40 && rng.chance(p.statinFrom40)) repeats(pick(rng, CODES.statins), end - rng.int(0, 27), Math.max(dx, historyStart, birth + 40 * YEAR));
     }
   }
 
-  function diabetesCare(dx: number, type1: boolean): void {
+  /** One QOF year of diabetes care. */
+  function diabetesYear(y: Year, dx: number): void {
     // HbA1c: the latest value decides DM020 (≤58, not moderately/severely frail) or DM021 (≤75, frail).
-    const threshold = frail ? 75 : 58;
-    const met = meets(frail ? 'dmHbA1c75Frail' : 'dmHbA1c58');
-    let latestDay: number | undefined;
-    let latestValue = 0;
+    const frailThen = frail && frailFrom <= y.yearEnd;
+    const threshold = frailThen ? 75 : 58;
+    const met = meets(frailThen ? 'dmHbA1c75Frail' : 'dmHbA1c58');
+    let tested: number | undefined;
+    let value = 0;
     if (met) {
-      latestDay = inWindow(dx);
-      latestValue = Math.round(clamp((frail ? 60 : 50) + rng.normal() * 6, 36, threshold));
+      tested = inWindow(y, dx);
+      value = Math.round(clamp((frailThen ? 60 : 50) + rng.normal() * 6, 36, threshold));
     } else if (rng.chance(p.untargetedTestedShare)) {
-      latestDay = inWindow(dx);
-      latestValue = Math.round(threshold + 1 + Math.abs(rng.normal()) * 14);
-    } else {
-      latestDay = beforeWindow(dx);
-      latestValue = Math.round(clamp(58 + rng.normal() * 12, 38, 130));
+      tested = inWindow(y, dx);
+      value = Math.round(threshold + 1 + Math.abs(rng.normal()) * 14);
     }
-    if (latestDay !== undefined) {
-      let day = latestDay;
-      let value = latestValue;
-      add(CODES.hba1c, day, { value, unit: 'mmol/mol' });
-      for (day -= rng.int(150, 240); day >= Math.max(dx, E - 3 * YEAR); day -= rng.int(150, 240)) {
-        value = Math.round(clamp(value + rng.normal() * 6, 35, 130));
-        add(CODES.hba1c, day, { value, unit: 'mmol/mol' });
-      }
+    if (tested !== undefined) {
+      add(CODES.hba1c, tested, value);
+      const before = earlier(y, tested, dx);
+      if (before !== undefined && rng.chance(0.5)) add(CODES.hba1c, before, Math.round(clamp(value + rng.normal() * 6, 35, 130)));
     }
     if (!met) {
-      const testedInWindow = latestDay !== undefined && latestDay > w12;
-      if (!testedInWindow && rng.chance(p.fructosamineInsteadOfHbA1c)) add(CODES.fructosamine, inWindow(dx), { value: rng.int(250, 400), unit: 'micromol/L' });
-      if (rng.chance(p.pcaUnsuitable)) add(CODES.diabetesUnsuitable, inWindow());
-      if (testedInWindow && rng.chance(p.pcaMaxTherapy)) add(CODES.diabetesMaxTherapy, inWindow(latestDay));
+      if (tested === undefined && rng.chance(p.fructosamineInsteadOfHbA1c)) add(CODES.fructosamine, inWindow(y, dx), rng.int(250, 400));
+      if (rng.chance(p.pcaUnsuitable)) add(CODES.diabetesUnsuitable, inWindow(y));
+      if (tested !== undefined && rng.chance(p.pcaMaxTherapy)) add(CODES.diabetesMaxTherapy, inWindow(y, tested));
       if (rng.chance(p.twoInvitations)) {
-        const first = inWindow(testedInWindow ? latestDay! + 1 : w12 + 1);
-        if (first + 7 <= end) {
+        const first = inWindow(y, tested !== undefined ? tested + 1 : y.w12 + 1);
+        if (first + 7 <= y.end) {
           add(CODES.diabetesInvite1, first);
-          add(CODES.diabetesInvite2, between(first + 7, Math.min(end, first + 42)));
+          add(CODES.diabetesInvite2, between(first + 7, Math.min(y.end, first + 42)));
         }
       }
     }
 
-    // Blood pressure (DM036 ≤140/90, DM019 ≤140/80: readings that meet are ≤140/80).
+    // Blood pressure (DM036 ≤140/90, DM019 ≤140/80: readings that meet it are ≤140/80).
     const bpMet = meets('dmBloodPressure');
-    const bpTested = bpMet || rng.chance(p.untargetedTestedShare);
-    const latestBp = bpTested ? inWindow(dx) : beforeWindow(dx);
-    if (latestBp !== undefined) {
-      bloodPressure(latestBp, !bpMet);
-      for (let day = latestBp - rng.int(150, 240); day >= Math.max(dx, E - 2 * YEAR); day -= rng.int(150, 240)) bloodPressure(day, rng.chance(0.3));
+    if (bpMet || rng.chance(p.untargetedTestedShare)) {
+      const day = inWindow(y, dx);
+      bloodPressure(day, !bpMet);
+      const before = earlier(y, day, dx);
+      if (before !== undefined && rng.chance(0.5)) bloodPressure(before, rng.chance(0.3));
     }
-    if (!bpMet && rng.chance(p.pcaMaxTherapy)) add(CODES.maxBpTherapy, inWindow());
+    if (!bpMet && rng.chance(p.pcaMaxTherapy)) add(CODES.maxBpTherapy, inWindow(y));
 
-    if (available.footRiskClassification) {
-      const footCheck = meets('dmFootCheck') ? inWindow(dx) : rng.chance(p.earlierReviewWhenMissed) ? beforeWindow(dx) : undefined;
-      if (footCheck !== undefined) add(available.footRiskClassification, footCheck);
-    }
-
-    if (!type1 && age >= 40 && rng.chance(p.statinFrom40)) {
-      const statin = pick(rng, CODES.statins);
-      for (let day = end - rng.int(0, 84); day > Math.max(dx, E - YEAR); day -= 84) medicine(statin, day);
-    }
+    if (available.footRiskClassification && meets('dmFootCheck')) add(available.footRiskClassification, inWindow(y, dx));
   }
 
   const af = has.get('atrialFibrillation');
@@ -225,17 +223,20 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     const dx = between(Math.max(birth + 30 * YEAR, E - 15 * YEAR), end);
     add(rng.weighted([[CODES.atrialFibrillation[0], 0.6], [CODES.atrialFibrillation[1], 0.25], [CODES.atrialFibrillation[2], 0.15]] as const), dx);
     const doac = age >= 80 ? CODES.apixaban2_5 : CODES.apixaban5;
+    const first = Math.max(dx, historyStart);
     if (meets('afAnticoagulation')) {
-      const drug = rng.chance(p.warfarinInsteadOfDoac) ? pick(rng, CODES.warfarin) : doac;
-      for (let day = end - rng.int(0, 55); day >= Math.max(dx, E - YEAR); day -= 56) medicine(drug, day);
+      repeats(rng.chance(p.warfarinInsteadOfDoac) ? pick(rng, CODES.warfarin) : doac, end - rng.int(0, 27), first);
     } else if (rng.chance(p.earlierReviewWhenMissed) && dx < ctx.window6 - 60) {
-      for (let day = ctx.window6 - rng.int(1, 56); day >= Math.max(dx, E - 2 * YEAR); day -= 56) medicine(doac, day);
+      // Anticoagulated once, stopped more than six months ago.
+      repeats(doac, ctx.window6 - rng.int(1, 28), first);
     }
-    if (diabetes !== 'on') bloodPressure(between(E - 2 * YEAR, end), rng.chance(0.25));
-    if (available.cha2ds2vasc && meets('afCha2ds2vasc')) {
-      // Age (65–74: 1, 75+: 2), female sex, diabetes, and hypertension or vascular disease drawn at random.
-      const score = (age >= 75 ? 2 : age >= 65 ? 1 : 0) + (sex === 'female' ? 1 : 0) + (diabetes === 'on' ? 1 : 0) + rng.int(0, 2);
-      add(available.cha2ds2vasc, inWindow(dx), { value: score });
+    if (available.cha2ds2vasc) {
+      for (const y of since(dx)) {
+        if (!meets('afCha2ds2vasc')) continue;
+        // Age (65–74: 1, 75+: 2), female sex, diabetes, and hypertension or vascular disease drawn at random.
+        const score = (age >= 75 ? 2 : age >= 65 ? 1 : 0) + (sex === 'female' ? 1 : 0) + (diabetes === 'on' ? 1 : 0) + rng.int(0, 2);
+        add(available.cha2ds2vasc, inWindow(y, dx), score);
+      }
     }
   }
 
@@ -246,10 +247,11 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     add(rng.weighted([[CODES.copd[0], 0.5], [CODES.copd[1], 0.2], [CODES.copd[2], 0.2], [CODES.copd[3], 0.1]] as const), dx);
     if (copd === 'off') add(CODES.copdResolved, between(dx + 1, end));
     else {
-      const review = meets('copdReview') ? inWindow(dx) : rng.chance(p.earlierReviewWhenMissed) ? beforeWindow(dx) : undefined;
-      if (review !== undefined) {
+      for (const y of since(dx)) {
+        if (!meets('copdReview')) continue;
+        const review = inWindow(y, dx);
         add(CODES.copdReview, review);
-        add(CODES.copdExacerbations, review, { value: rng.int(0, 4) });
+        add(CODES.copdExacerbations, review, rng.int(0, 4));
         add(rng.weighted(CODES.mrcGrades.map((g, i) => [g, [0.15, 0.35, 0.3, 0.15, 0.05][i]!] as const)), review);
       }
     }
@@ -266,38 +268,44 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     const inhaler = pick(rng, age < 12 ? CODES.inhaledSteroidsChild : CODES.inhaledSteroidsAdult);
     const resolved = asthma === 'off' && dx < end && rng.chance(p.resolvedAmongOffRegisterAsthma);
     if (asthma === 'on') {
-      const issues = rng.int(1, 4);
-      for (let i = 0; i < issues; i++) medicine(inhaler, inWindow(dx));
+      // Treated every year: on the QOF register (an asthma medicine in the last 12 months) at every year end.
+      for (const y of since(dx)) {
+        const issues = rng.int(1, 4);
+        for (let i = 0; i < issues; i++) add(inhaler, inWindow(y, dx));
+      }
     } else if (resolved) {
       add(CODES.asthmaResolved, between(dx + 1, end));
     } else {
-      const last = beforeWindow(dx);
-      if (last !== undefined) medicine(inhaler, last);
+      // Untreated now; treated in some earlier years.
+      for (const y of since(dx)) if (y.k > 0 && rng.chance(p.untreatedAsthmaEarlierIssue)) add(inhaler, inWindow(y, dx));
     }
     // Reviews follow the AST007 target for all unresolved asthma, treated or not: the QOF register counts only the
     // treated, the NCL children's register counts both.
     if (!resolved) {
-      if (meets('asthmaReview')) {
-        const review = inWindow(dx);
-        if (available.asthmaReview) add(available.asthmaReview, review);
-        add(CODES.asthmaActionPlan, review);
-        add(age < 12 ? CODES.childhoodAsthmaControlTest : CODES.asthmaControlTest, review, { value: rng.int(12, 25) });
-        add(CODES.asthmaExacerbations, review, { value: rng.int(0, 3) });
-      } else {
-        if (rng.chance(p.pcaUnsuitable)) add(CODES.asthmaUnsuitable, inWindow());
-        else if (rng.chance(p.pcaDeclined)) add(rng.chance(0.5) ? CODES.asthmaDeclined : CODES.asthmaMonitoringRefused, inWindow());
-        if (rng.chance(p.twoInvitations)) {
-          const first = inWindow();
-          if (first + 7 <= end) {
-            add(CODES.asthmaInvite1, first);
-            add(CODES.asthmaInvite2, between(first + 7, Math.min(end, first + 42)));
+      for (const y of since(dx)) {
+        if (meets('asthmaReview')) {
+          const review = inWindow(y, dx);
+          if (available.asthmaReview) add(available.asthmaReview, review);
+          add(CODES.asthmaActionPlan, review);
+          add(ageInYears(birth, review) < 12 ? CODES.childhoodAsthmaControlTest : CODES.asthmaControlTest, review, rng.int(12, 25));
+          add(CODES.asthmaExacerbations, review, rng.int(0, 3));
+        } else {
+          if (rng.chance(p.pcaUnsuitable)) add(CODES.asthmaUnsuitable, inWindow(y));
+          else if (rng.chance(p.pcaDeclined)) add(rng.chance(0.5) ? CODES.asthmaDeclined : CODES.asthmaMonitoringRefused, inWindow(y));
+          if (rng.chance(p.twoInvitations)) {
+            const first = inWindow(y);
+            if (first + 7 <= y.end) {
+              add(CODES.asthmaInvite1, first);
+              add(CODES.asthmaInvite2, between(first + 7, Math.min(y.end, first + 42)));
+            }
           }
         }
       }
     }
   }
 
-  if (has.get('smi')) {
+  const smi = has.get('smi');
+  if (smi) {
     const dx = between(Math.max(birth + 16 * YEAR, E - 30 * YEAR), end);
     const code = rng.weighted([[CODES.smi[0], 0.35], [CODES.smi[1], 0.3], [CODES.smi[2], 0.2], [CODES.smi[3], 0.15]] as const);
     add(code, dx);
@@ -306,57 +314,52 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
       latestMh = between(dx + 1, end);
       add(code === CODES.smi[1] ? CODES.bipolarInRemission : CODES.schizophreniaInRemission, latestMh);
     }
-    // MH002: a care plan in the last 12 months, on or after the latest diagnosis.
-    if (available.smiCarePlan && meets('smiCarePlan')) add(available.smiCarePlan, inWindow(latestMh));
-    // The physical health checks are correlated: most patients who have one have the others.
+    // The physical health checks are correlated: most patients who have one have the others, and a patient's
+    // engagement carries from year to year (one score for all years; assumption), so a 24-month window (MH011 for
+    // patients without risk factors) sees about the 12-month rate, not the union of two independent years.
     const shared = rng.float();
-    const check = (target: CareTargetId): boolean =>
-      (rng.chance(p.smiChecksCorrelation) ? shared : rng.float()) < ctx.careByPractice[target][practiceIndex]!;
-    // A diabetic patient's blood pressure series is already written by diabetesCare.
-    if (check('smiBloodPressure') && diabetes !== 'on') bloodPressure(inWindow(), rng.chance(0.2));
-    if (check('smiBmi')) add(CODES.bmi, inWindow(), { value: Math.round(clamp(28 + rng.normal() * 5, 16, 50) * 10) / 10, unit: 'kg/m2' });
-    if (check('smiAlcohol')) add(pick(rng, CODES.alcohol), inWindow());
-    if (check('smiCholesterol')) add(CODES.cholesterol, inWindow(), { value: Math.round(clamp(5 + rng.normal(), 2.5, 9) * 10) / 10, unit: 'mmol/L' });
-    if (available.smoking && check('smiSmoking')) add(available.smoking, inWindow());
-    if (check('smiGlucose') && diabetes !== 'on') add(CODES.hba1c, inWindow(), { value: rng.int(31, 47), unit: 'mmol/mol' });
-  }
-
-  if (has.get('learningDisability')) {
-    const dx = between(birth, Math.min(end, birth + 12 * YEAR));
-    add(rng.weighted([[CODES.learningDisability[0], 0.55], [CODES.learningDisability[1], 0.35], [CODES.learningDisability[2], 0.1]] as const), dx);
-    if (age >= 14 && diabetes !== 'on' && rng.chance(p.ldBloodPressureFrom14)) bloodPressure(inWindow(), rng.chance(0.15));
-    if (age >= 14 && available.ldHealthCheck && meets('ldHealthCheck')) {
-      const check = inWindow();
-      add(available.ldHealthCheck, check);
-      // Of those checked, the share who also get a health action plan, so that check + plan reaches its own target.
-      const planned = ctx.careByPractice.ldHealthCheckAndPlan[practiceIndex]! / ctx.careByPractice.ldHealthCheck[practiceIndex]!;
-      if (available.ldActionPlan && rng.chance(planned)) add(available.ldActionPlan, check);
+    for (const y of since(dx)) {
+      // MH002: a care plan in the last 12 months, on or after the latest diagnosis.
+      if (available.smiCarePlan && meets('smiCarePlan')) add(available.smiCarePlan, inWindow(y, latestMh <= y.end ? latestMh : dx));
+      const check = (target: CareTargetId): boolean =>
+        (rng.chance(p.smiChecksCorrelation) ? shared : rng.float()) < ctx.careByPractice[target][practiceIndex]!;
+      // A diabetic patient's blood pressure and HbA1c are already written by the diabetes care.
+      if (check('smiBloodPressure') && diabetes !== 'on') bloodPressure(inWindow(y), rng.chance(0.2));
+      if (check('smiBmi')) add(CODES.bmi, inWindow(y), Math.round(clamp(28 + rng.normal() * 5, 16, 50) * 10) / 10);
+      if (check('smiAlcohol')) add(pick(rng, CODES.alcohol), inWindow(y));
+      if (check('smiCholesterol')) add(CODES.cholesterol, inWindow(y), Math.round(clamp(5 + rng.normal(), 2.5, 9) * 10) / 10);
+      if (available.smoking && check('smiSmoking')) add(available.smoking, inWindow(y));
+      if (check('smiGlucose') && diabetes !== 'on') add(CODES.hba1c, inWindow(y), rng.int(31, 47));
     }
   }
 
-  // ---- everyone else: opportunistic checks ----
-  if (has.size === 0) {
-    if (age >= 40 && rng.chance(p.bloodPressureCheckFrom40)) bloodPressure(between(E - 3 * YEAR, end), rng.chance(0.2));
-    if (age >= 45 && rng.chance(p.hba1cScreeningFrom45)) add(CODES.hba1c, between(E - 3 * YEAR, end), { value: rng.int(30, 47), unit: 'mmol/mol' });
+  const ld = has.get('learningDisability');
+  if (ld) {
+    const dx = between(birth, Math.min(end, birth + 12 * YEAR));
+    add(rng.weighted([[CODES.learningDisability[0], 0.55], [CODES.learningDisability[1], 0.35], [CODES.learningDisability[2], 0.1]] as const), dx);
+    for (const y of since(dx)) {
+      if (ageInYears(birth, y.yearEnd) < 14) continue;
+      if (diabetes !== 'on' && rng.chance(p.ldBloodPressureFrom14)) bloodPressure(inWindow(y), rng.chance(0.15));
+      if (available.ldHealthCheck && meets('ldHealthCheck')) {
+        const check = inWindow(y);
+        add(available.ldHealthCheck, check);
+        // Of those checked, the share who also get a health action plan, so that check + plan reaches its own target.
+        const planned = ctx.careByPractice.ldHealthCheckAndPlan[practiceIndex]! / ctx.careByPractice.ldHealthCheck[practiceIndex]!;
+        if (available.ldActionPlan && rng.chance(planned)) add(available.ldActionPlan, check);
+      }
+    }
   }
 
-  // ---- the records, patient first ----
-  const records: CaregapsRecord[] = [];
-  const patient = (code: string, from: number, to: number | undefined): PatientRecord => ({
-    kind: 'patient',
-    nhsNumber,
-    birthDate: dayText.get(birth),
-    sex,
-    practice: code,
-    registeredFrom: dayText.get(from),
-    registeredTo: to === undefined ? null : dayText.get(to),
-    deathDate: deathDay === undefined ? null : dayText.get(deathDay),
-    optOuts,
-    source: code,
+  // ---- everyone: routine care the registers' own care has not recorded, then background entries ----
+  const history: History = { rng, birth, end, age, years, historyStart, add, inWindow, repeats };
+  routineCare(ctx, history, {
+    bloodPressure: diabetes === 'on' || !!smi || !!ld,
+    bmi: !!smi,
+    smokingStatus: !!smi,
+    cholesterol: !!smi,
+    hba1c: !!diabetes || !!smi,
+    statin: diabetes === 'on',
   });
-  if (previous) records.push({ ...patient(previous.practice.code, previous.from, registeredFrom - 1), deathDate: null });
-  records.push(patient(practice.code, registeredFrom, deathDay ?? leftDay));
-  events.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
-  for (const e of events) records.push(e);
-  return records;
+  const recordWeight = background(ctx, history, out, previous ? 2 : 1);
+  return { nhsNumber, tag: index.toString(36), birth, sex, practice, registeredFrom, deathDay, leftDay, previous, optOuts, recordWeight };
 }

@@ -4,8 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CaregapsError, checkRecord, isValidNhsNumber, loadCodesets, type CaregapsRecord, type PatientRecord } from '@caregaps/core';
-import { allCodes, buildHierarchy, DEFAULT_CONFIG, Population, Prng, resolveConfig, testNhsNumbers, verifyCodes, writePopulation } from '@caregaps/synthetic';
+import { CaregapsError, checkRecord, isValidNhsNumber, loadCodesets, type CaregapsRecord, type EventRecord, type PatientRecord } from '@caregaps/core';
+import {
+  allCodes,
+  BACKGROUND,
+  buildHierarchy,
+  DEFAULT_CONFIG,
+  MAX_PATIENTS,
+  Population,
+  PREVENTION_STATINS,
+  Prng,
+  resolveConfig,
+  SMOKING_STATUS,
+  testNhsNumbers,
+  verifyCodes,
+  writePopulation,
+} from '@caregaps/synthetic';
 
 const CODESETS = fileURLToPath(new URL('../../../codesets', import.meta.url));
 const dirs: string[] = [];
@@ -57,7 +71,7 @@ describe('writePopulation', () => {
 
   it('writes only lines that pass checkRecord, real codes, unique test-range NHS numbers and no date after the extract', async () => {
     const dir = scratch();
-    const result = await writePopulation({ patients: 20_000, seed: 'valid', output: dir, codesets: CODESETS });
+    const result = await writePopulation({ patients: 5_000, seed: 'valid', output: dir, codesets: CODESETS });
     const known = new Set<string>();
     for (const set of loadCodesets(CODESETS)) for (const code of set.codes.keys()) known.add(code);
     const cited = new Set(allCodes().filter((f) => f.from === 'cited').map((f) => f.code));
@@ -67,27 +81,33 @@ describe('writePopulation', () => {
     const ids = new Set<string>();
     let events = 0;
     let moves = 0;
+    // Faults are collected and compared once: an expect per line would dominate the test's time.
+    const faults: string[] = [];
+    const fault = (ok: boolean, what: string, line: string): void => {
+      if (!ok && faults.length < 10) faults.push(`${what}: ${line}`);
+    };
     for (const line of lines) {
       const record = JSON.parse(line) as CaregapsRecord;
-      expect(checkRecord(record), line).toBeUndefined();
+      fault(checkRecord(record) === undefined, 'checkRecord', line);
       if (record.kind === 'patient') {
-        expect(record.nhsNumber.startsWith('999')).toBe(true);
-        expect(record.registeredFrom <= DEFAULT_CONFIG.extractDate).toBe(true);
+        fault(record.nhsNumber.startsWith('999'), 'test range', line);
+        fault(record.registeredFrom <= DEFAULT_CONFIG.extractDate, 'registered after the extract', line);
         if (firstPractice.has(record.nhsNumber)) moves++;
         else firstPractice.set(record.nhsNumber, record.practice);
       } else if (record.kind === 'event') {
         events++;
-        expect(known.has(record.code) || cited.has(record.code), record.code).toBe(true);
-        expect(record.date <= DEFAULT_CONFIG.extractDate).toBe(true);
-        expect(ids.has(record.id), record.id).toBe(false);
+        fault(known.has(record.code) || cited.has(record.code), 'unknown code', line);
+        fault(record.date <= DEFAULT_CONFIG.extractDate, 'dated after the extract', line);
+        fault(!ids.has(record.id), 'repeated id', line);
         ids.add(record.id);
       }
     }
-    expect(firstPractice.size).toBe(20_000);
-    expect(events).toBeGreaterThan(20_000);
+    expect(faults).toEqual([]);
+    expect(firstPractice.size).toBe(5_000);
+    expect(events).toBeGreaterThan(5_000 * 90);
     // About 4 % of patients moved practice: their second upsert names the new practice.
-    expect(moves / 20_000).toBeGreaterThan(0.02);
-    expect(moves / 20_000).toBeLessThan(0.06);
+    expect(moves / 5_000).toBeGreaterThan(0.02);
+    expect(moves / 5_000).toBeLessThan(0.06);
     for (const line of readFileSync(result.organisationsFile, 'utf8').split('\n').filter(Boolean)) {
       expect(checkRecord(JSON.parse(line)), line).toBeUndefined();
     }
@@ -96,6 +116,90 @@ describe('writePopulation', () => {
   it('refuses a population size that is not a whole number of at least 1', async () => {
     await expect(writePopulation({ patients: 0, output: scratch() })).rejects.toMatchObject({ code: 'CG_SYNTH_CONFIG' });
     await expect(writePopulation({ patients: 2.5, output: scratch() })).rejects.toMatchObject({ code: 'CG_SYNTH_CONFIG' });
+  });
+
+  it('refuses sizes beyond its bounds before doing any work', () => {
+    const started = performance.now();
+    expect(() => new Population({ patients: 1e12 })).toThrow(/patients is 1000000000000; give a whole number from 1 to 50,000,000/);
+    expect(() => new Population({ patients: MAX_PATIENTS + 1 })).toThrow(expect.objectContaining({ code: 'CG_SYNTH_CONFIG' }));
+    expect(() => new Population({ patients: 10, recordsPerPatient: -1 })).toThrow(/recordsPerPatient is -1/);
+    expect(() => new Population({ patients: 10, recordsPerPatient: Number.NaN })).toThrow(/recordsPerPatient/);
+    expect(() => new Population({ patients: 10, recordsPerPatient: 1e6 })).toThrow(/from 0 to 10,000/);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('ten-year histories', () => {
+  const clustered = new Set(loadCodesets(CODESETS).flatMap((s) => [...s.codes.keys()]));
+  const generate = (patients: number, recordsPerPatient: number, seed = 'history', codesets: string = CODESETS): CaregapsRecord[] => {
+    const out: CaregapsRecord[] = [];
+    for (const records of new Population({ patients, seed, recordsPerPatient, codesets }).records()) out.push(...records);
+    return out;
+  };
+
+  it('writes the average number of records per patient asked for', () => {
+    for (const target of [100, 40]) {
+      const records = generate(4000, target);
+      expect(Math.abs(records.length / 4000 - target) / target, `${records.length / 4000} records per patient`).toBeLessThan(0.05);
+    }
+  });
+
+  it('writes only the care histories (no background) with recordsPerPatient 0', () => {
+    const records = generate(2000, 0);
+    const population = new Population({ patients: 10, seed: 'history', codesets: CODESETS });
+    expect(records.every((r) => r.kind !== 'event' || !BACKGROUND.some((b) => b.fact.code === r.code))).toBe(true);
+    expect(records.length / 2000).toBeGreaterThan(population.careRecordsPerPatient * 0.8);
+  });
+
+  it('fills most of the history with background entries in no cluster, and gives every adult routine care', () => {
+    const records = generate(3000, 100);
+    const events = records.filter((r): r is EventRecord => r.kind === 'event');
+    const background = events.filter((e) => !clustered.has(e.code) && !allCodes().some((f) => f.code === e.code && f.medicine));
+    expect(background.length / events.length).toBeGreaterThan(0.6);
+    for (const b of BACKGROUND) expect(clustered.has(b.fact.code), b.fact.code).toBe(false);
+    // Routine measurements: blood pressure, BMI, cholesterol and a smoking status for a good share of adults.
+    const adults = new Set(records.filter((r): r is PatientRecord => r.kind === 'patient' && r.birthDate < '2000-01-01').map((r) => r.nhsNumber));
+    for (const code of ['163020007', '60621009', '1005671000000105', ...Object.values(SMOKING_STATUS).map((f) => f.code)].slice(0, 3)) {
+      const measured = new Set(events.filter((e) => e.code === code && adults.has(e.nhsNumber)).map((e) => e.nhsNumber));
+      expect(measured.size / adults.size, code).toBeGreaterThan(0.3);
+    }
+    // Monthly repeats: a patient's statin issues are 28 days apart.
+    const statins = new Set(PREVENTION_STATINS.map((f) => f.code));
+    const issues = new Map<string, string[]>();
+    for (const e of events) if (statins.has(e.code)) issues.set(e.nhsNumber, [...(issues.get(e.nhsNumber) ?? []), e.date]);
+    const long = [...issues.values()].filter((d) => d.length >= 12);
+    expect(long.length).toBeGreaterThan(50);
+    for (const dates of long.slice(0, 20)) expect((Date.parse(dates[1]!) - Date.parse(dates[0]!)) / 86_400_000).toBe(28);
+  });
+
+  it('spreads the records over the ten years before the extract date', () => {
+    const events = generate(3000, 100).filter((r): r is EventRecord => r.kind === 'event');
+    const years = new Map<string, number>();
+    for (const e of events) if (e.date > '2015-03-31') years.set(e.date.slice(0, 4), (years.get(e.date.slice(0, 4)) ?? 0) + 1);
+    for (let year = 2016; year <= 2024; year++) expect(years.get(String(year)) ?? 0, String(year)).toBeGreaterThan(events.length / 20);
+    // Registry-relevant care too: HbA1c, reviews and blood pressure in every year, not only the last.
+    const relevant = events.filter((e) => clustered.has(e.code));
+    for (let year = 2016; year <= 2024; year++) expect(relevant.filter((e) => e.date.startsWith(String(year))).length, String(year)).toBeGreaterThan(relevant.length / 25);
+  });
+
+  it('leaves out of the background a code the codesets place in a cluster', () => {
+    const dir = scratch();
+    cpSync(CODESETS, dir, { recursive: true });
+    const file = join(dir, 'DMTYPE1_COD.csv');
+    writeFileSync(file, `${readFileSync(file, 'utf8').trimEnd()}\n"185349003","Encounter for check up (test only)"\n`);
+    const records = generate(300, 100, 'history', dir);
+    expect(records.some((r) => r.kind === 'event' && r.code === '185349003')).toBe(false);
+    expect(generate(300, 100, 'history').some((r) => r.kind === 'event' && r.code === '185349003')).toBe(true);
+  });
+
+  it('writes the same bytes as JSON.stringify of the record objects', () => {
+    const population = new Population({ patients: 1500, seed: 'bytes', codesets: CODESETS });
+    let expected = '';
+    for (const records of population.records()) for (const r of records) expected += JSON.stringify(r) + '\n';
+    const chunks = [...population.ndjson(64 << 10)];
+    expect(Buffer.concat(chunks.map((c) => c.bytes)).toString('utf8')).toBe(expected);
+    expect(chunks.at(-1)!.records).toBe(expected.split('\n').length - 1);
+    expect(chunks.at(-1)!.patients).toBe(1500);
   });
 });
 

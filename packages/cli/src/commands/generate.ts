@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { DEFAULT_PATIENTS, DEFAULT_SEED, writePopulation } from '@caregaps/synthetic';
+import { DEFAULT_PATIENTS, DEFAULT_RECORDS_PER_PATIENT, DEFAULT_SEED, MAX_PATIENTS, MAX_RECORDS_PER_PATIENT, writePopulation } from '@caregaps/synthetic';
 import { CaregapsError, loadCodesetLayers } from '@caregaps/core';
 import { BUNDLED, EXIT, report, type Io } from '../io.js';
 import { codesetSourceOption, describeSources, type Register } from '../command.js';
@@ -13,14 +13,20 @@ export interface GenerateOptions {
   codesets: string;
   codesetsFrom?: string[];
   extractDate?: string;
+  recordsPerPatient: string;
 }
 
 /** `caregaps generate`: writes a synthetic population (records.ndjson and organisations.ndjson) into a folder. */
 export async function generate(io: Io, options: GenerateOptions): Promise<number> {
   try {
+    // Both bounds are checked before anything is generated: a population too large to build fails here, not in memory.
     const patients = Number(options.patients.replaceAll('_', ''));
-    if (!Number.isSafeInteger(patients) || patients < 1) {
-      throw new CaregapsError('CG_USAGE', `--patients "${options.patients}" is not a whole number of at least 1`);
+    if (!Number.isSafeInteger(patients) || patients < 1 || patients > MAX_PATIENTS) {
+      throw new CaregapsError('CG_USAGE', `--patients "${options.patients}" must be a whole number from 1 to ${MAX_PATIENTS.toLocaleString('en-GB')}`);
+    }
+    const recordsPerPatient = Number(options.recordsPerPatient.replaceAll('_', ''));
+    if (options.recordsPerPatient.trim() === '' || !(recordsPerPatient >= 0 && recordsPerPatient <= MAX_RECORDS_PER_PATIENT)) {
+      throw new CaregapsError('CG_USAGE', `--records-per-patient "${options.recordsPerPatient}" must be a number from 0 to ${MAX_RECORDS_PER_PATIENT.toLocaleString('en-GB')}`);
     }
     const bar = io.interactive
       ? new SingleBar({ format: 'generating {bar} {percentage}% | {value}/{total} patients | {duration_formatted} | eta {eta_formatted}', stream: process.stderr, fps: 5 })
@@ -36,12 +42,13 @@ export async function generate(io: Io, options: GenerateOptions): Promise<number
       seed: options.seed,
       output: options.output,
       codesets: layers.codesets,
+      recordsPerPatient,
       ...(options.extractDate ? { config: { extractDate: options.extractDate } } : {}),
       onProgress: (done) => bar?.update(done),
     });
     bar?.stop();
     io.err(
-      `${result.patients} patients in ${result.practices} practices: ${result.records} records (${(result.bytes / 1e6).toFixed(1)} MB) ` +
+      `${result.patients} patients in ${result.practices} practices: ${result.records} records, ${(result.records / result.patients).toFixed(1)} per patient (${(result.bytes / 1e6).toFixed(1)} MB) ` +
         `written to ${resolve(result.recordsFile)} and ${resolve(result.organisationsFile)} in ${(result.elapsedMs / 1000).toFixed(1)} s\n`,
     );
     return EXIT.ok;
@@ -50,7 +57,12 @@ export async function generate(io: Io, options: GenerateOptions): Promise<number
   }
 }
 
-const GENERATE_DEFAULTS = { patients: String(DEFAULT_PATIENTS), seed: DEFAULT_SEED, codesets: BUNDLED.codesets };
+const GENERATE_DEFAULTS = {
+  patients: String(DEFAULT_PATIENTS),
+  seed: DEFAULT_SEED,
+  codesets: BUNDLED.codesets,
+  recordsPerPatient: String(DEFAULT_RECORDS_PER_PATIENT),
+};
 
 /** `caregaps generate`. */
 export const register: Register = (program, { io, exit }) => {
@@ -61,6 +73,7 @@ export const register: Register = (program, { io, exit }) => {
     .option('--patients <n>', 'number of patients', GENERATE_DEFAULTS.patients)
     .option('--seed <seed>', 'random seed: the same seed gives byte-identical files', GENERATE_DEFAULTS.seed)
     .option('--extract-date <date>', 'no record is dated after this day (default 2025-03-31)')
-    .option('--codesets <dir>', 'codesets to check the generated codes against', GENERATE_DEFAULTS.codesets);
+    .option('--codesets <dir>', 'codesets to check the generated codes against', GENERATE_DEFAULTS.codesets)
+    .option('--records-per-patient <n>', 'average records per patient over ten-year histories', GENERATE_DEFAULTS.recordsPerPatient);
   codesetSourceOption(command).action(async (opts: GenerateOptions) => exit(await generate(io, opts)));
 };
