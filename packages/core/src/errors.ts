@@ -34,6 +34,8 @@ export const ERRORS = {
   CG_ENGINE_LOCKED: 'Another running process has this engine store open. Use one engine per store directory, or stop the other process.',
   CG_ENGINE_CLOSED: 'The engine was closed. Create a new engine (it recovers from its store).',
   CG_ENGINE_ORGANISATION_CYCLE: 'The organisation record would make an organisation its own ancestor. Correct its parent.',
+  CG_SERVER_PLUGIN: 'A server plugin (an authenticator) has a missing or malformed meta or behaviour. Fix what the message names; see docs/serve.md.',
+  CG_SERVER_PRINCIPALS: 'The principals file of the development authenticator is malformed. Fix the entry and field named; see docs/serve.md.',
   CG_USAGE: 'The command was called with wrong arguments. Run `caregaps <command> --help`.',
   CG_INPUT: 'An input file could not be read. Check the path and permissions.',
   CG_SYNTH_CODE: 'A code the synthetic generator writes is not in its codeset. Fix the code in packages/synthetic/src/codes.ts or the codeset.',
