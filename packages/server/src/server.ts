@@ -100,7 +100,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     scoped.addHook('preHandler', async (request, reply) => {
       const session = await authenticator.authenticate(request);
       if (!session) {
-        if (request.method === 'GET' && request.url !== '/events') return reply.redirect(authenticator.signInPath ?? '/login', 303);
+        if (request.method === 'GET' && request.routeOptions.url !== '/events') return reply.redirect(authenticator.signInPath ?? '/login', 303);
         return reply.code(401).type(FHIR_JSON).send({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login', diagnostics: 'Sign in first' }] });
       }
       const purpose = purposeOf(session, (request.query as Record<string, unknown> | undefined)?.['purpose']);
