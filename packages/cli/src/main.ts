@@ -10,6 +10,7 @@ import * as evaluate from './commands/evaluate.js';
 import * as generate from './commands/generate.js';
 import * as ingest from './commands/ingest.js';
 import * as report from './commands/report.js';
+import * as serve from './commands/serve.js';
 import * as summary from './commands/summary.js';
 import * as test from './commands/test.js';
 import * as validate from './commands/validate.js';
@@ -19,7 +20,7 @@ import { EXIT, processIo, type Io } from './io.js';
 export type { Io } from './io.js';
 
 /** Every command, in the order `caregaps --help` lists them. Each module registers its own options and action. */
-const COMMANDS: readonly { register: Register }[] = [validate, test, evaluate, watch, generate, ingest, summary, audit, report, codesets];
+const COMMANDS: readonly { register: Register }[] = [validate, test, evaluate, watch, generate, ingest, summary, audit, report, serve, codesets];
 
 /** Runs the CLI with the given arguments and returns its exit code (0 ok, 1 failures, 2 usage or input error). */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
