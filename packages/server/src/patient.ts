@@ -22,7 +22,7 @@ function decided(cascade: CascadeExplanation | undefined): string {
   const facts = Object.entries(cascade.facts)
     .map(([name, f]) => `${esc(name)} = ${esc(f.value === null ? 'none' : f.value)}`)
     .join('; ');
-  return `rule ${esc(cascade.decidedBy.rule)} (${esc(cascade.decidedBy.action)})${facts ? ` — ${facts}` : ''}`;
+  return `rule ${esc(cascade.decidedBy.rule)}: ${esc(cascade.decidedBy.action)}${facts ? ` — ${facts}` : ''}`;
 }
 
 /** A patient's registry statuses with explanations and record entries by heading, each with its source. */

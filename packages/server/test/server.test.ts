@@ -165,7 +165,7 @@ describe('patient page', () => {
     const response = await get(`/patients/${nhs}`, 'gp-barnet');
     expect(response.statusCode).toBe(200);
     expect(response.body).toContain(`Patient ${nhs}`);
-    expect(response.body).toMatch(/<th scope="row">DM020<\/th><td class="status-gap">gap<\/td><td>rule /);
+    expect(response.body).toMatch(/<th scope="row">DM020<\/th><td class="status-gap">gap<\/td><td>rule \d+: /);
     for (const heading of ['Problems and diagnoses', 'Medications', 'Results']) expect(response.body).toContain(`<h3>${heading}</h3>`);
     expect(response.body).toMatch(/<table data-category="problems">[\s\S]*Barnet synthetic practice 1 \(Z10001\)/);
     expect(lastAudit()).toMatchObject({ activity: 'view-patient-record', patient: nhs, decision: 'allow' });
