@@ -3,16 +3,14 @@
  * @module
  */
 
-const MS_PER_DAY = 86_400_000;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /**
- * Day number of a calendar date (month 1–12, day within the month). Plain arithmetic (H. Hinnant's
- * days_from_civil), no Date objects: this runs for every record and every evaluation. Years before 100 go through
- * Date.UTC, which reads them as 1900–1999, as this module always has.
+ * Day number of a calendar date (month 1–12, day within the month) in the proleptic Gregorian calendar, exact for
+ * every year (0000–9999 included). Plain arithmetic (H. Hinnant's days_from_civil), no Date objects: this runs for
+ * every record and every evaluation, and Date.UTC would read years below 100 as 1900–1999.
  */
 function dayOf(year: number, month: number, day: number): number {
-  if (year < 100) return Date.UTC(year, month - 1, day) / MS_PER_DAY;
   const y = month <= 2 ? year - 1 : year;
   const era = Math.floor(y / 400);
   const yearOfEra = y - era * 400;
@@ -41,13 +39,28 @@ export function parseDay(text: string): number | undefined {
   return dayOf(year, month, day);
 }
 
-/** `YYYY-MM-DD` of a day number. */
+/** `YYYY-MM-DD` of a day number (years 0000–9999). */
 export function formatDay(day: number): string {
-  return new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
+  const [y, m, d] = civil(day);
+  return `${String(y).padStart(4, '0')}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
+}
+
+/**
+ * The dates a record may carry: from 1 January 1850 (the oldest patient record worth keeping) to 31 December 2199
+ * (registrations and deaths are not recorded further ahead). A date outside is a typing or export error
+ * (`0095-01-01`, `2202-01-01`), quarantined rather than read as a real patient's history. See docs/records.md.
+ */
+export const RECORD_DATE_RANGE = { first: '1850-01-01', last: '2199-12-31' } as const;
+const FIRST_RECORD_DAY = -43829;
+const LAST_RECORD_DAY = 84005;
+
+/** Day number of a record date: a real `YYYY-MM-DD` calendar date within `RECORD_DATE_RANGE`, else `undefined`. */
+export function parseRecordDay(text: string): number | undefined {
+  const day = parseDay(text);
+  return day !== undefined && day >= FIRST_RECORD_DAY && day <= LAST_RECORD_DAY ? day : undefined;
 }
 
 function daysInMonth(year: number, month: number): number {
-  if (year < 100) return new Date(Date.UTC(year, month, 0)).getUTCDate();
   if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }

@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { ERRORS, CaregapsError, formatProblem, type ErrorCode, type Problem, type SourceLocation } from './errors.js';
-export { parseDay, formatDay, addMonths, ageInYears, paymentPeriodEnd, qualityServiceStart } from './dates.js';
+export { parseDay, parseRecordDay, RECORD_DATE_RANGE, formatDay, addMonths, ageInYears, paymentPeriodEnd, qualityServiceStart } from './dates.js';
 export { isValidNhsNumber, withCheckDigit } from './nhs-number.js';
 export { isSnomedConceptId } from './snomed.js';
 

@@ -148,10 +148,10 @@ describe('batches', () => {
     const lines = [];
     for await (const batch of lineBatches((async function* () { yield* chunks; })(), 20)) lines.push(...batch);
     expect(lines).toEqual([
-      { line: 1, text: 'a', tooLong: false },
-      { line: 2, text: 'bé', tooLong: false },
-      { line: 3, text: 'x'.repeat(50), tooLong: true },
-      { line: 4, text: 'last', tooLong: false },
+      { line: 1, text: 'a', tooLong: false, invalidUtf8: false },
+      { line: 2, text: 'bé', tooLong: false, invalidUtf8: false },
+      { line: 3, text: 'x'.repeat(50), tooLong: true, invalidUtf8: false },
+      { line: 4, text: 'last', tooLong: false, invalidUtf8: false },
     ]);
   });
 });

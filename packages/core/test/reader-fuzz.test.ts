@@ -3,6 +3,9 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { readRecords, type ReadResult } from '@caregaps/core';
+import { fuzzSeed } from './fuzz-seed.js';
+
+const SEED = fuzzSeed('record reader');
 
 const valid = [
   { kind: 'patient', nhsNumber: '9434765919', birthDate: '1957-03-02', sex: 'female', practice: 'F83004', registeredFrom: '2001-05-01' },
@@ -60,7 +63,43 @@ it('accepts or quarantines every line, across any chunking, with a BOM or CRLF',
         else expect(['patient', 'event', 'retract', 'organisation']).toContain(r.record.kind);
       }
     }),
-    { numRuns: 300 },
+    { numRuns: 300, seed: SEED },
   );
   expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+});
+
+it('quarantines exactly the lines that are not UTF-8, whatever mix of LF, CRLF and CR ends the lines', async () => {
+  let lines = 0;
+  let results = 0;
+  let misjudged = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.constantFrom(...valid).map((v) => JSON.stringify(v)), fc.option(fc.nat(), { nil: undefined }), fc.constantFrom(0xff, 0xfe, 0xc3, 0x80, 0xed), fc.constantFrom('\n', '\r\n', '\r')), { minLength: 1, maxLength: 30 }),
+      fc.integer({ min: 1, max: 97 }),
+      async (specs, chunk) => {
+        // A line is a valid record, or the same with one byte that cannot stand there in UTF-8 spliced in.
+        const parts = specs.map(([text, at, byte, eol]) => {
+          const bytes = Buffer.from(text, 'utf8');
+          const body = at === undefined ? bytes : Buffer.concat([bytes.subarray(0, at % bytes.length), Buffer.from([byte]), bytes.subarray(at % bytes.length)]);
+          return Buffer.concat([body, Buffer.from(eol)]);
+        });
+        const all = Buffer.concat(parts);
+        const chunks: Buffer[] = [];
+        for (let at = 0; at < all.length; at += chunk) chunks.push(all.subarray(at, at + chunk));
+        const out: ReadResult[] = [];
+        for await (const r of readRecords(Readable.from(chunks), { file: 'f.ndjson' })) out.push(r);
+        lines += specs.length;
+        results += out.length;
+        expect(out.map((r) => r.line)).toEqual(specs.map((_, i) => i + 1));
+        for (const [i, r] of out.entries()) {
+          const bad = specs[i]![1] !== undefined;
+          if (bad !== (!r.ok && r.code === 'CG_RECORD_ENCODING')) misjudged++;
+          if (!bad) expect(r.ok).toBe(true);
+          else expect(r).toMatchObject({ ok: false, code: 'CG_RECORD_ENCODING' });
+        }
+      },
+    ),
+    { numRuns: 300, seed: SEED },
+  );
+  console.log(`record reader, bad bytes and mixed line breaks: lines ${lines}; lines misjudged ${misjudged}; lost ${lines - results}`);
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { CaregapsError, type Problem } from '@caregaps/core';
+import { CaregapsError, parseSourceDocument, type Problem } from '@caregaps/core';
+import { MAX_GLOB_LENGTH } from './glob.js';
 
 /** How one record field is read from a row: a column, a constant, and optionally a value translation or date format. */
 export interface FieldSpec {
@@ -127,6 +127,7 @@ export function checkColumnMap(raw: unknown, file?: string): ColumnMap {
         if (k === 'kind') continue;
         if (k === 'files' || k === 'delimiter') {
           if (typeof v !== 'string' || v.length === 0) errors.add(`${at}/${k}`, `${k} must be a non-empty string`);
+          else if (k === 'files' && v.length > MAX_GLOB_LENGTH) errors.add(`${at}/files`, `files is a file-name pattern of at most ${MAX_GLOB_LENGTH} characters`);
           else table[k] = v;
         } else if (k === 'format') {
           if (v !== 'csv' && v !== 'ndjson') errors.add(`${at}/format`, 'format must be csv or ndjson');
@@ -180,11 +181,12 @@ export function parseColumnMap(text: string, file?: string): ColumnMap {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text, { maxAliasCount: 10, uniqueKeys: true });
+    // The rule loader's hostile-safe parse: aliases, nesting and prototype keys bounded, positions reported.
+    raw = parseSourceDocument(text, file, { maxBytes: MAX_MAP_BYTES, maxAliasCount: 10 }).value;
   } catch (error) {
-    const p: Problem = { code: 'CG_MAP_FORMAT', message: `not valid YAML or JSON: ${(error as Error).message}` };
-    if (file !== undefined) p.file = file;
-    throw new CaregapsError('CG_MAP_FORMAT', `Column map ${file ?? ''} cannot be parsed`, [p]);
+    if (!(error instanceof CaregapsError)) throw error;
+    const problems = error.problems.map((p): Problem => ({ ...p, code: 'CG_MAP_FORMAT', message: `not a usable YAML or JSON document: ${p.message}` }));
+    throw new CaregapsError('CG_MAP_FORMAT', `Column map ${file ?? ''} cannot be parsed`, problems);
   }
   return checkColumnMap(raw, file);
 }

@@ -6,8 +6,9 @@ import {
   isSnomedConceptId,
   itemsOf,
   jsonObjectBatches,
+  lineBatches,
   isValidNhsNumber,
-  parseDay,
+  parseRecordDay,
   type AdapterItem,
   type AdapterOptions,
   type ErrorCode,
@@ -17,6 +18,7 @@ import {
   type SourceInput,
   type SourceLocation,
 } from '@caregaps/core';
+import { matchesGlob } from './glob.js';
 import { loadColumnMap, type ColumnMap, type DateFormat, type FieldSpec, type TableMap } from './column-map.js';
 
 /** Options of the extract adapter: the column map (parsed, or a file path) and the common adapter options. */
@@ -47,12 +49,12 @@ function isTimeTail(text: string): boolean {
   return true;
 }
 
-/** YYYY-MM-DD from a date written in `format`, or undefined when it is not a real calendar date. */
+/** YYYY-MM-DD from a date written in `format`, or undefined when it is not a real calendar date in the record range. */
 export function parseDate(text: string, format: DateFormat): string | undefined {
   // The common form without a regular expression: an ISO date, alone or followed by " " or "T" and a time.
   if (format === 'YYYY-MM-DD' && (text.length === 10 || isTimeTail(text))) {
     const day = text.length === 10 ? text : text.slice(0, 10);
-    return parseDay(day) !== undefined ? day : undefined;
+    return parseRecordDay(day) !== undefined ? day : undefined;
   }
   let m: RegExpExecArray | null;
   let day: string | undefined;
@@ -75,7 +77,7 @@ export function parseDate(text: string, format: DateFormat): string | undefined 
       if (m && MONTHS[m[2]!.toUpperCase()]) day = `${m[3]}-${MONTHS[m[2]!.toUpperCase()]}-${m[1]!.padStart(2, '0')}`;
       break;
   }
-  return day !== undefined && parseDay(day) !== undefined ? day : undefined;
+  return day !== undefined && parseRecordDay(day) !== undefined ? day : undefined;
 }
 
 class RowFault {
@@ -275,10 +277,6 @@ class TableReader {
   }
 }
 
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
-}
-
 function formatOf(table: TableMap, name: string): 'csv' | 'ndjson' {
   return table.format ?? (/\.(nd)?jsonl?$/i.test(name) ? 'ndjson' : 'csv');
 }
@@ -290,8 +288,8 @@ function formatOf(table: TableMap, name: string): 'csv' | 'ndjson' {
 export async function* readExtractBatches(inputs: readonly SourceInput[], options: ExtractAdapterOptions): AsyncGenerator<AdapterItem[]> {
   const map = typeof options.columnMap === 'string' ? loadColumnMap(options.columnMap) : options.columnMap;
   const keys = new Map<string, string>();
-  const tables = map.tables.map((t) => ({ reader: new TableReader(t, map, options, keys), pattern: t.files ? globToRegExp(t.files) : undefined }));
-  const tableOf = (input: SourceInput) => tables.find((t) => !t.pattern || t.pattern.test(basename(inputName(input))));
+  const tables = map.tables.map((t) => ({ reader: new TableReader(t, map, options, keys), pattern: t.files }));
+  const tableOf = (input: SourceInput) => tables.find((t) => t.pattern === undefined || matchesGlob(t.pattern, basename(inputName(input))));
   // Patient tables first, so event rows that name the patient by a key find the NHS number.
   const ordered = inputs
     .map((input, i) => ({ input, i, patient: tableOf(input)?.reader.table.kind === 'patient' }))
@@ -335,7 +333,7 @@ async function* readCsv(input: SourceInput, file: string, reader: TableReader, o
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
       if (row.record === undefined) {
-        batch[i] = { ok: false, code: 'CG_SOURCE_PARSE', reason: `CSV: ${row.error}`, at: { file, ...(row.line !== undefined ? { line: row.line } : {}) } };
+        batch[i] = { ok: false, code: row.notUtf8 ? 'CG_SOURCE_ENCODING' : 'CG_SOURCE_PARSE', reason: row.notUtf8 ? row.error : `CSV: ${row.error}`, at: { file, ...(row.line !== undefined ? { line: row.line } : {}) } };
         continue;
       }
       let size = 0;
@@ -347,27 +345,21 @@ async function* readCsv(input: SourceInput, file: string, reader: TableReader, o
   }
 }
 
-/** Characters of an unfinished line past which csvRows hands the input to csv-parse. */
-const LONG_LINE = 1 << 20;
-
-/** One CSV row by header name, with the line it ends on; or a row that is not CSV, with csv-parse's reason. */
-export type CsvRow = { line: number; record: Record<string, string>; error?: undefined } | { line: number | undefined; record?: undefined; error: string };
+/** One CSV row by header name, with the line it ends on; or a row that is not CSV (or not UTF-8), with the reason. */
+export type CsvRow =
+  | { line: number; record: Record<string, string>; error?: undefined }
+  | { line: number | undefined; record?: undefined; error: string; notUtf8?: true };
 
 /**
- * The rows of a CSV text stream (header first; empty lines skipped; a batch per chunk), as csv-parse reads them with
- * `columns` (trimmed header names), `skip_records_with_error` and `skip_empty_lines`. Plain lines (no quote, no stray
- * carriage return, the header's number of fields) are split here, which is several times faster; from the first line
- * that is not plain to the end of the input, csv-parse reads the text, its line numbers kept by feeding it the lines
- * already read as empty lines, or once an unfinished line is longer than `longLine` characters. `plain: false` sends
- * everything to csv-parse (the reference the fast path is tested against).
+ * The rows of a CSV stream (header first; empty lines skipped; a batch per chunk), as csv-parse reads them with
+ * `columns` (trimmed header names), `skip_records_with_error` and `skip_empty_lines`. Lines are cut first by
+ * `lineBatches`: LF, CRLF and lone CR in any mix each end a line (inside a quoted field they become LF), and a row
+ * holding a line that is not UTF-8 is refused whole, so a bad byte never turns one row into another. Plain lines (no
+ * quote, the header's number of fields) are split here, which is several times faster; from the first line that is
+ * not plain to the end of the input, csv-parse reads the text, its line numbers kept by feeding it the lines already
+ * read as empty lines. `plain: false` sends everything to csv-parse (the reference the fast path is tested against).
  */
-export async function* csvRows(
-  chunks: AsyncIterable<string | Uint8Array>,
-  delimiter: string,
-  plain = true,
-  longLine = LONG_LINE,
-): AsyncGenerator<CsvRow[]> {
-  const decoder = new TextDecoder('utf-8');
+export async function* csvRows(chunks: AsyncIterable<string | Uint8Array>, delimiter: string, plain = true): AsyncGenerator<CsvRow[]> {
   // A delimiter that is or holds a quote or a line break is left to csv-parse.
   const splitHere = plain && delimiter !== '' && !/["\r\n]/.test(delimiter);
   let batch: CsvRow[] = [];
@@ -376,9 +368,10 @@ export async function* csvRows(
   let parser: ReturnType<typeof parseCsv> | undefined;
   let failure: Error | undefined;
   let header: string[] | undefined;
-  let crlf = false;
-  let pending = '';
   let line = 0;
+  /** Lines that are not UTF-8, in order, not yet matched to the row that holds them. */
+  const notUtf8: number[] = [];
+  let headerLine: number | undefined;
   const startParser = (text: string) => {
     const columns = header;
     parser = parseCsv({
@@ -388,13 +381,20 @@ export async function* csvRows(
       skip_records_with_error: true,
       skip_empty_lines: true,
       delimiter,
-      ...(columns ? { record_delimiter: crlf ? '\r\n' : '\n' } : {}),
+      record_delimiter: '\n',
     });
     parser.on('skip', (error: CsvError & { lines?: number }) => refused.push({ line: error.lines, error: error.message }));
     parser.on('error', (error: Error) => (failure = error));
     // The lines read here come first, as empty lines: csv-parse counts them, so its line numbers stay the file's.
-    if (line > 0) parser.write((crlf ? '\r\n' : '\n').repeat(line));
+    if (line > 0) parser.write('\n'.repeat(line));
     if (text !== '') parser.write(text);
+  };
+  /** A row is refused whole when a line in it is not UTF-8 (rows come in order, so such lines up to its end are its own). */
+  const checked = (row: CsvRow): CsvRow => {
+    if (row.line === undefined) return row;
+    let bad: number | undefined;
+    while (notUtf8.length > 0 && notUtf8[0]! <= row.line) bad ??= notUtf8.shift();
+    return bad === undefined ? row : { line: row.line, error: `line ${bad} is not valid UTF-8`, notUtf8: true };
   };
   // Each chunk is written and the parsed rows drained at once (paused mode), so a chunk's rows form one batch.
   const drain = () => {
@@ -413,21 +413,12 @@ export async function* csvRows(
     }
     const full = batch;
     batch = [];
+    if (notUtf8.length > 0) for (let i = 0; i < full.length; i++) full[i] = checked(full[i]!);
     return full;
   };
-  /** Reads one line (without its "\n") here, or returns false: a line to leave to csv-parse. */
-  const plainLine = (raw: string): boolean => {
-    let text = raw;
-    if (crlf) {
-      if (text.charCodeAt(text.length - 1) !== 13) return false;
-      text = text.slice(0, -1);
-    }
-    if (text.indexOf('"') !== -1 || text.indexOf('\r') !== -1) {
-      // The header's line ending sets the record delimiter, as csv-parse detects it.
-      if (header !== undefined || text.indexOf('"') !== -1 || text.indexOf('\r') !== text.length - 1) return false;
-      crlf = true;
-      text = text.slice(0, -1);
-    }
+  /** Reads one line (without its line break) here, or returns false: a line to leave to csv-parse. */
+  const plainLine = (text: string): boolean => {
+    if (text.indexOf('"') !== -1) return false;
     if (text === '') return header !== undefined;
     const fields = text.split(delimiter);
     if (header === undefined) {
@@ -443,53 +434,32 @@ export async function* csvRows(
     batch.push({ line: line + 1, record });
     return true;
   };
-  /**
-   * Reads the complete lines of `text` here until one is not plain; returns the text left over. The first `known`
-   * characters hold no line break (they were searched with the chunk before).
-   */
-  const readPlain = (text: string, known: number, final: boolean): string => {
-    let start = 0;
-    let nl: number;
-    let from = known;
-    while ((nl = text.indexOf('\n', from)) !== -1) {
-      if (!plainLine(text.slice(start, nl))) {
-        startParser(text.slice(start));
-        return '';
+  for await (const lines of lineBatches(chunks, Number.MAX_SAFE_INTEGER)) {
+    for (const l of lines) {
+      if (headerLine === undefined && l.text.trim() !== '') {
+        headerLine = l.line;
+        // The header is no row: a bad one is reported on its own, and the rows after it are read by its names.
+        if (l.invalidUtf8) batch.push({ line: l.line, error: 'the header line is not valid UTF-8', notUtf8: true });
+      } else if (l.invalidUtf8) notUtf8.push(l.line);
+    }
+    if (parser) parser.write(lines.map((l) => l.text + '\n').join(''));
+    else if (!splitHere) startParser(lines.map((l) => l.text + '\n').join(''));
+    else {
+      for (let i = 0; i < lines.length; i++) {
+        if (!plainLine(lines[i]!.text)) {
+          startParser(lines.slice(i).map((l) => l.text + '\n').join(''));
+          break;
+        }
+        line++;
       }
-      line++;
-      start = from = nl + 1;
     }
-    const rest = start === 0 ? text : text.slice(start);
-    if (final) {
-      if (rest !== '' && (crlf || !plainLine(rest))) startParser(rest);
-      return '';
-    }
-    // A very long line goes to csv-parse, which gathers it without copying it again for every chunk.
-    if (rest.length > longLine) {
-      startParser(rest);
-      return '';
-    }
-    return rest;
-  };
-  let first = true;
-  for await (const chunk of chunks) {
-    let text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    // A leading byte-order mark is removed once, from text as from bytes (the decoder removes it from bytes).
-    if (first && text.length > 0) {
-      if (typeof chunk === 'string' && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
-    }
-    if (parser) parser.write(text);
-    else if (!splitHere) startParser(text);
-    else pending = readPlain(pending + text, pending.length, false);
     yield drain();
   }
-  const tail = decoder.decode();
-  if (parser) {
-    if (tail !== '') parser.write(tail);
-  } else pending = readPlain(pending + tail, pending.length, true);
   if (parser) await new Promise<void>((resolve) => parser!.end(resolve));
-  yield drain();
+  const last = drain();
+  // A bad line no row ended after (inside a quoted field left open at the end of the file) is still reported.
+  for (const n of notUtf8.splice(0)) last.push({ line: n, error: `line ${n} is not valid UTF-8`, notUtf8: true });
+  yield last;
 }
 
 /** The flat-extract source adapter. Register it with `AdapterRegistry`, or call `readExtract` directly. */

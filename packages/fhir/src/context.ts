@@ -8,6 +8,8 @@ export interface PatientIdentity {
   nhsNumber?: string;
   /** Why there is no NHS number. */
   problem?: string;
+  /** The Patient's id was given before with another NHS number: which patient it means cannot be told. */
+  conflict?: true;
   /** Identifier systems the source gave instead (reported in quarantine). */
   identifiers: string[];
   /** ODS code from generalPractitioner, when the source gives one. */
@@ -26,11 +28,21 @@ export class ReferenceIndex {
   private readonly patients = new Map<string, PatientIdentity>();
   private readonly organisations = new Map<string, string | undefined>();
   private readonly medications = new Map<string, unknown>();
+  /** Patient keys given in the current scope: one Bundle document, or the NDJSON files of one export. */
+  private scoped = new Set<string>();
 
   constructor(
     private readonly sourceKey: string,
     private readonly testNumbers: TestNumberAssigner | undefined,
   ) {}
+
+  /**
+   * Starts a new scope of ids: a separate Bundle document may reuse an id another document used for another patient
+   * (its references mean its own Patient); within one scope, one id with two NHS numbers is a conflict.
+   */
+  newScope(): void {
+    this.scoped = new Set();
+  }
 
   /** Indexes a resource that other resources refer to. Returns the patient identity for Patients. */
   index(resource: Json, fullUrl: string | undefined): PatientIdentity | undefined {
@@ -44,8 +56,27 @@ export class ReferenceIndex {
     } else if (type === 'Medication') {
       for (const k of keys) this.medications.set(k, resource['code']);
     } else if (type === 'Patient') {
-      const known = this.patients.get(keys[keys.length - 1]!);
-      const identity = known ?? this.identify(resource, keys[keys.length - 1]!);
+      const key = keys[keys.length - 1]!;
+      // Only a Patient of this document (or export) can conflict; one from an earlier document is replaced.
+      const known = keys
+        .filter((k) => this.scoped.has(k))
+        .map((k) => this.patients.get(k))
+        .find((p) => p?.nhsNumber !== undefined || p?.conflict);
+      const identity = this.identify(resource, key);
+      for (const k of keys) this.scoped.add(k);
+      if (known?.conflict) return known;
+      if (known !== undefined && identity.nhsNumber !== undefined && identity.nhsNumber !== known.nhsNumber) {
+        // One id, two NHS numbers: neither this Patient nor anything referring to the id can be filed safely.
+        const conflict: PatientIdentity = {
+          problem: `${key} was given before with NHS number ${known.nhsNumber} and now with ${identity.nhsNumber}; resources referring to it cannot be filed`,
+          identifiers: [],
+          conflict: true,
+        };
+        for (const k of keys) this.patients.set(k, conflict);
+        return conflict;
+      }
+      // A repeat without an NHS number does not replace one that had it (it is quarantined on its own).
+      if (known !== undefined && identity.nhsNumber === undefined) return identity;
       for (const k of keys) this.patients.set(k, identity);
       return identity;
     }

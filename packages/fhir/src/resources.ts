@@ -148,6 +148,7 @@ export function mapResource(
       : quarantine('CG_SOURCE_REFERENCE', `${subjectField} "${ref.slice(0, 100)}" is not a Patient in the input`);
   }
   if (patient.nhsNumber === undefined) {
+    if (patient.conflict) return quarantine('CG_SOURCE_CONFLICT', patient.problem!);
     return quarantine('CG_SOURCE_NHS_NUMBER', patient.problem ?? 'the patient has no NHS number', patient.identifiers.length ? patient.identifiers : undefined);
   }
   const nhsNumber = patient.nhsNumber;
@@ -228,6 +229,7 @@ export function mapResource(
 
 function mapPatient(resource: Json, where: SourceLocation, identity: PatientIdentity, settings: MapSettings): AdapterItem {
   if (identity.nhsNumber === undefined) {
+    if (identity.conflict) return fail('CG_SOURCE_CONFLICT', identity.problem!, where);
     return fail('CG_SOURCE_NHS_NUMBER', identity.problem ?? 'no NHS number', where, identity.identifiers.length ? identity.identifiers : undefined);
   }
   const birthDate = dayOf(resource['birthDate']);
@@ -253,7 +255,7 @@ function mapPatient(resource: Json, where: SourceLocation, identity: PatientIden
   return { ok: true, record, at: where, ...(registeredFrom === undefined ? { registeredFromFirstRecord: true } : {}), ...(updated !== undefined ? { updated } : {}) };
 }
 
-function fail(code: 'CG_SOURCE_FIELD' | 'CG_SOURCE_UNSUPPORTED' | 'CG_SOURCE_REFERENCE' | 'CG_SOURCE_NHS_NUMBER' | 'CG_SOURCE_NOT_DONE' | 'CG_SOURCE_DATE' | 'CG_SOURCE_CODE' | 'CG_SOURCE_PRACTICE', reason: string, where: SourceLocation, identifiers?: string[]): AdapterItem {
+function fail(code: 'CG_SOURCE_CONFLICT' | 'CG_SOURCE_FIELD' | 'CG_SOURCE_UNSUPPORTED' | 'CG_SOURCE_REFERENCE' | 'CG_SOURCE_NHS_NUMBER' | 'CG_SOURCE_NOT_DONE' | 'CG_SOURCE_DATE' | 'CG_SOURCE_CODE' | 'CG_SOURCE_PRACTICE', reason: string, where: SourceLocation, identifiers?: string[]): AdapterItem {
   const item: AdapterItem = { ok: false, code, reason, at: where };
   if (identifiers !== undefined) item.identifiers = identifiers;
   return item;

@@ -93,9 +93,11 @@ const SETS: Array<{ dir: string; options: () => AdapterOptions; expected: Record
   },
   {
     dir: 'nhs-england-r4-json-examples',
-    // Real-shaped NHS data: no test numbers, so a patient without a valid NHS number is quarantined.
+    // Real-shaped NHS data: no test numbers, so a patient without a valid NHS number is quarantined. Files reuse
+    // Patient ids for other patients (PATH-R4-02/04, the two EPS examples): each Bundle document resolves its own, and
+    // PDSAPI-Patient-example (Patient/9000000009, no identifier) no longer borrows another file's NHS number.
     options: () => ({ maps, defaultPractice: 'F83004' }),
-    expected: { patient: 7, event: 29, CG_SOURCE_UNSUPPORTED: 27, CG_SOURCE_DATE: 1, CG_SOURCE_REFERENCE: 3, CG_SOURCE_NHS_NUMBER: 15 },
+    expected: { patient: 6, event: 29, CG_SOURCE_UNSUPPORTED: 27, CG_SOURCE_DATE: 1, CG_SOURCE_REFERENCE: 3, CG_SOURCE_NHS_NUMBER: 16 },
   },
 ];
 

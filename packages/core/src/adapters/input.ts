@@ -21,8 +21,8 @@ const CHUNK = 64 * 1024;
  * stream would be, so batches stay small and short-lived whatever the input's size.
  */
 export function inputChunks(input: SourceInput): AsyncIterable<string | Uint8Array> {
-  // Decoded by the stream (a string decoder), which is faster here than decoding the bytes with a TextDecoder later.
-  if (typeof input === 'string') return createReadStream(input, { encoding: 'utf8' });
+  // Bytes, not text: readers check that each line is UTF-8 before decoding it.
+  if (typeof input === 'string') return createReadStream(input);
   const text = input.text.charCodeAt(0) === 0xfeff ? input.text.slice(1) : input.text;
   return (async function* () {
     for (let at = 0; at < text.length; at += CHUNK) yield text.slice(at, at + CHUNK);
@@ -39,13 +39,14 @@ export interface JsonObjectLine {
 /**
  * The JSON objects of an NDJSON input, a batch per chunk. Blank lines are skipped; a line over `maxLineBytes` (named
  * `limit` in the reason), one that is not JSON and one that is not an object stand in their place as quarantined
- * items (CG_SOURCE_PARSE).
+ * items (CG_SOURCE_PARSE), and a line that is not UTF-8 as CG_SOURCE_ENCODING.
  */
 export async function* jsonObjectBatches(input: SourceInput, maxLineBytes: number, limit: string): AsyncGenerator<(JsonObjectLine | AdapterQuarantine)[]> {
   const file = inputName(input);
-  yield* readLineBatches(inputChunks(input), maxLineBytes, (line, text, tooLong): JsonObjectLine | AdapterQuarantine | undefined => {
+  yield* readLineBatches(inputChunks(input), maxLineBytes, (line, text, fault): JsonObjectLine | AdapterQuarantine | undefined => {
     let reason: string;
-    if (tooLong) reason = `line exceeds ${limit}`;
+    if (fault === 'too-long') reason = `line exceeds ${limit}`;
+    else if (fault === 'invalid-utf8') return { ok: false, code: 'CG_SOURCE_ENCODING', reason: 'the line is not valid UTF-8', at: { file, line } };
     else {
       // A line that opens an object needs no trim to know it is not blank.
       if (text.charCodeAt(0) !== 123 && text.trim() === '') return undefined;

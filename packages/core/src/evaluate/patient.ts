@@ -42,7 +42,10 @@ export class Series {
           if (!this.components.has(name)) this.components.set(name, new Array<number>(n).fill(Number.NaN));
         }
       }
-      for (const [name, list] of this.components) this.components.set(name, insertedNumber(list, lo, values?.[name] ?? Number.NaN));
+      // Own components only: `values.toString` is Object.prototype's, not a component.
+      for (const [name, list] of this.components) {
+        this.components.set(name, insertedNumber(list, lo, values !== undefined && Object.hasOwn(values, name) ? values[name]! : Number.NaN));
+      }
     }
     return lo;
   }

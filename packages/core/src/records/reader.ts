@@ -68,10 +68,12 @@ export async function* readRecords(
   const file = options.file ?? (typeof source === 'string' ? source : undefined);
   const chunks = typeof source === 'string' ? readable(source) : source;
   for await (const batch of lineBatches(chunks, options.maxLineBytes)) {
-    for (const { line, text, tooLong } of batch) {
-      if (tooLong) {
+    for (const { line, text, tooLong, invalidUtf8 } of batch) {
+      if (tooLong || invalidUtf8) {
         const at = file === undefined ? { line } : { file, line };
-        yield { ok: false, code: 'CG_RECORD_TOO_LONG', reason: 'line exceeds maxLineBytes', text: text.slice(0, 1024), ...at };
+        yield tooLong
+          ? { ok: false, code: 'CG_RECORD_TOO_LONG', reason: 'line exceeds maxLineBytes', text: text.slice(0, 1024), ...at }
+          : { ok: false, code: 'CG_RECORD_ENCODING', reason: 'the line is not valid UTF-8 (U+FFFD marks the bad bytes in text)', text: text.slice(0, 1024), ...at };
         continue;
       }
       const result = readLine(text, line, file);

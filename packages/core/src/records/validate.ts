@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
 import recordSchema from '../../schemas/record.schema.json' with { type: 'json' };
-import { parseDay } from '../dates.js';
+import { RECORD_DATE_RANGE, parseDay, parseRecordDay } from '../dates.js';
 import type { ErrorCode } from '../errors.js';
 import { isValidNhsNumber } from '../nhs-number.js';
 import { isSnomedConceptId } from '../snomed.js';
@@ -59,18 +59,21 @@ export function checkRecordWithSchema(value: unknown): RecordFault | undefined {
   const record = value as CaregapsRecord & Record<string, unknown>;
   for (const field of DATE_FIELDS) {
     const v = record[field];
-    if (typeof v === 'string' && parseDay(v) === undefined) {
-      return { code: 'CG_RECORD_DATE', message: `${field} "${v}" is not a real calendar date` };
+    if (typeof v !== 'string') continue;
+    if (parseDay(v) === undefined) return { code: 'CG_RECORD_DATE', message: `${field} "${v}" is not a real calendar date` };
+    if (parseRecordDay(v) === undefined) {
+      return { code: 'CG_RECORD_DATE', message: `${field} "${v}" is outside ${RECORD_DATE_RANGE.first} to ${RECORD_DATE_RANGE.last}` };
     }
   }
   if (record.kind !== 'organisation' && !isValidNhsNumber(record.nhsNumber)) {
     return { code: 'CG_RECORD_NHS_NUMBER', message: `nhsNumber "${record.nhsNumber}" fails the Modulus 11 check` };
   }
   if (record.kind === 'patient') {
-    if (record.registeredTo && record.registeredTo < record.registeredFrom) {
+    // Compared as day numbers, never as strings.
+    if (record.registeredTo && parseDay(record.registeredTo)! < parseDay(record.registeredFrom)!) {
       return { code: 'CG_RECORD_DATE', message: 'registeredTo is before registeredFrom' };
     }
-    if (record.deathDate && record.deathDate < record.birthDate) {
+    if (record.deathDate && parseDay(record.deathDate)! < parseDay(record.birthDate)!) {
       return { code: 'CG_RECORD_DATE', message: 'deathDate is before birthDate' };
     }
   }
@@ -100,12 +103,13 @@ function isOptionalText(v: unknown, min: number, max: number): boolean {
   return v === undefined || (typeof v === 'string' && v.length >= min && v.length <= max);
 }
 
-function isDate(v: unknown): v is string {
-  return typeof v === 'string' && parseDay(v) !== undefined;
+/** Day number of a record date within the range, or NaN (which fails every comparison). */
+function dayOf(v: unknown): number {
+  return (typeof v === 'string' ? parseRecordDay(v) : undefined) ?? Number.NaN;
 }
 
-function isOptionalDate(v: unknown): boolean {
-  return v === undefined || v === null || isDate(v);
+function isDate(v: unknown): v is string {
+  return typeof v === 'string' && parseRecordDay(v) !== undefined;
 }
 
 function isFiniteNumber(v: unknown): boolean {
@@ -155,17 +159,18 @@ function isPlainPatient(r: Record<string, unknown>): boolean {
         return false;
     }
   }
-  const { nhsNumber, birthDate, registeredFrom, registeredTo, deathDate } = r;
+  const { nhsNumber, registeredTo, deathDate } = r;
+  const birth = dayOf(r['birthDate']);
+  const from = dayOf(r['registeredFrom']);
   return (
     typeof nhsNumber === 'string' && isValidNhsNumber(nhsNumber) &&
-    isDate(birthDate) && isDate(registeredFrom) &&
+    !Number.isNaN(birth) && !Number.isNaN(from) &&
     SEXES.has(r['sex'] as string) &&
     isText(r['practice'], 1, 16) &&
-    isOptionalDate(registeredTo) && isOptionalDate(deathDate) &&
+    (registeredTo === undefined || registeredTo === null || dayOf(registeredTo) >= from) &&
+    (deathDate === undefined || deathDate === null || dayOf(deathDate) >= birth) &&
     isPlainOptOuts(r['optOuts']) &&
-    isOptionalText(r['source'], 1, 64) &&
-    !(registeredTo && (registeredTo as string) < registeredFrom) &&
-    !(deathDate && (deathDate as string) < birthDate)
+    isOptionalText(r['source'], 1, 64)
   );
 }
 

@@ -55,8 +55,10 @@ function passes(test: ValueTest, v: number | undefined): boolean {
   return true;
 }
 
+/** The value or an own named component: never a member inherited from Object.prototype (`toString`, `constructor`). */
 function componentOf(event: EventRecord, name: string): number | undefined {
-  return name === 'value' ? event.value : event.values?.[name];
+  if (name === 'value') return event.value;
+  return event.values !== undefined && Object.hasOwn(event.values, name) ? event.values[name] : undefined;
 }
 
 /** Rewrites date-expression values into json-rules-engine fact references, so the engine resolves them. */
