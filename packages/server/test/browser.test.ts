@@ -111,7 +111,7 @@ describe.skipIf(skipReason !== undefined)(`caregaps serve in headless chromium${
 
   it('the keyboard reaches the skip link first, and the form controls have labels', async () => {
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    expect(await page.locator(':focus').textContent()).toBe('Skip to content');
     expect(await page.getByLabel('Level').count()).toBe(1);
     expect(await page.getByLabel('Registry').count()).toBe(1);
   });
