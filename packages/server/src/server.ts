@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import cookie from '@fastify/cookie';
 import { CaregapsError, type CompiledRegistry } from '@caregaps/core';
 import type { AccessLayer, AccessView, Purpose } from '@caregaps/access';
+import { auditForm, auditFragment, auditQuery } from './audit.js';
 import { checkAuthenticator, purposeOf, type Authenticator, type Session } from './authenticator.js';
 import { SCRIPT, STYLESHEET } from './client.js';
 import { dashboardForm, dashboardFragment, dashboardQuery } from './dashboard.js';
@@ -14,8 +15,11 @@ import { patientBody } from './patient.js';
 
 /** What the server is built from. */
 export interface ServerOptions {
-  /** The incremental engine: its change stream drives live pages, and `POST /fhir` applies records to it. */
-  engine: RecordSink & { readonly changes$: ChangeStream };
+  /**
+   * The incremental engine: its change stream drives live pages, `POST /fhir` applies records to it, and `record`
+   * says where a patient is registered (to withhold other organisations' patients from an organisation's audit report).
+   */
+  engine: RecordSink & { readonly changes$: ChangeStream; record(nhsNumber: string): { patient?: { practice: string } } | undefined };
   /** Every read goes through it (policies, audit, suppression). Build it over the same engine (`withAccess`). */
   access: AccessLayer;
   /** The compiled registries the engine evaluates (titles, indicators, provisional flags). */
@@ -144,6 +148,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     scoped.get<{ Params: { nhs: string } }>('/patients/:nhs', async (request, reply) => {
       const view = await request.caller!.view.patient(request.params.nhs);
       return reply.type(HTML).send(page(frame(`Patient ${view.nhsNumber}`, request), patientBody(view)));
+    });
+
+    scoped.get('/audit', async (request, reply) => {
+      const caller = request.caller!;
+      const query = auditQuery(request.query as Record<string, unknown>, caller.session.principal.organisation);
+      const fragment = await auditFragment(caller.view, query, (nhs) => options.engine.record(nhs)?.patient?.practice);
+      return reply.type(HTML).send(page(frame('Access reports', request), auditForm(query) + fragment));
     });
 
     scoped.get('/events', async (request, reply) => {

@@ -17,7 +17,7 @@ const batchGaps = new Map<string, string[]>();
 
 beforeAll(async () => {
   served = await serveSample();
-  for (const id of ['gp-barnet', 'nurse-camden', 'icb-analyst', 'feed-barnet']) cookies[id] = await signIn(served.app, id);
+  for (const id of ['gp-barnet', 'nurse-camden', 'icb-analyst', 'feed-barnet', 'privacy-barnet']) cookies[id] = await signIn(served.app, id);
   const { index, compiled } = loadRegistries(join(ROOT, 'registries'), join(ROOT, 'codesets'), { only: ['diabetes'] });
   const store = new PatientStore();
   for await (const item of readRecords(join(SAMPLE, 'records.ndjson'))) if (item.ok) store.apply(item.record);
@@ -182,18 +182,44 @@ describe('patient page', () => {
   });
 });
 
+describe('access reports', () => {
+  it('give a privacy officer their organisation\'s accesses, withholding other organisations\' patients', async () => {
+    const own = [...batchGaps.get('Z10001')!].sort()[2]!;
+    const other = [...batchGaps.get('Z20001')!].sort()[0]!;
+    expect((await get(`/patients/${own}`, 'gp-barnet')).statusCode).toBe(200);
+    expect((await get(`/patients/${other}`, 'gp-barnet')).statusCode).toBe(403);
+    const report = await get('/audit', 'privacy-barnet');
+    expect(report.statusCode).toBe(200);
+    expect(report.body).toContain(own);
+    expect(report.body).not.toContain(other);
+    expect(report.body).toContain("(another organisation's patient)");
+    expect(lastAudit()).toMatchObject({ user: 'po-barnet', activity: 'view-audit-report', subjectOrganisation: 'Z10001', decision: 'allow' });
+  });
+
+  it('give a patient\'s access report to their practice\'s privacy officer only', async () => {
+    const own = [...batchGaps.get('Z10001')!].sort()[2]!;
+    const report = await get(`/audit?patient=${own}`, 'privacy-barnet');
+    expect(report.statusCode).toBe(200);
+    const rows = [...report.body.matchAll(/<tr><td>[^<]+<\/td><td>dr-lee [^<]*<\/td><td>direct-care<\/td><td>view-patient-record<\/td>/g)];
+    expect(rows.length).toBeGreaterThan(0);
+    expect((await get(`/audit?patient=${[...batchGaps.get('Z20001')!][0]}`, 'privacy-barnet')).statusCode).toBe(403);
+    expect((await get('/audit?patient=12345', 'privacy-barnet')).statusCode).toBe(400);
+    expect((await get('/audit', 'gp-barnet')).statusCode).toBe(403);
+  });
+});
+
 describe('an ICB analyst never receives an NHS number', () => {
   it('from any page, CSV or event stream', async () => {
     const seen: string[] = [];
     const urls = [
       '/dashboard', '/dashboard?level=icb', '/dashboard?level=borough', '/dashboard?level=pcn', '/gaps', '/gaps?registry=diabetes',
       '/gaps?registry=diabetes&indicator=DM020', '/gaps.csv?registry=diabetes&indicator=DM020', ...[...SAMPLE_NHS_NUMBERS].slice(0, 5).map((n) => `/patients/${n}`),
-      `/patients/${[...batchGaps.get('Z10001')!][0]}`,
+      `/patients/${[...batchGaps.get('Z10001')!][0]}`, '/audit', `/audit?patient=${[...batchGaps.get('Z10001')!][0]}`,
     ];
     for (const url of urls) {
       const response = await get(url, 'icb-analyst');
       seen.push(...nhsNumbersIn(response.body));
-      if (url.startsWith('/patients/') || url.startsWith('/gaps.csv')) expect(response.statusCode, url).toBe(403);
+      if (url.startsWith('/patients/') || url.startsWith('/gaps.csv') || url.startsWith('/audit')) expect(response.statusCode, url).toBe(403);
       else expect(response.statusCode, url).toBe(200);
     }
     expect(seen).toEqual([]);
