@@ -32,6 +32,8 @@ button { font: inherit; padding: 0.35rem 0.9rem; background: #005eb8; color: #ff
 .status-met { color: #006747; }
 .choices { list-style: none; padding: 0; }
 .choices li { margin: 0.4rem 0; }
+figure.chart { margin: 0.5rem 0 1.5rem; }
+figure.chart svg { max-width: 100%; height: auto; }
 .live-status { font-size: 0.9rem; color: #425563; }
 .message { font-size: 1.1rem; }
 `;

@@ -1,12 +1,15 @@
 import { CaregapsError, provisionalReason, type CompiledRegistry } from '@caregaps/core';
-import { LEVELS, type AccessView, type OrganisationLevel, type Published, type SummaryRow, type SuppressionPolicy } from '@caregaps/access';
-import { achievement, count, percent } from './format.js';
+import { LEVELS, type AccessView, type OrganisationLevel, type SuppressionPolicy } from '@caregaps/access';
+import { funnelOf, funnelSpec, publishedRows, renderSvg, type PublishedRow } from '@caregaps/report';
+import { count, grossAchievement, percent } from './format.js';
 import { esc } from './html.js';
 
 /** What a dashboard shows: one registry at one level of the organisation hierarchy. */
 export interface DashboardQuery {
   level: OrganisationLevel;
   registry: string;
+  /** The indicator whose funnel plot a practice-level dashboard draws (default: its first). */
+  funnel?: string;
 }
 
 /** Reads `?level=&registry=` (defaults: practice, the first registry); unknown values are a usage error. */
@@ -14,38 +17,12 @@ export function dashboardQuery(query: Record<string, unknown>, registries: reado
   const level = (query['level'] ?? 'practice') as OrganisationLevel;
   if (!LEVELS.includes(level)) throw new CaregapsError('CG_USAGE', `level must be one of ${LEVELS.join(', ')}`);
   const registry = String(query['registry'] ?? registries[0]?.id ?? '');
-  if (!registries.some((r) => r.id === registry)) throw new CaregapsError('CG_USAGE', `No registry named ${registry}`);
-  return { level, registry };
-}
-
-interface OrganisationLine {
-  code: string;
-  name: string;
-  registered: Published;
-  onRegister: Published;
-  prevalence: Published | null;
-  indicators: Map<string, Record<'met' | 'gap' | 'excepted' | 'not-applicable', Published>>;
-}
-
-function linesOf(rows: readonly SummaryRow[]): OrganisationLine[] {
-  const lines = new Map<string, OrganisationLine>();
-  for (const row of rows) {
-    let line = lines.get(row.organisation);
-    if (!line) {
-      line = { code: row.organisation, name: row.name, registered: 0, onRegister: 0, prevalence: null, indicators: new Map() };
-      lines.set(row.organisation, line);
-    }
-    if (row.measure === 'registered') line.registered = row.count;
-    else if (row.measure === 'on-register') {
-      line.onRegister = row.count;
-      line.prevalence = row.rate;
-    } else if (row.indicator !== null) {
-      let counts = line.indicators.get(row.indicator);
-      if (!counts) line.indicators.set(row.indicator, (counts = { met: 0, gap: 0, excepted: 0, 'not-applicable': 0 }));
-      counts[row.measure] = row.count;
-    }
-  }
-  return [...lines.values()];
+  const compiled = registries.find((r) => r.id === registry);
+  if (!compiled) throw new CaregapsError('CG_USAGE', `No registry named ${registry}`);
+  const funnel = query['funnel'];
+  if (funnel === undefined || funnel === '') return { level, registry };
+  if (!compiled.indicatorIds.includes(String(funnel))) throw new CaregapsError('CG_USAGE', `Registry ${registry} has no indicator ${String(funnel)}`);
+  return { level, registry, funnel: String(funnel) };
 }
 
 /**
@@ -55,7 +32,8 @@ function linesOf(rows: readonly SummaryRow[]): OrganisationLine[] {
 export async function dashboardFragment(view: AccessView, registries: readonly CompiledRegistry[], suppression: SuppressionPolicy, query: DashboardQuery): Promise<string> {
   const compiled = registries.find((r) => r.id === query.registry)!;
   const table = await view.summary({ level: query.level, registry: query.registry });
-  const lines = linesOf(table.rows);
+  const isSuppressed = (v: Parameters<SuppressionPolicy['isSuppressed']>[0]) => suppression.isSuppressed(v);
+  const lines = publishedRows(table.rows, () => null, isSuppressed);
   const provisional = compiled.provisional;
   const flag = (id: string) => ((provisional.indicators[id] ?? []).length ? ' <span class="provisional" title="provisional">(provisional)</span>' : '');
   const registerFlag = provisional.register.length ? ' <span class="provisional">(provisional)</span>' : '';
@@ -74,10 +52,9 @@ export async function dashboardFragment(view: AccessView, registries: readonly C
 <tbody>${lines
     .map((l) => {
       const cells = indicators.map((id) => {
-        const c = l.indicators.get(id);
+        const c = l.indicators[id];
         if (!c) return '<td class="num">–</td>';
-        const a = achievement(c, suppression);
-        return `<td class="num" data-indicator="${esc(id)}">${percent(a.achievement)}<br><small>gross ${percent(a.gross)}; met ${count(c.met)}, gap ${count(c.gap)}, excepted ${count(c.excepted)}</small></td>`;
+        return `<td class="num" data-indicator="${esc(id)}">${percent(c.achievement)}<br><small>gross ${percent(grossAchievement(c, isSuppressed))}; met ${count(c.met)}, gap ${count(c.gap)}, excepted ${count(c.excepted)}</small></td>`;
       });
       return `<tr data-organisation="${esc(l.code)}"><th scope="row">${esc(l.name)}</th>${cells.join('')}</tr>`;
     })
@@ -90,13 +67,34 @@ export async function dashboardFragment(view: AccessView, registries: readonly C
   ];
   const about = `<p>As of ${esc(table.asOf)}, purpose ${esc(table.purpose)}; disclosure control ${esc(table.suppression)} (1–7 shown as *, other counts rounded to the nearest 5); patients left out by policy: ${count(table.excludedPatients)}.</p>`;
   const provisionalList = reasons.length ? `<h2>Provisional figures</h2><ul id="provisional">${reasons.join('')}</ul>` : '';
-  return `${about}${register}${achievementTable}${provisionalList}`;
+  const funnel = query.level === 'practice' ? await funnelFigure(view, compiled.id, query.funnel ?? indicators[0], lines, suppression, table.asOf) : '';
+  return `${about}${register}${achievementTable}${funnel}${provisionalList}`;
+}
+
+/**
+ * One indicator's funnel plot of the practices, as the population report draws it (the report's own functions), from
+ * published numbers only: the practice rows already read and the ICB rows (one more audited summary).
+ */
+async function funnelFigure(view: AccessView, registry: string, indicator: string | undefined, practices: readonly PublishedRow[], suppression: SuppressionPolicy, asOf: string): Promise<string> {
+  if (indicator === undefined) return '';
+  const icb = await view.summary({ level: 'icb', registry });
+  const rows = [...practices, ...publishedRows(icb.rows, () => null, (v) => suppression.isSuppressed(v))];
+  const funnel = funnelOf({ asOf, rows }, registry, indicator, suppression);
+  const heading = `<h2 id="funnel-heading">Variation between practices: ${esc(indicator)}</h2>`;
+  if (!funnel) return `${heading}<p>No funnel plot: the overall numbers are suppressed or zero.</p>`;
+  const svg = await renderSvg(funnelSpec(funnel, `${indicator}: achievement by practice list size`));
+  const described = funnel.points.map((p) => `${esc(p.name)} ${(100 * p.p).toFixed(1)}% of ${p.n}`).join('; ');
+  const left = [...funnel.notPlotted, ...funnel.empty];
+  return `${heading}<figure class="chart" aria-labelledby="funnel-heading">${svg}<figcaption>Mean ${(100 * funnel.mean).toFixed(1)}% (95% and 99.8% control limits). Plotted: ${described || 'none'}.${left.length ? ` Not plotted (suppressed or empty): ${esc(left.join(', '))}.` : ''}</figcaption></figure>`;
 }
 
 /** The form that picks the level and registry (plain GET: works without script, bookmarkable). */
 export function dashboardForm(registries: readonly CompiledRegistry[], query: DashboardQuery): string {
   const levels = LEVELS.map((l) => `<option value="${l}"${l === query.level ? ' selected' : ''}>${l === 'icb' ? 'ICB' : l === 'pcn' ? 'PCN' : l[0]!.toUpperCase() + l.slice(1)}</option>`).join('');
   const regs = registries.map((r) => `<option value="${esc(r.id)}"${r.id === query.registry ? ' selected' : ''}>${esc(r.registry.definition.title)}</option>`).join('');
+  const indicators = registries.find((r) => r.id === query.registry)?.indicatorIds ?? [];
+  const funnels = indicators.map((id) => `<option value="${esc(id)}"${id === query.funnel ? ' selected' : ''}>${esc(id)}</option>`).join('');
   return `<form class="query" method="get" action="/dashboard"><label for="level">Level<select id="level" name="level">${levels}</select></label>
-<label for="registry">Registry<select id="registry" name="registry">${regs}</select></label><button type="submit">Show</button></form>`;
+<label for="registry">Registry<select id="registry" name="registry">${regs}</select></label>
+<label for="funnel">Funnel plot (practice level)<select id="funnel" name="funnel"><option value="">first indicator</option>${funnels}</select></label><button type="submit">Show</button></form>`;
 }

@@ -1,4 +1,4 @@
-import { publishedRate, type Published, type SuppressionPolicy } from '@caregaps/access';
+import { publishedRate, type Published } from '@caregaps/access';
 import { publishedSum } from '@caregaps/report';
 import { esc } from './html.js';
 
@@ -14,16 +14,7 @@ export function percent(value: Published | null | undefined): string {
   return typeof value === 'number' ? `${value.toFixed(1)}%` : esc(value);
 }
 
-/**
- * QOF achievement (met ÷ (met + gap)) and gross achievement (met ÷ (met + gap + excepted)) from published numbers
- * only, suppressed when any number they need is.
- */
-export function achievement(
-  counts: { met: Published; gap: Published; excepted: Published },
-  suppression: SuppressionPolicy,
-): { achievement: Published | null; gross: Published | null } {
-  const isToken = (v: Published) => suppression.isSuppressed(v);
-  const denominator = publishedSum(counts.met, counts.gap, isToken);
-  const gross = publishedSum(denominator, counts.excepted, isToken);
-  return { achievement: publishedRate(counts.met, denominator, isToken), gross: publishedRate(counts.met, gross, isToken) };
+/** Gross achievement, met ÷ (met + gap + excepted), from published numbers only (suppressed if any part is). */
+export function grossAchievement(counts: { met: Published; denominator: Published; excepted: Published }, isSuppressed: (v: Published) => boolean): Published | null {
+  return publishedRate(counts.met, publishedSum(counts.denominator, counts.excepted, isSuppressed), isSuppressed);
 }

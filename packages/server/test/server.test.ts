@@ -87,7 +87,7 @@ describe('authenticators and principals', () => {
   it('sets a content security policy that allows nothing from elsewhere', async () => {
     const response = await get('/dashboard', 'gp-barnet');
     expect(response.headers['content-security-policy']).toContain("default-src 'self'");
-    expect(response.body).not.toMatch(/https?:\/\//);
+    expect(response.body).not.toMatch(/(?:src|href|action)="https?:/);
   });
 });
 
@@ -98,7 +98,8 @@ describe('dashboard', () => {
       expect(response.statusCode).toBe(200);
       expect([...response.body.matchAll(/<tr data-organisation="([^"]+)"><th/g)].map((m) => m[1])).toEqual([...codes, ...codes]);
       for (const id of served.host.registries[0]!.indicatorIds) expect(response.body).toContain(`data-indicator="${id}"`);
-      expect(lastAudit()).toMatchObject({ user: 'dr-lee', activity: 'view-aggregate', resource: `summary:${level}:diabetes`, decision: 'allow' });
+      // A practice-level dashboard reads the ICB summary too, for its funnel plot's mean.
+      expect(served.audit.entries().slice(-2)).toContainEqual(expect.objectContaining({ user: 'dr-lee', activity: 'view-aggregate', resource: `summary:${level}:diabetes`, decision: 'allow' }));
     }
   });
 
@@ -111,6 +112,15 @@ describe('dashboard', () => {
     const small = [...response.body.matchAll(/<small>gross [^;]+; met ([^,]+), gap ([^,]+), excepted ([^<]+)<\/small>/g)].flatMap((m) => [m[1]!, m[2]!, m[3]!]).map((c) => c.replace(/,/g, ''));
     expect(small.length).toBeGreaterThan(0);
     for (const c of small) expect(c === '*' || Number(c) % 5 === 0, c).toBe(true);
+  });
+
+  it('draws a funnel plot of the practices for the chosen indicator (practice level only), as inline SVG', async () => {
+    const response = await get('/dashboard?level=practice&registry=diabetes&funnel=DM036', 'icb-analyst');
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain('Variation between practices: DM036');
+    expect(response.body).toMatch(/<figure class="chart" aria-labelledby="funnel-heading"><svg[\s\S]*<\/svg><figcaption>Mean \d+\.\d% /);
+    expect((await get('/dashboard?level=pcn&registry=diabetes', 'icb-analyst')).body).not.toContain('<svg');
+    expect((await get('/dashboard?funnel=XX1', 'icb-analyst')).statusCode).toBe(400);
   });
 
   it('flags provisional indicators with their reason', async () => {
