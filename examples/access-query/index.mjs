@@ -1,12 +1,13 @@
 // Query the sample population through the access layer. Every call below is decided by the built-in policies
-// (RBAC, legitimate relationship, sharing agreements, opt-outs) and written to a hash-chained audit log.
+// (RBAC, legitimate relationship, sharing agreements, opt-outs) and written to a keyed (HMAC-chained) audit log.
 // Run from the repository root after `pnpm build`:  node examples/access-query/index.mjs [audit-log-path]
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PatientStore, Quarantine, loadRegistries, readRecords } from '@caregaps/core';
-import { BatchResultsSource, NdjsonAuditLog, OrganisationHierarchy, createAccess, verifyAuditLog } from '@caregaps/access';
+import { BatchResultsSource, FileCheckpoint, NdjsonAuditLog, OrganisationHierarchy, createAccess, verifyAuditLog } from '@caregaps/access';
 
 const root = (path) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
@@ -25,8 +26,13 @@ export async function tour(auditLog = join(mkdtempSync(join(tmpdir(), 'caregaps-
   }
   const source = new BatchResultsSource(store, compiled, index, new OrganisationHierarchy(organisations), '2025-03-31');
 
-  // 2. The access layer: built-in policies, an NDJSON audit log (with its head file beside it).
-  const access = createAccess({ source, audit: new NdjsonAuditLog(auditLog) });
+  // 2. The access layer: built-in policies and an NDJSON audit log. The key comes from the host's configuration (here
+  //    a fresh random one); the checkpoint is kept away from the log's directory, where its writer cannot rewrite it.
+  const key = randomBytes(32);
+  const vault = mkdtempSync(join(tmpdir(), 'caregaps-audit-anchor-'));
+  const checkpoint = new FileCheckpoint(join(vault, 'audit.checkpoint'), auditLog);
+  const audit = await NdjsonAuditLog.open(auditLog, { key, checkpoint });
+  const access = createAccess({ source, audit });
   const practice = organisations.find((o) => o.type === 'practice').code;
 
   // 3. An analyst's anonymised table by borough, for secondary use: opt-outs left out, small numbers suppressed.
@@ -49,7 +55,8 @@ export async function tour(auditLog = join(mkdtempSync(join(tmpdir(), 'caregaps-
   const officer = access.as({ user: 'po-1', roles: ['privacy-officer'], organisation: practice }, 'direct-care');
   const report = await officer.auditReport({ patient: gaps[0].nhsNumber });
 
-  return { practice, quarantined: quarantine.size, summary, gaps, exported, record, refused, report, audit: verifyAuditLog(auditLog), auditLog };
+  audit.close();
+  return { practice, quarantined: quarantine.size, summary, gaps, exported, record, refused, report, audit: verifyAuditLog(auditLog, key, checkpoint.read()), auditLog };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

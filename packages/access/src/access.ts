@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CaregapsError, formatDay, type IndicatorStatus } from '@caregaps/core';
-import { sha256, type AuditEvent, type AuditSink, type ChainedAuditEvent } from './audit.js';
+import { sha256, type AuditEvent, type AuditSink } from './audit.js';
+import { minimisedReport, type AuditReportEntry } from './audit-report.js';
+import { visibleExplanation } from './explanations.js';
 import { DEFAULT_CATEGORIES, categoryOf, type RecordCategory } from './categories.js';
 import { toCsv } from './csv.js';
 import { LEVELS, type OrganisationHierarchy, type OrganisationLevel } from './organisations.js';
@@ -33,6 +36,13 @@ export interface AccessOptions {
   categories?: Readonly<Record<string, RecordCategory>>;
   /** Longest a policy may take to answer before it counts as a denial (default 1000 ms). */
   policyTimeoutMs?: number;
+  /** Longest the audit sink may take to store an event before the access is refused (default 5000 ms). */
+  auditTimeoutMs?: number;
+  /**
+   * Shortest time a refusal of a request naming a patient takes (default 2 ms), so the refusal time does not tell a
+   * forbidden patient from an NHS number that names no one. 0 turns the floor off (tests that count refusals).
+   */
+  refusalFloorMs?: number;
   /** The clock (default: now). The access day decides which agreements and registrations are in force. */
   now?: () => Date;
 }
@@ -92,6 +102,9 @@ export interface PatientRecordView {
   /** Registry statuses with explanations, when the viewer may see the registered practice's statuses. */
   registries: RegistryStatus[] | null;
 }
+
+/** How often an access is decided again when permissions keep changing under it, before it is refused. */
+const MAX_ROUNDS = 3;
 
 /** The error every refused access throws: the same for a forbidden and a non-existent patient. */
 function denied(decisionId: string): CaregapsError {
@@ -166,21 +179,36 @@ export class AccessLayer {
    */
   async attempt<T>(principal: Principal, purpose: Purpose, attempt: Attempt, run: (request: AccessRequest) => Promise<Outcome<T>>): Promise<T> {
     const id = randomUUID();
-    const patient = attempt.nhsNumber === undefined ? undefined : this.options.source.patient(attempt.nhsNumber);
-    const request = this.request(principal, purpose, attempt, patient);
-    const malformed = principalProblem(principal);
-    let decision: Omit<Decision, 'id'> = malformed
-      ? { allowed: false, decidedBy: [{ policy: 'access-layer', rule: malformed }] }
-      : await this.policies.decide(request, this.context);
+    const started = performance.now();
+    let decision: Omit<Decision, 'id'>;
     let outcome: Outcome<T> | undefined;
     let failure: unknown;
-    if (decision.allowed) {
-      try {
-        outcome = await run(request);
-      } catch (error) {
-        failure = error;
-        const rule = error instanceof CaregapsError ? error.code : 'internal-error';
-        decision = { allowed: false, decidedBy: [{ policy: 'access-layer', rule }] };
+    // Policies and item checks await; if sharing agreements or the patient's registration and opt-outs change
+    // meanwhile, the answer may mix permissions from before and after: decide and run again on the new state.
+    for (let round = 1; ; round++) {
+      const before = this.stateOf(attempt);
+      const patient = attempt.nhsNumber === undefined ? undefined : this.options.source.patient(attempt.nhsNumber);
+      const request = this.request(principal, purpose, attempt, patient);
+      const malformed = principalProblem(principal);
+      decision = malformed ? { allowed: false, decidedBy: [{ policy: 'access-layer', rule: malformed }] } : await this.policies.decide(request, this.context);
+      outcome = undefined;
+      failure = undefined;
+      if (decision.allowed) {
+        try {
+          outcome = await run(request);
+        } catch (error) {
+          failure = error;
+          const rule = error instanceof CaregapsError ? error.code : 'internal-error';
+          decision = { allowed: false, decidedBy: [{ policy: 'access-layer', rule }] };
+        }
+      }
+      // Managing agreements changes them: it is a write, done once, never re-run.
+      if (attempt.activity === 'manage-sharing-agreements' || this.stateOf(attempt) === before) break;
+      if (round === MAX_ROUNDS) {
+        decision = { allowed: false, decidedBy: [{ policy: 'access-layer', rule: 'permissions-changed-during-access' }] };
+        outcome = undefined;
+        failure = undefined;
+        break;
       }
     }
     const event: AuditEvent = {
@@ -204,14 +232,42 @@ export class AccessLayer {
     }
     if (outcome?.rowCount !== undefined) event.rowCount = outcome.rowCount;
     try {
-      await this.options.audit.append(event);
+      await this.store(event);
     } catch (error) {
       throw new CaregapsError('CG_AUDIT_WRITE', `The access was refused because its audit event could not be written (decision ${id}): ${(error as Error)?.message ?? String(error)}`);
     }
     // A refusal raised while running (e.g. not a party) reads exactly like any other denial.
     if (failure !== undefined && !(failure instanceof CaregapsError && failure.code === 'CG_ACCESS_DENIED')) throw failure;
-    if (!decision.allowed || !outcome) throw denied(id);
+    if (!decision.allowed || !outcome) {
+      const floor = attempt.nhsNumber === undefined ? 0 : (this.options.refusalFloorMs ?? 2) - (performance.now() - started);
+      if (floor > 0) await sleep(Math.ceil(floor));
+      throw denied(id);
+    }
     return outcome.result;
+  }
+
+  /** What an access's answer depends on besides the records: agreements, and the patient's registration and opt-outs. */
+  private stateOf(attempt: Attempt): string {
+    const patient = attempt.nhsNumber === undefined ? undefined : this.options.source.patient(attempt.nhsNumber);
+    return `${this.agreements.revision}|${patient ? JSON.stringify(patient) : ''}`;
+  }
+
+  /** Appends to the audit sink, giving up (and telling the sink, which must then not write) after auditTimeoutMs. */
+  private async store(event: AuditEvent): Promise<void> {
+    const timeoutMs = this.options.auditTimeoutMs ?? 5000;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new Error(`the audit sink did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([Promise.resolve().then(() => this.options.audit.append(event, { signal: controller.signal })), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** @internal Row-level decision for a patient within an allowed list or aggregate (not audited on its own). */
@@ -373,13 +429,21 @@ export class AccessView {
       if (!patient) throw new CaregapsError('CG_ACCESS_DENIED', 'no such patient');
       const categories = Object.fromEntries(RECORD_CATEGORIES.map((c) => [c, [] as RecordEntry[]])) as Record<RecordCategory, RecordEntry[]>;
       const organisations = source.organisations;
+      // One consistent snapshot of the record and its statuses, taken before any await: a write during the item
+      // checks below cannot pair new results with old statuses (a torn read).
+      const events = source.events(patient.nhsNumber);
+      const statuses = source.statuses(patient.nhsNumber, { explain: true });
       let shown = 0;
-      for (const event of source.events(patient.nhsNumber)) {
+      const hidden = new Set<string>();
+      for (const event of events) {
         const clusters = source.clustersOf(event.code);
         const category = this.layer.categoryOf(clusters);
         // A record without a source is taken to come from the registered practice (GP extracts carry none).
         const from = event.source ?? patient.practice;
-        if (!(await this.layer.policies.visible(request, { source: from, category }, this.layer.policyContext))) continue;
+        if (!(await this.layer.policies.visible(request, { source: from, category }, this.layer.policyContext))) {
+          hidden.add(event.id);
+          continue;
+        }
         const entry: RecordEntry = {
           id: event.id,
           date: event.date,
@@ -397,31 +461,34 @@ export class AccessView {
         shown++;
       }
       const statusesVisible = await this.layer.policies.visible(request, { source: patient.practice, category: 'registry-statuses' }, this.layer.policyContext);
-      const registries = statusesVisible ? source.statuses(patient.nhsNumber, { explain: true }) : null;
+      // Explanations pass the same filter as the records: no fact built from a hidden record is shown.
+      const registries = statusesVisible
+        ? statuses.map((s) => (s.explanation ? { ...s, explanation: visibleExplanation(s.explanation, hidden) } : s))
+        : null;
       const view: PatientRecordView = { nhsNumber: patient.nhsNumber, practice: patient.practice, asOf: source.asOf, categories, registries };
       return { result: view, rowCount: shown + (registries?.length ?? 0) };
     });
   }
 
   /**
-   * Who accessed what: for a patient (their access report, for the registered practice to give) or for a data
-   * controller (every access by its staff and every access to its registered patients).
+   * Who accessed what, minimised (DESIGN §5): for a patient, the accesses to their record (their access report,
+   * for the registered practice to give); for a data controller, the accesses its users made and the accesses to
+   * its registered patients. Each entry names only the patients the report is about: other patients' NHS numbers
+   * (in lists and single accesses by the controller's users) are removed, and the activity on them is not shown.
    */
-  auditReport(subject: { patient: string } | { organisation: string }): Promise<ChainedAuditEvent[]> {
+  auditReport(subject: { patient: string } | { organisation: string }): Promise<AuditReportEntry[]> {
     const attempt: Attempt =
       'patient' in subject
         ? { activity: 'view-audit-report', resource: 'audit-report:patient', nhsNumber: String(subject.patient) }
         : { activity: 'view-audit-report', resource: 'audit-report:organisation', organisation: String(subject.organisation) };
     return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
-      const entries = [...(await this.layer.auditSink.entries())];
-      let result: ChainedAuditEvent[];
-      if ('patient' in subject) {
-        result = entries.filter((e) => e.patient === subject.patient || e.patients?.includes(subject.patient));
-      } else {
-        const source = this.layer.source;
-        const theirs = (nhs: string | undefined) => nhs !== undefined && source.patient(nhs)?.practice === subject.organisation;
-        result = entries.filter((e) => e.organisation === subject.organisation || theirs(e.patient) || e.patients?.some(theirs));
-      }
+      const entries = await this.layer.auditSink.entries();
+      const source = this.layer.source;
+      const subjectOf =
+        'patient' in subject
+          ? { patient: String(subject.patient) }
+          : { organisation: String(subject.organisation), registeredAt: (nhs: string) => source.patient(nhs)?.practice };
+      const result = minimisedReport(entries, subjectOf);
       return { result, rowCount: result.length };
     });
   }
@@ -440,34 +507,37 @@ export class AgreementActions {
     private readonly purpose: Purpose,
   ) {}
 
-  private act(resource: string, parties: () => readonly string[], change: () => SharingAgreement): Promise<SharingAgreement> {
-    const attempt: Attempt = { activity: 'manage-sharing-agreements', resource };
+  /** One audited change; a refusal by the agreement's lifecycle reads like any other denial. */
+  private act(id: string, action: 'sign' | 'amend' | 'withdraw', change: (party: string) => SharingAgreement): Promise<SharingAgreement> {
+    const attempt: Attempt = { activity: 'manage-sharing-agreements', resource: `agreement:${id}` };
     return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
-      if (!parties().includes(this.principal.organisation)) throw new CaregapsError('CG_ACCESS_DENIED', 'Only a party to an agreement may change it');
-      return { result: change() };
+      // An organisation named in no version learns nothing about the agreement; a party is told what the lifecycle allows.
+      if (!this.layer.agreements.involves(id, this.principal.organisation)) throw new CaregapsError('CG_ACCESS_DENIED', `Only a party may ${action} an agreement`);
+      return { result: change(this.principal.organisation) };
     });
   }
 
-  private partiesOf(id: string): readonly string[] {
-    const versions = this.layer.agreements.toJSON().filter((a) => a.id === id);
-    return versions[versions.length - 1]?.parties ?? [];
-  }
-
   create(terms: AgreementTerms): Promise<SharingAgreement> {
-    return this.act('agreement:new', () => terms.parties ?? [], () => this.layer.agreements.create(terms));
+    const attempt: Attempt = { activity: 'manage-sharing-agreements', resource: 'agreement:new' };
+    return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
+      if (!(terms.parties ?? []).includes(this.principal.organisation)) throw new CaregapsError('CG_ACCESS_DENIED', 'Only a party to an agreement may create it');
+      return { result: this.layer.agreements.create(terms) };
+    });
   }
 
   /** Signs the latest draft on behalf of the principal's organisation. */
   sign(id: string): Promise<SharingAgreement> {
-    return this.act(`agreement:${id}`, () => this.partiesOf(id), () => this.layer.agreements.sign(id, this.principal.organisation, this.principal.user));
+    return this.act(id, 'sign', (party) => this.layer.agreements.sign(id, party, this.principal.user));
   }
 
+  /** Drafts a new version; only a party to the version in force may. */
   amend(id: string, changes: Partial<AgreementTerms>): Promise<SharingAgreement> {
-    return this.act(`agreement:${id}`, () => this.partiesOf(id), () => this.layer.agreements.amend(id, changes));
+    return this.act(id, 'amend', (party) => this.layer.agreements.amend(id, changes, party));
   }
 
+  /** Withdraws the agreement; only a signatory of the version in force may. */
   withdraw(id: string): Promise<SharingAgreement> {
-    return this.act(`agreement:${id}`, () => this.partiesOf(id), () => this.layer.agreements.withdraw(id));
+    return this.act(id, 'withdraw', (party) => this.layer.agreements.withdraw(id, party));
   }
 }
 

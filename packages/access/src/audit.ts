@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CaregapsError } from '@caregaps/core';
 
 /**
@@ -34,15 +33,21 @@ export interface AuditEvent {
 /** The fields an audit event may hold; anything else is refused (audit minimisation). */
 export const AUDIT_FIELDS: readonly string[] = [
   'seq', 'prev', 'id', 'time', 'user', 'roles', 'organisation', 'purpose', 'activity', 'resource', 'patient',
-  'subjectOrganisation', 'patients', 'rowCount', 'listHash', 'decision', 'policy', 'rule',
+  'subjectOrganisation', 'patients', 'rowCount', 'listHash', 'decision', 'policy', 'rule', 'mac',
 ];
 
-/** An event as stored: its position and the SHA-256 of the previous stored line (64 zeros for the first). */
-export type ChainedAuditEvent = AuditEvent & { seq: number; prev: string };
+/**
+ * An event as stored: its position, the MAC of the entry before (64 zeros for the first) and its own MAC, an
+ * HMAC-SHA-256 under the host's audit key of the stored line without its `mac` field.
+ */
+export type ChainedAuditEvent = AuditEvent & { seq: number; prev: string; mac: string };
 
-/** Where audit events go. `append` must be durable when it returns (or throw: the access is then refused). */
+/**
+ * Where audit events go. `append` must be durable when it returns (or throw: the access is then refused). The
+ * access layer aborts `signal` when it stops waiting; a sink must then not write the event.
+ */
 export interface AuditSink {
-  append(event: AuditEvent): void | Promise<void>;
+  append(event: AuditEvent, options?: { signal?: AbortSignal }): void | Promise<void>;
   /** Every stored event, oldest first (for access reports). */
   entries(): Iterable<ChainedAuditEvent> | Promise<Iterable<ChainedAuditEvent>>;
 }
@@ -53,13 +58,33 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** The head (anchor) of a chain: how many entries and the hash of the last line. */
-export interface AuditHead {
-  count: number;
-  last: string;
+/** Shortest audit key accepted: 32 bytes, the HMAC-SHA-256 block strength. */
+export const MIN_KEY_BYTES = 32;
+
+/** Checks an audit key from the host's configuration (raw bytes, or a string taken as UTF-8). */
+export function auditKey(value: Uint8Array | string): Buffer {
+  const key = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+  if (key.length < MIN_KEY_BYTES) throw new CaregapsError('CG_AUDIT_KEY', `The audit key has ${key.length} bytes; it needs at least ${MIN_KEY_BYTES} (e.g. \`openssl rand -hex 32\`)`);
+  return key;
 }
 
-/** One problem found by the verifier: the line (from 1) and what is wrong. */
+/**
+ * A checkpoint: how many entries the log had and the MAC of the last one. Stored outside the log (a
+ * {@link CheckpointSink}), it lets the verifier detect truncation and rewinding of the whole tail.
+ */
+export interface AuditCheckpoint {
+  count: number;
+  mac: string;
+  time: string;
+}
+
+/** Where checkpoints are kept: somewhere a person who can write the log cannot (another disk, host or store). */
+export interface CheckpointSink {
+  write(checkpoint: AuditCheckpoint): void | Promise<void>;
+  read(): AuditCheckpoint | undefined | Promise<AuditCheckpoint | undefined>;
+}
+
+/** One problem found by the verifier: the line (from 1; 0 for the log as a whole) and what is wrong. */
 export interface AuditProblem {
   line: number;
   problem: string;
@@ -71,54 +96,102 @@ export interface AuditVerification {
   problems: AuditProblem[];
 }
 
-/** Serialises an event with its chain fields first, so the stored line is what is hashed. */
-function chainLine(event: AuditEvent, seq: number, prev: string): string {
-  for (const key of Object.keys(event)) {
-    if (!AUDIT_FIELDS.includes(key)) throw new CaregapsError('CG_AUDIT_WRITE', `Audit events may not hold the field ${key}`);
-  }
-  return JSON.stringify({ seq, prev, ...event });
+const MAC_SUFFIX = /,"mac":"([0-9a-f]{64})"\}$/;
+
+function mac(key: Buffer, body: string): string {
+  return createHmac('sha256', key).update(body, 'utf8').digest('hex');
+}
+
+function same(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
 /**
- * Checks a chain of stored lines: each parses, numbers follow 1, 2, 3…, each `prev` is the hash of the line
- * before, and (given a head) the count and last hash match the head. Detects modification, deletion, insertion,
- * reordering and — with the head — truncation.
+ * The stored line of an event: its chain fields first, its MAC last, computed over the exact bytes before it, so
+ * any change to the line (even whitespace) is detected. Refuses fields outside the allow-list.
  */
-export function verifyChain(lines: readonly string[], head: AuditHead | undefined): AuditVerification {
-  const problems: AuditProblem[] = [];
-  let prevHash = GENESIS;
-  lines.forEach((text, i) => {
-    const line = i + 1;
-    let entry: Partial<ChainedAuditEvent>;
-    try {
-      entry = JSON.parse(text) as Partial<ChainedAuditEvent>;
-    } catch {
-      problems.push({ line, problem: 'not valid JSON (torn or edited line)' });
-      prevHash = sha256(text);
-      return;
+export function chainLine(key: Buffer, event: AuditEvent, seq: number, prev: string): { line: string; mac: string } {
+  for (const field of Object.keys(event)) {
+    if (!AUDIT_FIELDS.includes(field) || field === 'seq' || field === 'prev' || field === 'mac') {
+      throw new CaregapsError('CG_AUDIT_WRITE', `Audit events may not hold the field ${field}`);
     }
-    if (entry.seq !== line) problems.push({ line, problem: `sequence number ${String(entry.seq)} where ${line} was expected (deleted, inserted or reordered entry)` });
-    if (entry.prev !== prevHash) problems.push({ line, problem: 'previous-entry hash does not match (the entry before was changed, removed or moved)' });
-    for (const key of Object.keys(entry)) if (!AUDIT_FIELDS.includes(key)) problems.push({ line, problem: `field ${key} is not an audit field` });
-    prevHash = sha256(text);
-  });
-  if (!head) problems.push({ line: 0, problem: 'no head file: truncation of the log cannot be detected' });
-  else {
-    if (head.count !== lines.length) problems.push({ line: lines.length, problem: `the head records ${head.count} entries, the log has ${lines.length} (truncated or appended outside the writer)` });
-    else if (head.last !== (lines.length ? prevHash : GENESIS)) problems.push({ line: lines.length, problem: 'the last entry does not match the head (last entry changed)' });
   }
-  return { ok: problems.length === 0, entries: lines.length, problems };
+  const body = JSON.stringify({ seq, prev, ...event });
+  const m = mac(key, body);
+  return { line: `${body.slice(0, -1)},"mac":"${m}"}`, mac: m };
 }
 
-/** An in-memory hash-chained log (tests, short-lived processes). `lines` and `head` are what a file would hold. */
+/** Reads one stored line: its event and MAC if the MAC is right for this key, or what is wrong. */
+export function readLine(key: Buffer, text: string): { entry: ChainedAuditEvent } | { problem: string } {
+  const found = MAC_SUFFIX.exec(text);
+  if (!found) return { problem: 'no MAC at the end of the line (torn, edited or not written by an audit writer)' };
+  const body = `${text.slice(0, found.index)}}`;
+  if (!same(mac(key, body), found[1]!)) return { problem: 'the MAC does not match the line (the entry was edited, or the key is not the one it was written with)' };
+  try {
+    return { entry: JSON.parse(text) as ChainedAuditEvent };
+  } catch {
+    return { problem: 'not valid JSON' };
+  }
+}
+
+/** Where a chain stands after its last entry. */
+export interface ChainHead {
+  count: number;
+  mac: string;
+}
+
+/**
+ * Checks a chain of stored lines under a key: each line's MAC, numbers 1, 2, 3…, each `prev` the MAC of the
+ * entry before, only audit fields; then the checkpoint (count not beyond the log, MAC of the entry it names).
+ * Detects edits, insertions, deletions and reordering anywhere, and truncation up to the last checkpoint, even
+ * when every plain hash was recomputed: forging a MAC needs the key.
+ */
+export function verifyChain(key: Buffer, lines: readonly string[], checkpoint: AuditCheckpoint | undefined): AuditVerification & { head: ChainHead } {
+  const problems: AuditProblem[] = [];
+  let prev = GENESIS;
+  lines.forEach((text, i) => {
+    const line = i + 1;
+    const read = readLine(key, text);
+    if ('problem' in read) {
+      problems.push({ line, problem: read.problem });
+      prev = MAC_SUFFIX.exec(text)?.[1] ?? GENESIS;
+      return;
+    }
+    const entry = read.entry;
+    if (entry.seq !== line) problems.push({ line, problem: `sequence number ${String(entry.seq)} where ${line} was expected (deleted, inserted or reordered entry)` });
+    if (entry.prev !== prev) problems.push({ line, problem: 'the previous-entry MAC does not match (the entry before was changed, removed or moved)' });
+    for (const field of Object.keys(entry)) if (!AUDIT_FIELDS.includes(field)) problems.push({ line, problem: `field ${field} is not an audit field` });
+    prev = entry.mac;
+  });
+  if (!checkpoint) problems.push({ line: 0, problem: 'no checkpoint given: truncation of the end of the log cannot be detected' });
+  else if (checkpoint.count > lines.length) {
+    problems.push({ line: lines.length, problem: `the checkpoint of ${checkpoint.time} records ${checkpoint.count} entries, the log has ${lines.length} (truncated)` });
+  } else if (checkpoint.count > 0) {
+    const at = MAC_SUFFIX.exec(lines[checkpoint.count - 1]!)?.[1];
+    if (at === undefined || !same(at, checkpoint.mac)) problems.push({ line: checkpoint.count, problem: `entry ${checkpoint.count} is not the one the checkpoint of ${checkpoint.time} recorded (replaced or rewritten log)` });
+  }
+  return { ok: problems.length === 0, entries: lines.length, problems, head: { count: lines.length, mac: prev } };
+}
+
+/**
+ * An in-memory keyed chain (tests, short-lived processes). `lines` are what a file would hold; the checkpoint is
+ * taken after every append. Without a key it makes one of its own for its lifetime.
+ */
 export class MemoryAuditLog implements AuditSink {
   readonly lines: string[] = [];
-  head: AuditHead = { count: 0, last: GENESIS };
+  readonly key: Buffer;
+  checkpoint: AuditCheckpoint;
 
-  append(event: AuditEvent): void {
-    const line = chainLine(event, this.lines.length + 1, this.head.last);
+  constructor(options: { key?: Uint8Array | string } = {}) {
+    this.key = options.key === undefined ? randomBytes(MIN_KEY_BYTES) : auditKey(options.key);
+    this.checkpoint = { count: 0, mac: GENESIS, time: new Date(0).toISOString() };
+  }
+
+  append(event: AuditEvent, options: { signal?: AbortSignal } = {}): void {
+    if (options.signal?.aborted) throw new CaregapsError('CG_AUDIT_WRITE', 'The access layer stopped waiting for this audit event');
+    const { line, mac: m } = chainLine(this.key, event, this.lines.length + 1, this.checkpoint.mac);
     this.lines.push(line);
-    this.head = { count: this.lines.length, last: sha256(line) };
+    this.checkpoint = { count: this.lines.length, mac: m, time: new Date().toISOString() };
   }
 
   entries(): ChainedAuditEvent[] {
@@ -126,86 +199,7 @@ export class MemoryAuditLog implements AuditSink {
   }
 
   verify(): AuditVerification {
-    return verifyChain(this.lines, this.head);
+    const { ok, entries, problems } = verifyChain(this.key, this.lines, this.checkpoint);
+    return { ok, entries, problems };
   }
-}
-
-function splitLines(text: string): string[] {
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}
-
-/** The head file kept beside a log: `<log>.head`. */
-export function headFileOf(log: string): string {
-  return `${log}.head`;
-}
-
-/**
- * The embedded audit log: a local NDJSON file, one event per line, each carrying the SHA-256 of the line before,
- * plus a head file (`<log>.head`, replaced atomically after every append) holding the entry count and the last
- * line's hash, so truncation is detected. Every append is written and fsynced before it returns. Opening a log
- * whose chain or head does not verify is refused, so a damaged log is never silently extended.
- */
-export class NdjsonAuditLog implements AuditSink {
-  private head: AuditHead;
-  private readonly headFile: string;
-
-  constructor(
-    readonly file: string,
-    private readonly options: { fsync?: boolean } = {},
-  ) {
-    this.headFile = headFileOf(file);
-    if (!existsSync(file) && !existsSync(this.headFile)) {
-      this.head = { count: 0, last: GENESIS };
-      return;
-    }
-    const result = verifyAuditLog(file);
-    if (!result.ok) {
-      throw new CaregapsError('CG_AUDIT_TAMPERED', `The audit log ${file} does not verify: ${result.problems.map((p) => `line ${p.line}: ${p.problem}`).join('; ')}`);
-    }
-    this.head = readHead(this.headFile)!;
-  }
-
-  append(event: AuditEvent): void {
-    const line = chainLine(event, this.head.count + 1, this.head.last);
-    const fd = openSync(this.file, 'a');
-    try {
-      writeSync(fd, line + '\n');
-      if (this.options.fsync !== false) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    const head: AuditHead = { count: this.head.count + 1, last: sha256(line) };
-    const tmp = `${this.headFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(head) + '\n');
-    renameSync(tmp, this.headFile);
-    this.head = head;
-  }
-
-  entries(): ChainedAuditEvent[] {
-    if (!existsSync(this.file)) return [];
-    return splitLines(readFileSync(this.file, 'utf8')).map((l) => JSON.parse(l) as ChainedAuditEvent);
-  }
-}
-
-function readHead(file: string): AuditHead | undefined {
-  if (!existsSync(file)) return undefined;
-  try {
-    const head = JSON.parse(readFileSync(file, 'utf8')) as Partial<AuditHead>;
-    if (typeof head.count === 'number' && typeof head.last === 'string') return { count: head.count, last: head.last };
-  } catch {
-    // An unreadable head is reported as missing by the verifier.
-  }
-  return undefined;
-}
-
-/** Verifies an NDJSON audit log against its head file (`<log>.head` unless given). */
-export function verifyAuditLog(file: string, headFile = headFileOf(file)): AuditVerification {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const problems: AuditProblem[] = [];
-  if (text !== '' && !text.endsWith('\n')) problems.push({ line: splitLines(text).length, problem: 'the last line is incomplete (torn write)' });
-  const result = verifyChain(splitLines(text), readHead(headFile));
-  problems.push(...result.problems);
-  return { ok: problems.length === 0, entries: result.entries, problems };
 }

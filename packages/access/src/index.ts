@@ -1,6 +1,6 @@
 /**
  * Caregaps access layer: every read declares who and why, is decided by deny-by-default policy plugins (RBAC,
- * legitimate relationship, sharing agreements, opt-outs), is audited in a hash-chained log, and anonymised outputs
+ * legitimate relationship, sharing agreements, opt-outs), is audited in a keyed (HMAC-SHA-256) chain anchored outside the log, and anonymised outputs
  * go through small-number suppression.
  * @packageDocumentation
  */
@@ -37,20 +37,22 @@ export { nhsDigitalSuppression, publishedRate, type SuppressionPolicy, type Supp
 export { buildSummary, SUMMARY_COLUMNS, type SummaryRow, type SummaryTable } from './summary.js';
 export {
   MemoryAuditLog,
-  NdjsonAuditLog,
-  verifyAuditLog,
   verifyChain,
-  headFileOf,
+  auditKey,
   sha256,
   AUDIT_FIELDS,
   GENESIS,
+  MIN_KEY_BYTES,
   type AuditEvent,
   type ChainedAuditEvent,
   type AuditSink,
-  type AuditHead,
+  type AuditCheckpoint,
+  type CheckpointSink,
   type AuditProblem,
   type AuditVerification,
 } from './audit.js';
+export { NdjsonAuditLog, FileCheckpoint, readAuditKey, verifyAuditLog, type NdjsonAuditLogOptions } from './audit-file.js';
+export type { AuditReportEntry } from './audit-report.js';
 export { toCsv, neutralise } from './csv.js';
 export { DEFAULT_CATEGORIES, categoryOf, type RecordCategory } from './categories.js';
 export { OrganisationHierarchy, LEVELS, UNMAPPED, type OrganisationLevel, type OrganisationProblem } from './organisations.js';

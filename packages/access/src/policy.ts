@@ -10,6 +10,8 @@ export interface PolicyMeta {
   version: string;
   /** One sentence: what the policy decides. */
   decides: string;
+  /** The version of the data the policy decides from (e.g. the RBAC role data), recorded with its decisions. */
+  dataVersion?: string;
 }
 
 /** One item of a patient's record, as the item-level check sees it. */
@@ -52,6 +54,7 @@ export function checkPolicy(policy: unknown, taken: ReadonlySet<string>): Access
   if (typeof meta.version !== 'string' || !SEMVER.test(meta.version)) return fail(`meta.version of ${meta.name} is not a semver version`);
   if (typeof meta.decides !== 'string' || meta.decides.trim() === '') return fail(`meta.decides of ${meta.name} must say what it decides`);
   if (typeof p.decide !== 'function') return fail(`${meta.name} has no decide function`);
+  if (meta.dataVersion !== undefined && (typeof meta.dataVersion !== 'string' || meta.dataVersion === '')) return fail(`meta.dataVersion of ${meta.name} must be a non-empty string`);
   if (p.visible !== undefined && typeof p.visible !== 'function') return fail(`${meta.name}.visible is not a function`);
   return p as AccessPolicy;
 }
@@ -120,7 +123,7 @@ export class PolicySet {
     const allowedBy: Decision['decidedBy'] = [];
     for (const policy of this.policies) {
       const verdict = await guarded(() => policy.decide(request, context), this.timeoutMs);
-      const by = { policy: `${policy.meta.name}@${policy.meta.version}`, rule: verdict.rule };
+      const by = { policy: `${policy.meta.name}@${policy.meta.version}${policy.meta.dataVersion ? `[${policy.meta.dataVersion}]` : ''}`, rule: verdict.rule };
       if (verdict.decision === 'deny') return { allowed: false, decidedBy: [by] };
       if (verdict.decision === 'allow') allowedBy.push(by);
     }

@@ -111,7 +111,7 @@ describe('sharing agreements through the API', () => {
     const a = registry.create(terms);
     registry.sign(a.id, PRACTICE, 'x');
     registry.sign(a.id, HOSPITAL, 'y');
-    registry.amend(a.id, { end: null });
+    registry.amend(a.id, { end: null }, PRACTICE);
     const copy = new AgreementRegistry(JSON.parse(JSON.stringify(registry.toJSON())));
     expect(copy.toJSON()).toEqual(registry.toJSON());
     expect(copy.create(terms).id).toBe('ISA-2');

@@ -13,7 +13,7 @@ import {
   type Principal,
   type Purpose,
 } from '../src/index.js';
-import { AS_OF, HOSPITAL, TODAY, nhsNumbers, organisations, population, practicesOf, random, sourceOf, type PatientSpec } from './fixture.js';
+import { AS_OF, HOSPITAL, TODAY, nhsNumbers, organisations, population, practicesOf, random, recordsOf, sourceOf, type PatientSpec } from './fixture.js';
 
 const SECONDARY = ['secondary-use', 'national-data-opt-out', 'type-1'];
 const SHARED_PRACTICE = 'P00001';
@@ -52,6 +52,7 @@ function world(seed: number, size: number): World {
     layer: (suppression) =>
       createAccess({
         source,
+        refusalFloorMs: 0, // thousands of refusals here; refusal timing is E4's own test (side-channel.test.ts)
         audit: new MemoryAuditLog(),
         agreements,
         careTeams: [{ id: TEAM, organisation: HOSPITAL, patients: [...team] }],
@@ -116,6 +117,10 @@ describe('leak tests over generated populations', () => {
     let probes = 0;
     let recordOverBlocks = 0;
     let distinguishable = 0;
+    let explanationsScanned = 0;
+    let explanationLeaks = 0;
+    let reportEntries = 0;
+    let reportLeaks = 0;
     for (const seed of [1, 2, 3]) {
       const w = world(seed, 400);
       const layer = w.layer();
@@ -148,6 +153,16 @@ describe('leak tests over generated populations', () => {
                 if (!itemVisible(principal, purpose, spec, item.source, category)) itemLeaks++;
               }
             }
+            // Explanations pass the same filter: no id or date of a record the view hid appears in them.
+            if (record.registries !== null) {
+              const shownIds = new Set(Object.values(record.categories).flat().map((item) => (item as unknown as { id: string }).id));
+              const explanations = JSON.stringify(record.registries);
+              explanationsScanned++;
+              for (const hidden of recordsOf(spec)) {
+                if (hidden.kind !== 'event' || shownIds.has(hidden.id)) continue;
+                if (explanations.includes(hidden.id) || explanations.includes(hidden.date)) explanationLeaks++;
+              }
+            }
             const statusesWanted = itemVisible(principal, purpose, spec, spec.practice, 'registry-statuses');
             if ((record.registries !== null) !== statusesWanted) {
               if (record.registries !== null) itemLeaks++;
@@ -172,6 +187,7 @@ describe('leak tests over generated populations', () => {
           if (a.ok || b.ok || a.code !== b.code || strip(a.text) !== strip(b.text)) distinguishable++;
           outputs.push({ text: a.text, list: false }, { text: b.text, list: false });
         }
+        // Access reports (DESIGN §5): a data controller's names only its own patients; a patient's names only them.
         for (const output of outputs) {
           queries++;
           for (const nhs of output.text.match(NHS) ?? []) {
@@ -184,11 +200,27 @@ describe('leak tests over generated populations', () => {
           }
         }
       }
+      // Reports last, over everything the principals above did in this world's audit log.
+      for (const practice of w.practices.slice(0, 4)) {
+        const officer = layer.as({ user: `po-${practice}`, roles: ['privacy-officer'], organisation: practice }, 'direct-care');
+        const own = w.specs.filter((s) => s.practice === practice && registeredToday(s)).slice(0, 5);
+        const reports: [string[], unknown[]][] = [[w.specs.filter((s) => s.practice === practice).map((s) => s.nhsNumber), await officer.auditReport({ organisation: practice })]];
+        for (const s of own) reports.push([[s.nhsNumber], await officer.auditReport({ patient: s.nhsNumber })]);
+        for (const [allowed, entries] of reports) {
+          for (const entry of entries) {
+            reportEntries++;
+            // The decision id is a random UUID whose hex digits can look like an NHS number: scan the rest.
+            const { id: _decision, ...content } = entry as { id: string };
+            for (const nhs of JSON.stringify(content).match(NHS) ?? []) if (!allowed.includes(nhs)) reportLeaks++;
+          }
+        }
+      }
     }
     console.log(
       `E2 leak: queries ${queries}; leaked NHS numbers ${leaked}; NHS numbers in anonymised outputs ${countLeaks}; ` +
         `G2 items checked ${itemsChecked}, item leaks ${itemLeaks}; G1 over-blocks in direct care ${overBlocksDirectCare}; ` +
-        `E4 probes ${probes}, distinguishable ${distinguishable}; entitled record views refused ${recordOverBlocks}`,
+        `E4 probes ${probes}, distinguishable ${distinguishable}; entitled record views refused ${recordOverBlocks}; ` +
+        `explanations scanned ${explanationsScanned}, hidden record ids or dates in them ${explanationLeaks}; audit report entries ${reportEntries}, other patients' NHS numbers in them ${reportLeaks}`,
     );
     expect(queries).toBeGreaterThan(1000);
     expect(itemsChecked).toBeGreaterThan(100);
@@ -199,6 +231,10 @@ describe('leak tests over generated populations', () => {
     expect(probes).toBeGreaterThan(0);
     expect(distinguishable).toBe(0);
     expect(recordOverBlocks).toBe(0);
+    expect(explanationsScanned).toBeGreaterThan(100);
+    expect(explanationLeaks).toBe(0);
+    expect(reportEntries).toBeGreaterThan(100);
+    expect(reportLeaks).toBe(0);
   });
 
   test('G1 aggregates: secondary-use totals exclude opted-out patients, direct-care totals do not', async () => {

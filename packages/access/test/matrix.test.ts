@@ -73,10 +73,11 @@ async function layerFor(optOut: OptOut | 'none', agreement: string, nhs: string,
     });
     agreements.sign(a.id, PRACTICE, 'cg');
     agreements.sign(a.id, HOSPITAL, 'cg2');
-    if (agreement === 'withdrawn') agreements.withdraw(a.id);
+    if (agreement === 'withdrawn') agreements.withdraw(a.id, PRACTICE);
   }
   return createAccess({
     source,
+    refusalFloorMs: 0, // thousands of refusals here; refusal timing is E4's own test (side-channel.test.ts)
     audit,
     agreements,
     careTeams: [{ id: 'diabetes-outreach', organisation: HOSPITAL, patients: [nhs] }],
@@ -163,5 +164,98 @@ describe('E1 access matrix', () => {
     expect(policy.decide({ ...base, activity: 'view-patient-list' }, undefined as never)).toEqual({ decision: 'allow', rule: 'role:exporter' });
     expect(policy.decide({ ...base, activity: 'view-patient-record' }, undefined as never)).toMatchObject({ decision: 'deny' });
     expect(policy.decide({ ...base, activity: 'constructor' as Activity }, undefined as never)).toEqual({ decision: 'deny', rule: 'unknown-activity' });
+  });
+});
+
+describe('E1 sharing-agreement lifecycle matrix', () => {
+  const [A, B, C, D] = ['P00001', HOSPITAL, 'P00003', 'P00004'];
+  type Action = 'sign' | 'amend' | 'withdraw';
+  type State = 'draft' | 'draft-signed-by-A' | 'signed' | 'signed+draft-adding-C' | 'signed+draft-dropping-B' | 'withdrawn';
+  /** Expected table, written as data: state → action → organisations that may do it. Everyone else is refused. */
+  const EXPECTED: Record<State, Record<Action, string[]>> = {
+    draft: { sign: [A, B], amend: [A, B], withdraw: [A, B] },
+    'draft-signed-by-A': { sign: [A, B], amend: [A, B], withdraw: [A, B] },
+    signed: { sign: [], amend: [A, B], withdraw: [A, B] },
+    // A party named only in a draft may sign it, but neither amend nor withdraw what is in force.
+    'signed+draft-adding-C': { sign: [A, B, C], amend: [A, B], withdraw: [A, B] },
+    // Dropping a party needs that party's signature too: B is a signatory of the version in force.
+    'signed+draft-dropping-B': { sign: [A, B, C], amend: [A, B], withdraw: [A, B] },
+    withdrawn: { sign: [], amend: [], withdraw: [] },
+  };
+  const cg = (organisation: string) => ({ user: `cg-${organisation}`, roles: ['caldicott-guardian'], organisation });
+  const terms = { title: 'Shared care', parties: [A, B], dataCategories: ['results' as const], purposes: ['direct-care' as const], start: '2025-01-01', end: null };
+
+  async function layerIn(state: State): Promise<{ layer: AccessLayer; id: string }> {
+    const agreements = new AgreementRegistry();
+    const a = agreements.create(terms);
+    if (state !== 'draft') agreements.sign(a.id, A, 'x');
+    if (state !== 'draft' && state !== 'draft-signed-by-A') agreements.sign(a.id, B, 'y');
+    if (state === 'signed+draft-adding-C') agreements.amend(a.id, { parties: [A, B, C] }, A);
+    if (state === 'signed+draft-dropping-B') agreements.amend(a.id, { parties: [A, C] }, A);
+    if (state === 'withdrawn') agreements.withdraw(a.id, A);
+    const layer = createAccess({ source: sourceOf([], organisations()), audit: new MemoryAuditLog(), agreements, now: () => TODAY });
+    return { layer, id: a.id };
+  }
+
+  async function tryAction(layer: AccessLayer, id: string, organisation: string, action: Action): Promise<boolean> {
+    const actions = layer.as(cg(organisation), 'direct-care').agreements;
+    try {
+      if (action === 'sign') await actions.sign(id);
+      else if (action === 'amend') await actions.amend(id, { title: 'Shared care (amended)' });
+      else await actions.withdraw(id);
+      return true;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'CG_ACCESS_DENIED' || code === 'CG_ACCESS_AGREEMENT') return false;
+      throw error;
+    }
+  }
+
+  test('who may sign, amend and withdraw in every state, and what is in force after the changes that used to go wrong', async () => {
+    let cells = 0;
+    const mismatches: string[] = [];
+    for (const state of Object.keys(EXPECTED) as State[]) {
+      for (const action of ['sign', 'amend', 'withdraw'] as Action[]) {
+        for (const organisation of [A, B, C, D]) {
+          const { layer, id } = await layerIn(state); // a fresh world per cell: each action changes it
+          const got = await tryAction(layer, id, organisation, action);
+          const want = EXPECTED[state][action].includes(organisation);
+          cells++;
+          if (got !== want) mismatches.push(`${state} ${organisation} ${action}: expected ${want}, got ${got}`);
+        }
+      }
+    }
+    const inForce = (layer: AccessLayer) => layer.agreements.inForce('2025-04-15').map((a) => `v${a.version}:${a.parties.join('+')}`);
+    const sequences: [string, () => Promise<string[]>, string[]][] = [
+      // The other signatory can still withdraw after one party drafted an amendment naming new parties.
+      ['B withdraws after A drafts an amendment adding C', async () => {
+        const { layer, id } = await layerIn('signed+draft-adding-C');
+        await tryAction(layer, id, B, 'withdraw');
+        return inForce(layer);
+      }, []],
+      // A party added only in a draft cannot withdraw the signed agreement (nor amend it).
+      ['C, named only in a draft, tries to withdraw and amend', async () => {
+        const { layer, id } = await layerIn('signed+draft-adding-C');
+        await tryAction(layer, id, C, 'withdraw');
+        await tryAction(layer, id, C, 'amend');
+        return inForce(layer);
+      }, [`v1:${A}+${B}`]],
+      // An amendment dropping B needs B's signature before it replaces the version in force.
+      ['A and C sign a draft dropping B; then B signs', async () => {
+        const { layer, id } = await layerIn('signed+draft-dropping-B');
+        await tryAction(layer, id, A, 'sign');
+        await tryAction(layer, id, C, 'sign');
+        const before = inForce(layer);
+        await tryAction(layer, id, B, 'sign');
+        return [...before, '→', ...inForce(layer)];
+      }, [`v1:${A}+${B}`, '→', `v2:${A}+${C}`]],
+    ];
+    for (const [name, run, want] of sequences) {
+      cells++;
+      const got = await run();
+      if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(`${name}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+    }
+    console.log(`E1 agreement lifecycle: cells tested ${cells}; mismatches ${mismatches.length}`);
+    expect(mismatches).toEqual([]);
   });
 });

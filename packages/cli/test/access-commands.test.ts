@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -68,21 +68,36 @@ describe('caregaps summary', () => {
 });
 
 describe('caregaps audit verify', () => {
-  it('passes an intact log and fails a tampered or truncated one', async () => {
-    const log = join(dir, 'audit.ndjson');
-    for (let i = 0; i < 3; i++) await run('summary', '--input', records, '--orgs', orgs, '--as-of', '2025-03-31', '--audit', log, '--user', 'analyst-1');
-    const ok = await run('audit', 'verify', log);
+  it('passes an intact log and fails an edited, re-chained or truncated one; needs the key, kept apart from the log', async () => {
+    const logDir = join(dir, 'audit-logs');
+    const vault = join(dir, 'audit-vault');
+    mkdirSync(logDir, { recursive: true });
+    mkdirSync(vault, { recursive: true });
+    const log = join(logDir, 'audit.ndjson');
+    const key = join(vault, 'audit.key');
+    const checkpoint = join(vault, 'audit.checkpoint');
+    writeFileSync(key, 'cli-test-audit-key-0123456789abcdef0123\n');
+    const audited = ['--audit', log, '--audit-key', key, '--audit-checkpoint', checkpoint];
+    for (let i = 0; i < 3; i++) expect((await run('summary', '--input', records, '--orgs', orgs, '--as-of', '2025-03-31', ...audited, '--user', 'analyst-1')).code).toBe(0);
+    const ok = await run('audit', 'verify', log, '--key', key, '--checkpoint', checkpoint);
     expect(ok.code).toBe(0);
     expect(ok.out).toMatch(/ok: 3 entries/);
     const text = readFileSync(log, 'utf8');
     writeFileSync(log, text.replace('analyst-1', 'analyst-2'));
-    const edited = await run('audit', 'verify', log);
+    const edited = await run('audit', 'verify', log, '--key', key, '--checkpoint', checkpoint);
     expect(edited.code).toBe(1);
     expect(edited.out).toMatch(/CG_AUDIT_TAMPERED/);
     writeFileSync(log, text.split('\n').slice(0, 2).join('\n') + '\n');
-    const truncated = await run('audit', 'verify', log);
+    const truncated = await run('audit', 'verify', log, '--key', key, '--checkpoint', checkpoint);
     expect(truncated.code).toBe(1);
-    expect(truncated.out).toMatch(/head records 3 entries, the log has 2/);
-    expect((await run('audit', 'verify', join(dir, 'none.ndjson'))).code).toBe(2);
+    expect(truncated.out).toMatch(/records 3 entries, the log has 2/);
+    // Without a checkpoint truncation cannot be seen, and the verifier says so rather than passing.
+    expect((await run('audit', 'verify', log, '--key', key)).code).toBe(1);
+    // A key in the log's own directory, or no key, is refused as a usage problem.
+    writeFileSync(join(logDir, 'audit.key'), 'cli-test-audit-key-0123456789abcdef0123');
+    expect((await run('audit', 'verify', log, '--key', join(logDir, 'audit.key'))).code).toBe(2);
+    expect((await run('audit', 'verify', log)).code).toBe(2);
+    expect((await run('summary', '--input', records, '--orgs', orgs, '--as-of', '2025-03-31', '--audit', log)).code).toBe(2);
+    expect((await run('audit', 'verify', join(dir, 'none.ndjson'), '--key', key)).code).toBe(2);
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,10 @@ const io = () => {
 describe('caregaps serve', () => {
   it('serves the given records on 127.0.0.1 until stopped, with an audit log of every access', async () => {
     const audit = join(mkdtempSync(join(tmpdir(), 'caregaps-serve-test-')), 'audit.ndjson');
+    const keys = mkdtempSync(join(tmpdir(), 'caregaps-serve-test-key-'));
+    const auditKey = join(keys, 'audit.key');
+    writeFileSync(auditKey, 'k'.repeat(40));
+    const auditCheckpoint = join(keys, 'audit.checkpoint');
     const sample = join(ROOT, 'examples', 'sample-population');
     const { io: out, out: printed, err } = io();
     let stop!: () => void;
@@ -39,7 +43,7 @@ describe('caregaps serve', () => {
       };
       served = serve(
         out,
-        { input: [join(sample, 'records.ndjson')], orgs: join(sample, 'organisations.ndjson'), asOf: '2025-03-31', port: '0', audit, registries: REGISTRIES, codesets: CODESETS, registry: ['diabetes'] },
+        { input: [join(sample, 'records.ndjson')], orgs: join(sample, 'organisations.ndjson'), asOf: '2025-03-31', port: '0', audit, auditKey, auditCheckpoint, registries: REGISTRIES, codesets: CODESETS, registry: ['diabetes'] },
         { stop: stopped, onListening: (url) => void onListening(url) },
       );
     });
@@ -49,12 +53,17 @@ describe('caregaps serve', () => {
     expect(err.join('')).toContain('not for production');
     expect(existsSync(audit)).toBe(true);
     expect(readFileSync(audit, 'utf8')).toContain('"activity":"view-patient-list"');
+    const verified = await run('audit', 'verify', audit, '--key', auditKey, '--checkpoint', auditCheckpoint);
+    expect(verified.code, verified.out + verified.err).toBe(0);
   });
 
   it('says what is missing without --demo, and refuses a bad port', async () => {
     const missing = await run('serve', '--as-of', '2025-03-31');
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('--input <records>');
+    const unaudited = await run('serve', '--input', 'x.ndjson', '--as-of', '2025-03-31');
+    expect(unaudited.code).toBe(2);
+    expect(unaudited.err).toContain('--audit <log> --audit-key <file>');
     const port = await run('serve', '--demo', '--port', 'eighty');
     expect(port.code).toBe(2);
     expect(port.err).toContain('--port must be a whole number');

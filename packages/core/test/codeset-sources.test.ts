@@ -45,7 +45,7 @@ function problemsOf(fn: () => unknown): readonly { code: string; file?: string; 
 }
 
 const PCD_HEADER = 'Output_ID\tCluster_ID\tCluster_Description\tSNOMED_code\tSNOMED_code_description\tPCD Refset ID\n';
-const pcdRow = (output: string, cluster: string, code: string) => `${output}\t${cluster}\tDescription of ${cluster}\t${code}\tterm ${code}\t${cluster === 'DM_COD' ? DM_REFSET : '999000000000000000'}\n`;
+const pcdRow = (output: string, cluster: string, code: string) => `${output}\t${cluster}\tDescription of ${cluster}\t${code}\tterm ${code}\t${bundled.find((c) => c.cluster === cluster)?.refset ?? ''}\n`;
 
 describe('the PCD release layout (refset content by output)', () => {
   it('reads each cluster once across outputs, with its refset id, title and the release from the folder name', () => {
@@ -135,12 +135,14 @@ describe('code lists, manifests and substitutes', () => {
   });
 
   it('a dm+d refset list named <CLUSTER>-<refset>-… is that cluster own refset; the manifest above its folder gives provenance', () => {
-    const parent = folder({ 'MANIFEST.tsv': 'target\tfile\tlist_id\nDMRES_COD\tderived/DMRES_COD-12345678-resolved.csv\tderived\n' });
+    const refset = bundledOf('DMRES_COD').refset;
+    const name = `DMRES_COD-${refset}-resolved.csv`;
+    const parent = folder({ 'MANIFEST.tsv': `target\tfile\tlist_id\nDMRES_COD\tderived/${name}\tderived\n` });
     const dir = join(parent, 'refsets-20231025');
     mkdirSync(dir);
-    writeFileSync(join(dir, 'DMRES_COD-12345678-resolved.csv'), `code,term,also_in_inactiveConcepts_list\n${DMRES[0]},t,N\n`);
+    writeFileSync(join(dir, name), `code,term,also_in_inactiveConcepts_list\n${DMRES[0]},t,N\n`);
     const [res] = readCodesetSource(dir).codesets;
-    expect([res!.cluster, res!.status, res!.refset, res!.source.release]).toEqual(['DMRES_COD', 'complete', '12345678', '20231025']);
+    expect([res!.cluster, res!.status, res!.refset, res!.source.release]).toEqual(['DMRES_COD', 'complete', refset, '20231025']);
   });
 
   it('reports files it does not use and why: non-SNOMED lists, unnamed lists, other formats, sub-folders', () => {
@@ -184,7 +186,8 @@ describe('code lists, manifests and substitutes', () => {
 
 describe('RF2 simple reference sets (TRUD dm+d and PCD refsets)', () => {
   const header = 'id\teffectiveTime\tactive\tmoduleId\trefsetId\treferencedComponentId\n';
-  const row = (id: string, time: string, active: 0 | 1, refset: string, code: string) => `${id}\t${time}\t${active}\t999000011000230102\t${refset}\t${code}\n`;
+  // moduleId is not read, so the fixture writes no identifier there.
+  const row = (id: string, time: string, active: number, refset: string, code: string) => `${id}\t${time}\t${active}\tnot-read\t${refset}\t${code}\n`;
 
   it('fills the cluster whose refset id it names with the active members; the latest row of a member decides', () => {
     const dir = folder({
@@ -194,6 +197,7 @@ describe('RF2 simple reference sets (TRUD dm+d and PCD refsets)', () => {
         row('b', '20230101', 1, DM_REFSET, DM[1]!) +
         row('b', '20240531', 0, DM_REFSET, DM[1]!) +
         row('c', '20240531', 1, DM_REFSET, DM[2]!) +
+        // 12345678: an id no loaded cluster has (not a refset id anyone publishes).
         row('d', '20240531', 1, '12345678', DM[3]!),
     });
     const source = readCodesetSource(dir);

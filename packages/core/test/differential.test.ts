@@ -145,8 +145,13 @@ describe.each([fixture, ...bundled].map((r) => [r.definition.id, r] as const))('
       }),
       { numRuns: 400 },
     );
-    // The generator must reach the register often enough for the comparison to mean something.
-    expect(onRegister).toBeGreaterThan(20);
+    console.log(`B4 differential ${registry.definition.id}: patients tried 400; on the register ${onRegister}; mismatches with json-rules-engine 0 (a mismatch fails the property)`);
+    // The generator must reach the register often enough for the comparison to mean something, unless the register
+    // reads a cluster with no codes anywhere (EPILDRUG_COD, a drug refset with no public content): then nobody can be on
+    // it, which is the comparison's whole content, and the test says so.
+    const empty = compiled.provisional.register.filter((c) => c.status === 'missing' && c.count === 0).map((c) => c.cluster);
+    if (onRegister === 0 && empty.length > 0) console.log(`${registry.definition.id}: no patient can reach the register, which reads ${empty.join(', ')} (no codes)`);
+    else expect(onRegister).toBeGreaterThan(20);
   });
 
   it('nothing changes before the horizon', () => {

@@ -3,23 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { CaregapsError, CodesetIndex, loadCodesets, parseRegistry, PatientStore, parseDay, type Registry } from '@caregaps/core';
 import { ReferenceRegistry, resolvePlainPath } from '@caregaps/core/reference';
 import { CODESETS } from './fixtures/codesets.js';
+import { registryWith } from './fixtures/hostile-rules.js';
 
 const codesets = loadCodesets(CODESETS);
 const index = new CodesetIndex(codesets);
 
-const registryWith = (condition: string) => `id: hostile
-title: t
-version: "1"
-source: { document: d, version: "1" }
-fields:
-  DMLAT_DAT: { latest: DM_COD }
-register:
-  - rule: 1
-    if: ${condition}
-    then: select
-    else: reject
-indicators: []
-`;
 
 const sentinel = () => (globalThis as { __caregapsPwned?: boolean }).__caregapsPwned === true;
 const SCRIPT_PATHS = [

@@ -24,6 +24,16 @@ function publishable(value: number | string): boolean {
   return value === '*' || value === 0 || (typeof value === 'number' && value % 5 === 0 && value >= 10);
 }
 
+describe('provisional indicators in the report', () => {
+  it('marks them with * and the clusters named, computed from the codesets loaded', () => {
+    const diabetes = result.model.registries.find((r) => r.id === 'diabetes')!;
+    // DM012 reads FRC_COD, missing from the bundled codesets.
+    expect(diabetes.provisional['DM012']).toContain('FRC_COD (missing)');
+    expect(result.html).toContain('DM012 *');
+    expect(result.html).toMatch(/<b>DM012<\/b>[^<]*<em class="provisional">\* provisional: reads [^<]*FRC_COD \(missing\)/);
+  });
+});
+
 describe('the report model (sample population)', () => {
   it('publishes every count by the small-number rule, checked against the exact counts', async () => {
     const loaded = loadRegistries(REGISTRIES, CODESETS);

@@ -1,5 +1,5 @@
 import { CaregapsError } from '@caregaps/core';
-import type { AccessView, ChainedAuditEvent } from '@caregaps/access';
+import type { AccessView, AuditReportEntry } from '@caregaps/access';
 import { esc } from './html.js';
 
 /** Which access report: the signed-in data controller's own organisation, or one patient's (by NHS number). */
@@ -14,17 +14,13 @@ export function auditQuery(query: Record<string, unknown>, organisation: string)
 }
 
 /**
- * An access report through the access layer (itself an audited access). In an organisation's report, the NHS
- * number of a patient registered elsewhere is withheld (`practiceOf` says where a patient is registered): the data
- * controller learns that its user accessed someone else's patient, not who.
+ * An access report through the access layer (itself an audited access), which cuts each entry down to what the
+ * subject may know: in an organisation's report, only its own patients' NHS numbers.
  */
-export async function auditFragment(view: AccessView, query: AuditQuery, practiceOf: (nhs: string) => string | undefined): Promise<string> {
+export async function auditFragment(view: AccessView, query: AuditQuery): Promise<string> {
   const events = await view.auditReport(query);
-  const ownPatient = (nhs: string) => 'patient' in query || practiceOf(nhs) === view.principal.organisation;
-  const patientCell = (e: ChainedAuditEvent) => {
-    if (e.patient !== undefined) return ownPatient(e.patient) ? esc(e.patient) : '(another organisation\'s patient)';
-    return e.rowCount !== undefined ? `${esc(e.rowCount)} row${e.rowCount === 1 ? '' : 's'}` : '';
-  };
+  const patientCell = (e: AuditReportEntry) =>
+    [e.patients.length ? e.patients.map(esc).join(', ') : '', e.rowCount !== undefined ? `${esc(e.rowCount)} row${e.rowCount === 1 ? '' : 's'}` : ''].filter(Boolean).join('; ');
   const rows = events
     .slice()
     .reverse()

@@ -15,11 +15,8 @@ import { patientBody } from './patient.js';
 
 /** What the server is built from. */
 export interface ServerOptions {
-  /**
-   * The incremental engine: its change stream drives live pages, `POST /fhir` applies records to it, and `record`
-   * says where a patient is registered (to withhold other organisations' patients from an organisation's audit report).
-   */
-  engine: RecordSink & { readonly changes$: ChangeStream; record(nhsNumber: string): { patient?: { practice: string } } | undefined };
+  /** The incremental engine: its change stream drives live pages, and `POST /fhir` applies records to it. */
+  engine: RecordSink & { readonly changes$: ChangeStream };
   /** Every read goes through it (policies, audit, suppression). Build it over the same engine (`withAccess`). */
   access: AccessLayer;
   /** The compiled registries the engine evaluates (titles, indicators, provisional flags). */
@@ -153,7 +150,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     scoped.get('/audit', async (request, reply) => {
       const caller = request.caller!;
       const query = auditQuery(request.query as Record<string, unknown>, caller.session.principal.organisation);
-      const fragment = await auditFragment(caller.view, query, (nhs) => options.engine.record(nhs)?.patient?.practice);
+      const fragment = await auditFragment(caller.view, query);
       return reply.type(HTML).send(page(frame('Access reports', request), auditForm(query) + fragment));
     });
 

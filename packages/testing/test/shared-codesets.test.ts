@@ -116,4 +116,21 @@ cases:
     expect(run(withSources, 'atrial-fibrillation', cases(false)).map((r) => r.failures)).toEqual([[]]);
     expect(run(bundledOnly, 'atrial-fibrillation', cases(true)).map((r) => r.failures)).toEqual([[]]);
   });
+
+  it('COPD spirometry (FEV1FVCL70_COD): a ratio below 0.7 near a 2024 diagnosis confirms it by register rule 3; without the source rule 5 selects', () => {
+    const copd = [...withSources.index.codeset('COPD_COD')!.codes.keys()].find((c) => bundledOnly.index.codeset('COPD_COD')!.codes.has(c))!;
+    const cases = (rule: number) => `
+registry: copd
+asOf: "2025-03-31"
+patient: { birthDate: "1950-01-01", sex: female, practice: F83004, registeredFrom: "2000-01-01" }
+cases:
+  - name: COPD diagnosed in 2024 with a FEV1/FVC below 0.7 a month later
+    events:
+      - { code: "${copd}", date: "2024-01-10" }
+      - { code: "${firstCode('pcd-20240531/FEV1FVCL70_COD.csv')}", date: "2024-02-10" }
+    expect: { register: true, decidedBy: { register: ${rule} } }
+`;
+    expect(run(withSources, 'copd', cases(3)).map((r) => r.failures)).toEqual([[]]);
+    expect(run(bundledOnly, 'copd', cases(5)).map((r) => r.failures)).toEqual([[]]);
+  });
 });

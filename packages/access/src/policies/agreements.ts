@@ -39,12 +39,19 @@ function checkTerms(terms: AgreementTerms): void {
 }
 
 /**
- * Versioned sharing agreements. Every change keeps the earlier versions: `amend` adds a new draft version that
- * replaces the signed one only once every party has signed it; `withdraw` ends the agreement in every version.
+ * Versioned sharing agreements, with a lifecycle that only the agreement's own signatories steer:
+ * - a draft is signed by every party it names and, for an amendment, by every signatory of the signed version it
+ *   would replace (so no party can be added, or a term changed, without all current signatories);
+ * - only the parties of the signed version (or, before any signature, of the draft) may amend it: a party
+ *   named only in a draft has no say yet;
+ * - only the signatories of the signed version may withdraw it (before any signature: the draft's parties), which
+ *   ends the agreement in every version; amending never takes that right away.
+ * Every change keeps the earlier versions.
  */
 export class AgreementRegistry {
   private readonly versions = new Map<string, SharingAgreement[]>();
   private next = 1;
+  private changes = 0;
 
   constructor(saved: readonly SharingAgreement[] = []) {
     for (const a of saved) {
@@ -62,23 +69,64 @@ export class AgreementRegistry {
     checkTerms(terms);
     const agreement: SharingAgreement = { id: `ISA-${this.next++}`, version: 1, ...structuredClone(terms), status: 'draft', signatures: {} };
     this.versions.set(agreement.id, [agreement]);
+    this.changes++;
     return structuredClone(agreement);
   }
 
-  /** Signs the latest draft for one party; it is in force once every party has signed. */
-  sign(id: string, party: string, user: string): SharingAgreement {
+  /** The latest signed version (the one that governs the agreement until withdrawn or replaced). */
+  private governing(id: string): SharingAgreement | undefined {
+    return [...(this.versions.get(id) ?? [])].reverse().find((v) => v.status === 'signed');
+  }
+
+  /** Who must sign the latest draft before it is in force: its parties and the signatories of the version it replaces. */
+  private signersOf(id: string, draft: SharingAgreement): string[] {
+    return [...new Set([...draft.parties, ...Object.keys(this.governing(id)?.signatures ?? {})])];
+  }
+
+  /** Grows with every change, so a reader can tell that the agreements changed under it. */
+  get revision(): number {
+    return this.changes;
+  }
+
+  /** Whether an organisation is named in any version of an agreement. */
+  involves(id: string, party: string): boolean {
+    return (this.versions.get(id) ?? []).some((v) => v.parties.includes(party));
+  }
+
+  /** Whether an organisation may sign, amend or withdraw an agreement now (for checks before acting). */
+  mayChange(id: string, party: string, action: 'sign' | 'amend' | 'withdraw'): boolean {
+    const list = this.versions.get(id);
+    if (!list) return false;
+    const latest = list[list.length - 1]!;
+    const governing = this.governing(id);
+    if (action === 'sign') return latest.status === 'draft' && this.signersOf(id, latest).includes(party);
+    if (action === 'withdraw' && governing) return party in governing.signatures;
+    return (governing ?? latest).parties.includes(party);
+  }
+
+  private authorise(id: string, party: string, action: 'sign' | 'amend' | 'withdraw'): SharingAgreement {
     const latest = this.latest(id);
-    if (latest.status !== 'draft') throw new CaregapsError('CG_ACCESS_AGREEMENT', `Agreement ${id} v${latest.version} is ${latest.status}; only a draft can be signed`);
-    if (!latest.parties.includes(party)) throw new CaregapsError('CG_ACCESS_AGREEMENT', `${party} is not a party to agreement ${id}`);
+    if (latest.status === 'withdrawn') throw new CaregapsError('CG_ACCESS_AGREEMENT', `Agreement ${id} is withdrawn; it cannot be changed`);
+    if (action === 'sign' && latest.status !== 'draft') throw new CaregapsError('CG_ACCESS_AGREEMENT', `Agreement ${id} v${latest.version} is ${latest.status}; only a draft can be signed`);
+    if (!this.mayChange(id, party, action)) {
+      const who = action === 'withdraw' ? 'a signatory of the version in force' : action === 'amend' ? 'a party to the version in force' : 'a party to the draft or a signatory of the version it replaces';
+      throw new CaregapsError('CG_ACCESS_AGREEMENT', `${party} may not ${action} agreement ${id}: only ${who} may`);
+    }
+    return latest;
+  }
+
+  /** Signs the latest draft for one party; it is in force once every party and every current signatory has signed. */
+  sign(id: string, party: string, user: string): SharingAgreement {
+    const latest = this.authorise(id, party, 'sign');
     latest.signatures[party] = user;
-    if (latest.parties.every((p) => latest.signatures[p] !== undefined)) latest.status = 'signed';
+    this.changes++;
+    if (this.signersOf(id, latest).every((p) => latest.signatures[p] !== undefined)) latest.status = 'signed';
     return structuredClone(latest);
   }
 
-  /** A new draft version with changed terms; the signed version stays in force until the new one is signed. */
-  amend(id: string, changes: Partial<AgreementTerms>): SharingAgreement {
-    const latest = this.latest(id);
-    if (latest.status === 'withdrawn') throw new CaregapsError('CG_ACCESS_AGREEMENT', `Agreement ${id} is withdrawn and cannot be amended`);
+  /** A new draft version with changed terms, by a party to the version in force; that version stays in force until the draft is signed. */
+  amend(id: string, changes: Partial<AgreementTerms>, by: string): SharingAgreement {
+    const latest = this.authorise(id, by, 'amend');
     const terms: AgreementTerms = {
       title: changes.title ?? latest.title,
       parties: changes.parties ?? latest.parties,
@@ -92,13 +140,16 @@ export class AgreementRegistry {
     if (latest.status === 'draft') list.pop();
     const draft: SharingAgreement = { id, version: latest.version + (latest.status === 'draft' ? 0 : 1), ...structuredClone(terms), status: 'draft', signatures: {} };
     list.push(draft);
+    this.changes++;
     return structuredClone(draft);
   }
 
-  withdraw(id: string): SharingAgreement {
-    const list = this.versions.get(id);
-    if (!list) throw new CaregapsError('CG_ACCESS_AGREEMENT', `No agreement ${id}`);
+  /** Ends the agreement in every version; by a signatory of the version in force (before any signature, a party to the draft). */
+  withdraw(id: string, by: string): SharingAgreement {
+    this.authorise(id, by, 'withdraw');
+    const list = this.versions.get(id)!;
     for (const v of list) v.status = 'withdrawn';
+    this.changes++;
     return structuredClone(list[list.length - 1]!);
   }
 

@@ -23,6 +23,9 @@ export interface ClusterRow {
   replaced: string | null;
 }
 
+/** A release as the table shows it: without the explanation in brackets some bundled files give (JSON keeps it). */
+const short = (release: string) => release.split(' (')[0]!;
+
 function rowOf(codeset: Codeset): ClusterRow {
   return {
     cluster: codeset.cluster,
@@ -32,7 +35,7 @@ function rowOf(codeset: Codeset): ClusterRow {
     expectedRelease: codeset.expected?.release ?? null,
     release: codeset.source.release,
     source: codeset.layer !== BUNDLED_LAYER && codeset.file && codeset.file !== codeset.layer ? `${codeset.layer} (${basename(codeset.file)})` : (codeset.layer ?? BUNDLED_LAYER),
-    replaced: codeset.replaced ? `${codeset.replaced.layer} ${codeset.replaced.release} (${codeset.replaced.count} codes)` : null,
+    replaced: codeset.replaced ? `${codeset.replaced.layer} ${short(codeset.replaced.release)} (${codeset.replaced.count} codes)` : null,
   };
 }
 
@@ -73,7 +76,7 @@ export function codesets(io: Io, options: CodesetsOptions): number {
         c.status,
         String(c.codes),
         c.expected === null ? '–' : `${c.expected} (${c.expectedRelease})`,
-        c.release,
+        short(c.release),
         `${c.source}${c.replaced ? `, replacing ${c.replaced}` : ''}`,
       ]);
       lines.push(...pad([header, ...rows]));

@@ -1,10 +1,11 @@
-import { mkdtempSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CaregapsError, achievementDay } from '@caregaps/core';
-import { NdjsonAuditLog } from '@caregaps/access';
 import { createServer, openHost } from '@caregaps/server';
+import { auditLogOptions, openAuditSink, type AuditLogOptions } from '../audit-log.js';
 import { EXIT, report, type Io } from '../io.js';
 import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
@@ -12,13 +13,12 @@ import { describeSources, registryFolderOptions, type Register } from '../comman
 const SAMPLE = fileURLToPath(new URL('../../../examples/sample-population/', import.meta.url));
 const SAMPLE_AS_OF = '2025-03-31';
 
-export interface ServeOptions {
+export interface ServeOptions extends AuditLogOptions {
   input?: string[];
   orgs?: string;
   asOf?: string;
   port: string;
   store?: string;
-  audit?: string;
   principals?: string;
   demo?: boolean;
   registries: string;
@@ -55,7 +55,8 @@ export async function serve(io: Io, options: ServeOptions, control: ServeControl
     if (!input || !asOf) throw new CaregapsError('CG_USAGE', 'Give --input <records> and --as-of <date> (and usually --orgs <organisations>), or --demo for the bundled sample population');
     achievementDay(asOf);
     const orgs = options.orgs ?? (demo ? join(SAMPLE, 'organisations.ndjson') : undefined);
-    const auditFile = options.audit ?? (demo ? join(mkdtempSync(join(tmpdir(), 'caregaps-serve-')), 'audit.ndjson') : 'caregaps-audit.ndjson');
+    const audit = options.audit ? options : demo ? demoAudit() : undefined;
+    if (!audit) throw new CaregapsError('CG_USAGE', 'Give --audit <log> --audit-key <file> [--audit-checkpoint <file>]: every access is written to that log');
     const host = await openHost({
       records: input,
       ...(orgs ? { organisations: orgs } : {}),
@@ -66,14 +67,14 @@ export async function serve(io: Io, options: ServeOptions, control: ServeControl
       ...(options.registry ? { only: options.registry } : {}),
       ...(options.store ? { store: options.store } : {}),
       ...(options.principals ? { principals: options.principals } : {}),
-      audit: new NdjsonAuditLog(auditFile),
+      audit: await openAuditSink(audit),
     });
     describeSources(io, host.sources);
     io.err(`${host.accepted} records accepted, ${host.quarantined} quarantined; ${host.engine.patientCount} patients as of ${host.engine.asOf}\n`);
     const app = await createServer({ ...host, logger: false });
     try {
       const address = await app.listen({ host: '127.0.0.1', port });
-      io.err(`audit log: ${auditFile}\n`);
+      io.err(`audit log: ${audit.audit} (verify: caregaps audit verify ${audit.audit} --key ${audit.auditKey}${audit.auditCheckpoint ? ` --checkpoint ${audit.auditCheckpoint}` : ''})\n`);
       if (!host.authenticator.meta.production) io.err('sign-in: development principals (anyone may act as anyone): not for production\n');
       io.out(`Caregaps is serving ${address}\n`);
       control.onListening?.(address);
@@ -88,6 +89,15 @@ export async function serve(io: Io, options: ServeOptions, control: ServeControl
   }
 }
 
+/** For --demo without --audit: a keyed log in a temporary folder, its key and checkpoint in another. */
+function demoAudit(): Required<Pick<AuditLogOptions, 'audit' | 'auditKey' | 'auditCheckpoint'>> {
+  const logs = mkdtempSync(join(tmpdir(), 'caregaps-serve-audit-'));
+  const keys = mkdtempSync(join(tmpdir(), 'caregaps-serve-key-'));
+  const auditKey = join(keys, 'audit.key');
+  writeFileSync(auditKey, randomBytes(32).toString('hex'), { mode: 0o600 });
+  return { audit: join(logs, 'audit.ndjson'), auditKey, auditCheckpoint: join(keys, 'audit.checkpoint') };
+}
+
 /** `caregaps serve`. */
 export const register: Register = (program, { io, exit }) => {
   const command = program
@@ -98,10 +108,10 @@ export const register: Register = (program, { io, exit }) => {
     .option('--as-of <date>', 'achievement date, YYYY-MM-DD')
     .option('--port <port>', 'port on 127.0.0.1 (0 picks a free one)', '8080')
     .option('--store <dir>', 'keep the engine state in this directory (durable; a restart resumes from it)')
-    .option('--audit <file>', 'append-only audit log (NDJSON; default ./caregaps-audit.ndjson, a temporary file with --demo)')
+    .option('--audit <file>', 'the keyed, append-only audit log of every access (NDJSON; with --demo, a temporary one by default)')
     .option('--principals <file>', 'principals for the development sign-in (default: the demo principals)')
     .option('--demo', 'serve the bundled sample population with the demo principals');
-  registryFolderOptions(command)
+  registryFolderOptions(auditLogOptions(command))
     .option('--registry <id...>', 'only these registries')
     .action(async (opts: ServeOptions) => exit(await serve(io, opts)));
 };

@@ -3,8 +3,6 @@ import { CaregapsError, PatientStore, Quarantine, loadRegistries, provisionalRea
 import {
   BatchResultsSource,
   LEVELS,
-  MemoryAuditLog,
-  NdjsonAuditLog,
   OrganisationHierarchy,
   SUMMARY_COLUMNS,
   createAccess,
@@ -15,7 +13,9 @@ import {
 import { EXIT, progress, report, type Io } from '../io.js';
 import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
-export interface SummaryOptions {
+import { auditLogOptions, openAuditSink, type AuditLogOptions } from '../audit-log.js';
+
+export interface SummaryOptions extends AuditLogOptions {
   input: string;
   orgs: string;
   asOf: string;
@@ -74,7 +74,7 @@ export async function summary(io: Io, options: SummaryOptions): Promise<number> 
     const accepted = (await read(io, options.input, quarantine, take)) + (await read(io, options.orgs, quarantine, take));
     const hierarchy = new OrganisationHierarchy(organisations);
     const source = new BatchResultsSource(store, loaded.compiled, loaded.index, hierarchy, options.asOf);
-    const access = createAccess({ source, audit: options.audit ? new NdjsonAuditLog(options.audit) : new MemoryAuditLog() });
+    const access = createAccess({ source, audit: await openAuditSink(options) });
     const principal = { user: options.user ?? userInfo().username, roles: ['analyst'], organisation: options.organisation };
     const table = await access.as(principal, 'secondary-use').summary({ level: options.by as OrganisationLevel, ...(options.registry ? { registry: options.registry } : {}) });
     // Provisional registers and indicators (computed from the clusters they read): a field in JSON, a note for CSV.
@@ -112,6 +112,6 @@ export const register: Register = (program, { io, exit }) => {
   registryFolderOptions(command)
     .option('--audit <log>', 'append the access to this hash-chained audit log (NDJSON)')
     .option('--user <id>', 'who is asking (default: the login name)')
-    .option('--organisation <code>', 'the organisation the analyst acts for', 'caregaps-cli')
-    .action(async (opts: SummaryOptions) => exit(await summary(io, opts)));
+    .option('--organisation <code>', 'the organisation the analyst acts for', 'caregaps-cli');
+  auditLogOptions(command).action(async (opts: SummaryOptions) => exit(await summary(io, opts)));
 };

@@ -66,7 +66,7 @@ function readText(file: string): string {
 function manifestsOf(folder: string, problems: Problem[]): Map<string, ManifestEntry[]> {
   const byFile = new Map<string, ManifestEntry[]>();
   if (!existsSync(folder)) return byFile;
-  for (const name of readdirSync(folder).filter((f) => MANIFEST.test(f)).sort()) {
+  for (const name of readdirSync(folder).filter((f) => MANIFEST.test(f) && statSync(join(folder, f)).isFile()).sort()) {
     const file = join(folder, name);
     const { rows, problem } = readTable(readText(file), '\t', file);
     if (problem) problems.push(problem);
@@ -102,8 +102,14 @@ export function readCodesetSource(path: string): CodesetSourceContent {
     const file = join(folder, name);
     const report: SourceFileReport = { file, kind: 'not-read', clusters: [] };
     content.files.push(report);
-    if (statSync(file).isDirectory()) {
+    const stat = statSync(file);
+    if (stat.isDirectory()) {
       report.note = 'a folder: not read (give it as a source of its own)';
+      continue;
+    }
+    if (!stat.isFile()) {
+      // A pipe or device could block or never end.
+      report.note = 'not a regular file: not read';
       continue;
     }
     if (MANIFEST.test(name)) {
@@ -186,7 +192,7 @@ export function readCodesetSource(path: string): CodesetSourceContent {
     if (distinct.length > 1) {
       for (const f of found) {
         const others = found.filter((g) => g !== f).map((g) => basename(g.report.file));
-        f.report.note = [f.report.note, `${cluster} not used: ${others.join(', ')} in the same source also give it, with other codes (give the one you want as its own source)`]
+        f.report.note = [f.report.note, `${cluster} not used: ${others.join(', ')} in the same source also give${others.length === 1 ? 's' : ''} it, with other codes (give the one you want as its own source)`]
           .filter(Boolean)
           .join('; ');
       }
