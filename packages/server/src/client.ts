@@ -34,6 +34,9 @@ button { font: inherit; padding: 0.35rem 0.9rem; background: #005eb8; color: #ff
 .choices li { margin: 0.4rem 0; }
 figure.chart { margin: 0.5rem 0 1.5rem; }
 figure.chart svg { max-width: 100%; height: auto; }
+form.inline { display: inline-block; margin-right: 0.5rem; }
+label.check { margin-right: 1rem; }
+fieldset { margin: 0.5rem 0; }
 .live-status { font-size: 0.9rem; color: #425563; }
 .message { font-size: 1.1rem; }
 `;

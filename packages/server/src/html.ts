@@ -26,7 +26,7 @@ export function page(frame: Frame, body: string): string {
        <a href="/login">Switch user</a></p>`
     : '';
   const nav = session
-    ? `<nav aria-label="Main"><ul><li><a href="/dashboard">Dashboard</a></li><li><a href="/gaps">Gap lists</a></li><li><a href="/audit">Access reports</a></li></ul></nav>`
+    ? `<nav aria-label="Main"><ul><li><a href="/dashboard">Dashboard</a></li><li><a href="/gaps">Gap lists</a></li><li><a href="/audit">Access reports</a></li><li><a href="/agreements">Sharing agreements</a></li></ul></nav>`
     : '';
   return `<!doctype html>
 <html lang="en-GB">

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import cookie from '@fastify/cookie';
 import { CaregapsError, type CompiledRegistry } from '@caregaps/core';
 import type { AccessLayer, AccessView, Purpose } from '@caregaps/access';
+import { agreementId, agreementTerms, agreementsBody } from './agreements.js';
 import { auditForm, auditFragment, auditQuery } from './audit.js';
 import { checkAuthenticator, purposeOf, type Authenticator, type Session } from './authenticator.js';
 import { SCRIPT, STYLESHEET } from './client.js';
@@ -60,7 +61,14 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 10 << 20 });
   await app.register(cookie, { secret: options.cookieSecret ?? cookieSecret() });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    // Repeated fields (checkboxes) become arrays.
+    const params = new URLSearchParams(body as string);
+    const form: Record<string, string | string[]> = {};
+    for (const key of new Set(params.keys())) {
+      const values = params.getAll(key);
+      form[key] = values.length === 1 ? values[0]! : values;
+    }
+    done(null, form);
   });
   app.addContentTypeParser(['application/fhir+json', 'application/json'], { parseAs: 'string' }, (_request, body, done) => done(null, body));
   app.decorateRequest('caller', null);
@@ -83,7 +91,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     const [status, message] =
       error instanceof CaregapsError && error.code === 'CG_ACCESS_DENIED'
         ? [403, `${error.message}. Your role, purpose or care relationship does not allow this; the refusal is recorded in the audit log.`]
-        : error instanceof CaregapsError && error.code === 'CG_USAGE'
+        : error instanceof CaregapsError && (error.code === 'CG_USAGE' || error.code === 'CG_ACCESS_AGREEMENT')
           ? [400, error.message]
           : typeof (error as { statusCode?: unknown }).statusCode === 'number' && (error as { statusCode: number }).statusCode < 500
             ? [(error as { statusCode: number }).statusCode, (error as Error).message]
@@ -152,6 +160,26 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       const query = auditQuery(request.query as Record<string, unknown>, caller.session.principal.organisation);
       const fragment = await auditFragment(caller.view, query);
       return reply.type(HTML).send(page(frame('Access reports', request), auditForm(query) + fragment));
+    });
+
+    scoped.get('/agreements', async (request, reply) => {
+      const caller = request.caller!;
+      return reply.type(HTML).send(page(frame('Sharing agreements', request), agreementsBody(access, caller.session.principal.organisation)));
+    });
+
+    scoped.post('/agreements', async (request, reply) => {
+      const caller = request.caller!;
+      await caller.view.agreements.create(agreementTerms((request.body ?? {}) as Record<string, unknown>, caller.session.principal.organisation));
+      return reply.redirect('/agreements', 303);
+    });
+
+    scoped.post<{ Params: { id: string; action: string } }>('/agreements/:id/:action', async (request, reply) => {
+      const id = agreementId(request.params.id);
+      const actions = request.caller!.view.agreements;
+      if (request.params.action === 'sign') await actions.sign(id);
+      else if (request.params.action === 'withdraw') await actions.withdraw(id);
+      else throw new CaregapsError('CG_USAGE', 'An agreement can be signed or withdrawn here');
+      return reply.redirect('/agreements', 303);
     });
 
     scoped.get('/events', async (request, reply) => {

@@ -17,7 +17,7 @@ const batchGaps = new Map<string, string[]>();
 
 beforeAll(async () => {
   served = await serveSample();
-  for (const id of ['gp-barnet', 'nurse-camden', 'icb-analyst', 'feed-barnet', 'privacy-barnet']) cookies[id] = await signIn(served.app, id);
+  for (const id of ['gp-barnet', 'nurse-camden', 'icb-analyst', 'feed-barnet', 'privacy-barnet', 'caldicott-barnet', 'caldicott-hospital', 'feed-hospital']) cookies[id] = await signIn(served.app, id);
   const { index, compiled } = loadRegistries(join(ROOT, 'registries'), join(ROOT, 'codesets'), { only: ['diabetes'] });
   const store = new PatientStore();
   for await (const item of readRecords(join(SAMPLE, 'records.ndjson'))) if (item.ok) store.apply(item.record);
@@ -217,13 +217,54 @@ describe('access reports', () => {
   });
 });
 
+describe('sharing agreements', () => {
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const post = (url: string, as: string, payload = '') => served.app.inject({ method: 'POST', url, payload, headers: { ...form, cookie: cookies[as]! } });
+
+  it('decide whether a hospital\'s result shows in the GP\'s record view: hidden, shown once both sign, hidden after withdrawal', async () => {
+    const patient = [...batchGaps.get('Z10001')!].sort()[3]!;
+    const intake = await served.app.inject({ method: 'POST', url: '/fhir', payload: bundleOf('batch', hba1cObservation('lab-1', patient, 51, '2025-03-30')), headers: { cookie: cookies['feed-hospital']!, 'content-type': 'application/fhir+json' } });
+    expect(JSON.parse(intake.body).entry[0].response.status).toBe('201 Created');
+    const hospitalEntries = async () => ((await get(`/patients/${patient}`, 'gp-barnet')).body.match(/\(RAL01\)<\/td>/g) ?? []).length;
+    expect(await hospitalEntries()).toBe(0);
+
+    const created = await post('/agreements', 'caldicott-barnet', 'title=Diabetes+results&partners=RAL01&dataCategories=results&purposes=direct-care&start=2025-01-01&end=');
+    expect(created.statusCode).toBe(303);
+    const listed = await get('/agreements', 'caldicott-barnet');
+    const id = /data-agreement="([^"]+)"/.exec(listed.body)![1]!;
+    expect(listed.body).toContain('<td>draft</td>');
+    expect((await post(`/agreements/${id}/sign`, 'caldicott-barnet')).statusCode).toBe(303);
+    expect(await hospitalEntries()).toBe(0); // one signature is not enough
+    expect((await post(`/agreements/${id}/sign`, 'caldicott-hospital')).statusCode).toBe(303);
+    expect(await hospitalEntries()).toBe(1);
+    expect((await get('/agreements', 'caldicott-hospital')).body).toContain('<td>signed</td>');
+
+    expect((await post(`/agreements/${id}/withdraw`, 'caldicott-hospital')).statusCode).toBe(303);
+    expect(await hospitalEntries()).toBe(0);
+    const history = await get('/agreements', 'caldicott-barnet');
+    expect(history.body).toContain('<td>withdrawn</td>');
+    expect(served.audit.entries().filter((e) => e.activity === 'manage-sharing-agreements' && e.decision === 'allow')).toHaveLength(4);
+  });
+
+  it('refuse a GP (no such role), a non-party, and invalid terms', async () => {
+    expect((await post('/agreements', 'gp-barnet', 'title=x&partners=RAL01&dataCategories=results&purposes=direct-care&start=2025-01-01')).statusCode).toBe(403);
+    const bad = await post('/agreements', 'caldicott-barnet', 'title=x&partners=RAL01&dataCategories=gossip&purposes=direct-care&start=2025-01-01');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain('dataCategories must be some of');
+    await post('/agreements', 'caldicott-barnet', 'title=Two&partners=Z20001&dataCategories=results&purposes=direct-care&start=2025-01-01');
+    const id = [...(await get('/agreements', 'caldicott-barnet')).body.matchAll(/data-agreement="([^"]+)"/g)].at(-1)![1]!;
+    expect((await post(`/agreements/${id}/sign`, 'caldicott-hospital')).statusCode).toBe(403);
+    expect((await post(`/agreements/${id}/explode`, 'caldicott-barnet')).statusCode).toBe(400);
+  });
+});
+
 describe('an ICB analyst never receives an NHS number', () => {
   it('from any page, CSV or event stream', async () => {
     const seen: string[] = [];
     const urls = [
       '/dashboard', '/dashboard?level=icb', '/dashboard?level=borough', '/dashboard?level=pcn', '/gaps', '/gaps?registry=diabetes',
       '/gaps?registry=diabetes&indicator=DM020', '/gaps.csv?registry=diabetes&indicator=DM020', ...[...SAMPLE_NHS_NUMBERS].slice(0, 5).map((n) => `/patients/${n}`),
-      `/patients/${[...batchGaps.get('Z10001')!][0]}`, '/audit', `/audit?patient=${[...batchGaps.get('Z10001')!][0]}`,
+      `/patients/${[...batchGaps.get('Z10001')!][0]}`, '/audit', `/audit?patient=${[...batchGaps.get('Z10001')!][0]}`, '/agreements',
     ];
     for (const url of urls) {
       const response = await get(url, 'icb-analyst');
@@ -320,7 +361,7 @@ describe('live updates and FHIR intake', () => {
       await gaps.next(2);
       expect(gaps.events[1]!.event).toBe('update');
       expect(rowsOf(gaps.events[1]!.data.html)).not.toContain(target);
-      expect(rowsOf(gaps.events[1]!.data.html)).toHaveLength(batchGaps.get('Z10001')!.length - 1);
+      expect(rowsOf(gaps.events[1]!.data.html)).toEqual(rowsOf(gaps.events[0]!.data.html).filter((n) => n !== target));
       expect(served.host.engine.patient(target)!.registries.find((r) => r.registry === 'diabetes')!.indicators['DM020']).toBe('met');
 
       await dashboard.next(2);
