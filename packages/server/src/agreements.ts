@@ -44,7 +44,7 @@ export function agreementsBody(access: AccessLayer, organisation: string): strin
     const actions =
       latest.status === 'withdrawn'
         ? ''
-        : `<form method="post" action="/agreements/${esc(id)}/sign" class="inline"><button type="submit">Sign for ${esc(organisation)}</button></form>
+        : `${latest.signatures[organisation] === undefined ? `<form method="post" action="/agreements/${esc(id)}/sign" class="inline"><button type="submit">Sign for ${esc(organisation)}</button></form>` : ''}
 <form method="post" action="/agreements/${esc(id)}/withdraw" class="inline"><button type="submit">Withdraw</button></form>`;
     return `<section class="agreement" data-agreement="${esc(id)}"><h2>${esc(latest.title)} (${esc(id)})</h2>
 <table><caption>Versions, oldest first</caption><thead><tr><th scope="col">Version</th><th scope="col">Status</th><th scope="col">Parties</th><th scope="col">Data</th><th scope="col">Purposes</th><th scope="col">In force</th><th scope="col">Signed</th></tr></thead>

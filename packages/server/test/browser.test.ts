@@ -153,6 +153,42 @@ describe.skipIf(skipReason !== undefined)(`caregaps serve in headless chromium${
     await shot('patient');
   });
 
+  it('an agreement signed by both parties shows the hospital\'s result in the GP\'s record view; withdrawn, it hides it', async () => {
+    await page.goto(`${origin}/gaps?registry=diabetes&indicator=DM020`);
+    const patient = (await page.locator('#gap-table tbody tr').first().getAttribute('data-nhs-number'))!;
+    const lab = await signIn(served.app, 'feed-hospital');
+    const intake = await fetch(`${origin}/fhir`, { method: 'POST', body: bundleOf('batch', hba1cObservation('lab-browser', patient, 49, '2025-03-29')), headers: { cookie: lab, 'content-type': 'application/fhir+json' } });
+    expect(intake.status).toBe(200);
+    const hospitalRows = async () => {
+      await page.goto(`${origin}/patients/${patient}`);
+      return page.locator('table[data-category="results"] td', { hasText: '(RAL01)' }).count();
+    };
+    expect(await hospitalRows()).toBe(0);
+
+    await signInAs(/Barnet practice 1 Caldicott guardian/);
+    await page.goto(`${origin}/agreements`);
+    await page.getByLabel('Title').fill('Diabetes results from the hospital');
+    await page.getByLabel(/Other parties/).fill('RAL01');
+    await page.getByLabel('results').check();
+    await page.getByLabel('direct-care').check();
+    await page.getByLabel('In force from').fill('2025-01-01');
+    await page.getByRole('button', { name: 'Create draft' }).click();
+    await page.getByRole('button', { name: 'Sign for Z10001' }).last().click();
+    await signInAs(/Hospital trust Caldicott guardian/);
+    await page.goto(`${origin}/agreements`);
+    await page.getByRole('button', { name: 'Sign for RAL01' }).last().click();
+    expect(await page.locator('section.agreement').last().locator('td', { hasText: 'signed' }).count()).toBeGreaterThan(0);
+    await shot('agreements');
+
+    await signInAs(/Dr Lee, GP/);
+    expect(await hospitalRows()).toBe(1);
+    await signInAs(/Hospital trust Caldicott guardian/);
+    await page.goto(`${origin}/agreements`);
+    await page.getByRole('button', { name: 'Withdraw' }).last().click();
+    await signInAs(/Dr Lee, GP/);
+    expect(await hospitalRows()).toBe(0);
+  });
+
   it('an ICB analyst sees anonymised dashboards and never an NHS number', async () => {
     const from = bodies.length;
     await signInAs(/ICB population health analyst/);
