@@ -58,7 +58,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const authenticator = checkAuthenticator(options.authenticator);
   const { access, registries } = options;
   const live = new LiveUpdates(options.engine.changes$, options.liveDelayMs);
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 10 << 20 });
+  // Open event streams never go idle: closing the server ends them rather than waiting for browsers to leave.
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 10 << 20, forceCloseConnections: true });
   await app.register(cookie, { secret: options.cookieSecret ?? cookieSecret() });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     // Repeated fields (checkboxes) become arrays.

@@ -375,6 +375,19 @@ describe('live updates and FHIR intake', () => {
     }
   });
 
+  it('closes open event streams when the server closes', async () => {
+    const host = served.host;
+    const app = await createServer({ ...host, liveDelayMs: 20 });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as { port: number }).port;
+    const cookie = await signIn(app, 'icb-analyst');
+    const stream = await openStream(port, '/events?page=dashboard&level=icb&registry=diabetes', cookie);
+    await stream.next(1);
+    const ended = new Promise<void>((resolve) => stream.response.on('close', () => resolve()));
+    await app.close();
+    await ended;
+  });
+
   it('refuses a stream of an unknown page (400)', async () => {
     const response = await get('/events?page=nothing', 'gp-barnet');
     expect(response.statusCode).toBe(400);
