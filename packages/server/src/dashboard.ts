@@ -2,7 +2,7 @@ import { CaregapsError, provisionalReason, type CompiledRegistry } from '@carega
 import { LEVELS, type AccessView, type OrganisationLevel, type SuppressionPolicy } from '@caregaps/access';
 import { funnelOf, funnelSpec, publishedRows, renderSvg, type PublishedRow } from '@caregaps/report';
 import { count, grossAchievement, percent } from './format.js';
-import { esc } from './html.js';
+import { esc, purposeField } from './html.js';
 
 /** What a dashboard shows: one registry at one level of the organisation hierarchy. */
 export interface DashboardQuery {
@@ -89,12 +89,12 @@ async function funnelFigure(view: AccessView, registry: string, indicator: strin
 }
 
 /** The form that picks the level and registry (plain GET: works without script, bookmarkable). */
-export function dashboardForm(registries: readonly CompiledRegistry[], query: DashboardQuery): string {
+export function dashboardForm(registries: readonly CompiledRegistry[], query: DashboardQuery, purpose?: string): string {
   const levels = LEVELS.map((l) => `<option value="${l}"${l === query.level ? ' selected' : ''}>${l === 'icb' ? 'ICB' : l === 'pcn' ? 'PCN' : l[0]!.toUpperCase() + l.slice(1)}</option>`).join('');
   const regs = registries.map((r) => `<option value="${esc(r.id)}"${r.id === query.registry ? ' selected' : ''}>${esc(r.registry.definition.title)}</option>`).join('');
   const indicators = registries.find((r) => r.id === query.registry)?.indicatorIds ?? [];
   const funnels = indicators.map((id) => `<option value="${esc(id)}"${id === query.funnel ? ' selected' : ''}>${esc(id)}</option>`).join('');
   return `<form class="query" method="get" action="/dashboard"><label for="level">Level<select id="level" name="level">${levels}</select></label>
 <label for="registry">Registry<select id="registry" name="registry">${regs}</select></label>
-<label for="funnel">Funnel plot (practice level)<select id="funnel" name="funnel"><option value="">first indicator</option>${funnels}</select></label><button type="submit">Show</button></form>`;
+<label for="funnel">Funnel plot (practice level)<select id="funnel" name="funnel"><option value="">first indicator</option>${funnels}</select></label>${purposeField(purpose)}<button type="submit">Show</button></form>`;
 }

@@ -1,6 +1,6 @@
 import { CaregapsError, type CompiledRegistry } from '@caregaps/core';
 import type { AccessView, GapQuery } from '@caregaps/access';
-import { esc } from './html.js';
+import { esc, purposeField } from './html.js';
 
 /** Reads `?registry=&indicator=`; `undefined` when no registry is chosen yet (the page then shows only the form). */
 export function gapQuery(query: Record<string, unknown>, registries: readonly CompiledRegistry[]): GapQuery | undefined {
@@ -35,11 +35,11 @@ export async function gapsFragment(view: AccessView, query: GapQuery): Promise<s
 }
 
 /** The form that picks a registry and indicator. */
-export function gapForm(registries: readonly CompiledRegistry[], query: GapQuery | undefined): string {
+export function gapForm(registries: readonly CompiledRegistry[], query: GapQuery | undefined, purpose?: string): string {
   const regs = registries.map((r) => `<option value="${esc(r.id)}"${r.id === query?.registry ? ' selected' : ''}>${esc(r.registry.definition.title)}</option>`).join('');
   const indicators = registries
     .flatMap((r) => r.indicatorIds.map((id) => `<option value="${esc(id)}"${id === query?.indicator ? ' selected' : ''}>${esc(r.id)} ${esc(id)}</option>`))
     .join('');
   return `<form class="query" method="get" action="/gaps"><label for="registry">Registry<select id="registry" name="registry">${regs}</select></label>
-<label for="indicator">Indicator<select id="indicator" name="indicator"><option value="">every indicator</option>${indicators}</select></label><button type="submit">Show</button></form>`;
+<label for="indicator">Indicator<select id="indicator" name="indicator"><option value="">every indicator</option>${indicators}</select></label>${purposeField(purpose)}<button type="submit">Show</button></form>`;
 }

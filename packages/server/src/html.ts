@@ -23,7 +23,10 @@ export function page(frame: Frame, body: string): string {
     : `<p class="warning" role="note"><strong>Development sign-in — not for production.</strong> Anyone can act as any of these users; use a production authenticator (docs/serve.md) for real data.</p>`;
   const who = session
     ? `<p class="who">Signed in as <strong>${esc(session.label)}</strong> (${esc(session.principal.organisation)}), purpose <strong>${esc(purpose)}</strong>.
-       <a href="/login">Switch user</a></p>`
+       ${session.purposes
+         .filter((p) => p !== purpose)
+         .map((p) => `<a href="/dashboard?purpose=${esc(p)}">Switch to ${esc(p)}</a>`)
+         .join(' ')} <a href="/login">Switch user</a></p>`
     : '';
   const nav = session
     ? `<nav aria-label="Main"><ul><li><a href="/dashboard">Dashboard</a></li><li><a href="/gaps">Gap lists</a></li><li><a href="/audit">Access reports</a></li><li><a href="/agreements">Sharing agreements</a></li></ul></nav>`
@@ -47,6 +50,11 @@ ${body}
 </main>
 </body>
 </html>`;
+}
+
+/** The hidden field that keeps a form's purpose when it is submitted. */
+export function purposeField(purpose: string | undefined): string {
+  return purpose ? `<input type="hidden" name="purpose" value="${esc(purpose)}">` : '';
 }
 
 /** A short page for a refusal or an error: says what happened and what to do, never a stack trace. */

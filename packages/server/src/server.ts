@@ -126,13 +126,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       const query = dashboardQuery(request.query as Record<string, unknown>, registries);
       const fragment = await dashboardFragment(request.caller!.view, registries, access.suppression, query);
       const live = `/events?${new URLSearchParams({ page: 'dashboard', ...query, purpose: request.caller!.purpose })}`;
-      const body = `${dashboardForm(registries, query)}<p id="live-status" class="live-status" role="status" aria-live="polite"></p><div id="live">${fragment}</div>`;
+      const body = `${dashboardForm(registries, query, request.caller!.purpose)}<p id="live-status" class="live-status" role="status" aria-live="polite"></p><div id="live">${fragment}</div>`;
       return reply.type(HTML).send(page(frame(`Dashboard by ${query.level === 'icb' ? 'ICB' : query.level === 'pcn' ? 'PCN' : query.level}`, request, { live }), body));
     });
 
     scoped.get('/gaps', async (request, reply) => {
       const query = gapQuery(request.query as Record<string, unknown>, registries);
-      let body = gapForm(registries, query);
+      let body = gapForm(registries, query, request.caller!.purpose);
       let live: string | undefined;
       if (query) {
         const fragment = await gapsFragment(request.caller!.view, query);

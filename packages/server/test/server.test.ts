@@ -17,7 +17,7 @@ const batchGaps = new Map<string, string[]>();
 
 beforeAll(async () => {
   served = await serveSample();
-  for (const id of ['gp-barnet', 'nurse-camden', 'icb-analyst', 'feed-barnet', 'privacy-barnet', 'caldicott-barnet', 'caldicott-hospital', 'feed-hospital']) cookies[id] = await signIn(served.app, id);
+  for (const id of ['gp-barnet', 'nurse-camden', 'icb-analyst', 'feed-barnet', 'privacy-barnet', 'pcn-lead-barnet', 'caldicott-barnet', 'caldicott-hospital', 'feed-hospital']) cookies[id] = await signIn(served.app, id);
   const { index, compiled } = loadRegistries(join(ROOT, 'registries'), join(ROOT, 'codesets'), { only: ['diabetes'] });
   const store = new PatientStore();
   for await (const item of readRecords(join(SAMPLE, 'records.ndjson'))) if (item.ok) store.apply(item.record);
@@ -82,6 +82,20 @@ describe('authenticators and principals', () => {
     const response = await get('/dashboard?purpose=secondary-use', 'gp-barnet');
     expect(response.statusCode).toBe(403);
     expect((await get('/dashboard?purpose=direct-care', 'icb-analyst')).statusCode).toBe(403);
+  });
+
+  it('lets a session that may declare two purposes choose: secondary use leaves opted-out patients out', async () => {
+    const excluded = (html: string) => /patients left out by policy: ([^.]+)\./.exec(html)![1];
+    const direct = await get('/dashboard?level=pcn', 'pcn-lead-barnet');
+    const secondary = await get('/dashboard?level=pcn&purpose=secondary-use', 'pcn-lead-barnet');
+    expect(direct.statusCode).toBe(200);
+    expect(secondary.statusCode).toBe(200);
+    expect(excluded(direct.body)).toBe('0');
+    expect(excluded(secondary.body)).not.toBe('0');
+    expect(secondary.body).toContain('purpose <strong>secondary-use</strong>');
+    expect(lastAudit()).toMatchObject({ user: 'dr-patel', purpose: 'secondary-use', activity: 'view-aggregate' });
+    expect(secondary.body).toContain('<input type="hidden" name="purpose" value="secondary-use">');
+    expect(secondary.body).toContain('href="/dashboard?purpose=direct-care"');
   });
 
   it('sets a content security policy that allows nothing from elsewhere', async () => {
