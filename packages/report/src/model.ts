@@ -24,6 +24,7 @@ import {
   type Published,
   type RegistryInfo,
   type RegistryStatus,
+  type SummaryRow,
   type SuppressionPolicy,
 } from '@caregaps/access';
 
@@ -129,43 +130,41 @@ export function publish(
   const isSuppressed = (v: Published) => suppression.isSuppressed(v);
   const rows: PublishedRow[] = [];
   for (const level of LEVELS) {
-    const byKey = new Map<string, PublishedRow>();
-    for (const line of buildSummary(counts.byLevel, registries, organisations, counts.practices, suppression, level)) {
-      const key = `${line.organisation}\u0000${line.registry}`;
-      let row = byKey.get(key);
-      if (!row) {
-        row = {
-          level,
-          code: line.organisation,
-          name: line.name,
-          parent: parentName(organisations, line.organisation, level),
-          registry: line.registry,
-          registered: 0,
-          onRegister: 0,
-          prevalence: null,
-          indicators: {},
-        };
-        byKey.set(key, row);
-        rows.push(row);
-      }
-      if (line.measure === 'registered') row.registered = line.count;
-      else if (line.measure === 'on-register') {
-        row.onRegister = line.count;
-        row.prevalence = line.rate;
-      } else {
-        const indicator = line.indicator!;
-        const entry = (row.indicators[indicator] ??= { met: 0, gap: 0, excepted: 0, notApplicable: 0, denominator: 0, achievement: null });
-        entry[MEASURE_KEY[line.measure]] = line.count;
-      }
-    }
-    for (const row of byKey.values()) {
-      for (const entry of Object.values(row.indicators)) {
-        entry.denominator = publishedSum(entry.met, entry.gap, isSuppressed);
-        entry.achievement = publishedRate(entry.met, entry.denominator, isSuppressed);
-      }
-    }
+    const lines = buildSummary(counts.byLevel, registries, organisations, counts.practices, suppression, level);
+    rows.push(...publishedRows(lines, (code) => parentName(organisations, code, level), isSuppressed));
   }
   return { asOf: counts.asOf, rows };
+}
+
+/**
+ * Published summary lines (the access layer's `summary` rows, all of one level) as one row per organisation and
+ * registry, with each indicator's achievement derived from the published numbers.
+ */
+export function publishedRows(lines: readonly SummaryRow[], parentOf: (code: string) => string | null, isSuppressed: (v: Published) => boolean): PublishedRow[] {
+  const byKey = new Map<string, PublishedRow>();
+  for (const line of lines) {
+    const key = `${line.organisation}\u0000${line.registry}`;
+    let row = byKey.get(key);
+    if (!row) {
+      row = { level: line.level, code: line.organisation, name: line.name, parent: parentOf(line.organisation), registry: line.registry, registered: 0, onRegister: 0, prevalence: null, indicators: {} };
+      byKey.set(key, row);
+    }
+    if (line.measure === 'registered') row.registered = line.count;
+    else if (line.measure === 'on-register') {
+      row.onRegister = line.count;
+      row.prevalence = line.rate;
+    } else {
+      const entry = (row.indicators[line.indicator!] ??= { met: 0, gap: 0, excepted: 0, notApplicable: 0, denominator: 0, achievement: null });
+      entry[MEASURE_KEY[line.measure]] = line.count;
+    }
+  }
+  for (const row of byKey.values()) {
+    for (const entry of Object.values(row.indicators)) {
+      entry.denominator = publishedSum(entry.met, entry.gap, isSuppressed);
+      entry.achievement = publishedRate(entry.met, entry.denominator, isSuppressed);
+    }
+  }
+  return [...byKey.values()];
 }
 
 function parentName(organisations: OrganisationHierarchy, code: string, level: OrganisationLevel): string | null {

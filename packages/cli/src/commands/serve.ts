@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CaregapsError, achievementDay } from '@caregaps/core';
+import { createServer, openHost } from '@caregaps/server';
+import { auditLogOptions, openAuditSink, type AuditLogOptions } from '../audit-log.js';
+import { EXIT, report, type Io } from '../io.js';
+import { describeSources, registryFolderOptions, type Register } from '../command.js';
+
+/** The bundled sample population `--demo` serves. */
+const SAMPLE = fileURLToPath(new URL('../../../examples/sample-population/', import.meta.url));
+const SAMPLE_AS_OF = '2025-03-31';
+
+export interface ServeOptions extends AuditLogOptions {
+  input?: string[];
+  orgs?: string;
+  asOf?: string;
+  port: string;
+  store?: string;
+  principals?: string;
+  demo?: boolean;
+  registries: string;
+  codesets: string;
+  codesetsFrom?: string[];
+  registry?: string[];
+}
+
+/** How a caller (a test) controls the server's life: when to stop, and where it listens. */
+export interface ServeControl {
+  /** Resolves when the server should close (default: SIGINT or SIGTERM). */
+  stop?: Promise<unknown>;
+  onListening?: (url: string) => void;
+}
+
+function stopSignal(): Promise<unknown> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
+/**
+ * `caregaps serve`: loads the records into the engine, builds the access layer over it and serves the web UI and
+ * `POST /fhir` on 127.0.0.1 until stopped.
+ */
+export async function serve(io: Io, options: ServeOptions, control: ServeControl = {}): Promise<number> {
+  try {
+    const port = Number(options.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CaregapsError('CG_USAGE', `--port must be a whole number from 0 to 65535, not ${options.port}`);
+    const demo = options.demo === true;
+    const input = options.input?.length ? options.input : demo ? [join(SAMPLE, 'records.ndjson')] : undefined;
+    const asOf = options.asOf ?? (demo ? SAMPLE_AS_OF : undefined);
+    if (!input || !asOf) throw new CaregapsError('CG_USAGE', 'Give --input <records> and --as-of <date> (and usually --orgs <organisations>), or --demo for the bundled sample population');
+    achievementDay(asOf);
+    const orgs = options.orgs ?? (demo ? join(SAMPLE, 'organisations.ndjson') : undefined);
+    const audit = options.audit ? options : demo ? demoAudit() : undefined;
+    if (!audit) throw new CaregapsError('CG_USAGE', 'Give --audit <log> --audit-key <file> [--audit-checkpoint <file>]: every access is written to that log');
+    const host = await openHost({
+      records: input,
+      ...(orgs ? { organisations: orgs } : {}),
+      asOf,
+      registries: options.registries,
+      codesets: options.codesets,
+      codesetSources: options.codesetsFrom ?? [],
+      ...(options.registry ? { only: options.registry } : {}),
+      ...(options.store ? { store: options.store } : {}),
+      ...(options.principals ? { principals: options.principals } : {}),
+      audit: await openAuditSink(audit),
+    });
+    describeSources(io, host.sources);
+    io.err(`${host.accepted} records accepted, ${host.quarantined} quarantined; ${host.engine.patientCount} patients as of ${host.engine.asOf}\n`);
+    const app = await createServer({ ...host, logger: false });
+    try {
+      const address = await app.listen({ host: '127.0.0.1', port });
+      io.err(`audit log: ${audit.audit} (verify: caregaps audit verify ${audit.audit} --key ${audit.auditKey}${audit.auditCheckpoint ? ` --checkpoint ${audit.auditCheckpoint}` : ''})\n`);
+      if (!host.authenticator.meta.production) io.err('sign-in: development principals (anyone may act as anyone): not for production\n');
+      io.out(`Caregaps is serving ${address}\n`);
+      control.onListening?.(address);
+      await (control.stop ?? stopSignal());
+    } finally {
+      await app.close();
+      host.engine.close();
+    }
+    return EXIT.ok;
+  } catch (error) {
+    return report(io, error);
+  }
+}
+
+/** For --demo without --audit: a keyed log in a temporary folder, its key and checkpoint in another. */
+function demoAudit(): Required<Pick<AuditLogOptions, 'audit' | 'auditKey' | 'auditCheckpoint'>> {
+  const logs = mkdtempSync(join(tmpdir(), 'caregaps-serve-audit-'));
+  const keys = mkdtempSync(join(tmpdir(), 'caregaps-serve-key-'));
+  const auditKey = join(keys, 'audit.key');
+  writeFileSync(auditKey, randomBytes(32).toString('hex'), { mode: 0o600 });
+  return { audit: join(logs, 'audit.ndjson'), auditKey, auditCheckpoint: join(keys, 'audit.checkpoint') };
+}
+
+/** `caregaps serve`. */
+export const register: Register = (program, { io, exit }) => {
+  const command = program
+    .command('serve')
+    .description('serve dashboards, gap lists, patient records, live updates and FHIR intake on 127.0.0.1 (docs/serve.md)')
+    .option('--input <file...>', 'records in format v1 (NDJSON)')
+    .option('--orgs <file>', 'organisation records (NDJSON): the practice → PCN → borough → ICB hierarchy')
+    .option('--as-of <date>', 'achievement date, YYYY-MM-DD')
+    .option('--port <port>', 'port on 127.0.0.1 (0 picks a free one)', '8080')
+    .option('--store <dir>', 'keep the engine state in this directory (durable; a restart resumes from it)')
+    .option('--audit <file>', 'the keyed, append-only audit log of every access (NDJSON; with --demo, a temporary one by default)')
+    .option('--principals <file>', 'principals for the development sign-in (default: the demo principals)')
+    .option('--demo', 'serve the bundled sample population with the demo principals');
+  registryFolderOptions(auditLogOptions(command))
+    .option('--registry <id...>', 'only these registries')
+    .action(async (opts: ServeOptions) => exit(await serve(io, opts)));
+};

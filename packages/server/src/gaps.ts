@@ -1,0 +1,45 @@
+import { CaregapsError, type CompiledRegistry } from '@caregaps/core';
+import type { AccessView, GapQuery } from '@caregaps/access';
+import { esc, purposeField } from './html.js';
+
+/** Reads `?registry=&indicator=`; `undefined` when no registry is chosen yet (the page then shows only the form). */
+export function gapQuery(query: Record<string, unknown>, registries: readonly CompiledRegistry[]): GapQuery | undefined {
+  const registry = query['registry'];
+  if (registry === undefined || registry === '') return undefined;
+  const compiled = registries.find((r) => r.id === registry);
+  if (!compiled) throw new CaregapsError('CG_USAGE', `No registry named ${String(registry)}`);
+  const indicator = query['indicator'];
+  if (indicator === undefined || indicator === '') return { registry: compiled.id };
+  if (!compiled.indicatorIds.includes(String(indicator))) throw new CaregapsError('CG_USAGE', `Registry ${compiled.id} has no indicator ${String(indicator)}`);
+  return { registry: compiled.id, indicator: String(indicator) };
+}
+
+/** The query string of a gap list, for links (CSV export, live updates). */
+export function gapSearch(query: GapQuery): string {
+  return new URLSearchParams({ registry: query.registry, ...(query.indicator ? { indicator: query.indicator } : {}) }).toString();
+}
+
+/** The live part of a gap list: the patients in a gap the viewer may see, through the access layer (audited there). */
+export async function gapsFragment(view: AccessView, query: GapQuery): Promise<string> {
+  const rows = await view.patients(query);
+  const body = rows
+    .map(
+      (r) =>
+        `<tr data-nhs-number="${esc(r.nhsNumber)}"><th scope="row"><a href="/patients/${esc(r.nhsNumber)}">${esc(r.nhsNumber)}</a></th><td>${esc(r.practice)}</td><td>${esc(r.indicator)}</td><td class="status-${esc(r.status)}">${esc(r.status)}</td></tr>`,
+    )
+    .join('\n');
+  return `<p id="gap-count"><strong>${rows.length}</strong> ${rows.length === 1 ? 'patient entry' : 'patient entries'} in a gap.</p>
+<table id="gap-table"><caption>Gap list: ${esc(query.registry)}${query.indicator ? ` / ${esc(query.indicator)}` : ''}</caption>
+<thead><tr><th scope="col">NHS number</th><th scope="col">Practice</th><th scope="col">Indicator</th><th scope="col">Status</th></tr></thead>
+<tbody>${body}</tbody></table>`;
+}
+
+/** The form that picks a registry and indicator. */
+export function gapForm(registries: readonly CompiledRegistry[], query: GapQuery | undefined, purpose?: string): string {
+  const regs = registries.map((r) => `<option value="${esc(r.id)}"${r.id === query?.registry ? ' selected' : ''}>${esc(r.registry.definition.title)}</option>`).join('');
+  const indicators = registries
+    .flatMap((r) => r.indicatorIds.map((id) => `<option value="${esc(id)}"${id === query?.indicator ? ' selected' : ''}>${esc(r.id)} ${esc(id)}</option>`))
+    .join('');
+  return `<form class="query" method="get" action="/gaps"><label for="registry">Registry<select id="registry" name="registry">${regs}</select></label>
+<label for="indicator">Indicator<select id="indicator" name="indicator"><option value="">every indicator</option>${indicators}</select></label>${purposeField(purpose)}<button type="submit">Show</button></form>`;
+}

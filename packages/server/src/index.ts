@@ -1,0 +1,11 @@
+/**
+ * Caregaps reference host (`caregaps serve`): a Fastify server over the incremental engine and the access layer —
+ * registry dashboards, gap lists with CSV export, the patient record view, live updates and FHIR intake.
+ * @packageDocumentation
+ */
+export { createServer, type ServerOptions } from './server.js';
+export { checkAuthenticator, purposeOf, type Authenticator, type AuthenticatorMeta, type Session } from './authenticator.js';
+export { developmentAuthenticator, loadPrincipals, checkPrincipals, type DevelopmentAuthenticatorOptions } from './development.js';
+export { receiveBundle, type IntakeResponse, type RecordSink } from './fhir.js';
+export { LiveUpdates, type ChangeStream } from './live.js';
+export { openHost, DEMO_PRINCIPALS, type Host, type HostOptions } from './host.js';
