@@ -6,9 +6,8 @@
  */
 import { ageInYears } from '@caregaps/core';
 import { MAX_EVENTS_PER_PATIENT, type EventBuffer } from './buffer.js';
-import { CODES, PREVENTION_STATINS, SMOKING_STATUS, type CodeFact } from './codes.js';
-import type { AgeSteps } from './config.js';
-import type { PatientContext } from './patient.js';
+import { CODES, PREVENTION_STATINS, SMOKING_STATUS, type AvailableId, type CodeFact } from './codes.js';
+import type { AgeSteps, GeneratorConfig } from './config.js';
 import type { Prng } from './prng.js';
 
 /** One QOF year of a patient's history: its 12-month window is (w12, yearEnd], cut short at `end` by death or leaving. */
@@ -73,8 +72,16 @@ export function stepValue(steps: AgeSteps, age: number): number {
   return value;
 }
 
+/** What routine care and background entries read of the generator's context (patient.ts's PatientContext has it all). */
+export interface RoutineContext {
+  config: GeneratorConfig;
+  available: Partial<Record<AvailableId, CodeFact>>;
+  background: BackgroundCodes;
+  recordBudget: number;
+}
+
 /** Routine care for every adult, one draw per measurement per QOF year (at the patient's age that year). */
-export function routineCare(ctx: PatientContext, h: History, covered: Covered): void {
+export function routineCare(ctx: RoutineContext, h: History, covered: Covered): void {
   const { rng } = h;
   const r = ctx.config.routine;
   const x = rng.float();
@@ -103,7 +110,7 @@ export function routineCare(ctx: PatientContext, h: History, covered: Covered): 
  * times a log-normal spread), less what the history already holds (`patientRecords` upserts and the events so far).
  * Returns the relative weight.
  */
-export function background(ctx: PatientContext, h: History, out: EventBuffer, patientRecords: number): number {
+export function background(ctx: RoutineContext, h: History, out: EventBuffer, patientRecords: number): number {
   const { rng } = h;
   const hc = ctx.config.history;
   const weight = stepValue(hc.recordsByAge, h.age) * Math.exp(hc.recordsLogSd * rng.normal() - (hc.recordsLogSd * hc.recordsLogSd) / 2);
