@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 
 const root = realpathSync(fileURLToPath(new URL('..', import.meta.url)));
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -72,8 +73,15 @@ writeFileSync(join(host, 'package.json'), JSON.stringify({
   type: 'module',
   dependencies: Object.fromEntries(Object.entries(packages).map(([name, tarball]) => [name, file(tarball)])),
   devDependencies: { typescript: readJson(join(root, 'package.json')).devDependencies.typescript, '@types/node': '20.19.43' },
-  // The tarballs name each other by version; point those at the tarballs too, never at the public registry.
-  pnpm: { overrides: Object.fromEntries(Object.entries(packages).map(([name, tarball]) => [name, file(tarball)])) },
+  // The tarballs name each other by version; point those at the tarballs too, never at the public registry. A Node 20
+  // host of @caregaps/server needs the repository's own light-my-request override (docs/installing.md): fastify 5's
+  // light-my-request 6.8 needs cookie 2, which needs Node 22.
+  pnpm: {
+    overrides: {
+      ...Object.fromEntries(Object.entries(packages).map(([name, tarball]) => [name, file(tarball)])),
+      'light-my-request': readWorkspaceOverride('light-my-request'),
+    },
+  },
 }, null, 2));
 run('install the tarballs into a host project', bin('pnpm'), ['install', '--prefer-offline', '--config.confirmModulesPurge=false'], { cwd: host });
 
@@ -178,4 +186,11 @@ function spawned(command, args, cwd) {
 
 function readJson(path) {
   return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+/** An override the workspace sets in pnpm-workspace.yaml, which a host project on Node 20 must set too. */
+function readWorkspaceOverride(name) {
+  const version = parse(readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8')).overrides?.[name];
+  if (typeof version !== 'string') throw new Error(`pnpm-workspace.yaml has no override for ${name}`);
+  return version;
 }
