@@ -6,32 +6,14 @@
  * CAREGAPS_SCREENSHOT=<file.png> also saves a screenshot there (CAREGAPS_SCREENSHOT_AT=<element id> scrolls to it first);
  * CAREGAPS_CHROMIUM=<path> uses another chromium build instead of Debian's /usr/bin/chromium.
  */
-import { execSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM_FLAGS, findChromium } from './chromium.js';
 import { createReport, type ReportModel } from '@caregaps/report';
-
-const CHROMIUM = '/usr/bin/chromium';
-const INSTALL = 'apt-get update -qq && apt-get install -y -qq chromium >/dev/null';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-/** Finds Debian's chromium, installing it when it is missing and we may (root with apt-get); otherwise says why not. */
-function findChromium(): { path: string } | { reason: string } {
-  const chosen = process.env.CAREGAPS_CHROMIUM;
-  if (chosen) return existsSync(chosen) ? { path: chosen } : { reason: `CAREGAPS_CHROMIUM=${chosen} does not exist` };
-  if (existsSync(CHROMIUM)) return { path: CHROMIUM };
-  if (process.getuid?.() !== 0) return { reason: `${CHROMIUM} is missing and installing it needs root (run: ${INSTALL})` };
-  try {
-    execSync(INSTALL, { stdio: 'pipe', timeout: 15 * 60_000, shell: '/bin/bash' });
-  } catch (error) {
-    return { reason: `${CHROMIUM} is missing and "${INSTALL}" failed: ${String((error as Error).message).split('\n')[0]}` };
-  }
-  return existsSync(CHROMIUM) ? { path: CHROMIUM } : { reason: `"${INSTALL}" ran but ${CHROMIUM} is still missing` };
-}
 
 const browser = findChromium();
 const skipReason = 'reason' in browser ? browser.reason : undefined;
@@ -68,7 +50,7 @@ describe.skipIf(skipReason !== undefined)(`the population report in headless chr
     context = await chromium.launchPersistentContext(join(work, 'profile'), {
       executablePath: (browser as { path: string }).path,
       headless: true,
-      args: FLAGS,
+      args: CHROMIUM_FLAGS,
       viewport: { width: 1400, height: 1100 },
       offline: true,
     });

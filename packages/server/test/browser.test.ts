@@ -8,31 +8,13 @@
  * of each page there (docs/serve.md uses them). Outside CI the test is skipped, saying why, when chromium is missing
  * and cannot be installed; in CI (CI=true) it fails instead.
  */
-import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM_FLAGS, findChromium } from '../../report/test/chromium.js';
 import { SAMPLE_NHS_NUMBERS, bundleOf, hba1cObservation, serveSample, signIn, type Served } from './fixture.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const INSTALL = 'apt-get update -qq && apt-get install -y -qq chromium >/dev/null';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-/** Finds Debian's chromium, installing it when it is missing and we may (root with apt-get); otherwise says why not. */
-function findChromium(): { path: string } | { reason: string } {
-  const chosen = process.env.CAREGAPS_CHROMIUM;
-  if (chosen) return existsSync(chosen) ? { path: chosen } : { reason: `CAREGAPS_CHROMIUM=${chosen} does not exist` };
-  if (existsSync(CHROMIUM)) return { path: CHROMIUM };
-  if (process.getuid?.() !== 0) return { reason: `${CHROMIUM} is missing and installing it needs root (run: ${INSTALL})` };
-  try {
-    execSync(INSTALL, { stdio: 'pipe', timeout: 15 * 60_000, shell: '/bin/bash' });
-  } catch (error) {
-    return { reason: `${CHROMIUM} is missing and "${INSTALL}" failed: ${String((error as Error).message).split('\n')[0]}` };
-  }
-  return existsSync(CHROMIUM) ? { path: CHROMIUM } : { reason: `"${INSTALL}" ran but ${CHROMIUM} is still missing` };
-}
 
 const browser = findChromium();
 const skipReason = 'reason' in browser ? browser.reason : undefined;
@@ -57,7 +39,7 @@ describe.skipIf(skipReason !== undefined)(`caregaps serve in headless chromium${
     context = await chromium.launchPersistentContext(join(work, 'profile'), {
       executablePath: (browser as { path: string }).path,
       headless: true,
-      args: FLAGS,
+      args: CHROMIUM_FLAGS,
       viewport: { width: 1366, height: 900 },
     });
     // Only the server itself may be reached.
