@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { loadRegistries, type CaregapsRecord, type PatientResult } from '@caregaps/core';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open as openLmdb } from 'lmdb';
 import { Engine, migrateOldStore } from '../src/index.js';
 import { KIND, bodyText, frame } from '../src/store/frame.js';
 import { CODESETS, FIXTURE_REGISTRIES, batchResults, codesFor } from './helpers.js';
+import { bundleChild } from './child-process.js';
 import { population, random } from './population.js';
 
 const loaded = loadRegistries(FIXTURE_REGISTRIES, CODESETS);
@@ -135,22 +135,9 @@ function takeOverLease(dir: string, pid: number): void {
 describe('crash safety', () => {
   let child = '';
   beforeAll(async () => {
-    // Inside the package, so the bundle's `import 'lmdb'` (a native module, not bundled) resolves.
-    const dir = mkdtempSync(fileURLToPath(new URL('../node_modules/.crash-test-', import.meta.url)));
-    dirs.push(dir);
-    child = join(dir, 'ingest-child.mjs');
-    await build({
-      entryPoints: [fileURLToPath(new URL('./ingest-child.ts', import.meta.url))],
-      outfile: child,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      conditions: ['@caregaps/source'],
-      external: ['lmdb'],
-      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-      logLevel: 'error',
-    });
+    const bundled = await bundleChild('ingest-child.ts', 'crash-test');
+    dirs.push(bundled.dir);
+    child = bundled.script;
   });
 
   /** Runs the child from `start`; kills it after `killAfterMs` (unless undefined). Resolves with the acknowledged count. */

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PatientStore, loadRegistries, type CaregapsRecord, type EventRecord } from '@caregaps/core';
-import { build } from 'esbuild';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordStore, partitionFile, type Outcome } from '../src/index.js';
 import { CODESETS, FIXTURE_REGISTRIES, codesFor, stepArbitrary } from './helpers.js';
+import { bundleChild } from './child-process.js';
 import { population, random } from './population.js';
 
 const loaded = loadRegistries(FIXTURE_REGISTRIES, CODESETS);
@@ -140,21 +140,9 @@ describe('RecordStore', () => {
 describe('record store faults (child processes)', () => {
   let child = '';
   beforeAll(async () => {
-    const dir = mkdtempSync(fileURLToPath(new URL('../node_modules/.store-test-', import.meta.url)));
-    dirs.push(dir);
-    child = join(dir, 'store-child.mjs');
-    await build({
-      entryPoints: [fileURLToPath(new URL('./store-child.ts', import.meta.url))],
-      outfile: child,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      conditions: ['@caregaps/source'],
-      external: ['lmdb'],
-      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-      logLevel: 'error',
-    });
+    const bundled = await bundleChild('store-child.ts', 'store-test');
+    dirs.push(bundled.dir);
+    child = bundled.script;
   });
 
   const runRead = (dir: string) =>
