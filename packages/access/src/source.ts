@@ -69,6 +69,34 @@ export interface ResultsSource {
   termOf(code: string): string | undefined;
   /** Counts by organisation at one level, over the patients `include` accepts. */
   counts(query: CountQuery): OrganisationCounts[];
+  /** Indexes that spare the access layer a visit to every patient (absent: it visits every patient). */
+  readonly index?: PopulationIndex;
+}
+
+/**
+ * What a source keeps so that anonymised counts and one practice's lists cost what the practice or the opt-outs
+ * cost, not the population: a practice index, opt-out groups, and counts maintained by organisation.
+ */
+export interface PopulationIndex {
+  /**
+   * Re-reads these patients' registration and opt-outs. A host that applies patient records after building the
+   * access layer names their patients here (the engine's change stream tells only of status changes).
+   */
+  note(nhsNumbers: Iterable<string>): void;
+  /** The NHS numbers whose latest patient record names this practice. */
+  atPractice(practice: string): Iterable<string>;
+  /** One registry's status counts over every registered patient: indicator → status → count. */
+  totals(registry: string): Record<string, Record<IndicatorStatus, number>>;
+  /**
+   * The patients grouped by the exact set of opt-outs they hold (`key` '' for none): each group's size and one
+   * member, for a policy that decides every member alike to decide the group.
+   */
+  optOutGroups(): { key: string; size: number; member: AccessPatient }[];
+  /**
+   * Practice-level counts (as `counts({ level: 'practice' })`) over every patient outside the `refused` groups; the
+   * practices of those patients (registered or not); and how many patients the refused groups hold.
+   */
+  countsWithout(refused: ReadonlySet<string>, registry?: string): { counts: OrganisationCounts[]; practices: Set<string>; excluded: number };
 }
 
 const STATUSES: readonly IndicatorStatus[] = ['met', 'gap', 'excepted', 'not-applicable'];
@@ -133,7 +161,7 @@ export class BatchResultsSource implements ResultsSource {
   constructor(
     private readonly store: PatientStore,
     private readonly compiled: readonly CompiledRegistry[],
-    private readonly index: CodesetIndex,
+    private readonly codesets: CodesetIndex,
     readonly organisations: OrganisationHierarchy,
     asOf: string,
   ) {
@@ -158,7 +186,7 @@ export class BatchResultsSource implements ResultsSource {
     let p = this.prepared.get(nhsNumber);
     if (!p) {
       const state = this.store.get(nhsNumber);
-      p = state ? preparePatient(state, this.index) : undefined;
+      p = state ? preparePatient(state, this.codesets) : undefined;
       if (p) this.prepared.set(nhsNumber, p);
     }
     return p;
@@ -190,11 +218,11 @@ export class BatchResultsSource implements ResultsSource {
   }
 
   clustersOf(code: string): readonly string[] {
-    return clusterNames(this.index, code);
+    return clusterNames(this.codesets, code);
   }
 
   termOf(code: string): string | undefined {
-    return termOf(this.index, code);
+    return termOf(this.codesets, code);
   }
 
   counts(query: CountQuery): OrganisationCounts[] {
