@@ -28,7 +28,11 @@ export class PatientDirectory {
     const key = patient ? optOutKey(patient.optOuts) : undefined;
     const oldPractice = this.practiceOf.get(nhsNumber);
     const oldKey = this.keyOf.get(nhsNumber);
-    if (oldPractice === practice && oldKey === key) return;
+    if (oldPractice === practice && oldKey === key) {
+      // The same group at the same practice, but registration may have changed: a group member's counts go stale.
+      if (key) this.changed.add(practice!);
+      return;
+    }
     if (oldPractice !== undefined) {
       this.byPractice.get(oldPractice)!.delete(nhsNumber);
       if (oldKey !== '') this.optedOut.get(oldPractice)!.get(oldKey!)!.delete(nhsNumber);
