@@ -407,17 +407,16 @@ export class AccessView {
    */
   private candidates(registry: RegistryInfo, wanted: IndicatorStatus, indicator: string | undefined, attempt: Attempt): { rows: Iterable<[AccessPatient, [string, IndicatorStatus][]]>; outside: boolean } {
     const source = this.layer.source;
-    const matchesOf = (nhsNumber: string): [string, IndicatorStatus][] => {
-      const status = source.statuses(nhsNumber).find((s) => s.registry === registry.id);
+    const index = source.index;
+    const matching = (status: RegistryStatus | undefined): [string, IndicatorStatus][] => {
       if (!status?.onRegister) return [];
       return Object.entries(status.indicators).filter(([id, s]) => s === wanted && (indicator === undefined || id === indicator));
     };
-    const index = source.index;
     const scope = index ? this.layer.policies.listScope(this.layer.request(this.principal, this.purpose, attempt)) : undefined;
     if (!index || !scope) {
       const all = function* (): Generator<[AccessPatient, [string, IndicatorStatus][]]> {
         for (const patient of source.patients()) {
-          const matches = matchesOf(patient.nhsNumber);
+          const matches = matching(source.statuses(patient.nhsNumber).find((s) => s.registry === registry.id));
           if (matches.length) yield [patient, matches];
         }
       };
@@ -430,9 +429,9 @@ export class AccessView {
     const rows: [AccessPatient, [string, IndicatorStatus][]][] = [];
     const counted = new Map<string, number>();
     for (const nhs of inScope) {
-      const patient = source.patient(nhs);
-      const matches = patient ? matchesOf(nhs) : [];
-      if (!patient || matches.length === 0) continue;
+      const matches = matching(index.status(nhs, registry.id));
+      const patient = matches.length === 0 ? undefined : source.patient(nhs);
+      if (!patient) continue;
       rows.push([patient, matches]);
       for (const [id] of matches) counted.set(id, (counted.get(id) ?? 0) + 1);
     }

@@ -17,7 +17,7 @@ export interface IndexedEngine {
   readonly asOf: string;
   counts(registry: string, organisation?: string): EngineCounts | undefined;
   patient(nhsNumber: string, options?: { explain?: boolean }): { practice: string; registered?: boolean; registries: RegistryStatus[] } | undefined;
-  readonly changes$?: { subscribe(next: (change: { nhsNumber: string; practice: string }) => void): unknown };
+  readonly changes$?: { subscribe(next: (change: { nhsNumber: string; practice: string; registry: string }) => void): unknown };
 }
 
 /** A group's counts at one practice, per registry. */
@@ -33,6 +33,9 @@ export class EngineIndex implements PopulationIndex {
   private readonly contributions = new Map<string, Map<string, Contribution>>();
   private contributionsAsOf: string | undefined;
   private readonly stale = new Set<string>();
+  /** registry → NHS number → the patient's status in it, for patients whose lists were read; dropped on any change. */
+  private readonly statuses = new Map<string, Map<string, RegistryStatus | null>>();
+  private statusesAsOf: string | undefined;
 
   constructor(
     private readonly engine: IndexedEngine,
@@ -41,6 +44,7 @@ export class EngineIndex implements PopulationIndex {
     private readonly patientOf: (nhsNumber: string) => AccessPatient | undefined,
   ) {
     engine.changes$?.subscribe((change) => {
+      this.statuses.get(change.registry)?.delete(change.nhsNumber);
       const place = directory.placeOf(change.nhsNumber);
       if (place?.practice !== change.practice) this.note([change.nhsNumber]);
       if (place && place.key !== '') this.stale.add(place.practice).add(change.practice);
@@ -49,7 +53,25 @@ export class EngineIndex implements PopulationIndex {
 
   /** Re-reads these patients' registration and opt-outs (after their records changed). */
   note(nhsNumbers: Iterable<string>): void {
-    for (const nhs of nhsNumbers) this.directory.set(nhs, this.patientOf(nhs));
+    for (const nhs of nhsNumbers) {
+      this.directory.set(nhs, this.patientOf(nhs));
+      for (const kept of this.statuses.values()) kept.delete(nhs);
+    }
+  }
+
+  status(nhsNumber: string, registry: string): RegistryStatus | undefined {
+    if (this.statusesAsOf !== this.engine.asOf) {
+      this.statuses.clear();
+      this.statusesAsOf = this.engine.asOf;
+    }
+    let kept = this.statuses.get(registry);
+    if (!kept) this.statuses.set(registry, (kept = new Map()));
+    let status = kept.get(nhsNumber);
+    if (status === undefined) {
+      status = this.engine.patient(nhsNumber, { explain: false })?.registries.find((r) => r.registry === registry) ?? null;
+      kept.set(nhsNumber, status);
+    }
+    return status ?? undefined;
   }
 
   atPractice(practice: string): Iterable<string> {

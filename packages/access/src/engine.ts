@@ -52,7 +52,7 @@ export interface EngineLike {
    */
   counts?(registry: string, organisation?: string): EngineCounts | undefined;
   /** Changes of register membership and indicator status, as they happen. */
-  readonly changes$?: { subscribe(next: (change: { nhsNumber: string; practice: string }) => void): unknown };
+  readonly changes$?: { subscribe(next: (change: { nhsNumber: string; practice: string; registry: string }) => void): unknown };
   /** Applies one record (followed by `withAccess`, so its indexes see patient records as they arrive). */
   apply?(record: unknown): unknown;
   /** Applies a stream of records (followed by `withAccess`: its indexes are rebuilt when the stream ends). */

@@ -85,6 +85,8 @@ export interface PopulationIndex {
   note(nhsNumbers: Iterable<string>): void;
   /** The NHS numbers whose latest patient record names this practice. */
   atPractice(practice: string): Iterable<string>;
+  /** One patient's status in one registry (kept by the index until the engine reports a change), if known. */
+  status(nhsNumber: string, registry: string): RegistryStatus | undefined;
   /** One registry's status counts over every registered patient: indicator → status → count. */
   totals(registry: string): Record<string, Record<IndicatorStatus, number>>;
   /**

@@ -191,7 +191,10 @@ describe('indexed access paths over the engine', () => {
           // Read after every change: whatever the indexes keep must already follow it.
           const table = await raw.as(analyst, 'secondary-use').summary({ level: 'practice' });
           expect(tableCells(table)).toEqual(oracleCounts(specs, store, orgs, '2025-03-31', 'secondary-use', 'practice').cells);
-          compared++;
+          const gp = { user: 'gp', roles: ['clinical-practitioner'], organisation: practices[n % practices.length]! };
+          const slow = createAccess({ source: new BatchResultsSource(store, compiled, index, new OrganisationHierarchy(orgs), '2025-03-31'), audit: new MemoryAuditLog(), ...options });
+          expect(await settle(indexed.as(gp, 'direct-care').patients({ registry: 'diabetes' }))).toBe(await settle(slow.as(gp, 'direct-care').patients({ registry: 'diabetes' })));
+          compared += 2;
         }
         for (const asOf of advance ? ['2025-03-31', '2026-03-31'] : ['2025-03-31']) {
           engine.advanceTo(asOf);
