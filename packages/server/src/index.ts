@@ -9,3 +9,5 @@ export { developmentAuthenticator, loadPrincipals, checkPrincipals, type Develop
 export { receiveBundle, type IntakeResponse, type RecordSink } from './fhir.js';
 export { LiveUpdates, type ChangeStream } from './live.js';
 export { openHost, DEMO_PRINCIPALS, type Host, type HostOptions } from './host.js';
+export { oidcAuthenticator, loadOidcConfig, type OidcOptions } from './oidc.js';
+export { sessionFromClaims, checkClaimMapping, DEFAULT_CLAIMS, type ClaimMapping } from './claims.js';
