@@ -28,7 +28,8 @@ export type Activity =
   | 'export-patient-list'
   | 'view-patient-record'
   | 'view-audit-report'
-  | 'manage-sharing-agreements';
+  | 'manage-sharing-agreements'
+  | 'manage-opt-outs';
 
 /** Categories of a patient's record view, as the London Care Record groups them, plus registry statuses. */
 export type DataCategory =

@@ -12,6 +12,7 @@ import { receiveBundle, type RecordSink } from './fhir.js';
 import { gapForm, gapQuery, gapSearch, gapsFragment } from './gaps.js';
 import { esc, messagePage, page, type Frame } from './html.js';
 import { LiveUpdates, type ChangeStream } from './live.js';
+import { optOutChange, optOutsBody } from './opt-outs.js';
 import { patientBody } from './patient.js';
 
 /** What the server is built from. */
@@ -180,7 +181,26 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       if (request.params.action === 'sign') await actions.sign(id);
       else if (request.params.action === 'withdraw') await actions.withdraw(id);
       else throw new CaregapsError('CG_USAGE', 'An agreement can be signed or withdrawn here');
+      live.schedule();
       return reply.redirect('/agreements', 303);
+    });
+
+    scoped.get('/opt-outs', async (request, reply) => {
+      const caller = request.caller!;
+      const entries = await caller.view.optOuts.list();
+      return reply.type(HTML).send(page(frame('Opt-out register', request), optOutsBody(entries, new Date().toISOString().slice(0, 10))));
+    });
+
+    scoped.post('/opt-outs', async (request, reply) => {
+      await request.caller!.view.optOuts.add(optOutChange((request.body ?? {}) as Record<string, unknown>));
+      live.schedule();
+      return reply.redirect('/opt-outs', 303);
+    });
+
+    scoped.post('/opt-outs/remove', async (request, reply) => {
+      await request.caller!.view.optOuts.remove(optOutChange((request.body ?? {}) as Record<string, unknown>));
+      live.schedule();
+      return reply.redirect('/opt-outs', 303);
     });
 
     scoped.get('/events', async (request, reply) => {
