@@ -14,6 +14,7 @@ import { esc, messagePage, page, type Frame } from './html.js';
 import { LiveUpdates, type ChangeStream } from './live.js';
 import { optOutChange, optOutsBody } from './opt-outs.js';
 import { patientBody } from './patient.js';
+import type { GapHistory } from './since.js';
 
 /** What the server is built from. */
 export interface ServerOptions {
@@ -23,6 +24,8 @@ export interface ServerOptions {
   access: AccessLayer;
   /** The compiled registries the engine evaluates (titles, indicators, provisional flags). */
   registries: readonly CompiledRegistry[];
+  /** When each gap began, for the gap lists' "since" column (`gapHistory(engine, compiled, index)`; default: not shown). */
+  gapHistory?: GapHistory;
   /** Who the user is. Checked when the server is created. */
   authenticator: Authenticator;
   /** Secret for signing session cookies (default: random per process). */
@@ -136,7 +139,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       let body = gapForm(registries, query, request.caller!.purpose);
       let live: string | undefined;
       if (query) {
-        const fragment = await gapsFragment(request.caller!.view, query);
+        const fragment = await gapsFragment(request.caller!.view, query, registries, options.gapHistory);
         live = `/events?${new URLSearchParams({ page: 'gaps', ...Object.fromEntries(new URLSearchParams(gapSearch(query))), purpose: request.caller!.purpose })}`;
         body += `<p><a href="/gaps.csv?${esc(gapSearch(query))}&amp;purpose=${esc(request.caller!.purpose)}" download>Export this list as CSV</a></p>
 <p id="live-status" class="live-status" role="status" aria-live="polite"></p><div id="live">${fragment}</div>`;
@@ -213,7 +216,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       } else if (q['page'] === 'gaps') {
         const query = gapQuery(q, registries);
         if (!query) throw new CaregapsError('CG_USAGE', 'Name a registry for a gap list');
-        render = () => gapsFragment(caller.view, query);
+        render = () => gapsFragment(caller.view, query, registries, options.gapHistory);
       } else throw new CaregapsError('CG_USAGE', 'page must be dashboard or gaps');
       const first = await render(); // a refusal answers 403 here, before the stream opens
       reply.hijack();
