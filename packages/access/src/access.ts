@@ -341,7 +341,7 @@ function rollUp(byPractice: readonly OrganisationCounts[], organisations: Organi
   return [...table.values()];
 }
 
-const RECORD_CATEGORIES: readonly RecordCategory[] = ['problems', 'medications', 'results', 'procedures', 'immunisations', 'other'];
+const RECORD_CATEGORIES: readonly RecordCategory[] = ['problems', 'medications', 'results', 'procedures', 'immunisations', 'allergies', 'encounters', 'other'];
 
 /** What one principal may read for one purpose. Every method is one audited access attempt. */
 export class AccessView {

@@ -38,6 +38,8 @@ export type DataCategory =
   | 'results'
   | 'procedures'
   | 'immunisations'
+  | 'allergies'
+  | 'encounters'
   | 'other'
   | 'registry-statuses';
 
@@ -47,6 +49,8 @@ export const DATA_CATEGORIES: readonly DataCategory[] = [
   'results',
   'procedures',
   'immunisations',
+  'allergies',
+  'encounters',
   'other',
   'registry-statuses',
 ];

@@ -157,7 +157,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
     scoped.get<{ Params: { nhs: string } }>('/patients/:nhs', async (request, reply) => {
       const view = await request.caller!.view.patient(request.params.nhs);
-      return reply.type(HTML).send(page(frame(`Patient ${view.nhsNumber}`, request), patientBody(view)));
+      return reply.type(HTML).send(page(frame(`Patient ${view.nhsNumber}`, request), await patientBody(view)));
     });
 
     scoped.get('/audit', async (request, reply) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatientStore, evaluatePopulation, formatDay, loadRegistries, parseDay, preparedPatients, readRecords, type PreparedPatient } from '@caregaps/core';
 import { DEMO_CARE_TEAMS } from '@caregaps/server';
-import { AS_OF, ROOT, SAMPLE, serveSample, signIn, type Served } from './fixture.js';
+import { AS_OF, ROOT, SAMPLE, bundleOf, hba1cObservation, serveSample, signIn, type Served } from './fixture.js';
 
 let served: Served;
 const cookies: Record<string, string> = {};
@@ -71,5 +71,25 @@ describe('care-team scoping', () => {
     expect((await get(`/patients/${team[0]}`, 'pcn-lead-barnet')).statusCode).toBe(200);
     const other = [...store.values()].find((s) => s.patient?.practice === 'Z10001' && !team.includes(s.patient.nhsNumber))!.patient!.nhsNumber;
     expect((await get(`/patients/${other}`, 'pcn-lead-barnet')).statusCode).toBe(403);
+  });
+});
+
+describe('record view', () => {
+  it('draws a result\'s values over time, each value with its date and source, from the entries the viewer may see', async () => {
+    const patient = [...store.values()].find((s) => s.patient?.practice === 'Z10001' && !team.includes(s.patient.nhsNumber))!.patient!.nhsNumber;
+    const feed = await signIn(served.app, 'feed-barnet');
+    const bundle = bundleOf('batch', hba1cObservation('ot-1', patient, 71, '2024-06-01'), hba1cObservation('ot-2', patient, 64, '2024-12-01'));
+    const intake = await served.app.inject({ method: 'POST', url: '/fhir', payload: bundle, headers: { cookie: feed, 'content-type': 'application/fhir+json' } });
+    expect(intake.statusCode).toBe(200);
+    const page = await get(`/patients/${patient}`, 'gp-barnet');
+    expect(page.statusCode).toBe(200);
+    const caption = /<figcaption id="series-\d+">(Haemoglobin A1c[^<]*) over time: ([^<]*)<\/figcaption><svg/.exec(page.body);
+    expect(caption, "a values-over-time figure for the HbA1c").not.toBeNull();
+    expect(caption![2]).toContain('2024-06-01: 71 mmol/mol (Barnet synthetic practice 1)');
+    expect(caption![2]).toContain('2024-12-01: 64 mmol/mol (Barnet synthetic practice 1)');
+    expect(caption![2].indexOf('2024-06-01')).toBeLessThan(caption![2].indexOf('2024-12-01'));
+    // The sample has no allergy or encounter content (the bundled codesets hold none): those headings are left out.
+    expect(page.body).not.toContain('Allergies and adverse reactions');
+    expect(page.body).toContain('<h3>Problems and diagnoses</h3>');
   });
 });
