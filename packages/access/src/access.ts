@@ -162,6 +162,14 @@ export class AccessLayer {
     this.context = { source: this.results };
   }
 
+  /**
+   * The same access layer — audit log, policies, agreements, opt-out register, suppression — over another source of
+   * results, e.g. the same records evaluated on an earlier achievement date (trends).
+   */
+  withSource(source: ResultsSource): AccessLayer {
+    return new AccessLayer({ ...this.options, source, agreements: this.agreements, optOutRegister: this.optOuts, policies: this.policies.list, suppression: this.suppression });
+  }
+
   /** A view for one principal and purpose. Nothing is decided until a method is called. */
   as(principal: Principal, purpose: Purpose): AccessView {
     return new AccessView(this, principal, purpose);

@@ -131,7 +131,8 @@ export class BatchResultsSource implements ResultsSource {
   private readonly outcomes = new Map<string, RegistryStatus[]>();
 
   constructor(
-    private readonly store: PatientStore,
+    /** A core `PatientStore`, or any lookup with its `get` and `values` (e.g. an engine's stored records). */
+    private readonly store: Pick<PatientStore, 'get' | 'values'>,
     private readonly compiled: readonly CompiledRegistry[],
     private readonly index: CodesetIndex,
     readonly organisations: OrganisationHierarchy,

@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadRegistries, readRecords, type CodesetSourceContent, type CompiledRegistry } from '@caregaps/core';
 import { Engine } from '@caregaps/engine';
-import { AgreementRegistry, withAccess, type AccessLayer, type AuditSink } from '@caregaps/access';
+import { AgreementRegistry, BatchResultsSource, withAccess, type AccessLayer, type AuditSink } from '@caregaps/access';
 import type { Authenticator } from './authenticator.js';
 import { developmentAuthenticator } from './development.js';
 import { loadAgreements, loadCareTeams } from './host-files.js';
 import type { ServerOptions } from './server.js';
 import { gapHistory, type GapHistory } from './since.js';
+import { quarterEnds, type TrendSources } from './scorecard.js';
 
 const data = (name: string) => fileURLToPath(new URL(`../data/${name}`, import.meta.url));
 
@@ -50,15 +51,18 @@ export interface HostOptions {
   careTeams?: string;
   /** Sharing agreements file (the versions `access.agreements.toJSON()` saves) to start from. */
   agreements?: string;
+  /** Earlier achievement dates for trends (default: the last days of the four calendar quarters before `asOf`). */
+  trendDates?: readonly string[];
 }
 
 /** A loaded host: everything `createServer` needs, plus what loading found. */
-export interface Host extends Pick<ServerOptions, 'engine' | 'access' | 'registries' | 'authenticator' | 'gapHistory'> {
+export interface Host extends Pick<ServerOptions, 'engine' | 'access' | 'registries' | 'authenticator' | 'gapHistory' | 'trends'> {
   engine: Engine;
   access: AccessLayer;
   registries: readonly CompiledRegistry[];
   sources: readonly CodesetSourceContent[];
   gapHistory: GapHistory;
+  trends: TrendSources;
   accepted: number;
   quarantined: number;
 }
@@ -94,5 +98,11 @@ export async function openHost(options: HostOptions): Promise<Host> {
     throw error;
   }
   const history = gapHistory(engine, loaded.compiled, loaded.index);
-  return { engine, access, registries: loaded.compiled, authenticator, sources: loaded.sources, gapHistory: history, accepted, quarantined: engine.quarantine.size };
+  // Trends: the engine's stored records evaluated on each earlier date by the batch evaluator.
+  const records = { get: (nhsNumber: string) => engine.record(nhsNumber), values: () => engine.records() };
+  const trends: TrendSources = {
+    dates: options.trendDates ?? quarterEnds(engine.asOf),
+    sourceAt: (asOf) => new BatchResultsSource(records, loaded.compiled, loaded.index, access.source.organisations, asOf),
+  };
+  return { engine, access, registries: loaded.compiled, authenticator, sources: loaded.sources, gapHistory: history, trends, accepted, quarantined: engine.quarantine.size };
 }

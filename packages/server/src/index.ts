@@ -13,3 +13,4 @@ export { loadCareTeams, loadAgreements } from './host-files.js';
 export { gapHistory, type GapHistory, type GapStart } from './since.js';
 export { oidcAuthenticator, loadOidcConfig, type OidcOptions } from './oidc.js';
 export { sessionFromClaims, checkClaimMapping, DEFAULT_CLAIMS, type ClaimMapping } from './claims.js';
+export { Scorecards, quarterEnds, type TrendSources, type ScorecardQuery } from './scorecard.js';

@@ -15,6 +15,7 @@ import { LiveUpdates, type ChangeStream } from './live.js';
 import { optOutChange, optOutsBody } from './opt-outs.js';
 import { patientBody } from './patient.js';
 import type { GapHistory } from './since.js';
+import { Scorecards, scorecardQuery, type TrendSources } from './scorecard.js';
 
 /** What the server is built from. */
 export interface ServerOptions {
@@ -26,6 +27,8 @@ export interface ServerOptions {
   registries: readonly CompiledRegistry[];
   /** When each gap began, for the gap lists' "since" column (`gapHistory(engine, compiled, index)`; default: not shown). */
   gapHistory?: GapHistory;
+  /** Earlier achievement dates for the scorecard's trends, and the results on each (default: no trends). */
+  trends?: TrendSources;
   /** Who the user is. Checked when the server is created. */
   authenticator: Authenticator;
   /** Secret for signing session cookies (default: random per process). */
@@ -62,6 +65,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const authenticator = checkAuthenticator(options.authenticator);
   const { access, registries } = options;
   const live = new LiveUpdates(options.engine.changes$, options.liveDelayMs);
+  const scorecards = new Scorecards(access, registries, options.trends);
   // Open event streams never go idle: closing the server ends them rather than waiting for browsers to leave.
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 10 << 20, forceCloseConnections: true });
   await app.register(cookie, { secret: options.cookieSecret ?? cookieSecret() });
@@ -132,6 +136,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       const live = `/events?${new URLSearchParams({ page: 'dashboard', ...query, purpose: request.caller!.purpose })}`;
       const body = `${dashboardForm(registries, query, request.caller!.purpose)}<p id="live-status" class="live-status" role="status" aria-live="polite"></p><div id="live">${fragment}</div>`;
       return reply.type(HTML).send(page(frame(`Dashboard by ${query.level === 'icb' ? 'ICB' : query.level === 'pcn' ? 'PCN' : query.level}`, request, { live }), body));
+    });
+
+    scoped.get('/scorecard', async (request, reply) => {
+      const query = scorecardQuery(request.query as Record<string, unknown>, registries);
+      const { form, body } = await scorecards.render(request.caller!.view, query, live.version);
+      return reply.type(HTML).send(page(frame('Practice scorecard', request), form + body));
     });
 
     scoped.get('/gaps', async (request, reply) => {

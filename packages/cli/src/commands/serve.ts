@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CaregapsError, achievementDay } from '@caregaps/core';
+import { CaregapsError, achievementDay, formatDay } from '@caregaps/core';
 import { DEMO_AGREEMENTS, DEMO_CARE_TEAMS, DEMO_SAMPLE, createServer, loadOidcConfig, oidcAuthenticator, openHost, type Authenticator } from '@caregaps/server';
 import { auditLogOptions, openAuditSink, type AuditLogOptions } from '../audit-log.js';
 import { EXIT, report, type Io } from '../io.js';
@@ -18,6 +18,7 @@ export interface ServeOptions extends AuditLogOptions {
   principals?: string;
   careTeams?: string;
   agreements?: string;
+  trend?: string[];
   oidcConfig?: string;
   oidcIssuer?: string;
   oidcClientId?: string;
@@ -74,6 +75,7 @@ export async function serve(io: Io, options: ServeOptions, control: ServeControl
       ...(authenticator ? { authenticator } : {}),
       ...withDemo('careTeams', options.careTeams, demo, DEMO_CARE_TEAMS),
       ...withDemo('agreements', options.agreements, demo, DEMO_AGREEMENTS),
+      ...(options.trend ? { trendDates: options.trend.map((d) => formatDay(achievementDay(d.trim()))) } : {}),
       audit: await openAuditSink(audit),
     });
     describeSources(io, host.sources);
@@ -139,6 +141,7 @@ export const register: Register = (program, { io, exit }) => {
     .option('--principals <file>', 'principals for the development sign-in (default: the demo principals)')
     .option('--care-teams <file>', 'care teams (JSON): which patients are under which team\'s care (docs/serve.md)')
     .option('--agreements <file>', 'sharing agreements to start from (JSON, as saved by the access layer)')
+    .option('--trend <date...>', 'earlier achievement dates for the scorecard\'s trends (default: the four quarter ends before --as-of)')
     .option('--oidc-issuer <url>', 'sign in with OpenID Connect at this issuer (docs/serve.md#openid-connect)')
     .option('--oidc-client-id <id>', 'the client id registered with the OpenID provider')
     .option('--oidc-client-secret-file <file>', 'a file holding the client secret (without it: a public client with PKCE)')
