@@ -102,7 +102,7 @@ export async function openHost(options: HostOptions): Promise<Host> {
   const records = { get: (nhsNumber: string) => engine.record(nhsNumber), values: () => engine.records() };
   const trends: TrendSources = {
     dates: options.trendDates ?? quarterEnds(engine.asOf),
-    sourceAt: (asOf) => new BatchResultsSource(records, loaded.compiled, loaded.index, access.source.organisations, asOf),
+    sourceAt: (asOf, registry) => new BatchResultsSource(records, loaded.compiled.filter((r) => r.id === registry), loaded.index, access.source.organisations, asOf),
   };
   return { engine, access, registries: loaded.compiled, authenticator, sources: loaded.sources, gapHistory: history, trends, accepted, quarantined: engine.quarantine.size };
 }

@@ -8,7 +8,8 @@ import { esc, purposeField } from './html.js';
 export interface TrendSources {
   /** Achievement dates, oldest first (YYYY-MM-DD); the current one is included by the server. */
   dates: readonly string[];
-  sourceAt(asOf: string): ResultsSource;
+  /** The results on `asOf` of one registry (only it is evaluated). */
+  sourceAt(asOf: string, registry: string): ResultsSource;
 }
 
 /** The last days of the `quarters` calendar quarters before `asOf`, oldest first (the default trend dates). */
@@ -55,15 +56,16 @@ export class Scorecards {
     private readonly trends: TrendSources | undefined,
   ) {}
 
-  private layerAt(asOf: string, version: number): AccessLayer {
+  private layerAt(asOf: string, registry: string, version: number): AccessLayer {
     if (version !== this.version) {
       this.past = new Map();
       this.version = version;
     }
-    let layer = this.past.get(asOf);
+    const key = `${asOf}|${registry}`;
+    let layer = this.past.get(key);
     if (!layer) {
-      layer = this.access.withSource(this.trends!.sourceAt(asOf));
-      this.past.set(asOf, layer);
+      layer = this.access.withSource(this.trends!.sourceAt(asOf, registry));
+      this.past.set(key, layer);
     }
     return layer;
   }
@@ -116,7 +118,7 @@ export class Scorecards {
     const points: TrendPoint[] = [];
     const rows: string[] = [];
     for (const date of dates) {
-      const view = (date === current ? this.access : this.layerAt(date, version)).as(principal, purpose);
+      const view = (date === current ? this.access : this.layerAt(date, registry, version)).as(principal, purpose);
       const own = publishedRows((await view.summary({ level: 'practice', registry })).rows, () => null, isSuppressed).find((r) => r.code === practice.code);
       const icb = publishedRows((await view.summary({ level: 'icb', registry })).rows, () => null, isSuppressed)[0];
       const cells = compiled.indicatorIds.map((id) => {
