@@ -103,7 +103,7 @@ export class Scorecards {
     });
     const name = (row: PublishedRow | undefined, fallback: string) => (row ? `${esc(row.name)} (${esc(row.code)})` : fallback);
     const table = `<table id="scorecard-table"><caption>${esc(compiled.registry.definition.title)}: ${esc(practice.name)} (${esc(practice.code)}) against its PCN, borough and ICB, as of ${esc(asOf)} (QOF achievement = met ÷ (met + gap), from published numbers)</caption>
-<thead><tr><th scope="col">Indicator</th><th scope="col" class="num">Practice</th><th scope="col" class="num">PCN: ${name(levels.pcn, '–')}</th><th scope="col" class="num">Borough: ${name(levels.borough, '–')}</th><th scope="col" class="num">ICB: ${name(levels.icb, '–')}</th><th scope="col">Rank among ${practices.length} practices</th><th scope="col">Funnel plot position</th></tr></thead>
+<thead><tr><th scope="col">Indicator</th><th scope="col" class="num">Practice</th><th scope="col" class="num">PCN: ${name(levels.pcn, '–')}</th><th scope="col" class="num">Borough: ${name(levels.borough, '–')}</th><th scope="col" class="num">ICB: ${name(levels.icb, '–')}</th><th scope="col">Rank among the practices with a published figure (of ${practices.length})</th><th scope="col">Funnel plot position</th></tr></thead>
 <tbody>${lines.join('\n')}</tbody></table>`;
     return { form, body: table + (await this.trend(view.principal, view.purpose, query.registry, practice, compiled, version)) };
   }
