@@ -5,7 +5,7 @@
  * machine and nothing is logged as an error.
  *
  * Environment: CAREGAPS_CHROMIUM=<path> uses another chromium build; CAREGAPS_SCREENSHOTS=<dir> saves a screenshot
- * of each page there (docs/serve.md uses them). Outside CI the test is skipped, saying why, when chromium is missing
+ * of each page there as serve-<page>.png (docs/serve.md shows them from docs/images). Outside CI the test is skipped, saying why, when chromium is missing
  * and cannot be installed; in CI (CI=true) it fails instead.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -103,8 +103,9 @@ describe.skipIf(skipReason !== undefined)(`caregaps serve in headless chromium${
     rmSync(work, { recursive: true, force: true });
   });
 
-  const shot = async (name: string) => {
-    if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  /** Saves the page (the whole page, or only what the window shows for long ones) as `serve-<name>.png`. */
+  const shot = async (name: string, fullPage = true) => {
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, `serve-${name}.png`), fullPage });
   };
 
   async function signInAs(label: RegExp): Promise<void> {
@@ -148,7 +149,7 @@ describe.skipIf(skipReason !== undefined)(`caregaps serve in headless chromium${
     const before = await rows.count();
     expect(before).toBeGreaterThan(1);
     const target = (await rows.first().getAttribute('data-nhs-number'))!;
-    await shot('gap-list');
+    await shot('gap-list', false);
 
     const feed = await signIn(served.app, 'feed-barnet');
     const posted = Date.now();
@@ -259,7 +260,7 @@ describe.skipIf(skipReason !== undefined)(`caregaps serve in headless chromium${
     await page.getByRole('link', { name: 'Access reports' }).click();
     await page.waitForURL(/\/audit/);
     expect(await page.locator('main').innerText()).toContain('manage-opt-outs');
-    await shot('audit');
+    await shot('audit', false);
   });
 
   it('the PCN lead sees the gap list of exactly their care team\'s patients', async () => {
