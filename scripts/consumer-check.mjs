@@ -154,9 +154,45 @@ if (esm.status === 0) {
     folders.registries.startsWith(host) && folders.codesets.startsWith(host), JSON.stringify(folders));
 }
 
+// 5. `caregaps serve --demo` from the installed packages: the sample population ships in @caregaps/server.
+writeFileSync(join(host, 'demo-sample.mjs'), `import { DEMO_SAMPLE } from '@caregaps/server';\nconsole.log(DEMO_SAMPLE.folder);\n`);
+const sample = run('the demo sample population resolves', process.execPath, ['demo-sample.mjs'], { cwd: host, env: hostEnv });
+check('the demo sample comes from the installed @caregaps/server, not the checkout', sample.stdout.trim().startsWith(host), sample.output);
+await serveDemo();
+
 process.stderr.write(`${failures ? `${failures} consumer check(s) failed` : 'consumer checks passed'} in ${Math.round((Date.now() - started) / 1000)} s${process.argv.includes('--keep') ? ` (project kept in ${work})` : ''}\n`);
 if (!process.argv.includes('--keep')) rmSync(work, { recursive: true, force: true });
 process.exitCode = failures ? 1 : 0;
+
+/** Starts the installed `caregaps serve --demo` (diabetes only, a free port), signs in as the demo GP, reads a gap list, stops it. */
+async function serveDemo() {
+  const child = spawn(caregaps, ['serve', '--demo', '--port', '0', '--registry', 'diabetes'], { cwd: host, env: hostEnv });
+  let output = '';
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const url = await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), 120_000);
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const found = /Caregaps is serving (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found[1]);
+      }
+    });
+    child.on('close', () => resolve(undefined));
+  });
+  try {
+    check('caregaps serve --demo starts from the installed packages', url !== undefined, output);
+    if (!url) return;
+    const signIn = await fetch(`${url}/login`, { method: 'POST', body: 'principal=gp-barnet', headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+    const cookie = signIn.headers.get('set-cookie')?.split(';')[0] ?? '';
+    const page = await fetch(`${url}/gaps?registry=diabetes&indicator=DM020`, { headers: { cookie } });
+    const html = await page.text();
+    check('the demo GP signs in and reads a gap list of the sample', signIn.status === 303 && page.status === 200 && /<tr data-nhs-number="\d{10}">/.test(html), `${signIn.status} ${page.status}`);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
 
 /** Runs `task` over `items` with at most `limit` running at once; the results in the items' order. */
 async function inParallel(items, limit, task) {

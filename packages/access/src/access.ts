@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CaregapsError, formatDay, type IndicatorStatus } from '@caregaps/core';
+import { CaregapsError, formatDay, type IndicatorStatus, type OptOut } from '@caregaps/core';
 import { sha256, type AuditEvent, type AuditSink } from './audit.js';
 import { minimisedReport, type AuditReportEntry } from './audit-report.js';
 import { visibleExplanation } from './explanations.js';
@@ -9,6 +9,8 @@ import { toCsv } from './csv.js';
 import { LEVELS, type OrganisationHierarchy, type OrganisationLevel } from './organisations.js';
 import { AgreementRegistry, agreementPolicy, type AgreementTerms, type SharingAgreement } from './policies/agreements.js';
 import { optOutPolicy } from './policies/opt-outs.js';
+import { OptOutRegister, type OptOutEntry } from './opt-out-register.js';
+import { withRegisteredOptOuts } from './registered-opt-outs.js';
 import { rbacPolicy, type RbacData } from './policies/rbac.js';
 import { relationshipPolicy, type CareTeam } from './policies/relationship.js';
 import { PolicySet, type AccessPolicy, type PolicyContext } from './policy.js';
@@ -28,6 +30,8 @@ export interface AccessOptions {
   rbac?: RbacData;
   careTeams?: readonly CareTeam[];
   agreements?: AgreementRegistry;
+  /** Opt-outs recorded by data controllers, added to those the patient records carry (default: an empty register). */
+  optOutRegister?: OptOutRegister;
   /** Whether secondary-use opt-outs remove patients from anonymised aggregates too (default true). */
   applyOptOutsToAggregates?: boolean;
   /** Disclosure control for every anonymised output (default: NHS Digital's method). */
@@ -130,14 +134,19 @@ interface Outcome<T> {
  */
 export class AccessLayer {
   readonly agreements: AgreementRegistry;
+  readonly optOuts: OptOutRegister;
   readonly policies: PolicySet;
   readonly suppression: SuppressionPolicy;
   private readonly categories: Readonly<Record<string, RecordCategory>>;
   private readonly now: () => Date;
   private readonly context: PolicyContext;
+  /** The source, with the register's opt-outs added to every patient it gives. */
+  private readonly results: ResultsSource;
 
   constructor(private readonly options: AccessOptions) {
     this.agreements = options.agreements ?? new AgreementRegistry();
+    this.optOuts = options.optOutRegister ?? new OptOutRegister();
+    this.results = withRegisteredOptOuts(options.source, this.optOuts);
     const policies =
       options.policies ??
       builtInPolicies({
@@ -150,7 +159,15 @@ export class AccessLayer {
     this.suppression = options.suppression ?? nhsDigitalSuppression();
     this.categories = options.categories ?? DEFAULT_CATEGORIES;
     this.now = options.now ?? (() => new Date());
-    this.context = { source: options.source };
+    this.context = { source: this.results };
+  }
+
+  /**
+   * The same access layer — audit log, policies, agreements, opt-out register, suppression — over another source of
+   * results, e.g. the same records evaluated on an earlier achievement date (trends).
+   */
+  withSource(source: ResultsSource): AccessLayer {
+    return new AccessLayer({ ...this.options, source, agreements: this.agreements, optOutRegister: this.optOuts, policies: this.policies.list, suppression: this.suppression });
   }
 
   /** A view for one principal and purpose. Nothing is decided until a method is called. */
@@ -163,7 +180,7 @@ export class AccessLayer {
    * indexes follow: call it after applying patient records to the engine it reads. Without an index, nothing to do.
    */
   noteChanged(nhsNumbers: Iterable<string>): void {
-    this.options.source.index?.note(nhsNumbers);
+    this.results.index?.note(nhsNumbers);
   }
 
   /** @internal The request policies see. */
@@ -195,7 +212,7 @@ export class AccessLayer {
     // meanwhile, the answer may mix permissions from before and after: decide and run again on the new state.
     for (let round = 1; ; round++) {
       const before = this.stateOf(attempt);
-      const patient = attempt.nhsNumber === undefined ? undefined : this.options.source.patient(attempt.nhsNumber);
+      const patient = attempt.nhsNumber === undefined ? undefined : this.results.patient(attempt.nhsNumber);
       const request = this.request(principal, purpose, attempt, patient);
       const malformed = principalProblem(principal);
       decision = malformed ? { allowed: false, decidedBy: [{ policy: 'access-layer', rule: malformed }] } : await this.policies.decide(request, this.context);
@@ -210,8 +227,8 @@ export class AccessLayer {
           decision = { allowed: false, decidedBy: [{ policy: 'access-layer', rule }] };
         }
       }
-      // Managing agreements changes them: it is a write, done once, never re-run.
-      if (attempt.activity === 'manage-sharing-agreements' || this.stateOf(attempt) === before) break;
+      // Managing agreements or opt-outs changes them: it is a write, done once, never re-run.
+      if (attempt.activity === 'manage-sharing-agreements' || attempt.activity === 'manage-opt-outs' || this.stateOf(attempt) === before) break;
       if (round === MAX_ROUNDS) {
         decision = { allowed: false, decidedBy: [{ policy: 'access-layer', rule: 'permissions-changed-during-access' }] };
         outcome = undefined;
@@ -256,8 +273,8 @@ export class AccessLayer {
 
   /** What an access's answer depends on besides the records: agreements, and the patient's registration and opt-outs. */
   private stateOf(attempt: Attempt): string {
-    const patient = attempt.nhsNumber === undefined ? undefined : this.options.source.patient(attempt.nhsNumber);
-    return `${this.agreements.revision}|${patient ? JSON.stringify(patient) : ''}`;
+    const patient = attempt.nhsNumber === undefined ? undefined : this.results.patient(attempt.nhsNumber);
+    return `${this.agreements.revision}|${this.optOuts.revision}|${patient ? JSON.stringify(patient) : ''}`;
   }
 
   /** Appends to the audit sink, giving up (and telling the sink, which must then not write) after auditTimeoutMs. */
@@ -284,9 +301,14 @@ export class AccessLayer {
     return (await this.policies.decide(request, this.context)).allowed;
   }
 
-  /** @internal */
+  /** @internal The source as policies see it: with the register's opt-outs. */
   get source(): ResultsSource {
-    return this.options.source;
+    return this.results;
+  }
+
+  /** @internal The access day (YYYY-MM-DD) and time now. */
+  get clock(): Date {
+    return this.now();
   }
 
   /** @internal */
@@ -335,7 +357,7 @@ function rollUp(byPractice: readonly OrganisationCounts[], organisations: Organi
   return [...table.values()];
 }
 
-const RECORD_CATEGORIES: readonly RecordCategory[] = ['problems', 'medications', 'results', 'procedures', 'immunisations', 'other'];
+const RECORD_CATEGORIES: readonly RecordCategory[] = ['problems', 'medications', 'results', 'procedures', 'immunisations', 'allergies', 'encounters', 'other'];
 
 /** What one principal may read for one purpose. Every method is one audited access attempt. */
 export class AccessView {
@@ -568,6 +590,55 @@ export class AccessView {
   /** Sharing agreements, managed through the same checks: the principal's organisation must be a party. */
   get agreements(): AgreementActions {
     return new AgreementActions(this.layer, this.principal, this.purpose);
+  }
+
+  /** The opt-out register, managed through the same checks: the patient must be registered at the principal's organisation. */
+  get optOuts(): OptOutActions {
+    return new OptOutActions(this.layer, this.principal, this.purpose);
+  }
+}
+
+/**
+ * Record, remove and list opt-outs in the register (activity `manage-opt-outs`). Each call is one audited attempt;
+ * a change names the patient, so it needs a legitimate relationship (registered at the principal's organisation).
+ * The change holds for every later decision at once.
+ */
+export class OptOutActions {
+  constructor(
+    private readonly layer: AccessLayer,
+    private readonly principal: Principal,
+    private readonly purpose: Purpose,
+  ) {}
+
+  /** Records an opt-out; `date` (YYYY-MM-DD) is the day the resident opted out (default: today). */
+  add(change: { nhsNumber: string; type: OptOut; date?: string }): Promise<OptOutEntry> {
+    const attempt: Attempt = { activity: 'manage-opt-outs', resource: `opt-out:${String(change.type)}:add`, nhsNumber: String(change.nhsNumber) };
+    return this.layer.attempt(this.principal, this.purpose, attempt, async (request) => {
+      const entry = this.layer.optOuts.add({ nhsNumber: change.nhsNumber, type: change.type, date: change.date ?? request.today }, this.principal, this.layer.clock);
+      return { result: entry, patients: [entry.nhsNumber], rowCount: 1 };
+    });
+  }
+
+  /** Removes the patient's opt-out of this type (its entry is kept, marked removed). */
+  remove(change: { nhsNumber: string; type: OptOut }): Promise<OptOutEntry> {
+    const attempt: Attempt = { activity: 'manage-opt-outs', resource: `opt-out:${String(change.type)}:remove`, nhsNumber: String(change.nhsNumber) };
+    return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
+      const entry = this.layer.optOuts.remove(change, this.principal, this.layer.clock);
+      return { result: entry, patients: [entry.nhsNumber], rowCount: 1 };
+    });
+  }
+
+  /**
+   * The register's entries about the data controller's own patients (registered at the principal's organisation
+   * now), removed ones included, oldest first.
+   */
+  list(): Promise<OptOutEntry[]> {
+    const organisation = this.principal.organisation;
+    const attempt: Attempt = { activity: 'manage-opt-outs', resource: 'opt-out-register', organisation: String(organisation) };
+    return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
+      const entries = this.layer.optOuts.entries((e) => this.layer.source.patient(e.nhsNumber)?.practice === organisation);
+      return { result: entries, patients: [...new Set(entries.map((e) => e.nhsNumber))], rowCount: entries.length };
+    });
   }
 }
 

@@ -54,6 +54,31 @@ export const DEFAULT_CATEGORIES: Readonly<Record<string, RecordCategory>> = {
   HLTHCHK_COD: 'procedures',
   HLTHAP_COD: 'procedures',
   WRITPASTP_COD: 'procedures',
+  // Allergies, intolerances and adverse reactions; attendances and admissions (encounters). Cluster ids and
+  // descriptions from NHS England's PCD refset release of 2024-05-31 (shared/codelists/pcd-20240531/cluster_sizes.tsv).
+  // The bundled codesets hold none of their content: a host that loads them (--codesets-from) sees these headings.
+  STATALL_COD: 'allergies',
+  EZETIMIBEALL_COD: 'allergies',
+  BEMPACIDALL_COD: 'allergies',
+  INCLISIRANALL_COD: 'allergies',
+  PCSK9IALL_COD: 'allergies',
+  ORANTICOAGADVERS_COD: 'allergies',
+  STATINTOL_COD: 'allergies',
+  ARSTAT_COD: 'allergies',
+  ARATORVASTAT_COD: 'allergies',
+  ARROSUVASTAT_COD: 'allergies',
+  EZETIMIBEADV_COD: 'allergies',
+  BEMPACIDADV_COD: 'allergies',
+  INCLISIRANADV_COD: 'allergies',
+  PCSK9IADV_COD: 'allergies',
+  LIPIDTHERADV_COD: 'allergies',
+  ICOSAETHYLADV_COD: 'allergies',
+  ASTADMSN_COD: 'encounters',
+  PULRHBATT_COD: 'encounters',
+  DRSATT_COD: 'encounters',
+  CVDRETSCRN_COD: 'encounters',
+  NDASEPATT_COD: 'encounters',
+  DPPATT_COD: 'encounters',
 };
 
 /** The category of an event from its clusters: the first cluster the mapping knows, else `other`. */

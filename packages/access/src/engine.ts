@@ -10,7 +10,6 @@ import {
 } from '@caregaps/core';
 import { createAccess, type AccessLayer, type AccessOptions } from './access.js';
 import { OrganisationHierarchy } from './organisations.js';
-import { PatientDirectory } from './directory.js';
 import { EngineIndex, type EngineCounts } from './engine-index.js';
 import {
   accessPatientOf,
@@ -67,7 +66,6 @@ export interface EngineLike {
 export class EngineResultsSource implements ResultsSource {
   private readonly byRegistry: readonly RegistryInfo[];
   private readonly indexes: EngineIndex | undefined;
-  private readonly directory = new PatientDirectory();
   /** Streams being ingested: until they end, the indexes may lag the records, so they are not used. */
   private ingesting = 0;
 
@@ -86,7 +84,6 @@ export class EngineResultsSource implements ResultsSource {
     this.byRegistry = compiled.map((r) => ({ id: r.id, title: r.registry.definition.title, indicators: r.indicatorIds }));
     const counts = engine.counts;
     if (options.indexed !== true || typeof counts !== 'function' || !engine.changes$) return;
-    this.rebuildDirectory();
     const indexed = {
       get asOf() {
         return engine.asOf;
@@ -95,7 +92,8 @@ export class EngineResultsSource implements ResultsSource {
       patient: (nhs: string) => this.statusOf(nhs),
       changes$: engine.changes$,
     };
-    this.indexes = new EngineIndex(indexed, this.directory, this.byRegistry, (nhs) => this.patient(nhs));
+    this.indexes = new EngineIndex(indexed, this.byRegistry, (nhs) => this.patient(nhs));
+    this.rebuildDirectory();
   }
 
   /** The population index, unless a stream is being ingested (the access layer then visits every patient). */
@@ -105,7 +103,7 @@ export class EngineResultsSource implements ResultsSource {
 
   /** One pass over the stored records: every patient's practice and opt-outs. */
   private rebuildDirectory(): void {
-    for (const state of this.records.values()) if (state.patient) this.directory.set(state.patient.nhsNumber, accessPatientOf(state.patient));
+    this.indexes?.rebuild(this.patients());
   }
 
   /** A record was applied to the engine: its patient's registration and opt-outs are read again. */

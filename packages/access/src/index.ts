@@ -8,6 +8,7 @@ export {
   AccessLayer,
   AccessView,
   AgreementActions,
+  OptOutActions,
   createAccess,
   builtInPolicies,
   type AccessOptions,
@@ -32,6 +33,7 @@ export { PolicySet, checkPolicy, type AccessPolicy, type PolicyMeta, type Policy
 export { rbacPolicy, checkRbacData, BUNDLED_RBAC, type RbacData } from './policies/rbac.js';
 export { relationshipPolicy, PATIENT_LEVEL, type CareTeam } from './policies/relationship.js';
 export { optOutPolicy, SECONDARY_USE_OPT_OUTS } from './policies/opt-outs.js';
+export { OptOutRegister, OPT_OUT_TYPES, type OptOutEntry, type RegisterActor } from './opt-out-register.js';
 export { AgreementRegistry, agreementPolicy, type SharingAgreement, type AgreementTerms } from './policies/agreements.js';
 export { nhsDigitalSuppression, publishedRate, type SuppressionPolicy, type SuppressionInput, type Published, type NhsDigitalOptions } from './suppression.js';
 export { buildSummary, SUMMARY_COLUMNS, type SummaryRow, type SummaryTable } from './summary.js';

@@ -130,6 +130,11 @@ export class PolicySet {
     for (const policy of policies) this.register(policy);
   }
 
+  /** The registered policies, in order. */
+  get list(): readonly AccessPolicy[] {
+    return [...this.policies];
+  }
+
   register(policy: unknown): void {
     const checked = checkPolicy(policy, this.names);
     this.names.add(checked.meta.name);

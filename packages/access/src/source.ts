@@ -9,6 +9,7 @@ import {
   type EventRecord,
   type Explanation,
   type IndicatorStatus,
+  type OptOut,
   type PreparedPatient,
 } from '@caregaps/core';
 import type { OrganisationHierarchy, OrganisationLevel } from './organisations.js';
@@ -83,6 +84,11 @@ export interface PopulationIndex {
    * access layer names their patients here (the engine's change stream tells only of status changes).
    */
   note(nhsNumbers: Iterable<string>): void;
+  /**
+   * Opt-outs held apart from the patient records (an opt-out register), added to each patient's own from now on;
+   * `holders` are the patients holding any now. Changes later are told through `note`.
+   */
+  addOptOuts(held: (nhsNumber: string) => readonly OptOut[], holders: Iterable<string>): void;
   /** The NHS numbers whose latest patient record names this practice. */
   atPractice(practice: string): Iterable<string>;
   /** One patient's status in one registry (kept by the index until the engine reports a change), if known. */
@@ -161,7 +167,8 @@ export class BatchResultsSource implements ResultsSource {
   private readonly outcomes = new Map<string, RegistryStatus[]>();
 
   constructor(
-    private readonly store: PatientStore,
+    /** A core `PatientStore`, or any lookup with its `get` and `values` (e.g. an engine's stored records). */
+    private readonly store: Pick<PatientStore, 'get' | 'values'>,
     private readonly compiled: readonly CompiledRegistry[],
     private readonly codesets: CodesetIndex,
     readonly organisations: OrganisationHierarchy,

@@ -28,7 +28,8 @@ export type Activity =
   | 'export-patient-list'
   | 'view-patient-record'
   | 'view-audit-report'
-  | 'manage-sharing-agreements';
+  | 'manage-sharing-agreements'
+  | 'manage-opt-outs';
 
 /** Categories of a patient's record view, as the London Care Record groups them, plus registry statuses. */
 export type DataCategory =
@@ -37,6 +38,8 @@ export type DataCategory =
   | 'results'
   | 'procedures'
   | 'immunisations'
+  | 'allergies'
+  | 'encounters'
   | 'other'
   | 'registry-statuses';
 
@@ -46,6 +49,8 @@ export const DATA_CATEGORIES: readonly DataCategory[] = [
   'results',
   'procedures',
   'immunisations',
+  'allergies',
+  'encounters',
   'other',
   'registry-statuses',
 ];

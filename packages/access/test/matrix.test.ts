@@ -9,7 +9,7 @@ import { AgreementRegistry, MemoryAuditLog, createAccess, type AccessLayer, type
 import { HOSPITAL, TODAY, nhsNumbers, organisations, sourceOf } from './fixture.js';
 
 type Role = string;
-const ACTIVITIES: Activity[] = ['view-patient-record', 'view-patient-list', 'export-patient-list', 'view-aggregate', 'view-audit-report'];
+const ACTIVITIES: Activity[] = ['view-patient-record', 'view-patient-list', 'export-patient-list', 'view-aggregate', 'view-audit-report', 'manage-opt-outs'];
 
 /** Expected role table: role → purpose → activities allowed. Roles not listed (and any other purpose) deny. */
 const EXPECTED_ROLES: Record<Role, Partial<Record<Purpose, Activity[]>>> = {
@@ -25,8 +25,8 @@ const EXPECTED_ROLES: Record<Role, Partial<Record<Purpose, Activity[]>>> = {
     'direct-care': ['view-patient-record', 'view-patient-list', 'view-aggregate'],
     'secondary-use': ['view-aggregate'],
   },
-  'privacy-officer': { 'direct-care': ['view-audit-report'], 'secondary-use': ['view-audit-report'] },
-  'caldicott-guardian': { 'direct-care': ['view-audit-report'], 'secondary-use': ['view-aggregate', 'view-audit-report'] },
+  'privacy-officer': { 'direct-care': ['view-audit-report', 'manage-opt-outs'], 'secondary-use': ['view-audit-report', 'manage-opt-outs'] },
+  'caldicott-guardian': { 'direct-care': ['view-audit-report', 'manage-opt-outs'], 'secondary-use': ['view-aggregate', 'view-audit-report', 'manage-opt-outs'] },
   analyst: { 'secondary-use': ['view-aggregate', 'view-patient-list'] },
 };
 const ROLES: Role[][] = [...Object.keys(EXPECTED_ROLES).map((r) => [r]), ['receptionist-unknown'], [], ['analyst', 'nurse']];
@@ -42,8 +42,9 @@ const OTHER_PRACTICE = 'P00002';
 function expected(roles: Role[], relationship: string, agreement: string, optOut: string, purpose: string, activity: Activity): boolean {
   if (purpose !== 'direct-care' && purpose !== 'secondary-use') return false;
   if (!roles.some((r) => EXPECTED_ROLES[r]?.[purpose]?.includes(activity))) return false;
-  // A patient's access report is the registered practice's to give; opt-outs and agreements do not limit it.
-  if (activity === 'view-audit-report') return relationship === 'registered';
+  // A patient's access report is the registered practice's to give, its opt-outs its to record; opt-outs and
+  // agreements do not limit either.
+  if (activity === 'view-audit-report' || activity === 'manage-opt-outs') return relationship === 'registered';
   const optedOut = purpose === 'secondary-use' && SECONDARY_OPT_OUTS.includes(optOut);
   if (activity === 'view-aggregate') return !optedOut;
   if (relationship === 'none') return false;
@@ -98,6 +99,11 @@ async function observe(layer: AccessLayer, principal: Principal, purpose: string
         return (await view.exportGapList({ registry: 'diabetes', indicator: 'DM020' })).csv.includes(nhs);
       case 'view-audit-report':
         return Array.isArray(await view.auditReport({ patient: nhs }));
+      case 'manage-opt-outs': {
+        const entry = await view.optOuts.add({ nhsNumber: nhs, type: 'type-1' });
+        layer.optOuts.remove(entry, { user: 'test', organisation: PRACTICE }, TODAY); // back as it was, unaudited
+        return entry.nhsNumber === nhs;
+      }
       default: {
         const table = await view.summary({ level: 'practice', registry: 'diabetes' });
         return table.excludedPatients === 0 && table.rows.some((r) => r.organisation === PRACTICE);

@@ -35,6 +35,7 @@ button { font: inherit; padding: 0.35rem 0.9rem; background: #005eb8; color: #ff
 figure.chart { margin: 0.5rem 0 1.5rem; }
 figure.chart svg { max-width: 100%; height: auto; }
 form.inline { display: inline-block; margin-right: 0.5rem; }
+button.link { background: none; color: inherit; text-decoration: underline; padding: 0; }
 label.check { margin-right: 1rem; }
 fieldset { margin: 0.5rem 0; }
 .live-status { font-size: 0.9rem; color: #425563; }

@@ -1,6 +1,7 @@
 import { CaregapsError, type CompiledRegistry } from '@caregaps/core';
 import type { AccessView, GapQuery } from '@caregaps/access';
 import { esc, purposeField } from './html.js';
+import type { GapHistory } from './since.js';
 
 /** Reads `?registry=&indicator=`; `undefined` when no registry is chosen yet (the page then shows only the form). */
 export function gapQuery(query: Record<string, unknown>, registries: readonly CompiledRegistry[]): GapQuery | undefined {
@@ -19,18 +20,28 @@ export function gapSearch(query: GapQuery): string {
   return new URLSearchParams({ registry: query.registry, ...(query.indicator ? { indicator: query.indicator } : {}) }).toString();
 }
 
-/** The live part of a gap list: the patients in a gap the viewer may see, through the access layer (audited there). */
-export async function gapsFragment(view: AccessView, query: GapQuery): Promise<string> {
+/** An indicator's requirement, from the registry's own title of it (what a patient in its gap lacks). */
+function requirementOf(registries: readonly CompiledRegistry[], registry: string, indicator: string): string {
+  const definition = registries.find((r) => r.id === registry)?.registry.definition.indicators.find((i) => i.id === indicator);
+  return (definition?.title ?? indicator).replace(/^The (percentage|proportion) of patients\s+/i, '').trim();
+}
+
+/**
+ * The live part of a gap list: the patients in a gap the viewer may see, through the access layer (audited there),
+ * each with what the indicator asks for and, with a gap history, since when the patient has been in the gap.
+ */
+export async function gapsFragment(view: AccessView, query: GapQuery, registries: readonly CompiledRegistry[], history?: GapHistory): Promise<string> {
   const rows = await view.patients(query);
   const body = rows
-    .map(
-      (r) =>
-        `<tr data-nhs-number="${esc(r.nhsNumber)}"><th scope="row"><a href="/patients/${esc(r.nhsNumber)}">${esc(r.nhsNumber)}</a></th><td>${esc(r.practice)}</td><td>${esc(r.indicator)}</td><td class="status-${esc(r.status)}">${esc(r.status)}</td></tr>`,
-    )
+    .map((r) => {
+      const start = history?.since(r.nhsNumber, r.registry, r.indicator);
+      const since = start ? `${start.atLeast ? 'before ' : ''}<time datetime="${esc(start.since)}">${esc(start.since)}</time>` : '–';
+      return `<tr data-nhs-number="${esc(r.nhsNumber)}"><th scope="row"><a href="/patients/${esc(r.nhsNumber)}">${esc(r.nhsNumber)}</a></th><td>${esc(r.practice)}</td><td>${esc(r.indicator)}</td><td class="status-${esc(r.status)}">${esc(r.status)}</td><td>${esc(requirementOf(registries, r.registry, r.indicator))}</td><td data-since="${esc(start?.since ?? '')}">${since}</td></tr>`;
+    })
     .join('\n');
   return `<p id="gap-count"><strong>${rows.length}</strong> ${rows.length === 1 ? 'patient entry' : 'patient entries'} in a gap.</p>
 <table id="gap-table"><caption>Gap list: ${esc(query.registry)}${query.indicator ? ` / ${esc(query.indicator)}` : ''}</caption>
-<thead><tr><th scope="col">NHS number</th><th scope="col">Practice</th><th scope="col">Indicator</th><th scope="col">Status</th></tr></thead>
+<thead><tr><th scope="col">NHS number</th><th scope="col">Practice</th><th scope="col">Indicator</th><th scope="col">Status</th><th scope="col">What is missing (the indicator asks for)</th><th scope="col">In a gap since</th></tr></thead>
 <tbody>${body}</tbody></table>`;
 }
 

@@ -26,10 +26,10 @@ export function page(frame: Frame, body: string): string {
        ${session.purposes
          .filter((p) => p !== purpose)
          .map((p) => `<a href="/dashboard?purpose=${esc(p)}">Switch to ${esc(p)}</a>`)
-         .join(' ')} <a href="/login">Switch user</a></p>`
+         .join(' ')} <a href="/login">Switch user</a> <form method="post" action="/logout" class="inline"><button type="submit" class="link">Sign out</button></form></p>`
     : '';
   const nav = session
-    ? `<nav aria-label="Main"><ul><li><a href="/dashboard">Dashboard</a></li><li><a href="/gaps">Gap lists</a></li><li><a href="/audit">Access reports</a></li><li><a href="/agreements">Sharing agreements</a></li></ul></nav>`
+    ? `<nav aria-label="Main"><ul><li><a href="/dashboard">Dashboard</a></li><li><a href="/scorecard">Scorecard</a></li><li><a href="/gaps">Gap lists</a></li><li><a href="/audit">Access reports</a></li><li><a href="/agreements">Sharing agreements</a></li><li><a href="/opt-outs">Opt-out register</a></li></ul></nav>`
     : '';
   return `<!doctype html>
 <html lang="en-GB">

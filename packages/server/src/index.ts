@@ -8,4 +8,9 @@ export { checkAuthenticator, purposeOf, type Authenticator, type AuthenticatorMe
 export { developmentAuthenticator, loadPrincipals, checkPrincipals, type DevelopmentAuthenticatorOptions } from './development.js';
 export { receiveBundle, type IntakeResponse, type RecordSink } from './fhir.js';
 export { LiveUpdates, type ChangeStream } from './live.js';
-export { openHost, DEMO_PRINCIPALS, type Host, type HostOptions } from './host.js';
+export { openHost, DEMO_PRINCIPALS, DEMO_CARE_TEAMS, DEMO_AGREEMENTS, DEMO_SAMPLE, type Host, type HostOptions } from './host.js';
+export { loadCareTeams, loadAgreements } from './host-files.js';
+export { gapHistory, type GapHistory, type GapStart } from './since.js';
+export { oidcAuthenticator, loadOidcConfig, type OidcOptions } from './oidc.js';
+export { sessionFromClaims, checkClaimMapping, DEFAULT_CLAIMS, type ClaimMapping } from './claims.js';
+export { Scorecards, quarterEnds, type TrendSources, type ScorecardQuery } from './scorecard.js';

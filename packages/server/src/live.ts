@@ -21,7 +21,8 @@ export class LiveUpdates {
     this.subscription = changes.subscribe(() => this.schedule());
   }
 
-  private schedule(): void {
+  /** Something besides the records changed what pages show (an opt-out, an agreement): update them too. */
+  schedule(): void {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;

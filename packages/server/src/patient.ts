@@ -1,14 +1,18 @@
 import type { PatientRecordView, RecordEntry } from '@caregaps/access';
 import type { CascadeExplanation } from '@caregaps/core';
+import { renderSvg, type ChartSpec } from '@caregaps/report';
 import { esc } from './html.js';
 
-const HEADINGS: readonly [keyof PatientRecordView['categories'], string][] = [
-  ['problems', 'Problems and diagnoses'],
-  ['medications', 'Medications'],
-  ['results', 'Results'],
-  ['procedures', 'Procedures, reviews and care plans'],
-  ['immunisations', 'Immunisations'],
-  ['other', 'Other entries'],
+/** The London Care Record's headings, in its order; allergies and encounters only where the record has some. */
+const HEADINGS: readonly [keyof PatientRecordView['categories'], string, 'always' | 'where-present'][] = [
+  ['problems', 'Problems and diagnoses', 'always'],
+  ['medications', 'Medications', 'always'],
+  ['allergies', 'Allergies and adverse reactions', 'where-present'],
+  ['results', 'Results', 'always'],
+  ['encounters', 'Encounters and attendances', 'where-present'],
+  ['procedures', 'Procedures, reviews and care plans', 'always'],
+  ['immunisations', 'Immunisations', 'where-present'],
+  ['other', 'Other entries', 'always'],
 ];
 
 function valueOf(entry: RecordEntry): string {
@@ -25,8 +29,49 @@ function decided(cascade: CascadeExplanation | undefined): string {
   return `rule ${esc(cascade.decidedBy.rule)}: ${esc(cascade.decidedBy.action)}${facts ? ` — ${facts}` : ''}`;
 }
 
+/** One result code's values over time, oldest first, when it has at least two plain numeric values. */
+interface Series {
+  label: string;
+  unit: string;
+  points: { date: string; value: number; source: string }[];
+}
+
+function seriesOf(results: readonly RecordEntry[]): Series[] {
+  const byCode = new Map<string, Series>();
+  for (const e of results) {
+    if (e.value === undefined) continue;
+    const key = `${e.system}|${e.code}|${e.unit ?? ''}`;
+    const series = byCode.get(key) ?? { label: e.term ?? e.code, unit: e.unit ?? '', points: [] };
+    series.points.push({ date: e.date, value: e.value, source: e.sourceName });
+    byCode.set(key, series);
+  }
+  return [...byCode.values()].filter((s) => s.points.length >= 2).map((s) => ({ ...s, points: [...s.points].sort((a, b) => (a.date < b.date ? -1 : 1)) }));
+}
+
+/** Results with values over time: a line per result code (vega-lite, drawn to SVG on the server) and its values. */
+async function valuesOverTime(results: readonly RecordEntry[]): Promise<string> {
+  const figures: string[] = [];
+  for (const [i, s] of seriesOf(results).entries()) {
+    const spec = {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: `${s.label}${s.unit ? ` (${s.unit})` : ''}`,
+      width: 360,
+      height: 140,
+      data: { values: s.points },
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'date', type: 'ordinal', title: 'Date', axis: { labelAngle: 0 } },
+        y: { field: 'value', type: 'quantitative', title: s.unit || 'Value', scale: { zero: false } },
+      },
+    } as unknown as ChartSpec;
+    const described = s.points.map((p) => `${esc(p.date)}: ${esc(p.value)}${s.unit ? ` ${esc(s.unit)}` : ''} (${esc(p.source)})`).join('; ');
+    figures.push(`<figure class="chart" aria-labelledby="series-${i}"><figcaption id="series-${i}">${esc(s.label)} over time: ${described}.</figcaption>${await renderSvg(spec)}</figure>`);
+  }
+  return figures.length ? `<h4>Values over time</h4>${figures.join('')}` : '';
+}
+
 /** A patient's registry statuses with explanations and record entries by heading, each with its source. */
-export function patientBody(view: PatientRecordView): string {
+export async function patientBody(view: PatientRecordView): Promise<string> {
   const statuses =
     view.registries === null
       ? '<p>Registry statuses are not shared with your organisation.</p>'
@@ -45,18 +90,23 @@ export function patientBody(view: PatientRecordView): string {
 <thead><tr><th scope="col">Indicator</th><th scope="col">Status</th><th scope="col">Why (deciding rule and facts read)</th></tr></thead><tbody>${rows}</tbody></table>`;
             })
             .join('\n');
-  const sections = HEADINGS.map(([key, heading]) => {
-    const entries = view.categories[key];
-    if (entries.length === 0) return `<h3>${esc(heading)}</h3><p>None shown.</p>`;
+  const sections: string[] = [];
+  for (const [key, heading, when] of HEADINGS) {
+    const entries = view.categories[key] ?? [];
+    if (entries.length === 0) {
+      if (when === 'always') sections.push(`<h3>${esc(heading)}</h3><p>None shown.</p>`);
+      continue;
+    }
     const rows = entries
       .map(
         (e) =>
           `<tr><td>${esc(e.date)}</td><td>${esc(e.term ?? e.code)}</td><td>${esc(e.system)} ${esc(e.code)}</td><td class="num">${valueOf(e)}</td><td>${esc(e.sourceName)} (${esc(e.source)})</td></tr>`,
       )
       .join('');
-    return `<h3>${esc(heading)}</h3><table data-category="${esc(key)}"><thead><tr><th scope="col">Date</th><th scope="col">Entry</th><th scope="col">Code</th><th scope="col" class="num">Value</th><th scope="col">Source</th></tr></thead><tbody>${rows}</tbody></table>`;
-  }).join('\n');
+    const table = `<table data-category="${esc(key)}"><thead><tr><th scope="col">Date</th><th scope="col">Entry</th><th scope="col">Code</th><th scope="col" class="num">Value</th><th scope="col">Source</th></tr></thead><tbody>${rows}</tbody></table>`;
+    sections.push(`<h3>${esc(heading)}</h3>${table}${key === 'results' ? await valuesOverTime(entries) : ''}`);
+  }
   return `<p>Registered at ${esc(view.practice)}; statuses as of ${esc(view.asOf)}.</p>
 <h2>Registry statuses</h2>${statuses}
-<h2>Joined-up record</h2>${sections}`;
+<h2>Joined-up record</h2>${sections.join('\n')}`;
 }

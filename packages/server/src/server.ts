@@ -12,7 +12,10 @@ import { receiveBundle, type RecordSink } from './fhir.js';
 import { gapForm, gapQuery, gapSearch, gapsFragment } from './gaps.js';
 import { esc, messagePage, page, type Frame } from './html.js';
 import { LiveUpdates, type ChangeStream } from './live.js';
+import { optOutChange, optOutsBody } from './opt-outs.js';
 import { patientBody } from './patient.js';
+import type { GapHistory } from './since.js';
+import { Scorecards, scorecardQuery, type TrendSources } from './scorecard.js';
 
 /** What the server is built from. */
 export interface ServerOptions {
@@ -22,6 +25,10 @@ export interface ServerOptions {
   access: AccessLayer;
   /** The compiled registries the engine evaluates (titles, indicators, provisional flags). */
   registries: readonly CompiledRegistry[];
+  /** When each gap began, for the gap lists' "since" column (`gapHistory(engine, compiled, index)`; default: not shown). */
+  gapHistory?: GapHistory;
+  /** Earlier achievement dates for the scorecard's trends, and the results on each (default: no trends). */
+  trends?: TrendSources;
   /** Who the user is. Checked when the server is created. */
   authenticator: Authenticator;
   /** Secret for signing session cookies (default: random per process). */
@@ -58,6 +65,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const authenticator = checkAuthenticator(options.authenticator);
   const { access, registries } = options;
   const live = new LiveUpdates(options.engine.changes$, options.liveDelayMs);
+  const scorecards = new Scorecards(access, registries, options.trends);
   // Open event streams never go idle: closing the server ends them rather than waiting for browsers to leave.
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 10 << 20, forceCloseConnections: true });
   await app.register(cookie, { secret: options.cookieSecret ?? cookieSecret() });
@@ -130,12 +138,18 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       return reply.type(HTML).send(page(frame(`Dashboard by ${query.level === 'icb' ? 'ICB' : query.level === 'pcn' ? 'PCN' : query.level}`, request, { live }), body));
     });
 
+    scoped.get('/scorecard', async (request, reply) => {
+      const query = scorecardQuery(request.query as Record<string, unknown>, registries);
+      const { form, body } = await scorecards.render(request.caller!.view, query, live.version);
+      return reply.type(HTML).send(page(frame('Practice scorecard', request), form + body));
+    });
+
     scoped.get('/gaps', async (request, reply) => {
       const query = gapQuery(request.query as Record<string, unknown>, registries);
       let body = gapForm(registries, query, request.caller!.purpose);
       let live: string | undefined;
       if (query) {
-        const fragment = await gapsFragment(request.caller!.view, query);
+        const fragment = await gapsFragment(request.caller!.view, query, registries, options.gapHistory);
         live = `/events?${new URLSearchParams({ page: 'gaps', ...Object.fromEntries(new URLSearchParams(gapSearch(query))), purpose: request.caller!.purpose })}`;
         body += `<p><a href="/gaps.csv?${esc(gapSearch(query))}&amp;purpose=${esc(request.caller!.purpose)}" download>Export this list as CSV</a></p>
 <p id="live-status" class="live-status" role="status" aria-live="polite"></p><div id="live">${fragment}</div>`;
@@ -153,7 +167,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
     scoped.get<{ Params: { nhs: string } }>('/patients/:nhs', async (request, reply) => {
       const view = await request.caller!.view.patient(request.params.nhs);
-      return reply.type(HTML).send(page(frame(`Patient ${view.nhsNumber}`, request), patientBody(view)));
+      return reply.type(HTML).send(page(frame(`Patient ${view.nhsNumber}`, request), await patientBody(view)));
     });
 
     scoped.get('/audit', async (request, reply) => {
@@ -180,7 +194,26 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       if (request.params.action === 'sign') await actions.sign(id);
       else if (request.params.action === 'withdraw') await actions.withdraw(id);
       else throw new CaregapsError('CG_USAGE', 'An agreement can be signed or withdrawn here');
+      live.schedule();
       return reply.redirect('/agreements', 303);
+    });
+
+    scoped.get('/opt-outs', async (request, reply) => {
+      const caller = request.caller!;
+      const entries = await caller.view.optOuts.list();
+      return reply.type(HTML).send(page(frame('Opt-out register', request), optOutsBody(entries, new Date().toISOString().slice(0, 10))));
+    });
+
+    scoped.post('/opt-outs', async (request, reply) => {
+      await request.caller!.view.optOuts.add(optOutChange((request.body ?? {}) as Record<string, unknown>));
+      live.schedule();
+      return reply.redirect('/opt-outs', 303);
+    });
+
+    scoped.post('/opt-outs/remove', async (request, reply) => {
+      await request.caller!.view.optOuts.remove(optOutChange((request.body ?? {}) as Record<string, unknown>));
+      live.schedule();
+      return reply.redirect('/opt-outs', 303);
     });
 
     scoped.get('/events', async (request, reply) => {
@@ -193,7 +226,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       } else if (q['page'] === 'gaps') {
         const query = gapQuery(q, registries);
         if (!query) throw new CaregapsError('CG_USAGE', 'Name a registry for a gap list');
-        render = () => gapsFragment(caller.view, query);
+        render = () => gapsFragment(caller.view, query, registries, options.gapHistory);
       } else throw new CaregapsError('CG_USAGE', 'page must be dashboard or gaps');
       const first = await render(); // a refusal answers 403 here, before the stream opens
       reply.hijack();

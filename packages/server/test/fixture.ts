@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemoryAuditLog } from '@caregaps/access';
-import { createServer, openHost, type Host } from '@caregaps/server';
+import { DEMO_AGREEMENTS, DEMO_CARE_TEAMS, createServer, openHost, type Host } from '@caregaps/server';
 import type { FastifyInstance } from 'fastify';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -29,8 +29,11 @@ export interface Served {
   app: FastifyInstance;
 }
 
-/** The sample population (diabetes only, to stay fast) behind a server with the demo principals. */
-export async function serveSample(liveDelayMs = 20): Promise<Served> {
+/**
+ * The sample population (diabetes only, to stay fast) behind a server with the demo principals; `demo` adds the
+ * demo's care team and signed agreement (as `caregaps serve --demo` does).
+ */
+export async function serveSample(liveDelayMs = 20, demo = false): Promise<Served> {
   const audit = new MemoryAuditLog();
   const host = await openHost({
     records: [join(SAMPLE, 'records.ndjson')],
@@ -40,6 +43,7 @@ export async function serveSample(liveDelayMs = 20): Promise<Served> {
     codesets: join(ROOT, 'codesets'),
     only: ['diabetes'],
     audit,
+    ...(demo ? { careTeams: DEMO_CARE_TEAMS, agreements: DEMO_AGREEMENTS } : {}),
   });
   const app = await createServer({ ...host, liveDelayMs });
   return { host, audit, app };

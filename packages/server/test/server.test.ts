@@ -272,19 +272,53 @@ describe('sharing agreements', () => {
   });
 });
 
+describe('opt-out register', () => {
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const post = (url: string, as: string, payload = '') => served.app.inject({ method: 'POST', url, payload, headers: { ...form, cookie: cookies[as]! } });
+  /** A practice analyst's secondary-use gap list, read straight from the access layer: the opt-out's effect. */
+  const secondaryUseList = async () => (await served.host.access.as({ user: 'qa', roles: ['analyst'], organisation: 'Z10001' }, 'secondary-use').patients({ registry: 'diabetes', indicator: 'DM020' })).map((r) => r.nhsNumber);
+
+  it('lets the practice\'s Caldicott guardian record and remove an opt-out: honoured at once, audited, history kept', async () => {
+    const patient = [...batchGaps.get('Z10001')!].sort().find((n) => served.host.access.source.patient(n)!.optOuts.length === 0)!;
+    expect(await secondaryUseList()).toContain(patient);
+    const added = await post('/opt-outs', 'caldicott-barnet', `nhsNumber=${patient}&type=secondary-use&date=2025-04-01`);
+    expect(added.statusCode).toBe(303);
+    expect(served.audit.entries().at(-1)).toMatchObject({ user: 'cg-barnet', activity: 'manage-opt-outs', resource: 'opt-out:secondary-use:add', patient, decision: 'allow' });
+    expect(await secondaryUseList()).not.toContain(patient);
+    const page = await get('/opt-outs', 'caldicott-barnet');
+    expect(page.body).toMatch(new RegExp(`<tr data-opt-out="[^"]+" class="held"><th scope="row"><a href="/patients/${patient}">${patient}</a></th><td>secondary-use</td><td>2025-04-01</td><td>cg-barnet \\(Z10001\\)`));
+    expect((await post('/opt-outs/remove', 'caldicott-barnet', `nhsNumber=${patient}&type=secondary-use`)).statusCode).toBe(303);
+    expect(await secondaryUseList()).toContain(patient);
+    expect((await get('/opt-outs', 'caldicott-barnet')).body).toContain('removed ');
+  });
+
+  it('refuses another practice\'s guardian, a GP, an invalid NHS number and an unknown type', async () => {
+    const patient = [...batchGaps.get('Z10001')!][0]!;
+    expect((await post('/opt-outs', 'caldicott-hospital', `nhsNumber=${patient}&type=type-1&date=2025-04-01`)).statusCode).toBe(403);
+    expect(served.audit.entries().at(-1)).toMatchObject({ activity: 'manage-opt-outs', patient, decision: 'deny' });
+    expect((await post('/opt-outs', 'gp-barnet', `nhsNumber=${patient}&type=type-1`)).statusCode).toBe(403);
+    expect((await get('/opt-outs', 'gp-barnet')).statusCode).toBe(403);
+    const invalid = await post('/opt-outs', 'caldicott-barnet', 'nhsNumber=1234567890&type=type-1');
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.body).toContain('Not a valid NHS number');
+    expect((await post('/opt-outs', 'caldicott-barnet', `nhsNumber=${patient}&type=marketing`)).statusCode).toBe(400);
+    expect(served.host.access.optOuts.held(patient)).toEqual([]);
+  });
+});
+
 describe('an ICB analyst never receives an NHS number', () => {
   it('from any page, CSV or event stream', async () => {
     const seen: string[] = [];
     const urls = [
       '/dashboard', '/dashboard?level=icb', '/dashboard?level=borough', '/dashboard?level=pcn', '/gaps', '/gaps?registry=diabetes',
       '/gaps?registry=diabetes&indicator=DM020', '/gaps.csv?registry=diabetes&indicator=DM020', ...[...SAMPLE_NHS_NUMBERS].slice(0, 5).map((n) => `/patients/${n}`),
-      `/patients/${[...batchGaps.get('Z10001')!][0]}`, '/audit', `/audit?patient=${[...batchGaps.get('Z10001')!][0]}`, '/agreements',
+      `/patients/${[...batchGaps.get('Z10001')!][0]}`, '/audit', `/audit?patient=${[...batchGaps.get('Z10001')!][0]}`, '/agreements', '/opt-outs',
     ];
     for (const url of urls) {
       const response = await get(url, 'icb-analyst');
       seen.push(...nhsNumbersIn(response.body));
       // A gap list the analyst's role cannot see any patient of is refused, not shown empty (issue 12 point 13).
-      if (url.startsWith('/patients/') || url.startsWith('/gaps.csv') || url.startsWith('/gaps?') || url.startsWith('/audit')) expect(response.statusCode, url).toBe(403);
+      if (url.startsWith('/patients/') || url.startsWith('/gaps.csv') || url.startsWith('/gaps?') || url.startsWith('/audit') || url.startsWith('/opt-outs')) expect(response.statusCode, url).toBe(403);
       else expect(response.statusCode, url).toBe(200);
     }
     expect(seen).toEqual([]);

@@ -189,7 +189,7 @@ export function agreementPolicy(agreements: AgreementRegistry): AccessPolicy {
     meta: { name: 'sharing-agreements', version: '1.0.0', decides: "which organisation may see which source organisation's records, for which purposes and data categories", aggregates: 'by-opt-outs' },
     decide(request: AccessRequest): Verdict {
       const patient = request.patient;
-      if (!patient || request.activity === 'view-aggregate' || request.activity === 'view-audit-report') return { decision: 'not-applicable', rule: 'not-record-access' };
+      if (!patient || request.activity === 'view-aggregate' || request.activity === 'view-audit-report' || request.activity === 'manage-opt-outs') return { decision: 'not-applicable', rule: 'not-record-access' };
       if (patient.practice === request.principal.organisation) return { decision: 'allow', rule: 'own-patient' };
       // A record view is filtered item by item; a list shows the practice's registry statuses, so it needs them shared.
       if (request.activity === 'view-patient-record') return { decision: 'allow', rule: 'filtered-by-item' };

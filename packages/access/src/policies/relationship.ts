@@ -38,17 +38,19 @@ export function relationshipPolicy(careTeams: readonly CareTeam[] = []): AccessP
   return {
     meta: { name: 'legitimate-relationship', version: '1.0.0', decides: 'whether the user has a care relationship with the patient (registration or care team)', aggregates: 'by-opt-outs' },
     decide(request: AccessRequest): Verdict {
-      if (request.activity === 'view-audit-report' && request.organisation !== undefined) {
+      // A data controller's own report or opt-out register.
+      const controllerWide = request.activity === 'view-audit-report' || request.activity === 'manage-opt-outs';
+      if (controllerWide && request.organisation !== undefined) {
         return request.organisation === request.principal.organisation
           ? { decision: 'allow', rule: 'data-controller' }
           : { decision: 'deny', rule: 'not-data-controller' };
       }
-      const aboutPatient = PATIENT_LEVEL.includes(request.activity) || request.activity === 'view-audit-report';
+      const aboutPatient = PATIENT_LEVEL.includes(request.activity) || controllerWide;
       if (!aboutPatient || request.nhsNumber === undefined) return { decision: 'not-applicable', rule: 'population-request' };
       if (!request.patient) return { decision: 'deny', rule: 'no-legitimate-relationship' };
       if (registeredAt(request, request.principal.organisation)) return { decision: 'allow', rule: 'registered-at-organisation' };
-      // An access report is the registered practice's (the data controller's) to give.
-      if (request.activity === 'view-audit-report') return { decision: 'deny', rule: 'no-legitimate-relationship' };
+      // An access report is the registered practice's (the data controller's) to give; its opt-outs its to record.
+      if (controllerWide) return { decision: 'deny', rule: 'no-legitimate-relationship' };
       const member = new Set(request.principal.careTeams ?? []);
       const team = teamsOf.get(request.patient.nhsNumber)?.find((t) => member.has(t.id) && t.organisation === request.principal.organisation);
       if (team) return { decision: 'allow', rule: `care-team:${team.id}` };

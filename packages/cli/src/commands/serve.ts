@@ -2,16 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CaregapsError, achievementDay } from '@caregaps/core';
-import { createServer, openHost } from '@caregaps/server';
+import { CaregapsError, achievementDay, formatDay } from '@caregaps/core';
+import { DEMO_AGREEMENTS, DEMO_CARE_TEAMS, DEMO_SAMPLE, createServer, loadOidcConfig, oidcAuthenticator, openHost, type Authenticator } from '@caregaps/server';
 import { auditLogOptions, openAuditSink, type AuditLogOptions } from '../audit-log.js';
 import { EXIT, report, type Io } from '../io.js';
 import { describeSources, registryFolderOptions, type Register } from '../command.js';
 
-/** The bundled sample population `--demo` serves. */
-const SAMPLE = fileURLToPath(new URL('../../../examples/sample-population/', import.meta.url));
-const SAMPLE_AS_OF = '2025-03-31';
 
 export interface ServeOptions extends AuditLogOptions {
   input?: string[];
@@ -20,6 +16,14 @@ export interface ServeOptions extends AuditLogOptions {
   port: string;
   store?: string;
   principals?: string;
+  careTeams?: string;
+  agreements?: string;
+  trend?: string[];
+  oidcConfig?: string;
+  oidcIssuer?: string;
+  oidcClientId?: string;
+  oidcClientSecretFile?: string;
+  publicUrl?: string;
   demo?: boolean;
   registries: string;
   codesets: string;
@@ -50,13 +54,14 @@ export async function serve(io: Io, options: ServeOptions, control: ServeControl
     const port = Number(options.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CaregapsError('CG_USAGE', `--port must be a whole number from 0 to 65535, not ${options.port}`);
     const demo = options.demo === true;
-    const input = options.input?.length ? options.input : demo ? [join(SAMPLE, 'records.ndjson')] : undefined;
-    const asOf = options.asOf ?? (demo ? SAMPLE_AS_OF : undefined);
+    const input = options.input?.length ? options.input : demo ? [join(DEMO_SAMPLE.folder, 'records.ndjson')] : undefined;
+    const asOf = options.asOf ?? (demo ? DEMO_SAMPLE.asOf : undefined);
     if (!input || !asOf) throw new CaregapsError('CG_USAGE', 'Give --input <records> and --as-of <date> (and usually --orgs <organisations>), or --demo for the bundled sample population');
     achievementDay(asOf);
-    const orgs = options.orgs ?? (demo ? join(SAMPLE, 'organisations.ndjson') : undefined);
+    const orgs = options.orgs ?? (demo ? join(DEMO_SAMPLE.folder, 'organisations.ndjson') : undefined);
     const audit = options.audit ? options : demo ? demoAudit() : undefined;
     if (!audit) throw new CaregapsError('CG_USAGE', 'Give --audit <log> --audit-key <file> [--audit-checkpoint <file>]: every access is written to that log');
+    const authenticator = await oidcFrom(options, port);
     const host = await openHost({
       records: input,
       ...(orgs ? { organisations: orgs } : {}),
@@ -67,6 +72,10 @@ export async function serve(io: Io, options: ServeOptions, control: ServeControl
       ...(options.registry ? { only: options.registry } : {}),
       ...(options.store ? { store: options.store } : {}),
       ...(options.principals ? { principals: options.principals } : {}),
+      ...(authenticator ? { authenticator } : {}),
+      ...withDemo('careTeams', options.careTeams, demo, DEMO_CARE_TEAMS),
+      ...withDemo('agreements', options.agreements, demo, DEMO_AGREEMENTS),
+      ...(options.trend ? { trendDates: options.trend.map((d) => formatDay(achievementDay(d.trim()))) } : {}),
       audit: await openAuditSink(audit),
     });
     describeSources(io, host.sources);
@@ -87,6 +96,26 @@ export async function serve(io: Io, options: ServeOptions, control: ServeControl
   } catch (error) {
     return report(io, error);
   }
+}
+
+/** `{ [key]: file }` for a file given, or the demo's own with --demo; nothing otherwise. */
+function withDemo<K extends string>(key: K, given: string | undefined, demo: boolean, demoFile: string): Partial<Record<K, string>> {
+  const file = given ?? (demo ? demoFile : undefined);
+  return file ? ({ [key]: file } as Record<K, string>) : {};
+}
+
+/** The OpenID Connect authenticator when any --oidc-* option is given (the provider is read now: a wrong issuer stops here). */
+async function oidcFrom(options: ServeOptions, port: number): Promise<Authenticator | undefined> {
+  if (!options.oidcConfig && !options.oidcIssuer && !options.oidcClientId && !options.oidcClientSecretFile) return undefined;
+  if (options.principals) throw new CaregapsError('CG_USAGE', '--principals is for the development sign-in; it cannot be combined with OpenID Connect');
+  if (!options.publicUrl && !options.oidcConfig && port === 0) throw new CaregapsError('CG_USAGE', 'With OpenID Connect and --port 0, give --public-url: the provider must know the callback address in advance');
+  const config = loadOidcConfig(options.oidcConfig, {
+    ...(options.oidcIssuer ? { issuer: options.oidcIssuer } : {}),
+    ...(options.oidcClientId ? { clientId: options.oidcClientId } : {}),
+    ...(options.oidcClientSecretFile ? { clientSecretFile: options.oidcClientSecretFile } : {}),
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+  }, { publicUrl: `http://127.0.0.1:${port}` });
+  return oidcAuthenticator(config);
 }
 
 /** For --demo without --audit: a keyed log in a temporary folder, its key and checkpoint in another. */
@@ -110,6 +139,14 @@ export const register: Register = (program, { io, exit }) => {
     .option('--store <dir>', 'keep the engine state in this directory (durable; a restart resumes from it)')
     .option('--audit <file>', 'the keyed, append-only audit log of every access (NDJSON; with --demo, a temporary one by default)')
     .option('--principals <file>', 'principals for the development sign-in (default: the demo principals)')
+    .option('--care-teams <file>', 'care teams (JSON): which patients are under which team\'s care (docs/serve.md)')
+    .option('--agreements <file>', 'sharing agreements to start from (JSON, as saved by the access layer)')
+    .option('--trend <date...>', 'earlier achievement dates for the scorecard\'s trends (default: the four quarter ends before --as-of)')
+    .option('--oidc-issuer <url>', 'sign in with OpenID Connect at this issuer (docs/serve.md#openid-connect)')
+    .option('--oidc-client-id <id>', 'the client id registered with the OpenID provider')
+    .option('--oidc-client-secret-file <file>', 'a file holding the client secret (without it: a public client with PKCE)')
+    .option('--oidc-config <file>', 'OpenID Connect settings and claim mapping (JSON); the --oidc-* options override it')
+    .option('--public-url <url>', 'the address users reach this server at (the OpenID callback is <url>/oidc/callback; default http://127.0.0.1:<port>)')
     .option('--demo', 'serve the bundled sample population with the demo principals');
   registryFolderOptions(auditLogOptions(command))
     .option('--registry <id...>', 'only these registries')
