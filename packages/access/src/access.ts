@@ -14,7 +14,7 @@ import { withRegisteredOptOuts } from './registered-opt-outs.js';
 import { rbacPolicy, type RbacData } from './policies/rbac.js';
 import { relationshipPolicy, type CareTeam } from './policies/relationship.js';
 import { PolicySet, type AccessPolicy, type PolicyContext } from './policy.js';
-import type { OrganisationCounts, RegistryStatus, ResultsSource } from './source.js';
+import type { OrganisationCounts, RegistryInfo, RegistryStatus, ResultsSource } from './source.js';
 import { buildSummary, type SummaryTable } from './summary.js';
 import { nhsDigitalSuppression, type SuppressionPolicy } from './suppression.js';
 import type { AccessPatient, AccessRequest, Activity, Decision, Principal, Purpose } from './types.js';
@@ -173,6 +173,14 @@ export class AccessLayer {
   /** A view for one principal and purpose. Nothing is decided until a method is called. */
   as(principal: Principal, purpose: Purpose): AccessView {
     return new AccessView(this, principal, purpose);
+  }
+
+  /**
+   * Tells the access layer that these patients' records changed (registration, practice, opt-outs), so that its
+   * indexes follow: call it after applying patient records to the engine it reads. Without an index, nothing to do.
+   */
+  noteChanged(nhsNumbers: Iterable<string>): void {
+    this.options.source.index?.note(nhsNumbers);
   }
 
   /** @internal The request policies see. */
@@ -370,14 +378,7 @@ export class AccessView {
       if (!LEVELS.includes(query.level)) throw new CaregapsError('CG_USAGE', `The level must be one of ${LEVELS.join(', ')}`);
       const registries = source.registries().filter((r) => query.registry === undefined || r.id === query.registry);
       if (query.registry !== undefined && registries.length === 0) throw new CaregapsError('CG_USAGE', `No registry named ${query.registry}`);
-      const excluded = new Set<string>();
-      const practices = new Set<string>();
-      for (const patient of source.patients()) {
-        if (!(await this.layer.allowsPatient(this.principal, this.purpose, attempt, patient))) excluded.add(patient.nhsNumber);
-        else practices.add(patient.practice);
-      }
-      const include = (p: AccessPatient) => !excluded.has(p.nhsNumber);
-      const byPractice = source.counts({ level: 'practice', include, ...(query.registry ? { registry: query.registry } : {}) });
+      const { byPractice, practices, excluded } = await this.admitted(attempt, query.registry);
       const organisations = source.organisations;
       const countsByLevel = new Map<OrganisationLevel, OrganisationCounts[]>(LEVELS.map((level) => [level, rollUp(byPractice, organisations, level)]));
       const rows = buildSummary(countsByLevel, registries, organisations, practices, this.layer.suppression, query.level);
@@ -387,11 +388,77 @@ export class AccessView {
         purpose: this.purpose,
         suppression: `${this.layer.suppression.meta.name}@${this.layer.suppression.meta.version}`,
         rows,
-        excludedPatients: this.layer.suppression.publish({ cells: new Map([['excluded', excluded.size]]), groups: [] }).get('excluded')!,
+        excludedPatients: this.layer.suppression.publish({ cells: new Map([['excluded', excluded]]), groups: [] }).get('excluded')!,
         unmappedPractices: [...practices].filter((p) => !organisations.knows(p)).sort(),
       };
       return { result: table, rowCount: rows.length };
     });
+  }
+
+  /**
+   * Practice counts over the patients the policies let into an aggregate, the practices of those patients, and how
+   * many were left out. When every policy decides rows by opt-outs alone and the source keeps a population index,
+   * one member of each opt-out group is decided and the counts come from the index; otherwise every patient is.
+   */
+  private async admitted(attempt: Attempt, registry: string | undefined): Promise<{ byPractice: OrganisationCounts[]; practices: Set<string>; excluded: number }> {
+    const source = this.layer.source;
+    const index = source.index;
+    if (index && this.layer.policies.aggregatesByOptOuts) {
+      const refused = new Set<string>();
+      for (const group of index.optOutGroups()) {
+        if (!(await this.layer.allowsPatient(this.principal, this.purpose, attempt, group.member))) refused.add(group.key);
+      }
+      const { counts, practices, excluded } = index.countsWithout(refused, registry);
+      return { byPractice: counts, practices, excluded };
+    }
+    const excluded = new Set<string>();
+    const practices = new Set<string>();
+    for (const patient of source.patients()) {
+      if (!(await this.layer.allowsPatient(this.principal, this.purpose, attempt, patient))) excluded.add(patient.nhsNumber);
+      else practices.add(patient.practice);
+    }
+    const include = (p: AccessPatient) => !excluded.has(p.nhsNumber);
+    const byPractice = source.counts({ level: 'practice', include, ...(registry ? { registry } : {}) });
+    return { byPractice, practices, excluded: excluded.size };
+  }
+
+  /**
+   * The patients a list may hold, each with the indicators it matches. With a population index and a policy that
+   * limits the list to a scope (a practice, care teams), only the scope is read, and `outside` says whether a
+   * matching patient outside it exists (so was refused); otherwise every patient is read.
+   */
+  private candidates(registry: RegistryInfo, wanted: IndicatorStatus, indicator: string | undefined, attempt: Attempt): { rows: Iterable<[AccessPatient, [string, IndicatorStatus][]]>; outside: boolean } {
+    const source = this.layer.source;
+    const index = source.index;
+    const matching = (status: RegistryStatus | undefined): [string, IndicatorStatus][] => {
+      if (!status?.onRegister) return [];
+      return Object.entries(status.indicators).filter(([id, s]) => s === wanted && (indicator === undefined || id === indicator));
+    };
+    const scope = index ? this.layer.policies.listScope(this.layer.request(this.principal, this.purpose, attempt)) : undefined;
+    if (!index || !scope) {
+      const all = function* (): Generator<[AccessPatient, [string, IndicatorStatus][]]> {
+        for (const patient of source.patients()) {
+          const matches = matching(source.statuses(patient.nhsNumber).find((s) => s.registry === registry.id));
+          if (matches.length) yield [patient, matches];
+        }
+      };
+      return { rows: all(), outside: false };
+    }
+    // Read at one instant, before any decision awaits: the population's totals and the scope's own statuses.
+    const totals = index.totals(registry.id);
+    const inScope = new Set<string>(scope.patients);
+    for (const practice of scope.practices) for (const nhs of index.atPractice(practice)) inScope.add(nhs);
+    const rows: [AccessPatient, [string, IndicatorStatus][]][] = [];
+    const counted = new Map<string, number>();
+    for (const nhs of inScope) {
+      const matches = matching(index.status(nhs, registry.id));
+      const patient = matches.length === 0 ? undefined : source.patient(nhs);
+      if (!patient) continue;
+      rows.push([patient, matches]);
+      for (const [id] of matches) counted.set(id, (counted.get(id) ?? 0) + 1);
+    }
+    const outside = registry.indicators.some((id) => (indicator === undefined || id === indicator) && (totals[id]?.[wanted] ?? 0) > (counted.get(id) ?? 0));
+    return { rows, outside };
   }
 
   private async gapRows(query: GapQuery, attempt: Attempt): Promise<GapListRow[]> {
@@ -404,11 +471,8 @@ export class AccessView {
     const wanted = query.status ?? 'gap';
     const rows: GapListRow[] = [];
     let refused = 0;
-    for (const patient of source.patients()) {
-      const status = source.statuses(patient.nhsNumber).find((s) => s.registry === registry.id);
-      if (!status?.onRegister) continue;
-      const matches = Object.entries(status.indicators).filter(([id, s]) => s === wanted && (query.indicator === undefined || id === query.indicator));
-      if (matches.length === 0) continue;
+    const candidates = this.candidates(registry, wanted, query.indicator, attempt);
+    for (const [patient, matches] of candidates.rows) {
       if (!(await this.layer.allowsPatient(this.principal, this.purpose, attempt, patient))) {
         refused++;
         continue;
@@ -416,7 +480,7 @@ export class AccessView {
       for (const [indicator, s] of matches) rows.push({ nhsNumber: patient.nhsNumber, practice: patient.practice, registry: registry.id, indicator, status: s });
     }
     // An empty list must mean "no one", never "no one you may see": when policy refused every patient on it, deny.
-    if (rows.length === 0 && refused > 0) {
+    if (rows.length === 0 && (refused > 0 || candidates.outside)) {
       throw new CaregapsError('CG_ACCESS_DENIED', 'No patient on this list may be shown to you: each was refused by policy (care relationship, sharing agreement or opt-out). Use summary() for anonymised counts.');
     }
     rows.sort((a, b) => (a.practice < b.practice ? -1 : a.practice > b.practice ? 1 : a.nhsNumber < b.nhsNumber ? -1 : a.nhsNumber > b.nhsNumber ? 1 : a.indicator < b.indicator ? -1 : 1));
@@ -551,6 +615,7 @@ export class OptOutActions {
     const attempt: Attempt = { activity: 'manage-opt-outs', resource: `opt-out:${String(change.type)}:add`, nhsNumber: String(change.nhsNumber) };
     return this.layer.attempt(this.principal, this.purpose, attempt, async (request) => {
       const entry = this.layer.optOuts.add({ nhsNumber: change.nhsNumber, type: change.type, date: change.date ?? request.today }, this.principal, this.layer.clock);
+      this.layer.noteChanged([entry.nhsNumber]);
       return { result: entry, patients: [entry.nhsNumber], rowCount: 1 };
     });
   }
@@ -560,6 +625,7 @@ export class OptOutActions {
     const attempt: Attempt = { activity: 'manage-opt-outs', resource: `opt-out:${String(change.type)}:remove`, nhsNumber: String(change.nhsNumber) };
     return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
       const entry = this.layer.optOuts.remove(change, this.principal, this.layer.clock);
+      this.layer.noteChanged([entry.nhsNumber]);
       return { result: entry, patients: [entry.nhsNumber], rowCount: 1 };
     });
   }

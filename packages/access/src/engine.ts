@@ -10,6 +10,9 @@ import {
 } from '@caregaps/core';
 import { createAccess, type AccessLayer, type AccessOptions } from './access.js';
 import { OrganisationHierarchy } from './organisations.js';
+import { OptOutRegister, withHeldOptOuts } from './opt-out-register.js';
+import { PatientDirectory } from './directory.js';
+import { EngineIndex, type EngineCounts } from './engine-index.js';
 import {
   accessPatientOf,
   addToCounts,
@@ -37,8 +40,24 @@ export interface EngineLike {
   patient(
     nhsNumber: string,
     options?: { explain?: boolean },
-  ): { practice: string; registries: { registry: string; onRegister: boolean; indicators: Record<string, IndicatorStatus>; explanation?: RegistryStatus['explanation'] }[] } | undefined;
+  ): {
+    practice: string;
+    /** Registered on the achievement date (the engine's own list-size test). */
+    registered?: boolean;
+    registries: { registry: string; onRegister: boolean; indicators: Record<string, IndicatorStatus>; explanation?: RegistryStatus['explanation'] }[];
+  } | undefined;
   organisations(): { code: string; name: string | undefined; type: OrganisationRecord['type'] | undefined; parent: string | undefined }[];
+  /**
+   * Counts of one registry at an organisation (everything under it), or over everyone. With `changes$`, it lets the
+   * access layer count from the engine's aggregates instead of visiting every patient.
+   */
+  counts?(registry: string, organisation?: string): EngineCounts | undefined;
+  /** Changes of register membership and indicator status, as they happen. */
+  readonly changes$?: { subscribe(next: (change: { nhsNumber: string; practice: string; registry: string }) => void): unknown };
+  /** Applies one record (followed by `withAccess`, so its indexes see patient records as they arrive). */
+  apply?(record: unknown): unknown;
+  /** Applies a stream of records (followed by `withAccess`: its indexes are rebuilt when the stream ends). */
+  ingest?(source: never, options?: never): Promise<unknown>;
   /** The stored record of one patient (an engine without it needs `records` passed to `withAccess`). */
   record?(nhsNumber: string): PatientState | undefined;
   /** Every stored patient record (an engine without it needs `records` passed to `withAccess`). */
@@ -48,14 +67,78 @@ export interface EngineLike {
 /** A results source over an incremental engine: statuses from the engine, records from the record lookup. */
 export class EngineResultsSource implements ResultsSource {
   private readonly byRegistry: readonly RegistryInfo[];
+  private readonly indexes: EngineIndex | undefined;
+  /** With `optOuts`, its opt-outs are added to each patient's own, and the index sees them. */
+  readonly optOutRegister: OptOutRegister | undefined;
+  private readonly directory = new PatientDirectory();
+  /** Streams being ingested: until they end, the indexes may lag the records, so they are not used. */
+  private ingesting = 0;
 
+  /**
+   * With `indexed`, the source keeps a practice index and opt-out groups over the engine's aggregates (the engine
+   * needs `counts` and `changes$`); whoever writes to the engine then calls `noteWritten` and `ingestStarted` /
+   * `ingestEnded` (`withAccess` does it for the engine's own `apply` and `ingest`).
+   */
   constructor(
     private readonly engine: EngineLike,
     private readonly records: RecordLookup,
     compiled: readonly CompiledRegistry[],
-    private readonly index: CodesetIndex,
+    private readonly codesets: CodesetIndex,
+    options: { indexed?: boolean; optOuts?: OptOutRegister } = {},
   ) {
+    this.optOutRegister = options.optOuts;
     this.byRegistry = compiled.map((r) => ({ id: r.id, title: r.registry.definition.title, indicators: r.indicatorIds }));
+    const counts = engine.counts;
+    if (options.indexed !== true || typeof counts !== 'function' || !engine.changes$) return;
+    this.rebuildDirectory();
+    const indexed = {
+      get asOf() {
+        return engine.asOf;
+      },
+      counts: (registry: string, organisation?: string) => counts.call(engine, registry, organisation),
+      patient: (nhs: string) => this.statusOf(nhs),
+      changes$: engine.changes$,
+    };
+    this.indexes = new EngineIndex(indexed, this.directory, this.byRegistry, (nhs) => this.patient(nhs));
+  }
+
+  /** The population index, unless a stream is being ingested (the access layer then visits every patient). */
+  get index(): EngineIndex | undefined {
+    return this.ingesting > 0 ? undefined : this.indexes;
+  }
+
+  /** One pass over the stored records: every patient's practice and opt-outs. */
+  private rebuildDirectory(): void {
+    for (const state of this.records.values()) if (state.patient) this.directory.set(state.patient.nhsNumber, this.accessPatient(state.patient));
+  }
+
+  private accessPatient(record: Parameters<typeof accessPatientOf>[0]): AccessPatient {
+    return withHeldOptOuts(accessPatientOf(record), this.optOutRegister);
+  }
+
+  /** A record was applied to the engine: its patient's registration and opt-outs are read again. */
+  noteWritten(record: unknown): void {
+    const nhs = (record as { nhsNumber?: unknown } | null)?.nhsNumber;
+    if (typeof nhs === 'string') this.indexes?.note([nhs]);
+  }
+
+  ingestStarted(): void {
+    this.ingesting++;
+  }
+
+  /** A stream ended (or failed): the directory is brought up to date with one pass over the records. */
+  ingestEnded(): void {
+    this.ingesting--;
+    if (this.indexes && this.ingesting === 0) this.rebuildDirectory();
+  }
+
+  private statusOf(nhsNumber: string): { practice: string; registered: boolean; registries: RegistryStatus[] } | undefined {
+    const status = this.engine.patient(nhsNumber, { explain: false });
+    if (!status) return undefined;
+    // An engine that does not say whether the patient is registered: the same test on the stored record.
+    const patient = status.registered === undefined ? this.patient(nhsNumber) : undefined;
+    const registered = status.registered ?? (patient !== undefined && registeredOnDay(patient, achievementDay(this.asOf)));
+    return { practice: status.practice, registered, registries: status.registries };
   }
 
   /** The engine's achievement date now (it moves with `advanceTo`). */
@@ -78,12 +161,12 @@ export class EngineResultsSource implements ResultsSource {
   }
 
   *patients(): Iterable<AccessPatient> {
-    for (const state of this.records.values()) if (state.patient) yield accessPatientOf(state.patient);
+    for (const state of this.records.values()) if (state.patient) yield this.accessPatient(state.patient);
   }
 
   patient(nhsNumber: string): AccessPatient | undefined {
     const record = this.records.get(nhsNumber)?.patient;
-    return record ? accessPatientOf(record) : undefined;
+    return record ? this.accessPatient(record) : undefined;
   }
 
   statuses(nhsNumber: string, options: { explain?: boolean } = {}): RegistryStatus[] {
@@ -100,11 +183,11 @@ export class EngineResultsSource implements ResultsSource {
   }
 
   clustersOf(code: string): readonly string[] {
-    return clusterNames(this.index, code);
+    return clusterNames(this.codesets, code);
   }
 
   termOf(code: string): string | undefined {
-    return termOf(this.index, code);
+    return termOf(this.codesets, code);
   }
 
   /**
@@ -159,5 +242,35 @@ export function withAccess(engine: EngineLike, options: WithAccessOptions): Acce
       'withAccess needs the patients\' stored records (registration, opt-outs, events with their source): the engine has no record()/records(); pass options.records (e.g. a PatientStore fed the same records)',
     );
   }
-  return createAccess({ ...access, source: new EngineResultsSource(engine, lookup, compiled, index) });
+  // The indexes need the engine's own records, and to see every write: patient records change registration and
+  // opt-outs, which the engine's change stream does not report.
+  const follow = records === undefined && typeof engine.apply === 'function' && typeof engine.ingest === 'function';
+  const optOuts = access.optOutRegister ?? new OptOutRegister();
+  const source = new EngineResultsSource(engine, lookup, compiled, index, { indexed: follow, optOuts });
+  if (follow) followWrites(engine as Required<Pick<EngineLike, 'apply' | 'ingest'>>, source);
+  return createAccess({ ...access, optOutRegister: optOuts, source });
+}
+
+/**
+ * Wraps the engine's `apply` and `ingest` on this engine object so that the source's indexes follow every record
+ * written through them: an applied record's patient is read again at once; an ingested stream marks the indexes
+ * unusable until it ends, then they are rebuilt.
+ */
+function followWrites(engine: Required<Pick<EngineLike, 'apply' | 'ingest'>>, source: EngineResultsSource): void {
+  const apply = engine.apply;
+  const ingest = engine.ingest;
+  engine.apply = function (this: unknown, record: unknown) {
+    const result = apply.call(engine, record);
+    if (result instanceof Promise) return result.finally(() => source.noteWritten(record));
+    source.noteWritten(record);
+    return result;
+  };
+  engine.ingest = async function (this: unknown, ...args: Parameters<typeof ingest>) {
+    source.ingestStarted();
+    try {
+      return await ingest.apply(engine, args);
+    } finally {
+      source.ingestEnded();
+    }
+  };
 }

@@ -1,4 +1,5 @@
 import { CaregapsError, achievementDay, isValidNhsNumber, type OptOut } from '@caregaps/core';
+import type { AccessPatient } from './types.js';
 
 /** The opt-outs a resident can hold (DESIGN §5), in the order forms list them. */
 export const OPT_OUT_TYPES: readonly OptOut[] = ['shared-record', 'secondary-use', 'national-data-opt-out', 'type-1'];
@@ -93,4 +94,10 @@ export class OptOutRegister {
   toJSON(): OptOutEntry[] {
     return this.entries();
   }
+}
+
+/** The patient with the opt-outs the register holds for them added to their record's own. */
+export function withHeldOptOuts(patient: AccessPatient, register: OptOutRegister | undefined): AccessPatient {
+  const held = register?.held(patient.nhsNumber) ?? [];
+  return held.length === 0 ? patient : { ...patient, optOuts: [...new Set([...patient.optOuts, ...held])] };
 }

@@ -12,6 +12,21 @@ export interface PolicyMeta {
   decides: string;
   /** The version of the data the policy decides from (e.g. the RBAC role data), recorded with its decisions. */
   dataVersion?: string;
+  /**
+   * `'by-opt-outs'` promises that, within one anonymised aggregate, the policy decides each patient's row from the
+   * patient's opt-outs alone (two patients holding the same opt-outs are decided alike). When every policy promises
+   * it, the access layer decides one member of each opt-out group and counts from maintained aggregates instead of
+   * deciding every patient.
+   */
+  aggregates?: 'by-opt-outs';
+}
+
+/** The only patients a policy could allow on an identifiable list: every other patient it denies. */
+export interface ListScope {
+  /** Patients whose latest record names one of these practices. */
+  practices: readonly string[];
+  /** And these NHS numbers. */
+  patients: readonly string[];
 }
 
 /** One item of a patient's record, as the item-level check sees it. */
@@ -35,6 +50,11 @@ export interface AccessPolicy {
   readonly meta: PolicyMeta;
   decide(request: AccessRequest, context: PolicyContext): Verdict | Promise<Verdict>;
   visible?(request: AccessRequest, item: RecordItem, context: PolicyContext): Verdict | Promise<Verdict>;
+  /**
+   * For an identifiable list (gap list, export) as a whole: the patients outside which this policy denies every
+   * row, or `undefined` for no limit. The access layer then decides only those patients (the rest are refused).
+   */
+  listScope?(request: AccessRequest): ListScope | undefined;
 }
 
 const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
@@ -56,6 +76,8 @@ export function checkPolicy(policy: unknown, taken: ReadonlySet<string>): Access
   if (typeof p.decide !== 'function') return fail(`${meta.name} has no decide function`);
   if (meta.dataVersion !== undefined && (typeof meta.dataVersion !== 'string' || meta.dataVersion === '')) return fail(`meta.dataVersion of ${meta.name} must be a non-empty string`);
   if (p.visible !== undefined && typeof p.visible !== 'function') return fail(`${meta.name}.visible is not a function`);
+  if (p.listScope !== undefined && typeof p.listScope !== 'function') return fail(`${meta.name}.listScope is not a function`);
+  if (meta.aggregates !== undefined && meta.aggregates !== 'by-opt-outs') return fail(`meta.aggregates of ${meta.name} must be 'by-opt-outs' or absent`);
   return p as AccessPolicy;
 }
 
@@ -122,6 +144,28 @@ export class PolicySet {
   /** The registered policies' meta, in evaluation order. */
   get meta(): PolicyMeta[] {
     return this.policies.map((p) => ({ ...p.meta }));
+  }
+
+  /** Whether every policy decides an aggregate's rows from the patients' opt-outs alone (see `PolicyMeta.aggregates`). */
+  get aggregatesByOptOuts(): boolean {
+    return this.policies.length > 0 && this.policies.every((p) => p.meta.aggregates === 'by-opt-outs');
+  }
+
+  /**
+   * The first scope a policy gives an identifiable list (any one will do: that policy denies everyone outside it), or
+   * `undefined` when none limits it. A scope that throws or is malformed limits nothing.
+   */
+  listScope(request: AccessRequest): ListScope | undefined {
+    for (const policy of this.policies) {
+      let scope: ListScope | undefined;
+      try {
+        scope = policy.listScope?.(request);
+      } catch {
+        continue;
+      }
+      if (scope && Array.isArray(scope.practices) && Array.isArray(scope.patients)) return scope;
+    }
+    return undefined;
   }
 
   async decide(request: AccessRequest, context: PolicyContext): Promise<Omit<Decision, 'id'>> {

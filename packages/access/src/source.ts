@@ -13,6 +13,7 @@ import {
 } from '@caregaps/core';
 import type { OrganisationHierarchy, OrganisationLevel } from './organisations.js';
 import type { AccessPatient } from './types.js';
+import type { OptOutRegister } from './opt-out-register.js';
 import { clusterNames, eventsByDate, termOf } from './codes.js';
 
 /** One registry's result for one patient: on the register or not, each indicator's status and (asked for) why. */
@@ -69,6 +70,38 @@ export interface ResultsSource {
   termOf(code: string): string | undefined;
   /** Counts by organisation at one level, over the patients `include` accepts. */
   counts(query: CountQuery): OrganisationCounts[];
+  /** Indexes that spare the access layer a visit to every patient (absent: it visits every patient). */
+  readonly index?: PopulationIndex;
+  /** The opt-out register whose opt-outs this source already adds to its patients' own (see `withRegisteredOptOuts`). */
+  readonly optOutRegister?: OptOutRegister;
+}
+
+/**
+ * What a source keeps so that anonymised counts and one practice's lists cost what the practice or the opt-outs
+ * cost, not the population: a practice index, opt-out groups, and counts maintained by organisation.
+ */
+export interface PopulationIndex {
+  /**
+   * Re-reads these patients' registration and opt-outs. A host that applies patient records after building the
+   * access layer names their patients here (the engine's change stream tells only of status changes).
+   */
+  note(nhsNumbers: Iterable<string>): void;
+  /** The NHS numbers whose latest patient record names this practice. */
+  atPractice(practice: string): Iterable<string>;
+  /** One patient's status in one registry (kept by the index until the engine reports a change), if known. */
+  status(nhsNumber: string, registry: string): RegistryStatus | undefined;
+  /** One registry's status counts over every registered patient: indicator → status → count. */
+  totals(registry: string): Record<string, Record<IndicatorStatus, number>>;
+  /**
+   * The patients grouped by the exact set of opt-outs they hold (`key` '' for none): each group's size and one
+   * member, for a policy that decides every member alike to decide the group.
+   */
+  optOutGroups(): { key: string; size: number; member: AccessPatient }[];
+  /**
+   * Practice-level counts (as `counts({ level: 'practice' })`) over every patient outside the `refused` groups; the
+   * practices of those patients (registered or not); and how many patients the refused groups hold.
+   */
+  countsWithout(refused: ReadonlySet<string>, registry?: string): { counts: OrganisationCounts[]; practices: Set<string>; excluded: number };
 }
 
 const STATUSES: readonly IndicatorStatus[] = ['met', 'gap', 'excepted', 'not-applicable'];
@@ -134,7 +167,7 @@ export class BatchResultsSource implements ResultsSource {
     /** A core `PatientStore`, or any lookup with its `get` and `values` (e.g. an engine's stored records). */
     private readonly store: Pick<PatientStore, 'get' | 'values'>,
     private readonly compiled: readonly CompiledRegistry[],
-    private readonly index: CodesetIndex,
+    private readonly codesets: CodesetIndex,
     readonly organisations: OrganisationHierarchy,
     asOf: string,
   ) {
@@ -159,7 +192,7 @@ export class BatchResultsSource implements ResultsSource {
     let p = this.prepared.get(nhsNumber);
     if (!p) {
       const state = this.store.get(nhsNumber);
-      p = state ? preparePatient(state, this.index) : undefined;
+      p = state ? preparePatient(state, this.codesets) : undefined;
       if (p) this.prepared.set(nhsNumber, p);
     }
     return p;
@@ -191,11 +224,11 @@ export class BatchResultsSource implements ResultsSource {
   }
 
   clustersOf(code: string): readonly string[] {
-    return clusterNames(this.index, code);
+    return clusterNames(this.codesets, code);
   }
 
   termOf(code: string): string | undefined {
-    return termOf(this.index, code);
+    return termOf(this.codesets, code);
   }
 
   counts(query: CountQuery): OrganisationCounts[] {

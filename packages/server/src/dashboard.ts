@@ -1,6 +1,7 @@
 import { CaregapsError, provisionalReason, type CompiledRegistry } from '@caregaps/core';
 import { LEVELS, type AccessView, type OrganisationLevel, type SuppressionPolicy } from '@caregaps/access';
-import { funnelOf, funnelSpec, publishedRows, renderSvg, type PublishedRow } from '@caregaps/report';
+import { funnelOf, funnelSpec, publishedRows, type PublishedRow } from '@caregaps/report';
+import { chartSvg } from './charts.js';
 import { count, grossAchievement, percent } from './format.js';
 import { esc, purposeField } from './html.js';
 
@@ -82,7 +83,7 @@ async function funnelFigure(view: AccessView, registry: string, indicator: strin
   const funnel = funnelOf({ asOf, rows }, registry, indicator, suppression);
   const heading = `<h2 id="funnel-heading">Variation between practices: ${esc(indicator)}</h2>`;
   if (!funnel) return `${heading}<p>No funnel plot: the overall numbers are suppressed or zero.</p>`;
-  const svg = await renderSvg(funnelSpec(funnel, `${indicator}: achievement by practice list size`));
+  const svg = await chartSvg(funnelSpec(funnel, `${indicator}: achievement by practice list size`));
   const described = funnel.points.map((p) => `${esc(p.name)} ${(100 * p.p).toFixed(1)}% of ${p.n}`).join('; ');
   const left = [...funnel.notPlotted, ...funnel.empty];
   return `${heading}<figure class="chart" aria-labelledby="funnel-heading">${svg}<figcaption>Mean ${(100 * funnel.mean).toFixed(1)}% (95% and 99.8% control limits). Plotted: ${described || 'none'}.${left.length ? ` Not plotted (suppressed or empty): ${esc(left.join(', '))}.` : ''}</figcaption></figure>`;

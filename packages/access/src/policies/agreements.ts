@@ -186,7 +186,7 @@ export function agreementPolicy(agreements: AgreementRegistry): AccessPolicy {
       .inForce(request.today)
       .find((a) => a.parties.includes(source) && a.parties.includes(request.principal.organisation) && a.purposes.includes(request.purpose) && a.dataCategories.includes(category));
   return {
-    meta: { name: 'sharing-agreements', version: '1.0.0', decides: "which organisation may see which source organisation's records, for which purposes and data categories" },
+    meta: { name: 'sharing-agreements', version: '1.0.0', decides: "which organisation may see which source organisation's records, for which purposes and data categories", aggregates: 'by-opt-outs' },
     decide(request: AccessRequest): Verdict {
       const patient = request.patient;
       if (!patient || request.activity === 'view-aggregate' || request.activity === 'view-audit-report' || request.activity === 'manage-opt-outs') return { decision: 'not-applicable', rule: 'not-record-access' };

@@ -15,7 +15,7 @@ export const SECONDARY_USE_OPT_OUTS: readonly OptOut[] = ['secondary-use', 'nati
 export function optOutPolicy(options: { applyToAggregates?: boolean } = {}): AccessPolicy {
   const applyToAggregates = options.applyToAggregates !== false;
   return {
-    meta: { name: 'opt-outs', version: '1.0.0', decides: 'whether opt-outs remove the patient from a secondary-use output or hide shared records' },
+    meta: { name: 'opt-outs', version: '1.0.0', decides: 'whether opt-outs remove the patient from a secondary-use output or hide shared records', aggregates: 'by-opt-outs' },
     decide(request: AccessRequest): Verdict {
       const output = PATIENT_LEVEL.includes(request.activity) || request.activity === 'view-aggregate';
       if (request.purpose !== 'secondary-use' || !request.patient || !output) return { decision: 'not-applicable', rule: 'no-opt-out-applies' };

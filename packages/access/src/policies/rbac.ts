@@ -67,7 +67,7 @@ export function rbacPolicy(data: RbacData = BUNDLED_RBAC): AccessPolicy {
   checkRbacData(data);
   const abilities = new Map<string, Ability>(Object.keys(data.roles).map((role) => [role, abilityOf(data, role)]));
   return {
-    meta: { name: 'rbac', version: '1.0.0', decides: 'whether a role may perform an activity for a purpose', dataVersion: data.version },
+    meta: { name: 'rbac', version: '1.0.0', decides: 'whether a role may perform an activity for a purpose', dataVersion: data.version, aggregates: 'by-opt-outs' },
     decide(request: AccessRequest): Verdict {
       if (!PURPOSES.includes(request.purpose)) return { decision: 'deny', rule: 'unknown-purpose' };
       if (!Object.hasOwn(data.activities, request.activity as Activity)) return { decision: 'deny', rule: 'unknown-activity' };

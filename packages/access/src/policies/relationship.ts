@@ -1,4 +1,4 @@
-import type { AccessPolicy } from '../policy.js';
+import type { AccessPolicy, ListScope } from '../policy.js';
 import type { AccessRequest, Activity, Verdict } from '../types.js';
 
 /** A care team: its id, the organisation it belongs to, and the NHS numbers of the patients under its care. */
@@ -36,7 +36,7 @@ export function relationshipPolicy(careTeams: readonly CareTeam[] = []): AccessP
     }
   }
   return {
-    meta: { name: 'legitimate-relationship', version: '1.0.0', decides: 'whether the user has a care relationship with the patient (registration or care team)' },
+    meta: { name: 'legitimate-relationship', version: '1.0.0', decides: 'whether the user has a care relationship with the patient (registration or care team)', aggregates: 'by-opt-outs' },
     decide(request: AccessRequest): Verdict {
       // A data controller's own report or opt-out register.
       const controllerWide = request.activity === 'view-audit-report' || request.activity === 'manage-opt-outs';
@@ -55,6 +55,13 @@ export function relationshipPolicy(careTeams: readonly CareTeam[] = []): AccessP
       const team = teamsOf.get(request.patient.nhsNumber)?.find((t) => member.has(t.id) && t.organisation === request.principal.organisation);
       if (team) return { decision: 'allow', rule: `care-team:${team.id}` };
       return { decision: 'deny', rule: 'no-legitimate-relationship' };
+    },
+    // A list row needs registration at the user's organisation or one of the user's care teams there.
+    listScope(request: AccessRequest): ListScope | undefined {
+      if (request.activity !== 'view-patient-list' && request.activity !== 'export-patient-list') return undefined;
+      const member = new Set(request.principal.careTeams ?? []);
+      const patients = careTeams.filter((t) => member.has(t.id) && t.organisation === request.principal.organisation).flatMap((t) => t.patients);
+      return { practices: [request.principal.organisation], patients };
     },
   };
 }
