@@ -29,6 +29,8 @@ export interface ServerOptions {
   gapHistory?: GapHistory;
   /** Earlier achievement dates for the scorecard's trends, and the results on each (default: no trends). */
   trends?: TrendSources;
+  /** Called after every change to the opt-out register (e.g. to save it); a failure is reported to the user. */
+  onOptOutsChanged?: () => void | Promise<void>;
   /** Who the user is. Checked when the server is created. */
   authenticator: Authenticator;
   /** Secret for signing session cookies (default: random per process). */
@@ -207,12 +209,14 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     scoped.post('/opt-outs', async (request, reply) => {
       await request.caller!.view.optOuts.add(optOutChange((request.body ?? {}) as Record<string, unknown>));
       live.schedule();
+      await options.onOptOutsChanged?.();
       return reply.redirect('/opt-outs', 303);
     });
 
     scoped.post('/opt-outs/remove', async (request, reply) => {
       await request.caller!.view.optOuts.remove(optOutChange((request.body ?? {}) as Record<string, unknown>));
       live.schedule();
+      await options.onOptOutsChanged?.();
       return reply.redirect('/opt-outs', 303);
     });
 
