@@ -12,7 +12,7 @@ import { createReadStream, createWriteStream, existsSync, renameSync } from 'nod
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { execFile } from 'node:child_process';
 import { loadRegistries } from '../packages/core/dist/index.js';
 import { MemoryAuditLog } from '../packages/access/dist/index.js';
@@ -147,7 +147,7 @@ writeResults('serve', {
   title: `caregaps serve — ${host.engine.patientCount.toLocaleString('en-GB')} patients`,
   command,
   notes: [
-    `Population: ${patients ? `@caregaps/synthetic, seed 1, ${Number(patients).toLocaleString('en-GB')} patients at ${recordsPerPatient} records per patient asked` : files.records}${readEventsOnly ? '; loaded: patient records and only the events some registry reads' : ''}; ${host.accepted.toLocaleString('en-GB')} records accepted, ${host.registries.length} registries, loaded in ${(loadMs / 1000).toFixed(0)} s; RSS after loading ${heapGiB.toFixed(1)} GiB.`,
+    `Population: ${patients ? `@caregaps/synthetic (\`caregaps generate --patients ${patients} --records-per-patient ${recordsPerPatient} --seed 1\`, cached in benchmarks/.data)` : relative(ROOT, files.records)}${readEventsOnly ? '; loaded: patient records and only the events some registry reads' : ''}; ${host.accepted.toLocaleString('en-GB')} records accepted, ${host.registries.length} registries, loaded in ${(loadMs / 1000).toFixed(0)} s; RSS after loading ${heapGiB.toFixed(1)} GiB.`,
     `Query: the access layer's reads behind the page, in process (a practice dashboard reads the practice and ICB summaries: the funnel plot needs both). Page: the whole page over HTTP on 127.0.0.1, one request at a time, ${runs} requests after one warm-up.`,
     `Load test: autocannon 9.0.0 in a child process on the same machine, ${duration} s per level, each connection a user reloading the page as soon as it arrives (no think time); users served = the most connections with p99 < ${LIMIT_MS} ms and no errors.`,
     `Load average (1/5/15 min) at the start ${loadAtStart.join(', ')} and at the end ${loadAtEnd.join(', ')} (uptime) on a machine shared with other sessions.`,

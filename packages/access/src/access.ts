@@ -180,7 +180,7 @@ export class AccessLayer {
    * indexes follow: call it after applying patient records to the engine it reads. Without an index, nothing to do.
    */
   noteChanged(nhsNumbers: Iterable<string>): void {
-    this.options.source.index?.note(nhsNumbers);
+    this.results.index?.note(nhsNumbers);
   }
 
   /** @internal The request policies see. */
@@ -615,7 +615,6 @@ export class OptOutActions {
     const attempt: Attempt = { activity: 'manage-opt-outs', resource: `opt-out:${String(change.type)}:add`, nhsNumber: String(change.nhsNumber) };
     return this.layer.attempt(this.principal, this.purpose, attempt, async (request) => {
       const entry = this.layer.optOuts.add({ nhsNumber: change.nhsNumber, type: change.type, date: change.date ?? request.today }, this.principal, this.layer.clock);
-      this.layer.noteChanged([entry.nhsNumber]);
       return { result: entry, patients: [entry.nhsNumber], rowCount: 1 };
     });
   }
@@ -625,7 +624,6 @@ export class OptOutActions {
     const attempt: Attempt = { activity: 'manage-opt-outs', resource: `opt-out:${String(change.type)}:remove`, nhsNumber: String(change.nhsNumber) };
     return this.layer.attempt(this.principal, this.purpose, attempt, async () => {
       const entry = this.layer.optOuts.remove(change, this.principal, this.layer.clock);
-      this.layer.noteChanged([entry.nhsNumber]);
       return { result: entry, patients: [entry.nhsNumber], rowCount: 1 };
     });
   }

@@ -1,4 +1,4 @@
-import type { IndicatorStatus } from '@caregaps/core';
+import type { IndicatorStatus, OptOut } from '@caregaps/core';
 import { PatientDirectory } from './directory.js';
 import { addToCounts, type OrganisationCounts, type PopulationIndex, type RegistryInfo, type RegistryStatus } from './source.js';
 import type { AccessPatient } from './types.js';
@@ -36,13 +36,16 @@ export class EngineIndex implements PopulationIndex {
   /** registry → NHS number → the patient's status in it, for patients whose lists were read; dropped on any change. */
   private readonly statuses = new Map<string, Map<string, RegistryStatus | null>>();
   private statusesAsOf: string | undefined;
+  private readonly directory = new PatientDirectory();
+  /** Opt-outs held apart from the records (an opt-out register), added to each patient's own. */
+  private held: (nhsNumber: string) => readonly OptOut[] = () => [];
 
   constructor(
     private readonly engine: IndexedEngine,
-    private readonly directory: PatientDirectory,
     private readonly registries: readonly RegistryInfo[],
     private readonly patientOf: (nhsNumber: string) => AccessPatient | undefined,
   ) {
+    const directory = this.directory;
     engine.changes$?.subscribe((change) => {
       this.statuses.get(change.registry)?.delete(change.nhsNumber);
       const place = directory.placeOf(change.nhsNumber);
@@ -51,12 +54,28 @@ export class EngineIndex implements PopulationIndex {
     });
   }
 
+  /** Takes every patient's practice and opt-outs (at start, or after a stream was ingested). */
+  rebuild(patients: Iterable<AccessPatient>): void {
+    for (const patient of patients) this.directory.set(patient.nhsNumber, this.withHeld(patient));
+  }
+
   /** Re-reads these patients' registration and opt-outs (after their records changed). */
   note(nhsNumbers: Iterable<string>): void {
     for (const nhs of nhsNumbers) {
-      this.directory.set(nhs, this.patientOf(nhs));
+      const patient = this.patientOf(nhs);
+      this.directory.set(nhs, patient && this.withHeld(patient));
       for (const kept of this.statuses.values()) kept.delete(nhs);
     }
+  }
+
+  addOptOuts(held: (nhsNumber: string) => readonly OptOut[], holders: Iterable<string>): void {
+    this.held = held;
+    this.note(holders);
+  }
+
+  private withHeld(patient: AccessPatient): AccessPatient {
+    const held = this.held(patient.nhsNumber);
+    return held.length === 0 ? patient : { ...patient, optOuts: [...new Set([...patient.optOuts, ...held])] };
   }
 
   status(nhsNumber: string, registry: string): RegistryStatus | undefined {
@@ -86,7 +105,8 @@ export class EngineIndex implements PopulationIndex {
     const groups: { key: string; size: number; member: AccessPatient }[] = [];
     for (const [key, size] of this.directory.groups()) {
       const nhs = this.directory.memberOf(key);
-      const member = nhs === undefined ? undefined : this.patientOf(nhs);
+      const own = nhs === undefined ? undefined : this.patientOf(nhs);
+      const member = own && this.withHeld(own);
       if (member) groups.push({ key, size, member });
     }
     return groups;

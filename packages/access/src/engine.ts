@@ -10,8 +10,6 @@ import {
 } from '@caregaps/core';
 import { createAccess, type AccessLayer, type AccessOptions } from './access.js';
 import { OrganisationHierarchy } from './organisations.js';
-import { OptOutRegister, withHeldOptOuts } from './opt-out-register.js';
-import { PatientDirectory } from './directory.js';
 import { EngineIndex, type EngineCounts } from './engine-index.js';
 import {
   accessPatientOf,
@@ -68,9 +66,6 @@ export interface EngineLike {
 export class EngineResultsSource implements ResultsSource {
   private readonly byRegistry: readonly RegistryInfo[];
   private readonly indexes: EngineIndex | undefined;
-  /** With `optOuts`, its opt-outs are added to each patient's own, and the index sees them. */
-  readonly optOutRegister: OptOutRegister | undefined;
-  private readonly directory = new PatientDirectory();
   /** Streams being ingested: until they end, the indexes may lag the records, so they are not used. */
   private ingesting = 0;
 
@@ -84,13 +79,11 @@ export class EngineResultsSource implements ResultsSource {
     private readonly records: RecordLookup,
     compiled: readonly CompiledRegistry[],
     private readonly codesets: CodesetIndex,
-    options: { indexed?: boolean; optOuts?: OptOutRegister } = {},
+    options: { indexed?: boolean } = {},
   ) {
-    this.optOutRegister = options.optOuts;
     this.byRegistry = compiled.map((r) => ({ id: r.id, title: r.registry.definition.title, indicators: r.indicatorIds }));
     const counts = engine.counts;
     if (options.indexed !== true || typeof counts !== 'function' || !engine.changes$) return;
-    this.rebuildDirectory();
     const indexed = {
       get asOf() {
         return engine.asOf;
@@ -99,7 +92,8 @@ export class EngineResultsSource implements ResultsSource {
       patient: (nhs: string) => this.statusOf(nhs),
       changes$: engine.changes$,
     };
-    this.indexes = new EngineIndex(indexed, this.directory, this.byRegistry, (nhs) => this.patient(nhs));
+    this.indexes = new EngineIndex(indexed, this.byRegistry, (nhs) => this.patient(nhs));
+    this.rebuildDirectory();
   }
 
   /** The population index, unless a stream is being ingested (the access layer then visits every patient). */
@@ -109,11 +103,7 @@ export class EngineResultsSource implements ResultsSource {
 
   /** One pass over the stored records: every patient's practice and opt-outs. */
   private rebuildDirectory(): void {
-    for (const state of this.records.values()) if (state.patient) this.directory.set(state.patient.nhsNumber, this.accessPatient(state.patient));
-  }
-
-  private accessPatient(record: Parameters<typeof accessPatientOf>[0]): AccessPatient {
-    return withHeldOptOuts(accessPatientOf(record), this.optOutRegister);
+    this.indexes?.rebuild(this.patients());
   }
 
   /** A record was applied to the engine: its patient's registration and opt-outs are read again. */
@@ -161,12 +151,12 @@ export class EngineResultsSource implements ResultsSource {
   }
 
   *patients(): Iterable<AccessPatient> {
-    for (const state of this.records.values()) if (state.patient) yield this.accessPatient(state.patient);
+    for (const state of this.records.values()) if (state.patient) yield accessPatientOf(state.patient);
   }
 
   patient(nhsNumber: string): AccessPatient | undefined {
     const record = this.records.get(nhsNumber)?.patient;
-    return record ? this.accessPatient(record) : undefined;
+    return record ? accessPatientOf(record) : undefined;
   }
 
   statuses(nhsNumber: string, options: { explain?: boolean } = {}): RegistryStatus[] {
@@ -245,10 +235,9 @@ export function withAccess(engine: EngineLike, options: WithAccessOptions): Acce
   // The indexes need the engine's own records, and to see every write: patient records change registration and
   // opt-outs, which the engine's change stream does not report.
   const follow = records === undefined && typeof engine.apply === 'function' && typeof engine.ingest === 'function';
-  const optOuts = access.optOutRegister ?? new OptOutRegister();
-  const source = new EngineResultsSource(engine, lookup, compiled, index, { indexed: follow, optOuts });
+  const source = new EngineResultsSource(engine, lookup, compiled, index, { indexed: follow });
   if (follow) followWrites(engine as Required<Pick<EngineLike, 'apply' | 'ingest'>>, source);
-  return createAccess({ ...access, optOutRegister: optOuts, source });
+  return createAccess({ ...access, source });
 }
 
 /**

@@ -1,5 +1,4 @@
 import { CaregapsError, achievementDay, isValidNhsNumber, type OptOut } from '@caregaps/core';
-import type { AccessPatient } from './types.js';
 
 /** The opt-outs a resident can hold (DESIGN §5), in the order forms list them. */
 export const OPT_OUT_TYPES: readonly OptOut[] = ['shared-record', 'secondary-use', 'national-data-opt-out', 'type-1'];
@@ -35,6 +34,7 @@ export class OptOutRegister {
   private readonly active = new Map<string, Set<OptOut>>();
   /** Grows with every change; the access layer decides again when it moves during an access. */
   revision = 0;
+  private readonly listeners: ((nhsNumber: string) => void)[] = [];
 
   constructor(saved: readonly OptOutEntry[] = []) {
     for (const entry of saved) {
@@ -71,7 +71,7 @@ export class OptOutRegister {
     const entry: OptOutEntry = { id: `oo-${this.list.length + 1}`, nhsNumber, type, date, recordedAt: now.toISOString(), recordedBy: by.user, organisation: by.organisation };
     this.list.push(entry);
     this.hold(nhsNumber, type);
-    this.revision++;
+    this.changed(nhsNumber);
     return structuredClone(entry);
   }
 
@@ -81,8 +81,23 @@ export class OptOutRegister {
     if (!entry) throw new CaregapsError('CG_USAGE', `${String(change.nhsNumber)} holds no ${String(change.type)} opt-out in the register`);
     entry.removed = { at: now.toISOString(), by: by.user, organisation: by.organisation };
     this.active.get(entry.nhsNumber)!.delete(entry.type);
-    this.revision++;
+    this.changed(entry.nhsNumber);
     return structuredClone(entry);
+  }
+
+  /** Calls `listener` with the NHS number after every change (the access layer's indexes follow the register). */
+  subscribe(listener: (nhsNumber: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(nhsNumber: string): void {
+    this.revision++;
+    for (const listener of this.listeners) listener(nhsNumber);
+  }
+
+  /** The NHS numbers holding at least one opt-out here now. */
+  holders(): string[] {
+    return [...this.active].filter(([, held]) => held.size > 0).map(([nhs]) => nhs);
   }
 
   /** Every entry (removed ones too), oldest first, optionally only those `keep` accepts. */
@@ -94,10 +109,4 @@ export class OptOutRegister {
   toJSON(): OptOutEntry[] {
     return this.entries();
   }
-}
-
-/** The patient with the opt-outs the register holds for them added to their record's own. */
-export function withHeldOptOuts(patient: AccessPatient, register: OptOutRegister | undefined): AccessPatient {
-  const held = register?.held(patient.nhsNumber) ?? [];
-  return held.length === 0 ? patient : { ...patient, optOuts: [...new Set([...patient.optOuts, ...held])] };
 }

@@ -1,17 +1,29 @@
-import { withHeldOptOuts, type OptOutRegister } from './opt-out-register.js';
-import type { ResultsSource } from './source.js';
+import type { OptOutRegister } from './opt-out-register.js';
+import type { PopulationIndex, ResultsSource } from './source.js';
 import type { AccessPatient } from './types.js';
 
 /**
  * The results source with the register's opt-outs added to each patient's own (from the patient record): every
- * policy decision, list and count then honours an opt-out the moment it is recorded. A source that already adds this
- * register's opt-outs itself (its `optOutRegister`, e.g. `withAccess`'s engine source, whose population index must
- * see them) is used as it is; any other is wrapped, without its population index, which would not know them.
+ * policy decision, list and count then honours an opt-out the moment it is recorded.
  */
 export function withRegisteredOptOuts(source: ResultsSource, register: OptOutRegister): ResultsSource {
-  if (source.optOutRegister === register) return source;
-  const merge = (patient: AccessPatient): AccessPatient => withHeldOptOuts(patient, register);
+  const merge = (patient: AccessPatient): AccessPatient => {
+    const held = register.held(patient.nhsNumber);
+    return held.length === 0 ? patient : { ...patient, optOuts: [...new Set([...patient.optOuts, ...held])] };
+  };
+  // The source's population index counts by opt-out group: it must see the register's opt-outs too (installed on
+  // first use, so an index that appears later — after an ingest — gets them as well).
+  let overlaid: PopulationIndex | undefined;
   return {
+    get index() {
+      const index = source.index;
+      if (index && index !== overlaid) {
+        if (!overlaid) register.subscribe((nhs) => overlaid!.note([nhs]));
+        index.addOptOuts((nhs) => register.held(nhs), register.holders());
+        overlaid = index;
+      }
+      return index;
+    },
     get asOf() {
       return source.asOf;
     },

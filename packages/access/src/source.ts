@@ -9,11 +9,11 @@ import {
   type EventRecord,
   type Explanation,
   type IndicatorStatus,
+  type OptOut,
   type PreparedPatient,
 } from '@caregaps/core';
 import type { OrganisationHierarchy, OrganisationLevel } from './organisations.js';
 import type { AccessPatient } from './types.js';
-import type { OptOutRegister } from './opt-out-register.js';
 import { clusterNames, eventsByDate, termOf } from './codes.js';
 
 /** One registry's result for one patient: on the register or not, each indicator's status and (asked for) why. */
@@ -72,8 +72,6 @@ export interface ResultsSource {
   counts(query: CountQuery): OrganisationCounts[];
   /** Indexes that spare the access layer a visit to every patient (absent: it visits every patient). */
   readonly index?: PopulationIndex;
-  /** The opt-out register whose opt-outs this source already adds to its patients' own (see `withRegisteredOptOuts`). */
-  readonly optOutRegister?: OptOutRegister;
 }
 
 /**
@@ -86,6 +84,11 @@ export interface PopulationIndex {
    * access layer names their patients here (the engine's change stream tells only of status changes).
    */
   note(nhsNumbers: Iterable<string>): void;
+  /**
+   * Opt-outs held apart from the patient records (an opt-out register), added to each patient's own from now on;
+   * `holders` are the patients holding any now. Changes later are told through `note`.
+   */
+  addOptOuts(held: (nhsNumber: string) => readonly OptOut[], holders: Iterable<string>): void;
   /** The NHS numbers whose latest patient record names this practice. */
   atPractice(practice: string): Iterable<string>;
   /** One patient's status in one registry (kept by the index until the engine reports a change), if known. */

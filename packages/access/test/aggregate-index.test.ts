@@ -1,8 +1,8 @@
 /**
  * The indexed paths over the incremental engine — anonymised counts from the engine's aggregates less the refused
  * opt-out groups, gap lists read through the practice index — against two oracles, over random populations that
- * change after the access layer is built (opt-outs set and withdrawn, patients moving practice, leaving, arriving)
- * and a moved achievement date:
+ * change after the access layer is built (opt-outs set and withdrawn in the records and in the opt-out register,
+ * patients moving practice, leaving, arriving, results and diagnoses) and a moved achievement date:
  * - an independent count written out here: the opt-out rule, the registration test and the roll-up by hand, the
  *   statuses from @caregaps/core's batch evaluator, published without rounding or suppression;
  * - the per-patient path (every patient decided by the policies) over the batch source fed the same records, for
@@ -15,6 +15,7 @@ import { describe, expect, test } from 'vitest';
 import {
   BatchResultsSource,
   MemoryAuditLog,
+  OptOutRegister,
   OrganisationHierarchy,
   createAccess,
   nhsDigitalSuppression,
@@ -48,10 +49,11 @@ const change = (practices: string[]) =>
     fc.record({ kind: fc.constant('leave' as const), who: fc.nat() }),
     fc.record({ kind: fc.constant('arrive' as const), patient: spec(practices) }),
     fc.record({ kind: fc.constant('result' as const), who: fc.nat(), hba1c: fc.integer({ min: 40, max: 90 }), diagnose: fc.boolean() }),
+    fc.record({ kind: fc.constant('register' as const), who: fc.nat(), type: fc.constantFrom(...OPT_OUTS), remove: fc.boolean() }),
   );
 
 /** Counts by hand: organisation|indicator|measure → count, over the registered patients the purpose admits. */
-function oracleCounts(specs: readonly PatientSpec[], store: PatientStore, orgs: readonly OrganisationRecord[], asOf: string, purpose: Purpose, level: 'practice' | 'pcn' | 'borough') {
+function oracleCounts(specs: readonly PatientSpec[], store: PatientStore, register: OptOutRegister, orgs: readonly OrganisationRecord[], asOf: string, purpose: Purpose, level: 'practice' | 'pcn' | 'borough') {
   const { compiled, index } = diabetes();
   const registry = compiled[0]!;
   const day = achievementDay(asOf);
@@ -66,7 +68,7 @@ function oracleCounts(specs: readonly PatientSpec[], store: PatientStore, orgs: 
   const add = (key: string) => cells.set(key, (cells.get(key) ?? 0) + 1);
   let excluded = 0;
   for (const s of specs) {
-    if (purpose === 'secondary-use' && (s.optOuts ?? []).some((o) => REMOVES_FROM_SECONDARY_USE.has(o))) {
+    if (purpose === 'secondary-use' && [...(s.optOuts ?? []), ...register.held(s.nhsNumber)].some((o) => REMOVES_FROM_SECONDARY_USE.has(o))) {
       excluded++;
       continue;
     }
@@ -117,7 +119,9 @@ describe('indexed access paths over the engine', () => {
         };
         for (const s of specs) write(s, true);
         const careTeams = [{ id: 'team', organisation: HOSPITAL, patients: specs.filter((_, i) => i % 4 === 0).map((s) => s.nhsNumber) }];
-        const options = { careTeams, now: () => TODAY, refusalFloorMs: 0 };
+        // One opt-out register for every layer: opt-outs recorded apart from the patient records.
+        const register = new OptOutRegister();
+        const options = { careTeams, now: () => TODAY, refusalFloorMs: 0, optOutRegister: register };
         const indexed = withAccess(engine, { compiled, index, audit: new MemoryAuditLog(), ...options });
         const raw = withAccess(engine, { compiled, index, audit: new MemoryAuditLog(), suppression: nhsDigitalSuppression({ threshold: 0, base: 1, secondary: false }), ...options });
         const analyst: Principal = { user: 'an', roles: ['analyst'], organisation: 'ICB01' };
@@ -134,7 +138,7 @@ describe('indexed access paths over the engine', () => {
           for (const [principal, purpose] of counted) {
             for (const level of ['practice', 'pcn', 'borough'] as const) {
               const table = await raw.as(principal, purpose).summary({ level });
-              const oracle = oracleCounts(specs, store, orgs, asOf, purpose, level);
+              const oracle = oracleCounts(specs, store, register, orgs, asOf, purpose, level);
               expect(tableCells(table)).toEqual(oracle.cells);
               expect(table.excludedPatients).toBe(oracle.excluded);
               excludedSeen += oracle.excluded;
@@ -177,6 +181,11 @@ describe('indexed access paths over the engine', () => {
               engine.apply(e);
               store.apply(e);
             }
+          } else if (c.kind === 'register') {
+            // Recorded by the practice's privacy officer through the access layer (refused when not registered there, or already held).
+            const s = specs[c.who % specs.length]!;
+            const officer = indexed.as({ user: 'po', roles: ['privacy-officer'], organisation: s.practice }, 'direct-care').optOuts;
+            await (c.remove ? officer.remove({ nhsNumber: s.nhsNumber, type: c.type }) : officer.add({ nhsNumber: s.nhsNumber, type: c.type })).catch(() => undefined);
           } else if (c.kind === 'arrive') {
             const s = { ...c.patient, nhsNumber: numbers[next++]! };
             specs.push(s);
@@ -190,7 +199,7 @@ describe('indexed access paths over the engine', () => {
           }
           // Read after every change: whatever the indexes keep must already follow it.
           const table = await raw.as(analyst, 'secondary-use').summary({ level: 'practice' });
-          expect(tableCells(table)).toEqual(oracleCounts(specs, store, orgs, '2025-03-31', 'secondary-use', 'practice').cells);
+          expect(tableCells(table)).toEqual(oracleCounts(specs, store, register, orgs, '2025-03-31', 'secondary-use', 'practice').cells);
           const gp = { user: 'gp', roles: ['clinical-practitioner'], organisation: practices[n % practices.length]! };
           const slow = createAccess({ source: new BatchResultsSource(store, compiled, index, new OrganisationHierarchy(orgs), '2025-03-31'), audit: new MemoryAuditLog(), ...options });
           expect(await settle(indexed.as(gp, 'direct-care').patients({ registry: 'diabetes' }))).toBe(await settle(slow.as(gp, 'direct-care').patients({ registry: 'diabetes' })));

@@ -3,17 +3,19 @@
  * populations: every output of every principal (summaries, gap lists, CSV exports, record views, error messages)
  * is scanned for NHS numbers the principal is not entitled to, and record items are checked against an oracle.
  */
+import { Engine } from '@caregaps/engine';
 import { describe, expect, test } from 'vitest';
 import {
   AgreementRegistry,
   MemoryAuditLog,
   createAccess,
   nhsDigitalSuppression,
+  withAccess,
   type AccessLayer,
   type Principal,
   type Purpose,
 } from '../src/index.js';
-import { AS_OF, HOSPITAL, TODAY, nhsNumbers, organisations, population, practicesOf, random, recordsOf, sourceOf, type PatientSpec } from './fixture.js';
+import { AS_OF, HOSPITAL, TODAY, diabetes, nhsNumbers, organisations, population, practicesOf, random, recordsOf, sourceOf, type PatientSpec } from './fixture.js';
 
 const SECONDARY = ['secondary-use', 'national-data-opt-out', 'type-1'];
 const SHARED_PRACTICE = 'P00001';
@@ -27,13 +29,22 @@ interface World {
   practices: string[];
 }
 
-function world(seed: number, size: number): World {
+/** Where the answers come from: the batch evaluator (every patient decided), or the engine with its population index. */
+type Over = 'batch' | 'engine';
+
+function world(seed: number, size: number, over: Over = 'batch'): World {
   const orgs = organisations();
   const practices = practicesOf(orgs);
   const specs = population(seed, size, practices);
   const rnd = random(seed + 99);
   const team = new Set(specs.filter(() => rnd() < 0.15).map((s) => s.nhsNumber));
   const source = sourceOf(specs, orgs);
+  let engine: Engine | undefined;
+  if (over === 'engine') {
+    const { compiled, index } = diabetes();
+    engine = new Engine({ compiled, index, asOf: AS_OF, organisations: orgs });
+    for (const spec of specs) for (const record of recordsOf(spec)) engine.apply(record);
+  }
   const agreements = new AgreementRegistry();
   const a = agreements.create({
     title: 'Shared diabetes care',
@@ -49,16 +60,20 @@ function world(seed: number, size: number): World {
     specs,
     team,
     practices,
-    layer: (suppression) =>
-      createAccess({
-        source,
+    layer: (suppression) => {
+      const options = {
         refusalFloorMs: 0, // thousands of refusals here; refusal timing is E4's own test (side-channel.test.ts)
         audit: new MemoryAuditLog(),
         agreements,
         careTeams: [{ id: TEAM, organisation: HOSPITAL, patients: [...team] }],
         now: () => TODAY,
         ...(suppression ? { suppression } : {}),
-      }),
+      };
+      if (!engine) return createAccess({ source, ...options });
+      const layer = withAccess(engine, { ...diabetes(), ...options });
+      if (!layer.source.index) throw new Error('the engine layer has no population index');
+      return layer;
+    },
   };
 }
 
@@ -106,7 +121,7 @@ async function capture(run: () => Promise<unknown>): Promise<{ ok: boolean; text
   }
 }
 
-describe('leak tests over generated populations', () => {
+describe.each(['batch', 'engine'] as const)('leak tests over generated populations, answers from the %s', (over) => {
   test('E2/G1/G2: 0 identifiers of unrelated or opted-out patients in any output; items match the oracle', async () => {
     let queries = 0;
     let leaked = 0;
@@ -122,7 +137,7 @@ describe('leak tests over generated populations', () => {
     let reportEntries = 0;
     let reportLeaks = 0;
     for (const seed of [1, 2, 3]) {
-      const w = world(seed, 400);
+      const w = world(seed, 400, over);
       const layer = w.layer();
       const bySpec = new Map(w.specs.map((s) => [s.nhsNumber, s]));
       const nonExistent = nhsNumbers(20, 900_000_000);
@@ -238,7 +253,7 @@ describe('leak tests over generated populations', () => {
   });
 
   test('G1 aggregates: secondary-use totals exclude opted-out patients, direct-care totals do not', async () => {
-    const w = world(7, 500);
+    const w = world(7, 500, over);
     // No rounding or suppression, so the totals can be compared exactly with the oracle.
     const layer = w.layer(nhsDigitalSuppression({ threshold: 0, base: 1, secondary: false }));
     let mismatches = 0;
