@@ -51,7 +51,7 @@ describe('gap list: what is missing and since when', () => {
       expect(statusOn(patient, AS_OF)).toBe('gap');
       if (row.text.startsWith('before ')) continue; // in a gap for as long as the search looks back
       exact++;
-      expect(statusOn(patient, formatDay(parseDay(row.since) - 1)), `${row.nhs} the day before ${row.since}`).not.toBe('gap');
+      expect(statusOn(patient, formatDay(parseDay(row.since)! - 1)), `${row.nhs} the day before ${row.since}`).not.toBe('gap');
     }
     expect(exact).toBeGreaterThan(0);
   });
@@ -87,9 +87,10 @@ describe('record view', () => {
     expect(page.statusCode).toBe(200);
     const caption = /<figcaption id="series-\d+">(Haemoglobin A1c[^<]*) over time: ([^<]*)<\/figcaption><svg/.exec(page.body);
     expect(caption, "a values-over-time figure for the HbA1c").not.toBeNull();
-    expect(caption![2]).toContain('2024-06-01: 71 mmol/mol (Barnet synthetic practice 1)');
-    expect(caption![2]).toContain('2024-12-01: 64 mmol/mol (Barnet synthetic practice 1)');
-    expect(caption![2].indexOf('2024-06-01')).toBeLessThan(caption![2].indexOf('2024-12-01'));
+    const values = caption![2]!;
+    expect(values).toContain('2024-06-01: 71 mmol/mol (Barnet synthetic practice 1)');
+    expect(values).toContain('2024-12-01: 64 mmol/mol (Barnet synthetic practice 1)');
+    expect(values.indexOf('2024-06-01')).toBeLessThan(values.indexOf('2024-12-01'));
     // The sample has no allergy or encounter content (the bundled codesets hold none): those headings are left out.
     expect(page.body).not.toContain('Allergies and adverse reactions');
     expect(page.body).toContain('<h3>Problems and diagnoses</h3>');
