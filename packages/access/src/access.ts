@@ -140,6 +140,7 @@ export class AccessLayer {
   private readonly categories: Readonly<Record<string, RecordCategory>>;
   private readonly now: () => Date;
   private readonly context: PolicyContext;
+  private readonly tables = new Map<string, SummaryTable>();
   /** The source, with the register's opt-outs added to every patient it gives. */
   private readonly results: ResultsSource;
 
@@ -181,6 +182,18 @@ export class AccessLayer {
    */
   noteChanged(nhsNumbers: Iterable<string>): void {
     this.results.index?.note(nhsNumbers);
+  }
+
+  /** @internal A published table kept for its inputs (see `AccessView.summary`), as a copy the caller may change. */
+  publishedTable(key: string): SummaryTable | undefined {
+    const table = this.tables.get(key);
+    return table && structuredClone(table);
+  }
+
+  /** @internal Keeps a copy of a published table (the last 64). */
+  keepTable(key: string, table: SummaryTable): void {
+    if (this.tables.size >= 64) this.tables.delete(this.tables.keys().next().value!);
+    this.tables.set(key, structuredClone(table));
   }
 
   /** @internal The request policies see. */
@@ -378,7 +391,13 @@ export class AccessView {
       if (!LEVELS.includes(query.level)) throw new CaregapsError('CG_USAGE', `The level must be one of ${LEVELS.join(', ')}`);
       const registries = source.registries().filter((r) => query.registry === undefined || r.id === query.registry);
       if (query.registry !== undefined && registries.length === 0) throw new CaregapsError('CG_USAGE', `No registry named ${query.registry}`);
-      const { byPractice, practices, excluded } = await this.admitted(attempt, query.registry);
+      const admitted = await this.admitted(attempt, query.registry);
+      // Equal inputs publish equal tables: one is kept per level, registry, purpose and the index's state (its
+      // revision and the groups refused), so dashboards read again before anything changed cost no recount.
+      const key = admitted.version === undefined ? undefined : JSON.stringify([admitted.version, source.asOf, query.level, query.registry ?? null, this.purpose]);
+      const kept = key === undefined ? undefined : this.layer.publishedTable(key);
+      if (kept) return { result: kept, rowCount: kept.rows.length };
+      const { byPractice, practices, excluded } = admitted.counts();
       const organisations = source.organisations;
       const countsByLevel = new Map<OrganisationLevel, OrganisationCounts[]>(LEVELS.map((level) => [level, rollUp(byPractice, organisations, level)]));
       const rows = buildSummary(countsByLevel, registries, organisations, practices, this.layer.suppression, query.level);
@@ -391,6 +410,7 @@ export class AccessView {
         excludedPatients: this.layer.suppression.publish({ cells: new Map([['excluded', excluded]]), groups: [] }).get('excluded')!,
         unmappedPractices: [...practices].filter((p) => !organisations.knows(p)).sort(),
       };
+      if (key !== undefined) this.layer.keepTable(key, table);
       return { result: table, rowCount: rows.length };
     });
   }
@@ -400,7 +420,7 @@ export class AccessView {
    * many were left out. When every policy decides rows by opt-outs alone and the source keeps a population index,
    * one member of each opt-out group is decided and the counts come from the index; otherwise every patient is.
    */
-  private async admitted(attempt: Attempt, registry: string | undefined): Promise<{ byPractice: OrganisationCounts[]; practices: Set<string>; excluded: number }> {
+  private async admitted(attempt: Attempt, registry: string | undefined): Promise<{ version?: string; counts: () => { byPractice: OrganisationCounts[]; practices: Set<string>; excluded: number } }> {
     const source = this.layer.source;
     const index = source.index;
     if (index && this.layer.policies.aggregatesByOptOuts) {
@@ -408,8 +428,15 @@ export class AccessView {
       for (const group of index.optOutGroups()) {
         if (!(await this.layer.allowsPatient(this.principal, this.purpose, attempt, group.member))) refused.add(group.key);
       }
-      const { counts, practices, excluded } = index.countsWithout(refused, registry);
-      return { byPractice: counts, practices, excluded };
+      // Read after the last await, with the counts: the version names exactly the state they are taken from.
+      const version = `${index.revision}|${[...refused].sort().join(';')}`;
+      return {
+        version,
+        counts: () => {
+          const { counts, practices, excluded } = index.countsWithout(refused, registry);
+          return { byPractice: counts, practices, excluded };
+        },
+      };
     }
     const excluded = new Set<string>();
     const practices = new Set<string>();
@@ -419,7 +446,7 @@ export class AccessView {
     }
     const include = (p: AccessPatient) => !excluded.has(p.nhsNumber);
     const byPractice = source.counts({ level: 'practice', include, ...(registry ? { registry } : {}) });
-    return { byPractice, practices, excluded: excluded.size };
+    return { counts: () => ({ byPractice, practices, excluded: excluded.size }) };
   }
 
   /**

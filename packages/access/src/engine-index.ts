@@ -37,6 +37,8 @@ export class EngineIndex implements PopulationIndex {
   private readonly statuses = new Map<string, Map<string, RegistryStatus | null>>();
   private statusesAsOf: string | undefined;
   private readonly directory = new PatientDirectory();
+  /** Grows with every write noted and every change the engine reports: equal revisions, equal counts. */
+  revision = 0;
   /** Opt-outs held apart from the records (an opt-out register), added to each patient's own. */
   private held: (nhsNumber: string) => readonly OptOut[] = () => [];
 
@@ -47,6 +49,7 @@ export class EngineIndex implements PopulationIndex {
   ) {
     const directory = this.directory;
     engine.changes$?.subscribe((change) => {
+      this.revision++;
       this.statuses.get(change.registry)?.delete(change.nhsNumber);
       const place = directory.placeOf(change.nhsNumber);
       if (place?.practice !== change.practice) this.note([change.nhsNumber]);
@@ -56,11 +59,13 @@ export class EngineIndex implements PopulationIndex {
 
   /** Takes every patient's practice and opt-outs (at start, or after a stream was ingested). */
   rebuild(patients: Iterable<AccessPatient>): void {
+    this.revision++;
     for (const patient of patients) this.directory.set(patient.nhsNumber, this.withHeld(patient));
   }
 
   /** Re-reads these patients' registration and opt-outs (after their records changed). */
   note(nhsNumbers: Iterable<string>): void {
+    this.revision++;
     for (const nhs of nhsNumbers) {
       const patient = this.patientOf(nhs);
       this.directory.set(nhs, patient && this.withHeld(patient));

@@ -108,8 +108,9 @@ export class EngineResultsSource implements ResultsSource {
 
   /** A record was applied to the engine: its patient's registration and opt-outs are read again. */
   noteWritten(record: unknown): void {
+    // Any record may change what is counted (an organisation record moves a practice in the hierarchy).
     const nhs = (record as { nhsNumber?: unknown } | null)?.nhsNumber;
-    if (typeof nhs === 'string') this.indexes?.note([nhs]);
+    this.indexes?.note(typeof nhs === 'string' ? [nhs] : []);
   }
 
   ingestStarted(): void {

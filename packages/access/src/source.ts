@@ -79,6 +79,8 @@ export interface ResultsSource {
  * cost, not the population: a practice index, opt-out groups, and counts maintained by organisation.
  */
 export interface PopulationIndex {
+  /** Grows with every change the index is told of (writes, the engine's changes): equal revisions, equal counts. */
+  readonly revision: number;
   /**
    * Re-reads these patients' registration and opt-outs. A host that applies patient records after building the
    * access layer names their patients here (the engine's change stream tells only of status changes).
