@@ -4,8 +4,9 @@
  * on top of the opt-outs the patient records carry. Oracles: the fixture's own patient specs.
  */
 import { describe, expect, test } from 'vitest';
-import { AgreementRegistry, MemoryAuditLog, OptOutRegister, createAccess, type Principal } from '../src/index.js';
-import { HOSPITAL, TODAY, nhsNumbers, sourceOf } from './fixture.js';
+import { Engine } from '@caregaps/engine';
+import { AgreementRegistry, MemoryAuditLog, OptOutRegister, createAccess, withAccess, type Principal } from '../src/index.js';
+import { HOSPITAL, TODAY, diabetes, nhsNumbers, organisations, recordsOf, sourceOf } from './fixture.js';
 
 const [A, B, C] = nhsNumbers(3, 410_000_000) as [string, string, string];
 const guardian: Principal = { user: 'cg-1', roles: ['caldicott-guardian'], organisation: 'P00001' };
@@ -94,5 +95,27 @@ describe('opt-out register', () => {
     expect(restored.held(B)).toEqual(['type-1']);
     const again = setUp(restored);
     await expect(again.access.as(analyst, 'secondary-use').patients({ registry: 'diabetes', indicator: 'DM020' })).resolves.toEqual([expect.objectContaining({ nhsNumber: A })]);
+  });
+});
+
+describe('opt-out register over the incremental engine (the population index path)', () => {
+  test('counts and lists read through the engine\'s index honour an opt-out the moment it is recorded or removed', async () => {
+    const { compiled, index } = diabetes();
+    const engine = new Engine({ compiled, index, asOf: '2025-03-31', organisations: organisations() });
+    const patients = nhsNumbers(20, 420_000_000);
+    for (const nhsNumber of patients) for (const r of recordsOf({ nhsNumber, practice: 'P00001', diabetic: true, hba1c: 80 })) engine.apply(r);
+    const access = withAccess(engine, { compiled, index, audit: new MemoryAuditLog(), refusalFloorMs: 0, now: () => TODAY });
+    expect(access.source.index, 'the indexed path is in use').toBeDefined();
+    const onRegister = async () => (await access.as(analyst, 'secondary-use').summary({ level: 'practice', registry: 'diabetes' })).rows.find((r) => r.organisation === 'P00001' && r.measure === 'on-register')!.count;
+    const listed = async () => (await access.as(analyst, 'secondary-use').patients({ registry: 'diabetes', indicator: 'DM020' })).length;
+    expect(await onRegister()).toBe(20);
+    expect(await listed()).toBe(20);
+    for (const nhsNumber of patients.slice(0, 10)) await access.as(guardian, 'direct-care').optOuts.add({ nhsNumber, type: 'national-data-opt-out' });
+    expect(await onRegister()).toBe(10);
+    expect(await listed()).toBe(10);
+    for (const nhsNumber of patients.slice(0, 5)) await access.as(guardian, 'direct-care').optOuts.remove({ nhsNumber, type: 'national-data-opt-out' });
+    expect(await onRegister()).toBe(15);
+    expect(await listed()).toBe(15);
+    engine.close();
   });
 });

@@ -68,4 +68,20 @@ describe('caregaps serve', () => {
     expect(port.code).toBe(2);
     expect(port.err).toContain('--port must be a whole number');
   });
+
+  it('checks the OpenID Connect options before loading anything, and stops when the issuer cannot be read', async () => {
+    const both = await run('serve', '--demo', '--oidc-issuer', 'https://idp.example.org', '--oidc-client-id', 'c', '--principals', 'p.json');
+    expect(both.code).toBe(2);
+    expect(both.err).toContain('--principals is for the development sign-in');
+    const noId = await run('serve', '--demo', '--oidc-issuer', 'https://idp.example.org');
+    expect(noId.code).toBe(2);
+    expect(noId.err).toContain('"clientId" must be a non-empty string');
+    const plain = await run('serve', '--demo', '--oidc-issuer', 'http://idp.example.org', '--oidc-client-id', 'c');
+    expect(plain.code).toBe(2);
+    expect(plain.err).toContain('must use https');
+    const unreachable = await run('serve', '--demo', '--port', '8099', '--oidc-issuer', 'http://127.0.0.1:9/', '--oidc-client-id', 'c');
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.err).toContain('CG_SERVER_OIDC');
+    expect(unreachable.err).toContain('Cannot read the OpenID Connect configuration');
+  });
 });

@@ -42,7 +42,7 @@ export const ERRORS = {
   CG_REGISTRY_FOLDER_NAME: 'A registry folder must be named after the registry id in its rule file. Rename the folder (or correct the id).',
   CG_SERVER_PLUGIN: 'A server plugin (an authenticator) has a missing or malformed meta or behaviour. Fix what the message names; see docs/serve.md.',
   CG_SERVER_OIDC: 'The OpenID Connect sign-in is misconfigured, its provider cannot be reached, or a token lacks a claim the mapping needs. Fix what the message names; see docs/serve.md.',
-  CG_SERVER_HOST_FILE: 'A care teams or sharing agreements file given to `caregaps serve` is malformed. Fix the entry named; see docs/serve.md.',
+  CG_SERVER_HOST_FILE: 'A care teams, sharing agreements or opt-out register file given to `caregaps serve` is malformed. Fix the entry named; see docs/serve.md.',
   CG_SERVER_PRINCIPALS: 'The principals file of the development authenticator is malformed. Fix the entry and field named; see docs/serve.md.',
   CG_USAGE: 'The command was called with wrong arguments. Run `caregaps <command> --help`.',
   CG_OUTPUT: 'An output cannot be written there: its folder is missing, it is one of the inputs, or it would overwrite existing data. Choose another path.',

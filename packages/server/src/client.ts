@@ -39,6 +39,7 @@ button.link { background: none; color: inherit; text-decoration: underline; padd
 label.check { margin-right: 1rem; }
 fieldset { margin: 0.5rem 0; }
 .live-status { font-size: 0.9rem; color: #425563; }
+td[data-since] { white-space: nowrap; }
 .message { font-size: 1.1rem; }
 `;
 

@@ -1,7 +1,7 @@
 import { CaregapsError, type CompiledRegistry } from '@caregaps/core';
 import type { AccessView, GapQuery } from '@caregaps/access';
 import { esc, purposeField } from './html.js';
-import type { GapHistory } from './since.js';
+import type { GapHistory, GapStart } from './since.js';
 
 /** Reads `?registry=&indicator=`; `undefined` when no registry is chosen yet (the page then shows only the form). */
 export function gapQuery(query: Record<string, unknown>, registries: readonly CompiledRegistry[]): GapQuery | undefined {
@@ -30,11 +30,25 @@ function requirementOf(registries: readonly CompiledRegistry[], registry: string
  * The live part of a gap list: the patients in a gap the viewer may see, through the access layer (audited there),
  * each with what the indicator asks for and, with a gap history, since when the patient has been in the gap.
  */
-export async function gapsFragment(view: AccessView, query: GapQuery, registries: readonly CompiledRegistry[], history?: GapHistory): Promise<string> {
+export async function gapsFragment(
+  view: AccessView,
+  query: GapQuery,
+  registries: readonly CompiledRegistry[],
+  history?: GapHistory,
+  /** "Since" dates already found (an open page's stream keeps them for the patients no change has named). */
+  known?: Map<string, GapStart | undefined>,
+): Promise<string> {
   const rows = await view.patients(query);
+  const sinceOf = (nhsNumber: string, registry: string, indicator: string): GapStart | undefined => {
+    const key = `${nhsNumber}|${registry}|${indicator}`;
+    if (known?.has(key)) return known.get(key);
+    const start = history?.since(nhsNumber, registry, indicator);
+    known?.set(key, start);
+    return start;
+  };
   const body = rows
     .map((r) => {
-      const start = history?.since(r.nhsNumber, r.registry, r.indicator);
+      const start = sinceOf(r.nhsNumber, r.registry, r.indicator);
       const since = start ? `${start.atLeast ? 'before ' : ''}<time datetime="${esc(start.since)}">${esc(start.since)}</time>` : '–';
       return `<tr data-nhs-number="${esc(r.nhsNumber)}"><th scope="row"><a href="/patients/${esc(r.nhsNumber)}">${esc(r.nhsNumber)}</a></th><td>${esc(r.practice)}</td><td>${esc(r.indicator)}</td><td class="status-${esc(r.status)}">${esc(r.status)}</td><td>${esc(requirementOf(registries, r.registry, r.indicator))}</td><td data-since="${esc(start?.since ?? '')}">${since}</td></tr>`;
     })

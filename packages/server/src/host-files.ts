@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { CaregapsError, isValidNhsNumber } from '@caregaps/core';
-import { AgreementRegistry, type CareTeam, type SharingAgreement } from '@caregaps/access';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { CaregapsError, isValidNhsNumber, type OptOut } from '@caregaps/core';
+import { AgreementRegistry, OPT_OUT_TYPES, type CareTeam, type OptOutEntry, type OptOutRegister, type SharingAgreement } from '@caregaps/access';
 
 function readJson(file: string, what: string): unknown {
   let text: string;
@@ -47,4 +47,26 @@ export function loadAgreements(file: string): SharingAgreement[] {
     throw new CaregapsError('CG_SERVER_HOST_FILE', `${file}: ${(error as Error).message.split('\n')[0]}`);
   }
   return list as SharingAgreement[];
+}
+
+/** Reads the saved opt-out register (a JSON array of entries, as `register.toJSON()` gives them); none when the file does not exist yet. */
+export function loadOptOuts(file: string): OptOutEntry[] {
+  if (!existsSync(file)) return [];
+  const list = readJson(file, 'opt-out register');
+  if (!Array.isArray(list)) throw new CaregapsError('CG_SERVER_HOST_FILE', `${file}: must be a JSON array of opt-out register entries`);
+  list.forEach((entry: unknown, i) => {
+    const e = entry as Partial<OptOutEntry> | null;
+    const ok =
+      typeof e === 'object' && e !== null && typeof e.id === 'string' && typeof e.nhsNumber === 'string' && isValidNhsNumber(e.nhsNumber) &&
+      OPT_OUT_TYPES.includes(e.type as OptOut) && typeof e.date === 'string' && typeof e.recordedAt === 'string' && typeof e.recordedBy === 'string' && typeof e.organisation === 'string';
+    if (!ok) throw new CaregapsError('CG_SERVER_HOST_FILE', `${file}: entry ${i} is not an opt-out register entry (id, nhsNumber, type, date, recordedAt, recordedBy, organisation)`);
+  });
+  return list as OptOutEntry[];
+}
+
+/** Writes the register whole, replacing the file at once (a crash leaves the old file or the new one, never half). */
+export function saveOptOuts(file: string, register: OptOutRegister): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(register.toJSON(), null, 1) + '\n');
+  renameSync(temporary, file);
 }

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadRegistries, readRecords, type CodesetSourceContent, type CompiledRegistry } from '@caregaps/core';
 import { Engine } from '@caregaps/engine';
-import { AgreementRegistry, BatchResultsSource, withAccess, type AccessLayer, type AuditSink } from '@caregaps/access';
+import { AgreementRegistry, BatchResultsSource, OptOutRegister, withAccess, type AccessLayer, type AuditSink } from '@caregaps/access';
 import type { Authenticator } from './authenticator.js';
 import { developmentAuthenticator } from './development.js';
-import { loadAgreements, loadCareTeams } from './host-files.js';
+import { loadAgreements, loadCareTeams, loadOptOuts, saveOptOuts } from './host-files.js';
 import type { ServerOptions } from './server.js';
 import { gapHistory, type GapHistory } from './since.js';
 import { quarterEnds, type TrendSources } from './scorecard.js';
@@ -51,18 +51,22 @@ export interface HostOptions {
   careTeams?: string;
   /** Sharing agreements file (the versions `access.agreements.toJSON()` saves) to start from. */
   agreements?: string;
+  /** The opt-out register's file: read at start when it exists, written whole after every change. */
+  optOuts?: string;
   /** Earlier achievement dates for trends (default: the last days of the four calendar quarters before `asOf`). */
   trendDates?: readonly string[];
 }
 
 /** A loaded host: everything `createServer` needs, plus what loading found. */
-export interface Host extends Pick<ServerOptions, 'engine' | 'access' | 'registries' | 'authenticator' | 'gapHistory' | 'trends'> {
+export interface Host extends Pick<ServerOptions, 'engine' | 'access' | 'registries' | 'authenticator' | 'gapHistory' | 'trends' | 'onOptOutsChanged'> {
   engine: Engine;
   access: AccessLayer;
   registries: readonly CompiledRegistry[];
   sources: readonly CodesetSourceContent[];
   gapHistory: GapHistory;
   trends: TrendSources;
+  /** Saves the opt-out register to its file (given `optOuts`). */
+  onOptOutsChanged?: () => void;
   accepted: number;
   quarantined: number;
 }
@@ -91,6 +95,7 @@ export async function openHost(options: HostOptions): Promise<Host> {
       audit: options.audit,
       ...(options.careTeams ? { careTeams: loadCareTeams(options.careTeams) } : {}),
       ...(options.agreements ? { agreements: new AgreementRegistry(loadAgreements(options.agreements)) } : {}),
+      ...(options.optOuts ? { optOutRegister: new OptOutRegister(loadOptOuts(options.optOuts)) } : {}),
     });
     authenticator = options.authenticator ?? developmentAuthenticator({ principals: options.principals ?? DEMO_PRINCIPALS });
   } catch (error) {
@@ -104,5 +109,10 @@ export async function openHost(options: HostOptions): Promise<Host> {
     dates: options.trendDates ?? quarterEnds(engine.asOf),
     sourceAt: (asOf, registry) => new BatchResultsSource(records, loaded.compiled.filter((r) => r.id === registry), loaded.index, access.source.organisations, asOf),
   };
-  return { engine, access, registries: loaded.compiled, authenticator, sources: loaded.sources, gapHistory: history, trends, accepted, quarantined: engine.quarantine.size };
+  const file = options.optOuts;
+  return {
+    engine, access, registries: loaded.compiled, authenticator, sources: loaded.sources, gapHistory: history, trends,
+    ...(file ? { onOptOutsChanged: () => saveOptOuts(file, access.optOuts) } : {}),
+    accepted, quarantined: engine.quarantine.size,
+  };
 }

@@ -9,7 +9,7 @@ export { developmentAuthenticator, loadPrincipals, checkPrincipals, type Develop
 export { receiveBundle, type IntakeResponse, type RecordSink } from './fhir.js';
 export { LiveUpdates, type ChangeStream } from './live.js';
 export { openHost, DEMO_PRINCIPALS, DEMO_CARE_TEAMS, DEMO_AGREEMENTS, DEMO_SAMPLE, type Host, type HostOptions } from './host.js';
-export { loadCareTeams, loadAgreements } from './host-files.js';
+export { loadCareTeams, loadAgreements, loadOptOuts, saveOptOuts } from './host-files.js';
 export { gapHistory, type GapHistory, type GapStart } from './since.js';
 export { oidcAuthenticator, loadOidcConfig, type OidcOptions } from './oidc.js';
 export { sessionFromClaims, checkClaimMapping, DEFAULT_CLAIMS, type ClaimMapping } from './claims.js';

@@ -29,29 +29,34 @@ function decided(cascade: CascadeExplanation | undefined): string {
   return `rule ${esc(cascade.decidedBy.rule)}: ${esc(cascade.decidedBy.action)}${facts ? ` — ${facts}` : ''}`;
 }
 
-/** One result code's values over time, oldest first, when it has at least two plain numeric values. */
+/** One result code's values over time, oldest first, when it has at least two dated values. */
 interface Series {
   label: string;
   unit: string;
-  points: { date: string; value: number; source: string }[];
+  /** `component` names a part of a compound value (systolic, diastolic); '' for a single value. */
+  points: { date: string; value: number; component: string; source: string }[];
 }
 
 function seriesOf(results: readonly RecordEntry[]): Series[] {
   const byCode = new Map<string, Series>();
   for (const e of results) {
-    if (e.value === undefined) continue;
+    const parts: [string, number][] = e.values ? Object.entries(e.values) : e.value !== undefined ? [['', e.value]] : [];
+    if (parts.length === 0) continue;
     const key = `${e.system}|${e.code}|${e.unit ?? ''}`;
     const series = byCode.get(key) ?? { label: e.term ?? e.code, unit: e.unit ?? '', points: [] };
-    series.points.push({ date: e.date, value: e.value, source: e.sourceName });
+    for (const [component, value] of parts) series.points.push({ date: e.date, value, component, source: e.sourceName });
     byCode.set(key, series);
   }
-  return [...byCode.values()].filter((s) => s.points.length >= 2).map((s) => ({ ...s, points: [...s.points].sort((a, b) => (a.date < b.date ? -1 : 1)) }));
+  return [...byCode.values()]
+    .filter((s) => new Set(s.points.map((p) => p.date)).size >= 2)
+    .map((s) => ({ ...s, points: [...s.points].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.component < b.component ? -1 : 1)) }));
 }
 
-/** Results with values over time: a line per result code (vega-lite, drawn to SVG on the server) and its values. */
+/** Results with values over time: a chart per result code (vega-lite, drawn to SVG on the server) and its values in words. */
 async function valuesOverTime(results: readonly RecordEntry[]): Promise<string> {
   const figures: string[] = [];
   for (const [i, s] of seriesOf(results).entries()) {
+    const compound = s.points.some((p) => p.component !== '');
     const spec = {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: `${s.label}${s.unit ? ` (${s.unit})` : ''}`,
@@ -62,9 +67,14 @@ async function valuesOverTime(results: readonly RecordEntry[]): Promise<string> 
       encoding: {
         x: { field: 'date', type: 'ordinal', title: 'Date', axis: { labelAngle: 0 } },
         y: { field: 'value', type: 'quantitative', title: s.unit || 'Value', scale: { zero: false } },
+        ...(compound ? { color: { field: 'component', type: 'nominal', title: 'Component' } } : {}),
       },
     } as unknown as ChartSpec;
-    const described = s.points.map((p) => `${esc(p.date)}: ${esc(p.value)}${s.unit ? ` ${esc(s.unit)}` : ''} (${esc(p.source)})`).join('; ');
+    const byDate = new Map<string, typeof s.points>();
+    for (const p of s.points) byDate.set(p.date, [...(byDate.get(p.date) ?? []), p]);
+    const described = [...byDate.entries()]
+      .map(([date, ps]) => `${esc(date)}: ${ps.map((p) => `${p.component ? `${esc(p.component)} ` : ''}${esc(p.value)}`).join(', ')}${s.unit ? ` ${esc(s.unit)}` : ''} (${esc(ps[0]!.source)})`)
+      .join('; ');
     figures.push(`<figure class="chart" aria-labelledby="series-${i}"><figcaption id="series-${i}">${esc(s.label)} over time: ${described}.</figcaption>${await renderSvg(spec)}</figure>`);
   }
   return figures.length ? `<h4>Values over time</h4>${figures.join('')}` : '';

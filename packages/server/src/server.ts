@@ -14,7 +14,7 @@ import { esc, messagePage, page, type Frame } from './html.js';
 import { LiveUpdates, type ChangeStream } from './live.js';
 import { optOutChange, optOutsBody } from './opt-outs.js';
 import { patientBody } from './patient.js';
-import type { GapHistory } from './since.js';
+import type { GapHistory, GapStart } from './since.js';
 import { Scorecards, scorecardQuery, type TrendSources } from './scorecard.js';
 
 /** What the server is built from. */
@@ -29,6 +29,8 @@ export interface ServerOptions {
   gapHistory?: GapHistory;
   /** Earlier achievement dates for the scorecard's trends, and the results on each (default: no trends). */
   trends?: TrendSources;
+  /** Called after every change to the opt-out register (e.g. to save it); a failure is reported to the user. */
+  onOptOutsChanged?: () => void | Promise<void>;
   /** Who the user is. Checked when the server is created. */
   authenticator: Authenticator;
   /** Secret for signing session cookies (default: random per process). */
@@ -207,12 +209,14 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     scoped.post('/opt-outs', async (request, reply) => {
       await request.caller!.view.optOuts.add(optOutChange((request.body ?? {}) as Record<string, unknown>));
       live.schedule();
+      await options.onOptOutsChanged?.();
       return reply.redirect('/opt-outs', 303);
     });
 
     scoped.post('/opt-outs/remove', async (request, reply) => {
       await request.caller!.view.optOuts.remove(optOutChange((request.body ?? {}) as Record<string, unknown>));
       live.schedule();
+      await options.onOptOutsChanged?.();
       return reply.redirect('/opt-outs', 303);
     });
 
@@ -220,13 +224,15 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       const q = request.query as Record<string, unknown>;
       const caller = request.caller!;
       let render: () => Promise<string>;
+      // A gap list's "since" dates, kept for the patients the engine's changes have not named since.
+      const known = new Map<string, GapStart | undefined>();
       if (q['page'] === 'dashboard') {
         const query = dashboardQuery(q, registries);
         render = () => dashboardFragment(caller.view, registries, access.suppression, query);
       } else if (q['page'] === 'gaps') {
         const query = gapQuery(q, registries);
         if (!query) throw new CaregapsError('CG_USAGE', 'Name a registry for a gap list');
-        render = () => gapsFragment(caller.view, query, registries, options.gapHistory);
+        render = () => gapsFragment(caller.view, query, registries, options.gapHistory, known);
       } else throw new CaregapsError('CG_USAGE', 'page must be dashboard or gaps');
       const first = await render(); // a refusal answers 403 here, before the stream opens
       reply.hijack();
@@ -237,11 +243,16 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       // One render at a time per stream; ticks that arrive meanwhile collapse into one more render.
       let running: Promise<void> | undefined;
       let again = false;
-      const update = (): void => {
+      // Patients named by changes since the last render began: their "since" is found again at the next render.
+      const named = new Set<string>();
+      const update = (_version = 0, patients: ReadonlySet<string> = new Set()): void => {
+        for (const nhs of patients) named.add(nhs);
         if (running) {
           again = true;
           return;
         }
+        for (const key of known.keys()) if (named.has(key.slice(0, key.indexOf('|')))) known.delete(key);
+        named.clear();
         running = render()
           .then((html) => void send('update', { version: live.version, html }))
           .catch(() => {

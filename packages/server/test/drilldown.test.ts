@@ -3,11 +3,13 @@
  * `caregaps serve --demo` loads). Oracles: the batch evaluator for gaps and for the status on the days either side of
  * each "since" date; the care team file for who the PCN lead may see.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatientStore, evaluatePopulation, formatDay, loadRegistries, parseDay, preparedPatients, readRecords, type PreparedPatient } from '@caregaps/core';
-import { DEMO_CARE_TEAMS } from '@caregaps/server';
+import { MemoryAuditLog } from '@caregaps/access';
+import { DEMO_CARE_TEAMS, createServer, openHost } from '@caregaps/server';
 import { AS_OF, ROOT, SAMPLE, bundleOf, hba1cObservation, serveSample, signIn, type Served } from './fixture.js';
 
 let served: Served;
@@ -49,7 +51,7 @@ describe('gap list: what is missing and since when', () => {
       expect(statusOn(patient, AS_OF)).toBe('gap');
       if (row.text.startsWith('before ')) continue; // in a gap for as long as the search looks back
       exact++;
-      expect(statusOn(patient, formatDay(parseDay(row.since) - 1)), `${row.nhs} the day before ${row.since}`).not.toBe('gap');
+      expect(statusOn(patient, formatDay(parseDay(row.since)! - 1)), `${row.nhs} the day before ${row.since}`).not.toBe('gap');
     }
     expect(exact).toBeGreaterThan(0);
   });
@@ -85,11 +87,41 @@ describe('record view', () => {
     expect(page.statusCode).toBe(200);
     const caption = /<figcaption id="series-\d+">(Haemoglobin A1c[^<]*) over time: ([^<]*)<\/figcaption><svg/.exec(page.body);
     expect(caption, "a values-over-time figure for the HbA1c").not.toBeNull();
-    expect(caption![2]).toContain('2024-06-01: 71 mmol/mol (Barnet synthetic practice 1)');
-    expect(caption![2]).toContain('2024-12-01: 64 mmol/mol (Barnet synthetic practice 1)');
-    expect(caption![2].indexOf('2024-06-01')).toBeLessThan(caption![2].indexOf('2024-12-01'));
+    const values = caption![2]!;
+    expect(values).toContain('2024-06-01: 71 mmol/mol (Barnet synthetic practice 1)');
+    expect(values).toContain('2024-12-01: 64 mmol/mol (Barnet synthetic practice 1)');
+    expect(values.indexOf('2024-06-01')).toBeLessThan(values.indexOf('2024-12-01'));
     // The sample has no allergy or encounter content (the bundled codesets hold none): those headings are left out.
     expect(page.body).not.toContain('Allergies and adverse reactions');
     expect(page.body).toContain('<h3>Problems and diagnoses</h3>');
+  });
+});
+
+describe('opt-out register file (--opt-outs)', () => {
+  it('is written after every change and read back by the next start; a malformed file is refused', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'caregaps-opt-outs-')), 'opt-outs.json');
+    const open = () =>
+      openHost({ records: [join(SAMPLE, 'records.ndjson')], organisations: join(SAMPLE, 'organisations.ndjson'), asOf: AS_OF, registries: join(ROOT, 'registries'), codesets: join(ROOT, 'codesets'), only: ['diabetes'], audit: new MemoryAuditLog(), optOuts: file });
+    const patient = [...store.values()].find((s) => s.patient?.practice === 'Z10001' && (s.patient.optOuts ?? []).length === 0)!.patient!.nhsNumber;
+    const first = await open();
+    const app = await createServer(first);
+    try {
+      const cookie = await signIn(app, 'caldicott-barnet');
+      const posted = await app.inject({ method: 'POST', url: '/opt-outs', payload: `nhsNumber=${patient}&type=type-1&date=2025-04-02`, headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(posted.statusCode).toBe(303);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual([expect.objectContaining({ nhsNumber: patient, type: 'type-1', date: '2025-04-02', recordedBy: 'cg-barnet' })]);
+    } finally {
+      await app.close();
+      first.engine.close();
+    }
+    const second = await open();
+    try {
+      expect(second.access.optOuts.held(patient)).toEqual(['type-1']);
+      expect(second.access.source.patient(patient)!.optOuts).toContain('type-1');
+    } finally {
+      second.engine.close();
+    }
+    writeFileSync(file, JSON.stringify([{ id: 'oo-1', nhsNumber: '123', type: 'type-1' }]));
+    await expect(open()).rejects.toMatchObject({ code: 'CG_SERVER_HOST_FILE' });
   });
 });

@@ -19,6 +19,7 @@ export interface ServeOptions extends AuditLogOptions {
   careTeams?: string;
   agreements?: string;
   trend?: string[];
+  optOuts?: string;
   oidcConfig?: string;
   oidcIssuer?: string;
   oidcClientId?: string;
@@ -75,6 +76,7 @@ export async function serve(io: Io, options: ServeOptions, control: ServeControl
       ...(authenticator ? { authenticator } : {}),
       ...withDemo('careTeams', options.careTeams, demo, DEMO_CARE_TEAMS),
       ...withDemo('agreements', options.agreements, demo, DEMO_AGREEMENTS),
+      ...(options.optOuts ? { optOuts: options.optOuts } : {}),
       ...(options.trend ? { trendDates: options.trend.map((d) => formatDay(achievementDay(d.trim()))) } : {}),
       audit: await openAuditSink(audit),
     });
@@ -141,6 +143,7 @@ export const register: Register = (program, { io, exit }) => {
     .option('--principals <file>', 'principals for the development sign-in (default: the demo principals)')
     .option('--care-teams <file>', 'care teams (JSON): which patients are under which team\'s care (docs/serve.md)')
     .option('--agreements <file>', 'sharing agreements to start from (JSON, as saved by the access layer)')
+    .option('--opt-outs <file>', 'the opt-out register (JSON): read at start if it exists, written after every change')
     .option('--trend <date...>', 'earlier achievement dates for the scorecard\'s trends (default: the four quarter ends before --as-of)')
     .option('--oidc-issuer <url>', 'sign in with OpenID Connect at this issuer (docs/serve.md#openid-connect)')
     .option('--oidc-client-id <id>', 'the client id registered with the OpenID provider')
