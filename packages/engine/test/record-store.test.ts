@@ -131,9 +131,9 @@ describe('RecordStore', () => {
     for (let at = bytes.indexOf(text); at >= 0; at = bytes.indexOf(text, at + 1)) bytes[at + 3]! ^= 0x20;
     writeFileSync(file, bytes);
     const damaged = RecordStore.open({ directory: dir, readOnly: true });
-    expect(() => [...damaged.patients()]).toThrowError(expect.objectContaining({ code: 'CG_STORE_DAMAGED', message: expect.stringMatching(/events\[e \| /) }));
+    expect(() => [...damaged.patients()]).toThrowError(expect.objectContaining({ code: 'CG_STORE_DAMAGED', message: expect.stringMatching(/records\[\d{10} \| \d+\]/) }));
     const report = damaged.verify();
-    expect(report.damage).toEqual([expect.objectContaining({ db: 'events', problem: 'fails its checksum' })]);
+    expect(report.damage).toEqual([expect.objectContaining({ db: 'records', problem: 'fails its checksum' })]);
     void damaged.close();
   });
 });
