@@ -159,6 +159,8 @@ describe('RecordStore read APIs', () => {
     expect(store.holder('h4')).toBeUndefined();
     const event = records.find((r): r is EventRecord => r.kind === 'event')!;
     expect(store.holder(event.id, event.source)).toBe(event.nhsNumber);
+    const asked = [{ id: 'h4', source: 'S' }, { id: 'h2' }, { id: 'h2', source: 'S' }, { id: event.id, source: event.source }];
+    expect(store.holders(asked)).toEqual([b, a, undefined, event.nhsNumber]);
     void store.close();
     expect(() => store.holder('h4', 'S')).toThrowError(expect.objectContaining({ code: 'CG_ENGINE_CLOSED' }));
   });
@@ -306,6 +308,28 @@ describe('record store faults (child processes)', () => {
     expect(tally.uncoded).toBe(0);
     expect(tally.open + tally.read + tally.verify).toBeGreaterThan(tally.trials / 4);
   }, 300_000);
+
+  it('noSync: a temporary store keeps every batch acknowledged before its process is killed', async () => {
+    const dir = tempDir();
+    const proc = spawn(process.execPath, [child, 'nosync', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        // Killed mid-stream, after some batches were acknowledged.
+        if ((out.match(/ack /g) ?? []).length >= 20 && !proc.killed) proc.kill('SIGKILL');
+      });
+      proc.on('error', reject);
+      proc.on('exit', () => resolve());
+    });
+    const acked = Math.max(...[...out.matchAll(/ack (\d+)/g)].map((m) => Number(m[1])));
+    expect(acked).toBeGreaterThanOrEqual(19);
+    const store = RecordStore.open({ directory: dir });
+    for (let b = 0; b <= acked; b++) expect(store.holder(`n${b}-99`, 'N'), `batch ${b}`).toBe('9434765919');
+    expect(store.patient('9434765919')!.events.length).toBeGreaterThanOrEqual((acked + 1) * 100);
+    expect(store.verify().damage).toEqual([]);
+    await store.close();
+  }, 60_000);
 
   it('two processes opening one store for writing, 110 rounds: never both hold it', async () => {
     const dir = tempDir();

@@ -44,8 +44,11 @@ export const KEY_ENCODER = {
       target.set(key, start);
       return start + key.length;
     }
-    copy.call(key.buf, target, start, 0, key.len);
-    return start + key.len;
+    const { buf, len } = key;
+    // Byte by byte: Buffer#copy of part of a buffer allocates a view per call, and keys are short.
+    if (len <= 64) for (let i = 0; i < len; i++) target[start + i] = buf[i]!;
+    else copy.call(buf, target, start, 0, len);
+    return start + len;
   },
   readKey: (target: Uint8Array, start: number, end: number): Buffer => slice.call(target, start, end) as Buffer,
 };

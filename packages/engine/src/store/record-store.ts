@@ -22,6 +22,7 @@
  * - `patient(nhs)`: one patient's current records (as `patients()` gives them), or `undefined`; for the record view.
  * - `holder(id, source?)`: the NHS number an identity is held for (a live event or a kept retraction), or
  *   `undefined`; from another partition's `alongsideWriter` handle, the cross-partition identity check.
+ *   `holders([{ id, source }])`: the same for many identities, from one snapshot.
  * - `patients()`: every current record, patient by patient in NHS number order (patient record, live events,
  *   retractions); the replay source for a rebuild, read in one pass over the store's key order. `organisations()`,
  *   `quarantined()`, `asOf`/`setAsOf`. A redelivery, correction or retraction of an identity gets its handle back.
@@ -676,6 +677,16 @@ export class RecordStore {
     this.assertOpen();
     this.freshRead();
     return guardedCall(this.file, () => this.held(id, source ?? UNNAMED)?.nhsNumber);
+  }
+
+  /**
+   * `holder` for many identities at once, all read from one snapshot (the latest commit when called): a partition
+   * checks a batch's new identities against another partition's store with one fresh read transaction.
+   */
+  holders(identities: readonly { id: string; source?: string }[]): (string | undefined)[] {
+    this.assertOpen();
+    this.freshRead();
+    return guardedCall(this.file, () => identities.map(({ id, source }) => this.held(id, source ?? UNNAMED)?.nhsNumber));
   }
 
   /** A reader's next read starts a new LMDB read transaction, so it sees what the writer committed since. */
