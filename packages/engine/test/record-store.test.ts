@@ -165,6 +165,31 @@ describe('RecordStore read APIs', () => {
     expect(() => store.holder('h4', 'S')).toThrowError(expect.objectContaining({ code: 'CG_ENGINE_CLOSED' }));
   });
 
+  it('releaseSync gives up live identities of the NHS numbers named, once; the identity is then new to the store', () => {
+    const dir = tempDir();
+    const store = RecordStore.open({ directory: dir });
+    const written = store.writeSync({ records: [ev('m1', a, { source: 'S' }), ev('m2', a, { source: 'S' }), { kind: 'retract', id: 'm3', nhsNumber: a, source: 'S' }] });
+    const before = { ...store.counts };
+    const released = store.releaseSync([
+      { id: 'm1', source: 'S', nhsNumber: a },
+      { id: 'm2', source: 'S', nhsNumber: b }, // held for another patient: kept
+      { id: 'm3', source: 'S', nhsNumber: a }, // a kept retraction, not a live event: kept
+      { id: 'm9', source: 'S', nhsNumber: a }, // not held
+    ]);
+    expect([...released]).toEqual([written.handles[0], -1, -1, -1]);
+    expect(store.counts.identities).toBe(before.identities - 1);
+    expect(store.counts.records).toBe(before.records - 1);
+    expect(store.holder('m1', 'S')).toBeUndefined();
+    expect(store.patient(a)!.events.map((e) => e.id)).toEqual(['m2']);
+    expect(store.patient(a)!.handles).toEqual([written.handles[1]]);
+    expect([...store.releaseSync([{ id: 'm1', source: 'S', nhsNumber: a }])]).toEqual([-1]);
+    const again = store.writeSync({ records: [ev('m1', b, { source: 'S' })] });
+    expect(again.outcomes).toEqual(['stored']);
+    expect(again.handles[0]).not.toBe(written.handles[0]);
+    expect(store.verify().damage).toEqual([]);
+    void store.close();
+  });
+
   it('a reader beside the writer in one thread, opened before or after it, sees each commit at once and cannot write', async () => {
     const dir = tempDir();
     await RecordStore.open({ directory: dir }).close();

@@ -23,8 +23,10 @@
  * - `holder(id, source?)`: the NHS number an identity is held for (a live event or a kept retraction), or
  *   `undefined`; from another partition's `alongsideWriter` handle, the cross-partition identity check.
  *   `holders([{ id, source }])`: the same for many identities, from one snapshot.
- * - `patients()`: every current record, patient by patient in NHS number order (patient record, live events,
- *   retractions); the replay source for a rebuild, read in one pass over the store's key order. `organisations()`,
+ * - `releaseSync([{ id, source, nhsNumber }])`: gives up live event identities in one transaction (a correction moved
+ *   them to a patient of another partition); idempotent.
+ * - `patients()`: every current record, patient by patient in NHS number order (patient record, live events with
+ *   their handles, retractions); the replay source for a rebuild, read in one pass over the store's key order. `organisations()`,
  *   `quarantined()`, `asOf`/`setAsOf`. A redelivery, correction or retraction of an identity gets its handle back.
  * - `verify()`: reads every value and checks its checksum, every identity against its record and back, and the
  *   counts; reports every damaged key. Reading a damaged value anywhere else throws `CG_STORE_DAMAGED` naming it.
@@ -111,6 +113,8 @@ export interface StoredPatient {
   events: EventRecord[];
   /** Retractions kept for this patient (their events are not live). */
   retractions: RetractRecord[];
+  /** `handles[i]`: the store handle of `events[i]` (what `writeSync` gave it). */
+  handles: number[];
 }
 
 /** A damaged value or structure found by `verify` (or at open). */
@@ -608,6 +612,27 @@ export class RecordStore {
     this.state.counts.quarantine++;
   }
 
+  /**
+   * Gives up event identities held live for the NHS numbers named (a declared correction moved them to a patient in
+   * another partition's store), in one transaction: the identity and its event go, as if never held here. Returns
+   * each identity's handle, or -1 when it was not held live for that NHS number (nothing changes: releasing is
+   * idempotent, so a correction redelivered after a crash releases what the first delivery could not).
+   */
+  releaseSync(identities: readonly { id: string; source: string | undefined; nhsNumber: string }[]): Int32Array {
+    const handles = new Int32Array(identities.length).fill(-1);
+    this.transact(() => {
+      identities.forEach(({ id, source, nhsNumber }, i) => {
+        const held = this.held(id, source ?? UNNAMED);
+        if (held?.kind !== KIND.event || held.nhsNumber !== nhsNumber) return;
+        this.identityKey(id, source ?? UNNAMED);
+        if (this.dbs.identities.removeSync(this.f.key)) this.state.counts.identities--;
+        this.removeRecord(nhsNumber, held.handle);
+        handles[i] = held.handle;
+      });
+    });
+    return handles;
+  }
+
   /** The achievement date the store was last at. */
   get asOf(): string | undefined {
     return this.state.asOf;
@@ -640,12 +665,15 @@ export class RecordStore {
       if (!intact(k, value)) throw damaged('records', recordText(k));
       if (stored?.nhsNumber !== nhsNumber) {
         if (stored !== undefined) yield stored;
-        stored = { nhsNumber, patient: undefined, events: [], retractions: [] };
+        stored = { nhsNumber, patient: undefined, events: [], retractions: [], handles: [] };
       }
       const record = JSON.parse(payloadText(value)) as CaregapsRecord;
       const kind = value[0];
       if (k.length === NHS_BYTES && kind === KIND.patient) stored.patient = record as PatientRecord;
-      else if (k.length === RECORD_KEY_BYTES && kind === KIND.event) stored.events.push(record as EventRecord);
+      else if (k.length === RECORD_KEY_BYTES && kind === KIND.event) {
+        stored.events.push(record as EventRecord);
+        stored.handles.push(k.readUInt32BE(NHS_BYTES));
+      }
       else if (k.length === RECORD_KEY_BYTES && kind === KIND.tombstone) stored.retractions.push(record as RetractRecord);
       else throw damaged('records', recordText(k), `holds a value of kind ${kind} under a key of ${k.length} bytes`);
     }
