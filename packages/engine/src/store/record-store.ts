@@ -659,14 +659,15 @@ export class RecordStore {
   private *readPatients(start?: Buffer, end?: Buffer): Generator<StoredPatient> {
     let stored: StoredPatient | undefined;
     const range = start === undefined ? EVERY_KEY : { start, end: end! };
-    for (const { key, value } of this.dbs.records.getRange(range)) {
-      const k = key;
-      const nhsNumber = k.toString('latin1', 0, NHS_BYTES);
+    let previous: Buffer | undefined;
+    for (const { key: k, value } of this.dbs.records.getRange(range)) {
       if (!intact(k, value)) throw damaged('records', recordText(k));
-      if (stored?.nhsNumber !== nhsNumber) {
+      // A new patient when the key's NHS number differs from the last key's (compared as bytes: no string per record).
+      if (stored === undefined || previous!.compare(k, 0, NHS_BYTES, 0, NHS_BYTES) !== 0) {
         if (stored !== undefined) yield stored;
-        stored = { nhsNumber, patient: undefined, events: [], retractions: [], handles: [] };
+        stored = { nhsNumber: k.toString('latin1', 0, NHS_BYTES), patient: undefined, events: [], retractions: [], handles: [] };
       }
+      previous = k;
       const record = JSON.parse(payloadText(value)) as CaregapsRecord;
       const kind = value[0];
       if (k.length === NHS_BYTES && kind === KIND.patient) stored.patient = record as PatientRecord;
