@@ -90,10 +90,17 @@ export async function storeBenchmark(records, { batchSize = 4096, runs = 5, dire
     await env.close();
     return { rate: rate(ms), file: join(dir, 'raw.mdb'), entries };
   };
-  const store = (Store, withBytes) => async (dir) => {
+  // Each RecordStore variant also reads everything back with patients() (the replay a rebuild does).
+  const replays = {};
+  const store = (Store, withBytes, name) => async (dir) => {
     const s = Store.open({ directory: dir, noSync });
     const ms = timed(() => batches((from, to) => s.writeSync({ records: records.slice(from, to), ...(withBytes ? { bytes: bytes.slice(from, to) } : {}) })));
     const entries = Object.entries(s.counts).reduce((n, [db, c]) => (db === 'meta' ? n : n + c), 0);
+    let read = 0;
+    const replayMs = timed(() => {
+      for (const p of s.patients()) read += (p.patient ? 1 : 0) + p.events.length + p.retractions.length;
+    });
+    (replays[name] ??= []).push(Math.round(read / (replayMs / 1000)));
     await s.close();
     return { rate: rate(ms), file: partitionFile(dir), entries };
   };
@@ -101,9 +108,9 @@ export async function storeBenchmark(records, { batchSize = 4096, runs = 5, dire
     rawBinary: raw('binary', (j) => bytes[j]),
     rawObject: raw('msgpack', (j) => records[j]),
     rawLayout,
-    storeBytes: store(RecordStore, true),
-    storeObjects: store(RecordStore, false),
-    ...(baseline ? { baselineBytes: store(baseline, true) } : {}),
+    storeBytes: store(RecordStore, true, 'storeBytes'),
+    storeObjects: store(RecordStore, false, 'storeObjects'),
+    ...(baseline ? { baselineBytes: store(baseline, true, 'baselineBytes') } : {}),
   };
   const all = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
   for (let run = 0; run <= runs; run++) {
@@ -114,7 +121,9 @@ export async function storeBenchmark(records, { batchSize = 4096, runs = 5, dire
     }
   }
   const medians = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, median(v)]));
-  return { records: records.length, batchSize, runs, noSync, medians, all, footprint, load: loadavg() };
+  // The warm-up's replay is left out, as its write is.
+  const replay = Object.fromEntries(Object.entries(replays).map(([k, v]) => [k, { median: median(v.slice(1)), all: v.slice(1) }]));
+  return { records: records.length, batchSize, runs, noSync, medians, all, footprint, replay, load: loadavg() };
 }
 
 /** Records shaped like a GP feed: per patient one patient record and `perPatient` events (codes from DESIGN §3.1). */
@@ -159,13 +168,21 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const m = result.medians;
   const fp = result.footprint;
   const fmt = (n) => n.toLocaleString('en-GB');
-  const row = (label, key) => [label, fmt(m[key]), result.all[key].map(fmt).join(', '), (m[key] / m.rawBinary).toFixed(2), String(fp[key].entriesPerRecord), String(fp[key].bytesPerRecord)];
+  const row = (label, key) => [
+    label,
+    fmt(m[key]),
+    result.all[key].map(fmt).join(', '),
+    (m[key] / m.rawBinary).toFixed(2),
+    String(fp[key].entriesPerRecord),
+    String(fp[key].bytesPerRecord),
+    result.replay[key] ? fmt(result.replay[key].median) : '',
+  ];
   const source = patients ? `the generated population of ${fmt(Number(patients))} patients (benchmarks/.data, seed 1)` : 'the built-in feed (1 patient record per 100 events)';
   writeResults('store', {
     title: 'Record store: LMDB put floor and RecordStore batches',
     command: `node benchmarks/store.mjs ${patients ? `--patients ${patients}` : count} ${batchSize} ${runs}${baselineDist ? ` --baseline ${baselineDist}` : ''}${noSync ? ' --no-sync' : ''}`,
     table: [
-      ['writer', 'records/s (median)', 'runs', 'vs raw binary put', 'B-tree entries per record', 'file bytes per record'],
+      ['writer', 'records/s (median)', 'runs', 'vs raw binary put', 'B-tree entries per record', 'file bytes per record', 'patients() replay, records/s (median)'],
       row('raw LMDB put, binary value (received bytes)', 'rawBinary'),
       row('raw LMDB put, object value (msgpack)', 'rawObject'),
       row("raw LMDB puts in the store's layout (identity no-overwrite + record)", 'rawLayout'),
