@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
 import { PatientStore, loadRegistries, type CaregapsRecord, type EventRecord } from '@caregaps/core';
 import fc from 'fast-check';
+import { open as openLmdb } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordStore, partitionFile, type Outcome } from '../src/index.js';
 import { CODESETS, FIXTURE_REGISTRIES, codesFor, stepArbitrary } from './helpers.js';
@@ -115,6 +117,28 @@ describe('RecordStore', () => {
       { numRuns: 60 },
     );
     console.log(`store vs batch oracle: ${runs} random sequences, ${decided} records decided alike`);
+  });
+
+  it('refuses a store of the first development format, saying what to do, before opening its other databases', async () => {
+    const dir = tempDir();
+    // Format 1's frame, as its frame.ts wrote it: CRC-32 (over the key text and the rest) | kind | flags | handle |
+    // version | NHS number | body.
+    const value = Buffer.alloc(28 + 'caregaps-record-store/1'.length);
+    value[4] = 6;
+    value.writeDoubleLE(Number.NaN, 10);
+    value.write('caregaps-record-store/1', 28);
+    value.writeUInt32LE(crc32(value.subarray(4), crc32('m\u0000format')), 0);
+    const env = openLmdb({ path: partitionFile(dir), maxDbs: 8, overlappingSync: false });
+    const meta = env.openDB({ name: 'meta', encoding: 'binary' });
+    await meta.put('format', value);
+    await env.close();
+    const size = statSync(partitionFile(dir)).size;
+    for (const options of [{}, { readOnly: true }]) {
+      expect(() => RecordStore.open({ directory: dir, ...options })).toThrowError(
+        expect.objectContaining({ code: 'CG_STORE_OLD_FORMAT', message: expect.stringMatching(/caregaps-record-store\/1.*ingesting its records again/) }),
+      );
+    }
+    expect(statSync(partitionFile(dir)).size).toBe(size);
   });
 
   it('reports a damaged value loudly with a coded error naming the key, and verify lists it', () => {
