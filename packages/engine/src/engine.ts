@@ -1,26 +1,29 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CaregapsError,
   Quarantine,
   achievementDay,
+  eventKey,
   formatDay,
   type CodesetIndex,
   type CompiledRegistry,
   type IndicatorStatus,
   type OrganisationRecord,
   type PatientResult,
+  type PatientState,
   type QuarantinedRecord,
 } from '@caregaps/core';
 import { Subject, distinctUntilChanged, map, startWith, type Observable } from 'rxjs';
 import { Aggregates, CounterLayout, type OrganisationNode, type RegistryCounts } from './aggregates.js';
 import { PartitionHost, type PartitionHostOptions, type PartitionRecovery } from './partition/host.js';
 import type { PartitionQuery, PartitionReport } from './partition/partition.js';
+import { LineSplitter, identityHashOfStrings, lineBatchOf, scanRoute, type ChunkLines } from './ndjson.js';
 import { RoutedBatch, Router, identityHash, partitionOf, type RoutedSummary } from './router.js';
 import { iteratorOf, type RecordSource } from './source.js';
 import type { StoredPatient } from './store/record-store.js';
-import { InThreadLink, definitionsOf, type PartitionLink } from './transport/link.js';
+import { InThreadLink, definitionsOf, type PartitionCall, type PartitionLink } from './transport/link.js';
 import { WorkerThreadLink } from './transport/worker-thread.js';
 import type { Change, PatientStatus } from './types.js';
 
@@ -76,6 +79,12 @@ export interface IngestOptions {
   maxDelayMs?: number;
   /** Called after each batch is committed in every partition and applied, with the number of records acknowledged so far. */
   onAcknowledged?: (acknowledged: number) => void;
+}
+
+/** Options of `ingestFile` and `ingestNdjson`. */
+export interface NdjsonIngestOptions extends Omit<IngestOptions, 'maxDelayMs'> {
+  /** Longest accepted line in bytes (default 1 MiB). Longer lines are quarantined, not buffered without limit. */
+  maxLineBytes?: number;
 }
 
 export interface IngestSummary {
@@ -338,20 +347,93 @@ export class Engine {
     return summary;
   }
 
+  /**
+   * Ingests an NDJSON file of record format v1 (DESIGN §3.1): `ingestNdjson` over the file's bytes, with the path as
+   * the file name in quarantine reports (unless `options.file` names it otherwise).
+   */
+  async ingestFile(path: string, options: NdjsonIngestOptions = {}): Promise<IngestSummary> {
+    return this.ingestNdjson(fileChunks(path), { file: path, ...options });
+  }
+
+  /**
+   * Ingests NDJSON (record format v1) from byte (or text) chunks: a socket, a decompressor, a file stream. This thread
+   * only cuts the lines and finds each line's NHS number (and event identity) by scanning its bytes; the lines go
+   * to their partitions as bytes, where they are parsed, validated and stored as received (nothing is encoded
+   * twice). A line this thread cannot scan (an unusual layout, an escaped id) is parsed here to route it; a line that
+   * is not JSON goes to a partition to be quarantined. Every refusal names the file, line (and for bad JSON the
+   * column) and record id. A chunk's lines are committed before the next chunk's, in batches of `batchSize`, and
+   * acknowledged as `ingest` acknowledges.
+   */
+  async ingestNdjson(chunks: AsyncIterable<Uint8Array | string>, options: NdjsonIngestOptions = {}): Promise<IngestSummary> {
+    this.assertOpen();
+    const bulk = options.bulk === true;
+    const batchSize = Math.max(1, options.batchSize ?? 16_384);
+    const summary: RoutedSummary = { accepted: 0, quarantined: 0, stale: 0 };
+    const splitter = new LineSplitter(options.maxLineBytes);
+    const routed = new RoutedBatch();
+    let acknowledged = 0;
+    /** A batch sent in one round and not yet collected: the partitions work on it while the next is cut. */
+    let inFlight: { sent: number[]; lines: number } | undefined;
+    const settle = () => {
+      if (!inFlight) return;
+      const { sent, lines } = inFlight;
+      inFlight = undefined;
+      this.router.collect(sent, summary);
+      acknowledged += lines;
+      if (!bulk) this.settled.next();
+      options.onAcknowledged?.(acknowledged);
+    };
+    const send = (chunk: ChunkLines) => {
+      for (let from = 0; from < chunk.starts.length; from += batchSize) {
+        const to = Math.min(chunk.starts.length, from + batchSize);
+        routed.clear();
+        for (let i = from; i < to; i++) {
+          const route = this.partitionCount === 1 ? SINGLE : (scanRoute(chunk.bytes, chunk.starts[i]!, chunk.ends[i]!, this.partitionCount) ?? parsedRoute(chunk, i, this.partitionCount));
+          routed.add(route.partition, route.identity, route.patient);
+        }
+        const { round, count, last } = routed.rounds(this.partitionCount);
+        const picked: number[][][] = Array.from({ length: count }, () => Array.from({ length: this.partitionCount }, () => []));
+        for (let i = from; i < to; i++) picked[round[i - from]!]![routed.partition[i - from]!]!.push(i);
+        const callOf = (r: number) => (p: number): PartitionCall | undefined => {
+          const mine = picked[r]![p]!;
+          return mine.length === 0 ? undefined : { method: 'applyLines', args: [lineBatchOf(chunk, mine, options.file, last[p] === r), bulk] };
+        };
+        settle();
+        if (count === 1) inFlight = { sent: this.router.dispatch(callOf(0)), lines: to - from };
+        else {
+          for (let r = 0; r < count; r++) this.router.round(callOf(r), summary);
+          inFlight = { sent: [], lines: to - from };
+        }
+      }
+    };
+    try {
+      for await (const chunk of chunks) send(splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+      send(splitter.push(new Uint8Array(0), true));
+      settle();
+    } finally {
+      // Whatever is still in flight is taken, so the partitions are free for the next call.
+      if (inFlight) this.router.collect(inFlight.sent, { accepted: 0, quarantined: 0, stale: 0 });
+      if (bulk) {
+        this.router.flush();
+        this.settled.next();
+      }
+    }
+    return summary;
+  }
+
   /** Sends one batch of parsed values to the partitions, in as many rounds as its identities need. */
   private routeRecords(items: readonly unknown[], lines: readonly number[], routed: RoutedBatch, file: string | undefined, hold: boolean, summary: RoutedSummary): void {
     const { round, count, last } = routed.rounds(this.partitionCount);
     const parts = this.partitionCount;
+    const batches = Array.from({ length: count * parts }, () => ({ items: [] as unknown[], lines: [] as number[] }));
+    for (let i = 0; i < items.length; i++) {
+      const b = batches[round[i]! * parts + routed.partition[i]!]!;
+      b.items.push(items[i]);
+      b.lines.push(lines[i]!);
+    }
     for (let r = 0; r < count; r++) {
-      const batches = Array.from({ length: parts }, () => ({ items: [] as unknown[], lines: [] as number[] }));
-      for (let i = 0; i < items.length; i++) {
-        if (round[i] !== r) continue;
-        const b = batches[routed.partition[i]!]!;
-        b.items.push(items[i]);
-        b.lines.push(lines[i]!);
-      }
       this.router.round((p) => {
-        const b = batches[p]!;
+        const b = batches[r * parts + p]!;
         return b.items.length === 0 ? undefined : { method: 'applyRecords', args: [{ ...b, ...(file === undefined ? {} : { file }), last: last[p] === r }, hold] };
       }, summary);
     }
@@ -416,20 +498,22 @@ export class Engine {
   }
 
   /**
-   * The stored records of one patient, read from its partition's record store: the latest patient record (absent
-   * while only events have arrived), the live events (with their handles) and the retractions kept.
+   * The stored record of one patient, read from its partition's record store: the latest demographics (absent while
+   * only events have arrived) and the live events by identity. A copy: changing it changes nothing.
    */
-  record(nhsNumber: string): StoredPatient | undefined {
+  record(nhsNumber: string): PatientState | undefined {
     this.assertOpen();
-    return this.router.ask(partitionOf(nhsNumber, this.partitionCount), { method: 'record', args: [nhsNumber] }) as StoredPatient | undefined;
+    const stored = this.router.ask(partitionOf(nhsNumber, this.partitionCount), { method: 'record', args: [nhsNumber] }) as StoredPatient | undefined;
+    return stored && stateOf(stored);
   }
 
-  /** Every patient's stored records, partition by partition, read from the stores a page at a time. */
-  *records(): Generator<StoredPatient> {
+  /** Every patient's stored record (as `record`), partition by partition, read from the stores a page at a time. */
+  *records(): Generator<PatientState> {
+    this.assertOpen();
     for (let p = 0; p < this.partitionCount; p++) {
       for (let from = 0; ; ) {
         const page = this.router.ask(p, { method: 'records', args: [from, 1024] }) as { records: StoredPatient[]; next: number };
-        yield* page.records;
+        for (const stored of page.records) yield stateOf(stored);
         if (page.next < 0) break;
         from = page.next;
       }
@@ -533,6 +617,41 @@ export class Engine {
   private assertOpen(): void {
     if (this.closed) throw new CaregapsError('CG_ENGINE_CLOSED', 'The engine is closed');
   }
+}
+
+const SINGLE = { partition: 0, identity: -1, patient: undefined };
+
+/** The route of a line the byte scan could not read: parsed here (a line that is not JSON goes to partition 0). */
+function parsedRoute(chunk: ChunkLines, i: number, partitions: number): { partition: number; identity: number; patient: unknown } {
+  let value: { kind?: unknown; nhsNumber?: unknown; id?: unknown; source?: unknown } | null;
+  try {
+    value = JSON.parse(Buffer.from(chunk.bytes.buffer, chunk.bytes.byteOffset + chunk.starts[i]!, chunk.ends[i]! - chunk.starts[i]!).toString('utf8')) as typeof value;
+  } catch {
+    return SINGLE;
+  }
+  if (typeof value !== 'object' || value === null || typeof value.nhsNumber !== 'string') return SINGLE;
+  const nhs = value.nhsNumber;
+  const eventLike = (value.kind === 'event' || value.kind === 'retract') && typeof value.id === 'string';
+  return {
+    partition: partitionOf(nhs, partitions),
+    identity: eventLike ? identityHashOfStrings(value.id as string, typeof value.source === 'string' ? value.source : undefined) : -1,
+    patient: /^\d{10}$/.test(nhs) ? Number(nhs) : nhs,
+  };
+}
+
+/** A file's bytes in chunks of 1 MiB; an unreadable file is a CG_INPUT error that names it. */
+async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) yield chunk as Uint8Array;
+  } catch (error) {
+    if (typeof (error as NodeJS.ErrnoException).code === 'string') throw new CaregapsError('CG_INPUT', `Cannot read ${path}: ${(error as Error).message}`);
+    throw error;
+  }
+}
+
+/** A stored patient as the record view gives it. */
+function stateOf(stored: StoredPatient): PatientState {
+  return { nhsNumber: stored.nhsNumber, patient: stored.patient, events: new Map(stored.events.map((e) => [eventKey(e.source, e.id), e])) };
 }
 
 /** The partition, identity hash and patient of an item, read without validating it (the partition validates). */

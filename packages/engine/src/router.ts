@@ -1,7 +1,6 @@
 import type { OrganisationRecord, QuarantinedRecord } from '@caregaps/core';
 import type { Aggregates } from './aggregates.js';
 import type { BatchReport, Release } from './partition/host.js';
-import type { LineBatch } from './partition/lines.js';
 import type { PartitionReport } from './partition/partition.js';
 import type { PartitionCall, PartitionLink } from './transport/link.js';
 import type { Change } from './types.js';
@@ -109,6 +108,11 @@ export class Router {
    * then merges every answer and releases what corrections moved. Returns when every partition has committed.
    */
   round(callOf: (partition: number) => PartitionCall | undefined, summary: RoutedSummary): void {
+    this.collect(this.dispatch(callOf), summary);
+  }
+
+  /** Sends a round without waiting (the partitions work while this thread prepares the next): `collect` it next. */
+  dispatch(callOf: (partition: number) => PartitionCall | undefined): number[] {
     const sent: number[] = [];
     this.links.forEach((link, p) => {
       const call = callOf(p);
@@ -116,6 +120,11 @@ export class Router {
       link.send(call);
       sent.push(p);
     });
+    return sent;
+  }
+
+  /** Takes the answers of a dispatched round, merges them and releases what corrections moved. */
+  collect(sent: readonly number[], summary: RoutedSummary): void {
     const releases: Release[][] = this.links.map(() => []);
     let released = false;
     let failure: unknown;
@@ -187,21 +196,4 @@ export class Router {
     for (const delta of report.deltas) this.aggregates.addDelta(delta.practice, delta.delta);
     for (const change of report.changes) this.emit(change);
   }
-}
-
-/** Lines of one partition and round gathered into one transferable buffer. */
-export function lineBatchOf(source: Uint8Array, starts: readonly number[], ends: readonly number[], lines: readonly number[], tooLong: Uint8Array | undefined, file: string | undefined): LineBatch {
-  let size = 0;
-  for (let i = 0; i < starts.length; i++) size += ends[i]! - starts[i]!;
-  const bytes = new Uint8Array(size);
-  const outStarts = new Int32Array(starts.length);
-  const outEnds = new Int32Array(starts.length);
-  let at = 0;
-  for (let i = 0; i < starts.length; i++) {
-    bytes.set(source.subarray(starts[i]!, ends[i]!), at);
-    outStarts[i] = at;
-    at += ends[i]! - starts[i]!;
-    outEnds[i] = at;
-  }
-  return { bytes, starts: outStarts, ends: outEnds, lines: Float64Array.from(lines), ...(tooLong ? { tooLong } : {}), ...(file === undefined ? {} : { file }) };
 }

@@ -481,8 +481,9 @@ export class PartitionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const own = this.store.close(); // gives up the write lease before its first await
     for (const sibling of this.siblings ?? []) await sibling?.close();
-    await this.store.close();
+    await own;
   }
 
   private assertOpen(): void {
