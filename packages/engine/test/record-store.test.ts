@@ -189,6 +189,25 @@ describe('RecordStore read APIs', () => {
     expect(() => store.holder('h4', 'S')).toThrowError(expect.objectContaining({ code: 'CG_ENGINE_CLOSED' }));
   });
 
+  it('stores records larger than its reused buffer, and identities at the longest id and source, intact', () => {
+    const dir = tempDir();
+    const store = RecordStore.open({ directory: dir });
+    // Past the framer's first 64 KiB, in both ways a body arrives (JSON encoded here, received bytes), and multi-byte.
+    const big = ev('big', a, { source: 'S', unit: 'é'.repeat(70_000) }) as EventRecord;
+    const bigger = ev('bigger', a, { source: 'S', unit: 'x'.repeat(300_000) }) as EventRecord;
+    const longId = ev('ü'.repeat(256), a, { source: 'ß'.repeat(64) }) as EventRecord;
+    const written = store.writeSync({ records: [big, bigger, longId, ev('small', a)], bytes: [undefined, Buffer.from(JSON.stringify(bigger)), undefined, undefined] });
+    expect(written.outcomes).toEqual(['stored', 'stored', 'stored', 'stored']);
+    const byId = new Map(store.patient(a)!.events.map((e) => [e.id, e]));
+    expect(byId.get('big')).toEqual(big);
+    expect(byId.get('bigger')).toEqual(bigger);
+    expect(byId.get(longId.id)).toEqual(longId);
+    expect(store.holder(longId.id, longId.source)).toBe(a);
+    expect(store.writeSync({ records: [big] }).outcomes).toEqual(['replaced']);
+    expect(store.verify().damage).toEqual([]);
+    void store.close();
+  });
+
   it('releaseSync gives up live identities of the NHS numbers named, once; the identity is then new to the store', () => {
     const dir = tempDir();
     const store = RecordStore.open({ directory: dir });
