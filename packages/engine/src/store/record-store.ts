@@ -84,6 +84,7 @@ export interface RecordStoreOptions {
    * Commit without flushing to disk (LMDB's `noSync`), for a temporary store only (an engine whose state need not
    * outlive the machine): a batch is still committed before `writeSync` returns, and survives the process being
    * killed, but a crash of the machine or its power may lose acknowledged batches. Never for a durable store.
+   * Readers ignore it (the environment takes the flags of whoever opens it first in the process).
    */
   noSync?: boolean;
 }
@@ -198,7 +199,9 @@ export class RecordStore {
     readonly readOnly: boolean,
     options: { alongsideWriter: boolean; noSync: boolean },
   ) {
-    this.env = openEnvironment(file, readOnly && !options.alongsideWriter, options.noSync);
+    // lmdb-js gives every later open in the process the first opener's flags: a reader never asks for noSync, so one
+    // opened first cannot leave a durable writer unsynced.
+    this.env = openEnvironment(file, readOnly && !options.alongsideWriter, options.noSync && !readOnly);
     try {
       this.checkSize();
       const openDb = (name: DbName) => this.env.openDB({ name, encoding: 'binary', keyEncoder: KEY_ENCODER } as never) as unknown as Db;
