@@ -76,8 +76,9 @@ export interface RecordStoreOptions {
    * A reader in the process that writes the store (another partition's thread, the record view); implies `readOnly`.
    * lmdb-js keeps one LMDB environment per file for the whole process and every later open shares it, so a reader
    * opened with LMDB's read-only flag first would keep the writer from opening: this reader opens the environment as
-   * the writer does (it still never writes). Its reads (`patient`, `holder`) see every transaction committed before
-   * the call.
+   * the writer does (it still never writes). Its reads (`patient`, `holder`, `holders`) see every batch whose
+   * `writeSync` returned before the call, renewing LMDB's snapshot only when this process's writer has committed
+   * since (a count in memory the process's handles share). For a writer in another process, open with `readOnly`.
    */
   alongsideWriter?: boolean;
   /**
@@ -150,6 +151,8 @@ interface Db {
   removeSync(key: KeyBytes): boolean;
   getRange(options: { start: KeyBytes | Buffer; end?: KeyBytes | Buffer }): Iterable<{ key: Buffer; value: Buffer }>;
   getKeys(options: { start: Buffer; end: Buffer }): Iterable<Buffer>;
+  /** lmdb-js: memory shared by every handle on this file in the process (all threads), made by the first to ask. */
+  getUserSharedBuffer(key: Buffer, defaultBuffer: ArrayBuffer): ArrayBuffer;
   getStats(): { entryCount: number };
 }
 
@@ -173,6 +176,7 @@ const PAST = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]);
 const NO_OVERWRITE = { noOverwrite: true };
 /** A range over a whole database: every key is at least one byte, so at least [0] (lmdb-js's own default start is not). */
 const EVERY_KEY = { start: Buffer.from([0]) };
+const COMMITS_KEY = Buffer.from('commits in this process');
 const META_KEYS = { format: keyOf(Buffer.from('format')), state: keyOf(Buffer.from('state')), owner: keyOf(Buffer.from('owner')) };
 
 /** The file of one partition's store. */
@@ -193,6 +197,14 @@ export class RecordStore {
   private readonly f = new Framer();
   private readonly owner: Owner | undefined;
   private closed = false;
+  /**
+   * Writes committed by this process's writer of this file, counted in memory shared by every handle on the file in
+   * the process: a reader beside the writer renews its LMDB snapshot only when the count has moved.
+   */
+  private readonly commits: Int32Array;
+  /** The count when this reader last renewed its snapshot (-1: never). */
+  private seenCommits = -1;
+  private readonly alongsideWriter: boolean;
 
   private constructor(
     readonly file: string,
@@ -209,6 +221,8 @@ export class RecordStore {
       const meta = openDb('meta');
       checkFormat(file, meta.getBinary(META_KEYS.format));
       this.dbs = Object.fromEntries(DBS.map((name) => [name, name === 'meta' ? meta : openDb(name)])) as Record<DbName, Db>;
+      this.alongsideWriter = options.alongsideWriter;
+      this.commits = new Int32Array(meta.getUserSharedBuffer(COMMITS_KEY, new ArrayBuffer(4)), 0, 1);
       if (readOnly) {
         this.state = this.readStateWhileWritten();
         this.owner = undefined;
@@ -357,7 +371,7 @@ export class RecordStore {
     this.assertWritable();
     const before = structuredClone(this.state);
     try {
-      return this.env.transactionSync(() => {
+      const result = this.env.transactionSync(() => {
         if (fenced && this.readOwner()?.token !== this.owner?.token) {
           throw new CaregapsError('CG_ENGINE_LOCKED', `${this.file}: another process has taken over writing this store`);
         }
@@ -365,6 +379,9 @@ export class RecordStore {
         this.commitState(this.state);
         return result;
       });
+      // Committed: readers beside this writer renew their snapshot at their next read.
+      Atomics.add(this.commits, 0, 1);
+      return result;
     } catch (error) {
       this.state = before;
       if (error instanceof CaregapsError) throw error;
@@ -723,7 +740,14 @@ export class RecordStore {
 
   /** A reader's next read starts a new LMDB read transaction, so it sees what the writer committed since. */
   private freshRead(): void {
-    if (this.readOnly) this.env.resetReadTxn();
+    if (!this.readOnly) return;
+    if (this.alongsideWriter) {
+      // Nothing committed in this process since the last renewal: the snapshot is current (no renewal per read).
+      const commits = Atomics.load(this.commits, 0);
+      if (commits === this.seenCommits) return;
+      this.seenCommits = commits;
+    }
+    this.env.resetReadTxn();
   }
 
   organisations(): OrganisationRecord[] {
