@@ -3,8 +3,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, t
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
 import { PatientStore, loadRegistries, type CaregapsRecord, type EventRecord } from '@caregaps/core';
 import fc from 'fast-check';
+import { open as openLmdb } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordStore, partitionFile, type Outcome } from '../src/index.js';
 import { CODESETS, FIXTURE_REGISTRIES, codesFor, stepArbitrary } from './helpers.js';
@@ -116,6 +119,28 @@ describe('RecordStore', () => {
     console.log(`store vs batch oracle: ${runs} random sequences, ${decided} records decided alike`);
   });
 
+  it('refuses a store of the first development format, saying what to do, before opening its other databases', async () => {
+    const dir = tempDir();
+    // Format 1's frame, as its frame.ts wrote it: CRC-32 (over the key text and the rest) | kind | flags | handle |
+    // version | NHS number | body.
+    const value = Buffer.alloc(28 + 'caregaps-record-store/1'.length);
+    value[4] = 6;
+    value.writeDoubleLE(Number.NaN, 10);
+    value.write('caregaps-record-store/1', 28);
+    value.writeUInt32LE(crc32(value.subarray(4), crc32('m\u0000format')), 0);
+    const env = openLmdb({ path: partitionFile(dir), maxDbs: 8, overlappingSync: false });
+    const meta = env.openDB({ name: 'meta', encoding: 'binary' });
+    await meta.put('format', value);
+    await env.close();
+    const size = statSync(partitionFile(dir)).size;
+    for (const options of [{}, { readOnly: true }]) {
+      expect(() => RecordStore.open({ directory: dir, ...options })).toThrowError(
+        expect.objectContaining({ code: 'CG_STORE_OLD_FORMAT', message: expect.stringMatching(/caregaps-record-store\/1.*ingesting its records again/) }),
+      );
+    }
+    expect(statSync(partitionFile(dir)).size).toBe(size);
+  });
+
   it('reports a damaged value loudly with a coded error naming the key, and verify lists it', () => {
     const dir = tempDir();
     const store = RecordStore.open({ directory: dir });
@@ -130,11 +155,144 @@ describe('RecordStore', () => {
     for (let at = bytes.indexOf(text); at >= 0; at = bytes.indexOf(text, at + 1)) bytes[at + 3]! ^= 0x20;
     writeFileSync(file, bytes);
     const damaged = RecordStore.open({ directory: dir, readOnly: true });
-    expect(() => [...damaged.patients()]).toThrowError(expect.objectContaining({ code: 'CG_STORE_DAMAGED', message: expect.stringMatching(/events\[e \| /) }));
+    expect(() => [...damaged.patients()]).toThrowError(expect.objectContaining({ code: 'CG_STORE_DAMAGED', message: expect.stringMatching(/records\[\d{10} \| \d+\]/) }));
     const report = damaged.verify();
-    expect(report.damage).toEqual([expect.objectContaining({ db: 'events', problem: 'fails its checksum' })]);
+    expect(report.damage).toEqual([expect.objectContaining({ db: 'records', problem: 'fails its checksum' })]);
     void damaged.close();
   });
+});
+
+describe('RecordStore read APIs', () => {
+  const [a, b] = ['9434765919', '9434765870'];
+  const ev = (id: string, nhsNumber: string, extra: object = {}): CaregapsRecord => ({ kind: 'event', id, nhsNumber, code: codes[0]!, date: '2024-01-01', ...extra });
+
+  it('patient(nhs) gives one patient as patients() does; holder(id, source) names who holds an identity', () => {
+    const dir = tempDir();
+    const store = RecordStore.open({ directory: dir });
+    const records = population(30, codes, 5);
+    store.writeSync({ records });
+    store.writeSync({ records: [ev('h1', a, { source: 'S' }), ev('h2', a), { kind: 'retract', id: 'h3', nhsNumber: b, source: 'S' }, { kind: 'retract', id: 'h1', nhsNumber: a, source: 'S' }, ev('h4', b, { source: 'S' })] });
+    for (const stored of store.patients()) expect(store.patient(stored.nhsNumber)).toEqual(stored);
+    expect(store.patient('9999999999')).toBeUndefined();
+    // An event's identity, a retracted one, a retraction kept before its event, the unnamed source, none.
+    expect(store.holder('h4', 'S')).toBe(b);
+    expect(store.holder('h1', 'S')).toBe(a);
+    expect(store.holder('h3', 'S')).toBe(b);
+    expect(store.holder('h2')).toBe(a);
+    expect(store.holder('h2', 'S')).toBeUndefined();
+    expect(store.holder('h4')).toBeUndefined();
+    const event = records.find((r): r is EventRecord => r.kind === 'event')!;
+    expect(store.holder(event.id, event.source)).toBe(event.nhsNumber);
+    const asked = [{ id: 'h4', source: 'S' }, { id: 'h2' }, { id: 'h2', source: 'S' }, { id: event.id, source: event.source }];
+    expect(store.holders(asked)).toEqual([b, a, undefined, event.nhsNumber]);
+    void store.close();
+    expect(() => store.holder('h4', 'S')).toThrowError(expect.objectContaining({ code: 'CG_ENGINE_CLOSED' }));
+  });
+
+  it('stores records larger than its reused buffer, and identities at the longest id and source, intact', () => {
+    const dir = tempDir();
+    const store = RecordStore.open({ directory: dir });
+    // Past the framer's first 64 KiB, in both ways a body arrives (JSON encoded here, received bytes), and multi-byte.
+    const big = ev('big', a, { source: 'S', unit: 'é'.repeat(70_000) }) as EventRecord;
+    const bigger = ev('bigger', a, { source: 'S', unit: 'x'.repeat(300_000) }) as EventRecord;
+    const longId = ev('ü'.repeat(256), a, { source: 'ß'.repeat(64) }) as EventRecord;
+    const written = store.writeSync({ records: [big, bigger, longId, ev('small', a)], bytes: [undefined, Buffer.from(JSON.stringify(bigger)), undefined, undefined] });
+    expect(written.outcomes).toEqual(['stored', 'stored', 'stored', 'stored']);
+    const byId = new Map(store.patient(a)!.events.map((e) => [e.id, e]));
+    expect(byId.get('big')).toEqual(big);
+    expect(byId.get('bigger')).toEqual(bigger);
+    expect(byId.get(longId.id)).toEqual(longId);
+    expect(store.holder(longId.id, longId.source)).toBe(a);
+    expect(store.writeSync({ records: [big] }).outcomes).toEqual(['replaced']);
+    expect(store.verify().damage).toEqual([]);
+    void store.close();
+  });
+
+  it('releaseSync gives up live identities of the NHS numbers named, once; the identity is then new to the store', () => {
+    const dir = tempDir();
+    const store = RecordStore.open({ directory: dir });
+    const written = store.writeSync({ records: [ev('m1', a, { source: 'S' }), ev('m2', a, { source: 'S' }), { kind: 'retract', id: 'm3', nhsNumber: a, source: 'S' }] });
+    const before = { ...store.counts };
+    const released = store.releaseSync([
+      { id: 'm1', source: 'S', nhsNumber: a },
+      { id: 'm2', source: 'S', nhsNumber: b }, // held for another patient: kept
+      { id: 'm3', source: 'S', nhsNumber: a }, // a kept retraction, not a live event: kept
+      { id: 'm9', source: 'S', nhsNumber: a }, // not held
+    ]);
+    expect([...released]).toEqual([written.handles[0], -1, -1, -1]);
+    expect(store.counts.identities).toBe(before.identities - 1);
+    expect(store.counts.records).toBe(before.records - 1);
+    expect(store.holder('m1', 'S')).toBeUndefined();
+    expect(store.patient(a)!.events.map((e) => e.id)).toEqual(['m2']);
+    expect(store.patient(a)!.handles).toEqual([written.handles[1]]);
+    expect([...store.releaseSync([{ id: 'm1', source: 'S', nhsNumber: a }])]).toEqual([-1]);
+    const again = store.writeSync({ records: [ev('m1', b, { source: 'S' })] });
+    expect(again.outcomes).toEqual(['stored']);
+    expect(again.handles[0]).not.toBe(written.handles[0]);
+    expect(store.verify().damage).toEqual([]);
+    void store.close();
+  });
+
+  it('a reader beside the writer in one thread, opened before or after it, sees each commit at once and cannot write', async () => {
+    const dir = tempDir();
+    await RecordStore.open({ directory: dir }).close();
+    const early = RecordStore.open({ directory: dir, alongsideWriter: true });
+    const writer = RecordStore.open({ directory: dir });
+    const late = RecordStore.open({ directory: dir, alongsideWriter: true });
+    for (let i = 0; i < 20; i++) {
+      writer.writeSync({ records: [ev(`r${i}`, i % 2 ? a : b, { source: 'S' })] });
+      // Same tick, no await: each read starts from the latest commit.
+      for (const reader of [early, late]) {
+        expect(reader.holder(`r${i}`, 'S')).toBe(i % 2 ? a : b);
+        expect(reader.patient(a)?.events.length ?? 0).toBe(Math.floor((i + 1) / 2));
+      }
+    }
+    expect(() => late.writeSync({ records: [ev('x', a)] })).toThrowError(expect.objectContaining({ code: 'CG_USAGE' }));
+    await early.close();
+    writer.writeSync({ records: [ev('after', a)] });
+    expect(late.holder('after')).toBe(a);
+    await late.close();
+    await writer.close();
+    // A reader with LMDB's own read-only flag, opened first in this process, keeps a writer out: told so, coded.
+    const inspector = RecordStore.open({ directory: dir, readOnly: true });
+    expect(() => RecordStore.open({ directory: dir })).toThrowError(expect.objectContaining({ code: 'CG_USAGE', message: expect.stringMatching(/alongsideWriter/) }));
+    await inspector.close();
+    // A reader never creates a store.
+    expect(() => RecordStore.open({ directory: tempDir(), alongsideWriter: true })).toThrowError(expect.objectContaining({ code: 'CG_INPUT' }));
+  });
+
+  it('a reader on another thread while a worker thread writes: every identity committed before a read is seen by it', async () => {
+    const bundled = await bundleChild('store-child.ts', 'store-thread-test');
+    dirs.push(bundled.dir);
+    const dir = tempDir();
+    await RecordStore.open({ directory: dir }).close();
+    const reader = RecordStore.open({ directory: dir, alongsideWriter: true });
+    const committed = new Int32Array(new SharedArrayBuffer(4));
+    const batches = 200;
+    const nhsNumbers = [a, b];
+    const worker = new Worker(bundled.script, { workerData: { dir, batches, nhsNumbers, committed } });
+    const done = new Promise<void>((resolve, reject) => {
+      worker.on('message', () => resolve());
+      worker.on('error', reject);
+    });
+    // A synchronous loop: lmdb-js never resets this thread's read snapshot on its own here, so only the reader's
+    // fresh read makes the commits visible.
+    let reads = 0;
+    let missing = 0;
+    for (let seen = Atomics.load(committed, 0); seen < batches; seen = Atomics.load(committed, 0)) {
+      if (seen === 0) continue;
+      const last = seen - 1;
+      if (reader.holder(`w${last}-49`, 'W') !== nhsNumbers[last % 2]) missing++;
+      reads++;
+    }
+    await done;
+    expect(missing).toBe(0);
+    expect(reads).toBeGreaterThan(0);
+    expect(reader.patient(a)!.events).toHaveLength((batches / 2) * 50);
+    expect(reader.holder(`w${batches - 1}-0`, 'W')).toBe(b);
+    await reader.close();
+    await worker.terminate();
+  }, 60_000);
 });
 
 describe('record store faults (child processes)', () => {
@@ -218,6 +376,28 @@ describe('record store faults (child processes)', () => {
     expect(tally.uncoded).toBe(0);
     expect(tally.open + tally.read + tally.verify).toBeGreaterThan(tally.trials / 4);
   }, 300_000);
+
+  it('noSync: a temporary store keeps every batch acknowledged before its process is killed', async () => {
+    const dir = tempDir();
+    const proc = spawn(process.execPath, [child, 'nosync', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        // Killed mid-stream, after some batches were acknowledged.
+        if ((out.match(/ack /g) ?? []).length >= 20 && !proc.killed) proc.kill('SIGKILL');
+      });
+      proc.on('error', reject);
+      proc.on('exit', () => resolve());
+    });
+    const acked = Math.max(...[...out.matchAll(/ack (\d+)/g)].map((m) => Number(m[1])));
+    expect(acked).toBeGreaterThanOrEqual(19);
+    const store = RecordStore.open({ directory: dir });
+    for (let b = 0; b <= acked; b++) expect(store.holder(`n${b}-99`, 'N'), `batch ${b}`).toBe('9434765919');
+    expect(store.patient('9434765919')!.events.length).toBeGreaterThanOrEqual((acked + 1) * 100);
+    expect(store.verify().damage).toEqual([]);
+    await store.close();
+  }, 60_000);
 
   it('two processes opening one store for writing, 110 rounds: never both hold it', async () => {
     const dir = tempDir();
