@@ -29,3 +29,9 @@ export {
 } from './store/record-store.js';
 export { migrateOldStore, type MigrationReport } from './store/migrate.js';
 export type { RecordSource } from './source.js';
+// For transports that carry partitions elsewhere (`@caregaps/nats`): the partition hash, the partition code and the
+// counter layout its count deltas follow.
+export { partitionOf } from './router.js';
+export { Partition, type PartitionRecord, type PartitionReport, type PartitionQuery } from './partition/partition.js';
+export { Aggregates, CounterLayout } from './aggregates.js';
+export type { PracticeDelta } from './partition/aggregates.js';

@@ -1,0 +1,244 @@
+import { achievementDay, type CodesetIndex, type CompiledRegistry } from '@caregaps/core';
+import type { Change, PartitionQuery } from '@caregaps/engine';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { headers, type Subscription } from '@nats-io/transport-node';
+import { readApplied, writeApplied } from './applied.js';
+import { isWrongSequence, type Cluster } from './cluster.js';
+import type { Lease } from './lease.js';
+import { PartitionHost, storeFailure } from './partition-host.js';
+import { layoutOf, type PartitionState, type QueryRequest, type QueryAnswer } from './protocol.js';
+
+/** What an owned partition needs from its worker. */
+export interface PartitionContext {
+  cluster: Cluster;
+  worker: string;
+  store: string;
+  compiled: readonly CompiledRegistry[];
+  index: CodesetIndex;
+  /** Most messages committed in one store transaction. */
+  batchSize: number;
+  /** The partition stopped by itself: its lease was lost, or its store failed (then the worker stops too). */
+  onStopped(partition: number, error: Error): void;
+  /** Commit progress, for benchmarks and tests: messages applied so far in this partition. */
+  onCommitted?(partition: number, applied: number, count: number): void;
+}
+
+/** Header of a change message: the fencing token of the owner that published it. */
+export const TOKEN_HEADER = 'Caregaps-Token';
+
+/**
+ * A partition this worker holds the lease of: its store and hot state (`PartitionHost`), a consumer of its subject
+ * starting after what the store has committed, and the query subscription. Each batch is fenced (the lease renewed
+ * by compare-and-set), committed, recorded as applied, acknowledged, and then its counts and changes published.
+ */
+export class OwnedPartition {
+  private host: PartitionHost | undefined;
+  private messages: ConsumerMessages | undefined;
+  private query: Subscription | undefined;
+  private loop: Promise<void> | undefined;
+  private applied = 0;
+  /** Highest sequence whose changes some owner has published: replays below it publish none again. */
+  private published = 0;
+  private stateRevision = 0;
+  private serial: Promise<unknown> = Promise.resolve();
+  private stopping = false;
+
+  constructor(
+    readonly partition: number,
+    readonly lease: Lease,
+    private readonly context: PartitionContext,
+  ) {}
+
+  private get names() {
+    return this.context.cluster.names;
+  }
+
+  private get key(): string {
+    return this.names.partitionKey(this.partition);
+  }
+
+  /** Opens the store, claims the partition's state, and starts consuming after what the store has committed. */
+  async start(): Promise<void> {
+    const { cluster, store } = this.context;
+    const settings = await cluster.currentSettings();
+    this.host = PartitionHost.open({
+      directory: store,
+      partition: this.partition,
+      partitions: cluster.settings.partitions,
+      compiled: this.context.compiled,
+      index: this.context.index,
+      day: achievementDay(settings.asOf),
+    });
+    this.applied = readApplied(store, this.partition);
+    const previous = await cluster.partitionState.get(this.key);
+    if (previous && previous.operation === 'PUT') {
+      this.stateRevision = previous.revision;
+      this.published = (previous.json() as PartitionState).published;
+    }
+    await this.publishState([]);
+    await this.replaceConsumers();
+    this.query = cluster.nc.subscribe(this.names.query(this.partition), {
+      callback: (error, msg) => {
+        if (!error) msg.respond(this.answer(msg.data));
+      },
+    });
+    const consumer = await cluster.js.consumers.get(this.names.stream, this.names.consumer(this.partition, this.context.worker));
+    this.messages = await consumer.consume({ max_messages: this.context.batchSize * 2 });
+    this.loop = this.consume(this.messages);
+  }
+
+  /** Deletes earlier owners' consumers of this partition and creates this worker's, after its committed sequence. */
+  private async replaceConsumers(): Promise<void> {
+    const { jsm } = this.context.cluster;
+    const prefix = `p${this.partition}-`;
+    for await (const info of jsm.consumers.list(this.names.stream)) {
+      if (info.name.startsWith(prefix)) await jsm.consumers.delete(this.names.stream, info.name).catch(() => undefined);
+    }
+    await jsm.consumers.add(this.names.stream, {
+      durable_name: this.names.consumer(this.partition, this.context.worker),
+      filter_subject: this.names.records(this.partition),
+      ack_policy: AckPolicy.All,
+      ack_wait: 60_000_000_000,
+      max_ack_pending: this.context.batchSize * 4,
+      ...(this.applied > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.applied + 1 } : { deliver_policy: DeliverPolicy.All }),
+    });
+  }
+
+  /** Takes what has arrived (up to a batch) and commits it, again and again: a busy stream makes big batches. */
+  private async consume(messages: ConsumerMessages): Promise<void> {
+    let batch: JsMsg[] = [];
+    try {
+      for await (const message of messages) {
+        batch.push(message);
+        if (batch.length < this.context.batchSize && messages.getPending() > 0) continue;
+        const taken = batch;
+        batch = [];
+        await this.exclusive(() => this.commit(taken));
+        if (this.stopping) break;
+      }
+    } catch (error) {
+      this.stopOnError(error as Error);
+    }
+  }
+
+  /** Fence, commit, record, acknowledge, publish: in that order, so nothing is acknowledged before it is durable. */
+  private async commit(batch: JsMsg[]): Promise<void> {
+    const host = this.host!;
+    const fresh = batch.filter((m) => m.seq > this.applied);
+    let changes: Change[] = [];
+    if (fresh.length > 0) {
+      await this.lease.renew();
+      // Messages some owner has published changes for are applied quietly (a takeover catching up).
+      const quiet = fresh.filter((m) => m.seq <= this.published);
+      const loud = quiet.length === fresh.length ? [] : fresh.slice(quiet.length);
+      try {
+        if (quiet.length > 0) host.apply(quiet.map((m) => ({ data: m.data, sequence: m.seq })));
+        if (loud.length > 0) changes = host.apply(loud.map((m) => ({ data: m.data, sequence: m.seq }))).changes;
+        this.applied = fresh[fresh.length - 1]!.seq;
+        writeApplied(this.context.store, this.partition, this.applied);
+      } catch (error) {
+        throw storeFailure(error);
+      }
+      this.context.onCommitted?.(this.partition, this.applied, fresh.length);
+    }
+    await batch[batch.length - 1]!.ackAck().catch(() => false);
+    if (fresh.length > 0) await this.publishState(changes);
+  }
+
+  /** Moves the achievement date of this partition and publishes the changes and counts. */
+  advance(day: number): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.host || this.stopping) return;
+      await this.lease.renew();
+      await this.publishState(this.host.advance(day));
+    });
+  }
+
+  /**
+   * Writes the partition's state (applied position, counts by practice) by compare-and-set on the revision this
+   * owner last wrote, then publishes the changes. A write refused because a stale owner wrote in between is
+   * repeated over it; one refused because a newer owner wrote means this lease is lost.
+   */
+  private async publishState(changes: Change[]): Promise<void> {
+    const host = this.host!;
+    this.published = Math.max(this.published, this.applied);
+    const state: PartitionState = {
+      worker: this.context.worker,
+      token: this.lease.token,
+      applied: this.applied,
+      published: this.published,
+      patients: host.patientCount,
+      layout: layoutOf(this.context.compiled),
+      counts: Object.fromEntries([...host.counts()].filter(([, v]) => v.some((x) => x !== 0)).map(([practice, v]) => [practice, [...v]])),
+      updatedAt: new Date().toISOString(),
+    };
+    const kv = this.context.cluster.partitionState;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.stateRevision = this.stateRevision === 0 ? await kv.create(this.key, JSON.stringify(state)) : await kv.update(this.key, JSON.stringify(state), this.stateRevision);
+        break;
+      } catch (error) {
+        if (!isWrongSequence(error) || attempt === 3) throw error;
+        const held = await kv.get(this.key);
+        const holder = held?.operation === 'PUT' ? (held.json() as PartitionState) : undefined;
+        if (holder && holder.token > this.lease.token) {
+          await this.lease.renew(); // refused: says the lease is lost
+          throw error;
+        }
+        this.stateRevision = held?.revision ?? 0;
+      }
+    }
+    if (changes.length > 0) {
+      const h = headers();
+      h.set(TOKEN_HEADER, String(this.lease.token));
+      this.context.cluster.nc.publish(this.names.changes(this.partition), JSON.stringify(changes), { headers: h });
+    }
+  }
+
+  private answer(data: Uint8Array): string {
+    const host = this.host;
+    let answer: QueryAnswer;
+    try {
+      const request = JSON.parse(new TextDecoder().decode(data)) as QueryRequest;
+      if (!host || this.stopping) answer = { ok: false, error: `partition ${this.partition} is being handed over` };
+      else if (request.method === 'patient') answer = { ok: true, applied: this.applied, result: host.patient(String(request.nhsNumber), request.explain === true) ?? null };
+      else if (request.method === 'patients') answer = { ok: true, applied: this.applied, result: host.patients(request.query as PartitionQuery) };
+      else if (request.method === 'memory') answer = { ok: true, applied: this.applied, result: { ...host.memory(), patientRecords: host.patientCount } };
+      else answer = { ok: false, error: `unknown method ${String((request as { method?: unknown }).method)}` };
+    } catch (error) {
+      answer = { ok: false, error: (error as Error).message };
+    }
+    return JSON.stringify(answer);
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(work);
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
+  private stopOnError(error: Error): void {
+    if (this.stopping) return;
+    this.context.onStopped(this.partition, error);
+  }
+
+  /**
+   * Stops consuming, lets a commit in progress finish, and closes the store; with `release`, gives the lease up
+   * (a clean hand-over), otherwise leaves it to expire or to its new owner.
+   */
+  async stop(release: boolean): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.messages?.stop();
+    this.query?.unsubscribe();
+    await this.loop;
+    await this.serial;
+    const { jsm, names } = { jsm: this.context.cluster.jsm, names: this.names };
+    if (release) {
+      await jsm.consumers.delete(names.stream, names.consumer(this.partition, this.context.worker)).catch(() => undefined);
+      await this.lease.release();
+    }
+    await this.host?.close();
+    this.host = undefined;
+  }
+}
