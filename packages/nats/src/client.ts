@@ -33,6 +33,8 @@ export interface PartitionStatus {
   token?: number;
   /** The last stream sequence the owner has committed (0: nothing yet). */
   applied: number;
+  /** The stream sequence of the partition's newest record (0: none yet); the partition is caught up when `applied` reaches it. */
+  last: number;
   /** Messages of the partition not yet delivered to or not yet acknowledged by its owner (absent when unowned). */
   lag?: number;
   patients: number;
@@ -50,6 +52,8 @@ export interface ClusterStatus {
   lag: number;
   /** Partitions no worker owns right now. */
   unowned: number;
+  /** Every partition is owned and has committed every record the stream holds for it. */
+  caughtUp: boolean;
 }
 
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
@@ -141,7 +145,11 @@ export class ClusterClient {
       states.map(async (state, partition): Promise<PartitionStatus> => {
         const lease = await cluster.leases.get(cluster.names.partitionKey(partition));
         const owner = lease?.operation === 'PUT' ? (lease.json() as { worker: string }).worker : undefined;
-        const out: PartitionStatus = { partition, applied: state?.applied ?? 0, patients: state?.patients ?? 0 };
+        const last = await cluster.jsm.streams.getMessage(cluster.names.stream, { last_by_subj: cluster.names.records(partition) }).then(
+          (m) => m?.seq ?? 0,
+          () => 0,
+        );
+        const out: PartitionStatus = { partition, applied: state?.applied ?? 0, last, patients: state?.patients ?? 0 };
         if (owner === undefined) return out;
         out.owner = owner;
         out.token = lease!.revision;
@@ -164,7 +172,22 @@ export class ClusterClient {
       records: stream.state.messages,
       lag: partitionStatus.reduce((sum, p) => sum + (p.lag ?? 0), 0),
       unowned: partitionStatus.filter((p) => p.owner === undefined).length,
+      caughtUp: partitionStatus.every((p) => p.owner !== undefined && p.applied >= p.last),
     };
+  }
+
+  /** Resolves once every partition is owned and caught up (see `status`); rejects with `CG_CLUSTER_QUERY` after the timeout. */
+  async caughtUp(options: { timeoutMs?: number; pollMs?: number } = {}): Promise<ClusterStatus> {
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    for (;;) {
+      const status = await this.status();
+      if (status.caughtUp) return status;
+      if (Date.now() > deadline) {
+        const behind = status.partitionStatus.filter((p) => p.owner === undefined || p.applied < p.last).map((p) => p.partition);
+        throw new CaregapsError('CG_CLUSTER_QUERY', `the cluster did not catch up within ${options.timeoutMs ?? 60_000} ms: partitions ${behind.join(', ')} are unowned or behind`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 200));
+    }
   }
 
   /** Moves the cluster's achievement date (every worker advances its partitions). */

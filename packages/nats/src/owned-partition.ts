@@ -26,6 +26,9 @@ export interface PartitionContext {
 /** Header of a change message: the fencing token of the owner that published it. */
 export const TOKEN_HEADER = 'Caregaps-Token';
 
+/** Longest a batch waits for more messages after its first. */
+const LINGER_MS = 5;
+
 /**
  * A partition this worker holds the lease of: its store and hot state (`PartitionHost`), a consumer of its subject
  * starting after what the store has committed, and the query subscription. Each batch is fenced (the lease renewed
@@ -104,17 +107,33 @@ export class OwnedPartition {
     });
   }
 
-  /** Takes what has arrived (up to a batch) and commits it, again and again: a busy stream makes big batches. */
+  /**
+   * Collects a batch (until it is full, or `LINGER_MS` after its first message) and commits it, again and again:
+   * a busy stream makes big batches, a quiet one is committed promptly.
+   */
   private async consume(messages: ConsumerMessages): Promise<void> {
-    let batch: JsMsg[] = [];
+    const iterator = messages[Symbol.asyncIterator]();
     try {
-      for await (const message of messages) {
-        batch.push(message);
-        if (batch.length < this.context.batchSize && messages.getPending() > 0) continue;
-        const taken = batch;
-        batch = [];
-        await this.exclusive(() => this.commit(taken));
-        if (this.stopping) break;
+      let next = iterator.next();
+      for (;;) {
+        const first = await next;
+        if (first.done) return;
+        const batch: JsMsg[] = [first.value];
+        next = iterator.next();
+        let ended = false;
+        const linger = new Promise<'linger'>((resolve) => setTimeout(() => resolve('linger'), LINGER_MS));
+        while (batch.length < this.context.batchSize) {
+          const r = await Promise.race([next, linger]);
+          if (r === 'linger') break;
+          if (r.done) {
+            ended = true;
+            break;
+          }
+          batch.push(r.value);
+          next = iterator.next();
+        }
+        await this.exclusive(() => this.commit(batch));
+        if (ended || this.stopping) return;
       }
     } catch (error) {
       this.stopOnError(error as Error);
