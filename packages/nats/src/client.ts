@@ -18,8 +18,11 @@ import { layoutOf, type PartitionState, type QueryAnswer, type QueryRequest } fr
 import type { WorkerInfo } from './worker.js';
 
 export interface ClusterClientOptions extends ClusterOptions {
-  /** The registries the workers run (counts are laid out by them; a mismatch is refused with `CG_CLUSTER_CONFIG`). */
-  compiled: readonly CompiledRegistry[];
+  /**
+   * The registries the workers run, needed for `counts`, `patients` and `organisations` (counts are laid out by
+   * them; a mismatch is refused with `CG_CLUSTER_CONFIG`). `patient`, `status` and `changes$` work without.
+   */
+  compiled?: readonly CompiledRegistry[];
   /** How long to wait for a partition's owner to answer (default 5 s). */
   queryTimeoutMs?: number;
 }
@@ -29,7 +32,7 @@ export interface PartitionStatus {
   partition: number;
   /** The worker holding its lease (absent: nobody, e.g. its owner died and the lease has not expired yet). */
   owner?: string;
-  /** The owner's fencing token. */
+  /** The owner's fencing token (once it has written the partition's state). */
   token?: number;
   /** The last stream sequence the owner has committed (0: nothing yet). */
   applied: number;
@@ -102,7 +105,7 @@ export class ClusterClient {
   /** NHS numbers of the patients on a register, or in one status of one of its indicators, from every partition. */
   async patients(query: PopulationQuery): Promise<string[]> {
     const r = this.registryNumber(query.registry);
-    const registry = this.options.compiled[r]!;
+    const registry = this.compiled()[r]!;
     let position = 0;
     let want = 1;
     if (query.indicator !== undefined) {
@@ -152,7 +155,7 @@ export class ClusterClient {
         const out: PartitionStatus = { partition, applied: state?.applied ?? 0, last, patients: state?.patients ?? 0 };
         if (owner === undefined) return out;
         out.owner = owner;
-        out.token = lease!.revision;
+        if (state?.worker === owner) out.token = state.token;
         try {
           const info = await cluster.jsm.consumers.info(cluster.names.stream, cluster.names.consumer(partition, owner));
           out.lag = info.num_pending + info.num_ack_pending;
@@ -232,12 +235,12 @@ export class ClusterClient {
 
   /** The organisation hierarchy with every partition's counts added in. */
   private async aggregates(): Promise<Aggregates> {
-    const aggregates = new Aggregates(new CounterLayout(this.options.compiled));
+    const aggregates = new Aggregates(new CounterLayout(this.compiled()));
     for await (const code of await this.cluster.organisations.keys()) {
       const entry = await this.cluster.organisations.get(code);
       if (entry?.operation === 'PUT') aggregates.setOrganisation(entry.json() as OrganisationRecord);
     }
-    const layout = layoutOf(this.options.compiled).join(',');
+    const layout = layoutOf(this.compiled()).join(',');
     for (const [p, state] of (await this.states()).entries()) {
       if (!state) continue;
       if (state.layout.join(',') !== layout) {
@@ -248,9 +251,15 @@ export class ClusterClient {
     return aggregates;
   }
 
+  private compiled(): readonly CompiledRegistry[] {
+    if (!this.options.compiled) throw new CaregapsError('CG_USAGE', 'counts and population lists need the registries the workers run: give ClusterClient.connect `compiled`');
+    return this.options.compiled;
+  }
+
   private registryNumber(id: string): number {
-    const r = this.options.compiled.findIndex((x) => x.id === id);
-    if (r < 0) throw new CaregapsError('CG_USAGE', `No registry ${id} in this client (${this.options.compiled.map((x) => x.id).join(', ')})`);
+    const compiled = this.compiled();
+    const r = compiled.findIndex((x) => x.id === id);
+    if (r < 0) throw new CaregapsError('CG_USAGE', `No registry ${id} in this client (${compiled.map((x) => x.id).join(', ')})`);
     return r;
   }
 }

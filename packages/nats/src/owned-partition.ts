@@ -1,4 +1,4 @@
-import { achievementDay, type CodesetIndex, type CompiledRegistry } from '@caregaps/core';
+import { CaregapsError, achievementDay, type CodesetIndex, type CompiledRegistry } from '@caregaps/core';
 import type { Change, PartitionQuery } from '@caregaps/engine';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { headers, type Subscription } from '@nats-io/transport-node';
@@ -17,10 +17,20 @@ export interface PartitionContext {
   index: CodesetIndex;
   /** Most messages committed in one store transaction. */
   batchSize: number;
-  /** The partition stopped by itself: its lease was lost, or its store failed (then the worker stops too). */
+  /**
+   * The partition stopped by itself: its lease was lost (`CG_CLUSTER_LEASE_LOST`), or its store failed (a
+   * `StoreFailure`: then the worker stops too).
+   */
   onStopped(partition: number, error: Error): void;
   /** Commit progress, for benchmarks and tests: messages applied so far in this partition. */
   onCommitted?(partition: number, applied: number, count: number): void;
+}
+
+/** The store could not commit (disk full, damage): the worker must stop acknowledging. */
+export class StoreFailure extends Error {
+  constructor(readonly failure: CaregapsError) {
+    super(failure.message);
+  }
 }
 
 /** Header of a change message: the fencing token of the owner that published it. */
@@ -146,7 +156,7 @@ export class OwnedPartition {
     const fresh = batch.filter((m) => m.seq > this.applied);
     let changes: Change[] = [];
     if (fresh.length > 0) {
-      await this.lease.renew();
+      await this.fence();
       // Messages some owner has published changes for are applied quietly (a takeover catching up).
       const quiet = fresh.filter((m) => m.seq <= this.published);
       const loud = quiet.length === fresh.length ? [] : fresh.slice(quiet.length);
@@ -156,7 +166,7 @@ export class OwnedPartition {
         this.applied = fresh[fresh.length - 1]!.seq;
         writeApplied(this.context.store, this.partition, this.applied);
       } catch (error) {
-        throw storeFailure(error);
+        throw new StoreFailure(storeFailure(error));
       }
       this.context.onCommitted?.(this.partition, this.applied, fresh.length);
     }
@@ -168,9 +178,22 @@ export class OwnedPartition {
   advance(day: number): Promise<void> {
     return this.exclusive(async () => {
       if (!this.host || this.stopping) return;
-      await this.lease.renew();
+      await this.fence();
       await this.publishState(this.host.advance(day));
     });
+  }
+
+  /**
+   * The fencing check before a commit: the lease renewed by compare-and-set. When the server cannot be asked (a
+   * restart, a network split) the lease cannot be proved either, so that counts as lost too: nothing is committed.
+   */
+  private async fence(): Promise<void> {
+    try {
+      await this.lease.renew();
+    } catch (error) {
+      if (error instanceof CaregapsError) throw error;
+      throw new CaregapsError('CG_CLUSTER_LEASE_LOST', `partition ${this.partition}: the lease could not be renewed (${(error as Error).message}), so the batch in hand is not committed`);
+    }
   }
 
   /**
@@ -197,12 +220,13 @@ export class OwnedPartition {
         this.stateRevision = this.stateRevision === 0 ? await kv.create(this.key, JSON.stringify(state)) : await kv.update(this.key, JSON.stringify(state), this.stateRevision);
         break;
       } catch (error) {
-        if (!isWrongSequence(error) || attempt === 3) throw error;
+        if (!isWrongSequence(error) || attempt === 3) {
+          throw new CaregapsError('CG_CLUSTER_LEASE_LOST', `partition ${this.partition}: its state could not be written (${(error as Error).message}); it is handed back`);
+        }
         const held = await kv.get(this.key);
         const holder = held?.operation === 'PUT' ? (held.json() as PartitionState) : undefined;
         if (holder && holder.token > this.lease.token) {
-          await this.lease.renew(); // refused: says the lease is lost
-          throw error;
+          throw new CaregapsError('CG_CLUSTER_LEASE_LOST', `partition ${this.partition}: worker ${holder.worker} owns it now (fencing token ${holder.token} > ${this.lease.token})`);
         }
         this.stateRevision = held?.revision ?? 0;
       }

@@ -11,6 +11,8 @@ export interface PublisherOptions extends ClusterOptions {
   retryMs?: number;
   /** How long to wait for one acknowledgement before retrying. Default 5 s. */
   ackTimeoutMs?: number;
+  /** Called with every item refused (an invalid record or a refused read result), e.g. to write a quarantine file. */
+  onRefused?: (refusal: QuarantinedRecord) => void;
 }
 
 /** What a publisher has done so far. */
@@ -58,7 +60,7 @@ const encoder = new TextEncoder();
  */
 export class Publisher {
   readonly summary: PublishSummary = { read: 0, published: 0, duplicates: 0, organisations: 0, quarantined: {}, retried: 0 };
-  /** The items refused so far (first 1000), with reasons. */
+  /** The first 100 items refused, with reasons (all of them go to `onRefused`). */
   readonly refused: QuarantinedRecord[] = [];
   private readonly pending = new Set<Promise<void>>();
   private failure: Error | undefined;
@@ -83,11 +85,13 @@ export class Publisher {
     if (this.failure) throw this.failure;
     this.summary.read++;
     let record: unknown = item;
+    let checked = false;
     if (isReadResult(item)) {
       if (!item.ok) return this.refuse(item);
       record = item.record;
+      checked = true; // readRecords validated it
     }
-    const fault = checkRecord(record);
+    const fault = checked ? undefined : checkRecord(record);
     if (fault) {
       const id = (record as { id?: unknown } | null)?.id;
       return this.refuse({ ok: false, code: fault.code, reason: fault.message, line: isReadResult(item) ? item.line : 0, text: JSON.stringify(record)?.slice(0, 1024) ?? '', ...(typeof id === 'string' ? { recordId: id } : {}) });
@@ -128,7 +132,8 @@ export class Publisher {
 
   private refuse(refusal: QuarantinedRecord): void {
     this.summary.quarantined[refusal.code] = (this.summary.quarantined[refusal.code] ?? 0) + 1;
-    if (this.refused.length < 1000) this.refused.push(refusal);
+    if (this.refused.length < 100) this.refused.push(refusal);
+    this.options.onRefused?.(refusal);
   }
 
   private async send(subject: string, data: Uint8Array, msgID: string): Promise<void> {

@@ -6,7 +6,7 @@ import type { KvWatchEntry } from '@nats-io/kv';
 import { appliedFile } from './applied.js';
 import { Cluster, type ClusterOptions } from './cluster.js';
 import { Lease } from './lease.js';
-import { OwnedPartition } from './owned-partition.js';
+import { OwnedPartition, StoreFailure } from './owned-partition.js';
 
 export interface WorkerOptions extends ClusterOptions {
   /** The worker's store directory: one LMDB file per partition it has applied (`partition-<n>.mdb`). */
@@ -132,7 +132,12 @@ export class ClusterWorker {
     const free = Array.from({ length: total }, (_, p) => p).filter((p) => !leased.has(p) && !this.owned.has(p) && !this.starting.has(p));
     // Partitions this store already holds first (less to catch up on), then at random (workers contend less).
     free.sort((a, b) => Number(existsSync(appliedFile(this.options.store, b))) - Number(existsSync(appliedFile(this.options.store, a))) || Math.random() - 0.5);
-    for (const p of free.slice(0, share - holding)) await this.take(p);
+    const started = Date.now();
+    for (const p of free.slice(0, share - holding)) {
+      // Taking (a store's replay) takes time: leave the rest to the next round rather than let our leases lapse.
+      if (Date.now() - started > this.cluster.leaseMs / 3) break;
+      await this.take(p);
+    }
   }
 
   private async take(partition: number): Promise<void> {
@@ -154,8 +159,10 @@ export class ClusterWorker {
       this.owned.set(partition, owned);
       this.log({ kind: 'took', partition, message: `took partition ${partition} (fencing token ${lease.token})` });
     } catch (error) {
+      // A store that cannot open (damaged, locked) is a store failure; anything else hands the partition back.
+      const failure = error instanceof CaregapsError && error.code.startsWith('CG_STORE') ? new StoreFailure(error) : (error as Error);
       await owned.stop(!(error instanceof CaregapsError && error.code === 'CG_CLUSTER_LEASE_LOST')).catch(() => undefined);
-      await this.onPartitionStopped(partition, error as Error);
+      await this.onPartitionStopped(partition, failure);
     } finally {
       this.starting.delete(partition);
     }
@@ -171,21 +178,22 @@ export class ClusterWorker {
 
   private lose(partition: number, error: Error): void {
     const owned = this.owned.get(partition);
-    if (!owned) return;
     this.owned.delete(partition);
-    void owned.stop(false);
-    this.log({ kind: 'lost', partition, message: `${error.message} [CG_CLUSTER_LEASE_LOST]` });
+    void owned?.stop(false).catch(() => undefined);
+    const code = error instanceof CaregapsError ? ` [${error.code}]` : '';
+    this.log({ kind: 'lost', partition, message: `partition ${partition} given up: ${error.message}${code}` });
   }
 
-  private async onPartitionStopped(partition: number, error: Error): Promise<void> {
-    const code = error instanceof CaregapsError ? error.code : undefined;
-    if (code === 'CG_CLUSTER_LEASE_LOST') return this.lose(partition, error);
+  private async onPartitionStopped(partition: number, stopped: Error): Promise<void> {
+    if (!(stopped instanceof StoreFailure)) return this.lose(partition, stopped);
+    const error = stopped.failure;
+    const code = error.code;
     // The store cannot commit (disk full, damage): nothing more is acknowledged here; others take the partitions.
     const owned = this.owned.get(partition);
     this.owned.delete(partition);
     this.failure ??= error;
     await owned?.stop(true).catch(() => undefined);
-    this.log({ kind: 'stopped', partition, message: `partition ${partition}: ${error.message}${code ? ` [${code}]` : ''}; this worker stops acknowledging and gives its partitions up` });
+    this.log({ kind: 'stopped', partition, message: `partition ${partition}: ${error.message} [${code}]; this worker stops acknowledging and gives its partitions up` });
     await this.stop();
   }
 
