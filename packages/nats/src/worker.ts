@@ -180,20 +180,18 @@ export class ClusterWorker {
     const owned = this.owned.get(partition);
     this.owned.delete(partition);
     void owned?.stop(false).catch(() => undefined);
-    const code = error instanceof CaregapsError ? ` [${error.code}]` : '';
-    this.log({ kind: 'lost', partition, message: `partition ${partition} given up: ${error.message}${code}` });
+    this.log({ kind: 'lost', partition, message: `partition ${partition} given up: ${error.message}` });
   }
 
   private async onPartitionStopped(partition: number, stopped: Error): Promise<void> {
     if (!(stopped instanceof StoreFailure)) return this.lose(partition, stopped);
     const error = stopped.failure;
-    const code = error.code;
     // The store cannot commit (disk full, damage): nothing more is acknowledged here; others take the partitions.
     const owned = this.owned.get(partition);
     this.owned.delete(partition);
     this.failure ??= error;
     await owned?.stop(true).catch(() => undefined);
-    this.log({ kind: 'stopped', partition, message: `partition ${partition}: ${error.message} [${code}]; this worker stops acknowledging and gives its partitions up` });
+    this.log({ kind: 'stopped', partition, message: `partition ${partition}: this worker stops acknowledging and gives its partitions up: ${error.message}` });
     await this.stop();
   }
 

@@ -74,13 +74,19 @@ export class WorkerProcess {
   /** The next line (from now on) that passes `test`, or rejects after `timeoutMs`. */
   next(test: (line: ChildLine) => boolean, timeoutMs = 30_000): Promise<ChildLine> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching line from the worker within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`no matching line from the worker within ${timeoutMs} ms; its last lines: ${JSON.stringify(this.lines.slice(-6))}`)), timeoutMs);
       this.waiters.push({
         test,
         resolve: (line) => (clearTimeout(timer), resolve(line)),
         reject: (error) => (clearTimeout(timer), reject(error)),
       });
     });
+  }
+
+  /** A line already printed that passes `test`, or else the next one. */
+  seen(test: (line: ChildLine) => boolean, timeoutMs = 30_000): Promise<ChildLine> {
+    const found = this.lines.find(test);
+    return found ? Promise.resolve(found) : this.next(test, timeoutMs);
   }
 
   signal(signal: NodeJS.Signals): void {

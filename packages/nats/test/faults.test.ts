@@ -125,7 +125,7 @@ describe.skipIf(!NATS_SERVER)('faults on a real nats-server', () => {
     await publisher.close();
     const { comparison } = await finalState(cluster, records);
     console.log(
-      `[C4/C5 fencing] worker a paused ${Date.now() - paused} ms (lease ${LEASE_MS} ms); b took over; on waking a's batch was refused: "${lost.message}"; ` +
+      `[C4/C5 fencing] worker a paused ${Date.now() - paused} ms (lease ${LEASE_MS} ms); b took over; on waking a's batch was refused: "${lost.message!.split('\n')[0]}"; ` +
         `stale commits accepted ${staleCommits}; statuses differing from batch ${comparison.differing.length}; counts differing ${comparison.countsDiffering.length}`,
     );
     expect(lost.message).toMatch(/CG_CLUSTER_LEASE_LOST/);
@@ -213,19 +213,19 @@ describe.skipIf(!NATS_SERVER)('faults on a real nats-server', () => {
       const { records } = testPopulation(100, 30, 'full');
       const store = join(mount, 'store');
       mkdirSync(store);
+      const publisher = await Publisher.open({ ...options(cluster, 2), inFlight: 64 });
       const worker = spawnWorker(cluster, store, 'f1');
       await worker.next((l) => l.event === 'started', 20_000);
-      const publisher = await Publisher.open({ ...options(cluster, 2), inFlight: 64 });
       await publisher.publishAll(records);
       await publisher.close();
-      const stopped = await worker.next((l) => l.event === 'stopped' && /CG_STORE/.test(l.message ?? ''), 30_000);
+      const stopped = await worker.seen((l) => l.event === 'stopped' && /CG_STORE_WRITE/.test(l.message ?? ''), 30_000);
       const code = await worker.exited;
       const committed = worker.lines.filter((l) => l.commit !== undefined).reduce((n, l) => n + l.count!, 0);
       // A worker with room takes the partitions over from the stream: everything the stream acknowledged is there.
       spawnWorker(cluster, tempDir(), 'f2');
       const { comparison } = await finalState(cluster, records);
       console.log(
-        `[C3 disk full] worker f1 committed ${committed} of ${records.length} records on a 1 MB tmpfs, then: "${stopped.message}" (exit ${code}); ` +
+        `[C3 disk full] worker f1 committed ${committed} of ${records.length} records on a 1 MB tmpfs, then: "${stopped.message!.split('\n')[0]}" (exit ${code}); ` +
           `after f2 took over: statuses differing from batch ${comparison.differing.length}; counts differing ${comparison.countsDiffering.length}`,
       );
       expect(code).toBe(1);
