@@ -29,9 +29,17 @@ export {
 } from './store/record-store.js';
 export { migrateOldStore, type MigrationReport } from './store/migrate.js';
 export type { RecordSource } from './source.js';
-// For transports that carry partitions elsewhere (`@caregaps/nats`): the partition hash, the partition code and the
-// counter layout its count deltas follow.
-export { partitionOf } from './router.js';
-export { Partition, type PartitionRecord, type PartitionReport, type PartitionQuery } from './partition/partition.js';
-export { Aggregates, CounterLayout } from './aggregates.js';
+export {
+  PartitionHost,
+  type BatchReport,
+  type PartitionHostOptions,
+  type PartitionRecovery,
+  type RecordBatch,
+  type Release,
+} from './partition/host.js';
+export type { LineBatch } from './partition/lines.js';
+export type { PartitionQuery, PartitionReport } from './partition/partition.js';
 export type { PracticeDelta } from './partition/aggregates.js';
+export { partitionOf } from './partition/route.js';
+// The counter layout of count deltas and the organisation roll-up, for hosts that merge counts elsewhere (`@caregaps/nats`).
+export { Aggregates, CounterLayout } from './aggregates.js';

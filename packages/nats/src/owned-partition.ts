@@ -5,7 +5,7 @@ import { headers, type Subscription } from '@nats-io/transport-node';
 import { readApplied, writeApplied } from './applied.js';
 import { isWrongSequence, type Cluster } from './cluster.js';
 import type { Lease } from './lease.js';
-import { PartitionHost, storeFailure } from './partition-host.js';
+import { LocalPartition, storeFailure } from './partition-host.js';
 import { layoutOf, type PartitionState, type QueryRequest, type QueryAnswer } from './protocol.js';
 
 /** What an owned partition needs from its worker. */
@@ -40,12 +40,12 @@ export const TOKEN_HEADER = 'Caregaps-Token';
 const LINGER_MS = 5;
 
 /**
- * A partition this worker holds the lease of: its store and hot state (`PartitionHost`), a consumer of its subject
+ * A partition this worker holds the lease of: its store and hot state (`LocalPartition`), a consumer of its subject
  * starting after what the store has committed, and the query subscription. Each batch is fenced (the lease renewed
  * by compare-and-set), committed, recorded as applied, acknowledged, and then its counts and changes published.
  */
 export class OwnedPartition {
-  private host: PartitionHost | undefined;
+  private host: LocalPartition | undefined;
   private messages: ConsumerMessages | undefined;
   private query: Subscription | undefined;
   private loop: Promise<void> | undefined;
@@ -74,13 +74,14 @@ export class OwnedPartition {
   async start(): Promise<void> {
     const { cluster, store } = this.context;
     const settings = await cluster.currentSettings();
-    this.host = PartitionHost.open({
+    this.host = await LocalPartition.open({
       directory: store,
       partition: this.partition,
       partitions: cluster.settings.partitions,
       compiled: this.context.compiled,
       index: this.context.index,
       day: achievementDay(settings.asOf),
+      subject: this.names.records(this.partition),
     });
     this.applied = readApplied(store, this.partition);
     const previous = await cluster.partitionState.get(this.key);
