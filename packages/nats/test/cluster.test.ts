@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterClient, ClusterWorker, Publisher, messageId, type WorkerEvent } from '../src/index.js';
-import { NATS_SERVER, NatsServer, SKIP_REASON } from './nats-server.js';
+import { NATS_SERVER, SKIP_REASON, sharedServer } from './nats-server.js';
 import { AS_OF, batchCounts, batchResults, registries, testPopulation } from './population.js';
 
 if (!NATS_SERVER) console.warn(`skipping the NATS cluster tests: ${SKIP_REASON}`);
 
 describe.skipIf(!NATS_SERVER)('a cluster on a real nats-server', () => {
-  let server: NatsServer;
+  let server: { url: string; dispose(): Promise<void> };
   const dirs: string[] = [];
   const tempDir = () => {
     const dir = mkdtempSync(join(tmpdir(), 'caregaps-worker-'));
@@ -18,7 +18,7 @@ describe.skipIf(!NATS_SERVER)('a cluster on a real nats-server', () => {
   };
 
   beforeAll(async () => {
-    server = await NatsServer.start();
+    server = await sharedServer();
   });
   afterAll(async () => {
     await server?.dispose();
@@ -28,7 +28,7 @@ describe.skipIf(!NATS_SERVER)('a cluster on a real nats-server', () => {
   it('two workers apply a published population: statuses and counts equal the batch evaluation', async () => {
     const { compiled, index } = registries();
     const population = testPopulation(300, 30);
-    const cluster = 'two-workers';
+    const cluster = `two-workers-${process.pid}`;
     const options = { servers: server.url, cluster, partitions: 8, asOf: AS_OF, leaseMs: 2000 };
     const publisher = await Publisher.open(options);
     const summary = await publisher.publishAll([...population.organisations, ...population.records]);

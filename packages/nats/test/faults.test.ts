@@ -72,14 +72,14 @@ describe.skipIf(!NATS_SERVER)('faults on a real nats-server', () => {
     const publisher = await Publisher.open({ ...options(cluster, 4), inFlight: 64 });
     const stores = [tempDir(), tempDir()];
     const live = [spawnWorker(cluster, stores[0]!, 'k0'), spawnWorker(cluster, stores[1]!, 'k1')];
-    const flowing = flow(publisher, records, 20, 120);
+    const flowing = flow(publisher, records, 15, 130);
     let kills = 0;
     let missed = 0;
     for (let i = 0; i < 20; i++) {
       const slot = Math.floor(Math.random() * 2);
       const victim = live[slot]!;
       // Strike while it works: just after one of its commits, at a random point in the next batch.
-      await victim.next((line) => line.commit !== undefined, 10_000).catch(() => missed++);
+      await victim.next((line) => line.commit !== undefined, 3000).catch(() => missed++);
       await delay(Math.floor(Math.random() * 25));
       await victim.kill();
       kills++;

@@ -27,6 +27,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The server CI starts (`CAREGAPS_NATS_URL`, see .ci/run) for tests that need no faults, else one of the test's own.
+ * Returns the URL and how to let it go.
+ */
+export async function sharedServer(): Promise<{ url: string; dispose(): Promise<void> }> {
+  const url = process.env.CAREGAPS_NATS_URL;
+  if (url) return { url, dispose: async () => undefined };
+  const own = await NatsServer.start();
+  return { url: own.url, dispose: () => own.dispose() };
+}
+
 export class NatsServer {
   private child: ChildProcess | undefined;
   readonly url: string;
