@@ -193,6 +193,12 @@ export class ClusterClient {
     }
   }
 
+  /** Each partition's hot state, from its owner: bytes of typed arrays, patients and relevant events held. */
+  async memory(): Promise<{ partition: number; bytes: number; patients: number; events: number }[]> {
+    const partitions = Array.from({ length: this.cluster.settings.partitions }, (_, p) => p);
+    return Promise.all(partitions.map(async (partition) => ({ partition, ...((await this.ask(partition, { method: 'memory' })) as { bytes: number; patients: number; events: number }) })));
+  }
+
   /** Moves the cluster's achievement date (every worker advances its partitions). */
   advanceTo(asOf: string): Promise<void> {
     return this.cluster.advanceTo(asOf);

@@ -37,7 +37,7 @@ export class StoreFailure extends Error {
 export const TOKEN_HEADER = 'Caregaps-Token';
 
 /** Longest a batch waits for more messages after its first. */
-const LINGER_MS = 5;
+const LINGER_MS = 25;
 
 /**
  * A partition this worker holds the lease of: its store and hot state (`LocalPartition`), a consumer of its subject
