@@ -4,7 +4,7 @@
 // worker (until every partition is owned and caught up again). Also the per-partition figures the sizing model in
 // docs/scale-out.md is derived from: records, patients, store bytes, hot-state bytes, worker memory.
 // Usage: node benchmarks/nats.mjs [patients=2000] [recordsPerPatient=100] [workers=1,2,4] [--save]
-//   (needs `pnpm build` and Debian's nats-server; the lease is 3 s so failover is quick to measure)
+//   (needs `pnpm build` and Debian's nats-server; the default lease, 10 s)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -19,7 +19,7 @@ const args = process.argv.slice(2).filter((a) => a !== '--save');
 const patients = Number(args[0] ?? 2000);
 const perPatient = Number(args[1] ?? 100);
 const counts = (args[2] ?? '1,2,4').split(',').map(Number);
-const LEASE_MS = 3000;
+const LEASE_MS = 10_000;
 const AS_OF = '2025-03-31';
 const CLI = join(ROOT, 'packages', 'cli', 'bin', 'caregaps.js');
 

@@ -220,9 +220,13 @@ export class ClusterWorker {
     clearTimeout(this.timer);
     this.settingsWatch?.stop();
     await this.tick.catch(() => undefined);
-    for (const p of this.partitions()) await this.release(p);
-    await this.cluster.workers.delete(this.id).catch(() => undefined);
-    await this.cluster.close();
+    // Without a server nothing can be released (the leases expire by themselves): give up after a lease time.
+    const released = (async () => {
+      for (const p of this.partitions()) await this.release(p);
+      await this.cluster.workers.delete(this.id).catch(() => undefined);
+    })();
+    await Promise.race([released, new Promise((resolve) => setTimeout(resolve, this.cluster.leaseMs).unref())]);
+    await Promise.race([this.cluster.close(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     if (this.failure) this.log({ kind: 'stopped', message: `worker ${this.id} stopped: ${this.failure.message}` });
     this.resolveDone(this.failure);
   }
