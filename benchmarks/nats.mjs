@@ -70,7 +70,7 @@ async function until(client, done, timeoutMs = 600_000) {
   let maxLag = 0;
   for (;;) {
     const status = await client.status();
-    maxLag = Math.max(maxLag, status.lag);
+    if (Number.isFinite(status.lag)) maxLag = Math.max(maxLag, status.lag);
     if (done(status)) return { ms: Date.now() - started, maxLag, status };
     if (Date.now() - started > timeoutMs) throw new Error(`timed out: ${JSON.stringify({ unowned: status.unowned, lag: status.lag })}`);
     await delay(200);
@@ -104,8 +104,12 @@ for (const n of counts) {
   const storeBytes = workers.map((w) => dirBytes(w.store));
   const partitions = caught.status.partitions;
   // Failover: kill -9 one worker; with one worker, start it again on its store (recovery), else survivors take over.
-  process.stderr.write(`caught up after ${((Date.now() - started) / 1000).toFixed(1)} s; killing w1\n`);
-  const victim = workers[0];
+  process.stderr.write(`caught up after ${((Date.now() - started) / 1000).toFixed(1)} s; killing the busiest worker\n`);
+  // The victim is the worker holding the most partitions now.
+  const held = (await client.status()).partitionStatus.reduce((m, p) => m.set(p.owner, (m.get(p.owner) ?? 0) + 1), new Map());
+  const slot = workers.reduce((best, w, i) => ((held.get(w.id) ?? 0) > (held.get(workers[best].id) ?? 0) ? i : best), 0);
+  const victim = workers[slot];
+  const victimPartitions = held.get(victim.id) ?? 0;
   const killedAt = Date.now();
   victim.child.kill('SIGKILL');
   if (n === 1) workers[0] = startWorker(cluster, victim.store, 'w1b');
@@ -121,6 +125,7 @@ for (const n of counts) {
     endToEndPerSecond: Math.round(recordCount / (endToEndMs / 1000)),
     maxLag: caught.maxLag,
     failoverMs,
+    victimPartitions,
     lease: LEASE_MS,
     load: { before: loadBefore, after: load() },
     workerRssMiB: rss,
@@ -154,14 +159,14 @@ writeResults('nats', {
   title: 'Scale-out on NATS JetStream: 1, 2 and 4 worker processes over one local nats-server',
   command: `node benchmarks/nats.mjs ${patients} ${perPatient} ${counts.join(',')}`,
   table: [
-    ['workers', 'records', 'publish records/s', 'end-to-end records/s', 'largest lag', 'failover after kill -9 (s)', 'worker RSS (MiB)', 'load before → after'],
+    ['workers', 'records', 'publish records/s', 'end-to-end records/s', 'largest lag', 'failover after kill -9 (s; partitions it held)', 'worker RSS (MiB)', 'load before → after'],
     ...runs.map((r) => [
       r.workers,
       r.records,
       r.publishPerSecond,
       r.endToEndPerSecond,
       r.maxLag,
-      (r.failoverMs / 1000).toFixed(1),
+      `${(r.failoverMs / 1000).toFixed(1)} (${r.victimPartitions})`,
       r.workerRssMiB.join(', '),
       `${r.load.before[0]} → ${r.load.after[0]}`,
     ]),
@@ -169,7 +174,7 @@ writeResults('nats', {
   notes: [
     `${patients} synthetic patients × ${perPatient} records (seed 1), ${one.partitions} partitions, lease ${LEASE_MS / 1000} s, as of ${AS_OF}; workers are \`caregaps cluster worker\` processes, publishing is one \`Publisher\` in the benchmark's process, all on this one machine with the nats-server.`,
     'End to end: from the first publish until every partition is owned and its owner has committed (fsynced LMDB) every record the stream holds for it; largest lag is the most records delivered but not yet acknowledged, or not yet delivered, seen in a status poll (every 200 ms).',
-    'Failover: from kill -9 of worker w1 until every partition is owned by a live worker and caught up: the lease expiring, the survivors taking the partitions over (with one worker, the same worker restarted on its store) and replaying them (a survivor that never held a partition rebuilds it from the stream).',
+    'Failover: from kill -9 of the worker holding the most partitions until every partition is owned by a live worker and caught up: the lease expiring, the survivors taking the partitions over (with one worker, the same worker restarted on its store) and replaying them (a survivor that never held a partition rebuilds it from the stream).',
     `Per partition (from the 1-worker run): ${perPartition.records} records, ${perPartition.patients} patients, ${perPartition.storeBytes} bytes of LMDB store, ${perPartition.hotStateBytes} bytes of hot state. The sizing model in docs/scale-out.md scales these.`,
     'The machine is shared with other sessions (load averages above, 2 cores): compare only figures from one run.',
   ],

@@ -38,6 +38,8 @@ export const TOKEN_HEADER = 'Caregaps-Token';
 
 /** Longest a batch waits for more messages after its first. */
 const LINGER_MS = 25;
+/** Shortest time between two writes of a partition's state (its counts are read from there). */
+const STATE_MS = 200;
 
 /**
  * A partition this worker holds the lease of: its store and hot state (`LocalPartition`), a consumer of its subject
@@ -51,7 +53,9 @@ export class OwnedPartition {
   private loop: Promise<void> | undefined;
   private applied = 0;
   /** Highest sequence whose changes some owner has published: replays below it publish none again. */
-  private published = 0;
+  private publishedUpTo = 0;
+  private stateDue = false;
+  private stateWriting: Promise<void> | undefined;
   private stateRevision = 0;
   private serial: Promise<unknown> = Promise.resolve();
   private stopping = false;
@@ -87,9 +91,9 @@ export class OwnedPartition {
     const previous = await cluster.partitionState.get(this.key);
     if (previous && previous.operation === 'PUT') {
       this.stateRevision = previous.revision;
-      this.published = (previous.json() as PartitionState).published;
+      this.publishedUpTo = (previous.json() as PartitionState).published;
     }
-    await this.publishState([]);
+    await this.writeState();
     await this.replaceConsumers();
     this.query = cluster.nc.subscribe(this.names.query(this.partition), {
       callback: (error, msg) => {
@@ -159,7 +163,7 @@ export class OwnedPartition {
     if (fresh.length > 0) {
       await this.fence();
       // Messages some owner has published changes for are applied quietly (a takeover catching up).
-      const quiet = fresh.filter((m) => m.seq <= this.published);
+      const quiet = fresh.filter((m) => m.seq <= this.publishedUpTo);
       const loud = quiet.length === fresh.length ? [] : fresh.slice(quiet.length);
       try {
         if (quiet.length > 0) host.apply(quiet.map((m) => ({ data: m.data, sequence: m.seq })));
@@ -171,8 +175,25 @@ export class OwnedPartition {
       }
       this.context.onCommitted?.(this.partition, this.applied, fresh.length);
     }
-    await batch[batch.length - 1]!.ackAck().catch(() => false);
-    if (fresh.length > 0) await this.publishState(changes);
+    // AckPolicy.All: acknowledging the last acknowledges the batch. A lost acknowledgement only means a redelivery,
+    // which the applied sequence skips.
+    batch[batch.length - 1]!.ack();
+    if (fresh.length > 0) this.published(changes);
+  }
+
+  /** Publishes changes now, and the partition's state (counts, applied position) soon: at most every STATE_MS. */
+  private published(changes: Change[]): void {
+    this.publishChanges(changes);
+    this.stateDue = true;
+    this.stateWriting ??= (async () => {
+      while (this.stateDue && !this.stopping) {
+        this.stateDue = false;
+        await this.writeState();
+        await new Promise((resolve) => setTimeout(resolve, STATE_MS));
+      }
+    })()
+      .catch((error: Error) => this.stopOnError(error))
+      .finally(() => (this.stateWriting = undefined));
   }
 
   /** Moves the achievement date of this partition and publishes the changes and counts. */
@@ -180,7 +201,7 @@ export class OwnedPartition {
     return this.exclusive(async () => {
       if (!this.host || this.stopping) return;
       await this.fence();
-      await this.publishState(this.host.advance(day));
+      this.published(this.host.advance(day));
     });
   }
 
@@ -199,17 +220,18 @@ export class OwnedPartition {
 
   /**
    * Writes the partition's state (applied position, counts by practice) by compare-and-set on the revision this
-   * owner last wrote, then publishes the changes. A write refused because a stale owner wrote in between is
-   * repeated over it; one refused because a newer owner wrote means this lease is lost.
+   * owner last wrote. A write refused because a stale owner wrote in between is repeated over it; one refused
+   * because a newer owner wrote means this lease is lost. Changes up to `applied` have been published by then.
    */
-  private async publishState(changes: Change[]): Promise<void> {
-    const host = this.host!;
-    this.published = Math.max(this.published, this.applied);
+  private async writeState(): Promise<void> {
+    const host = this.host;
+    if (!host) return;
+    this.publishedUpTo = Math.max(this.publishedUpTo, this.applied);
     const state: PartitionState = {
       worker: this.context.worker,
       token: this.lease.token,
       applied: this.applied,
-      published: this.published,
+      published: this.publishedUpTo,
       patients: host.patientCount,
       layout: layoutOf(this.context.compiled),
       counts: Object.fromEntries([...host.counts()].filter(([, v]) => v.some((x) => x !== 0)).map(([practice, v]) => [practice, [...v]])),
@@ -219,7 +241,7 @@ export class OwnedPartition {
     for (let attempt = 0; ; attempt++) {
       try {
         this.stateRevision = this.stateRevision === 0 ? await kv.create(this.key, JSON.stringify(state)) : await kv.update(this.key, JSON.stringify(state), this.stateRevision);
-        break;
+        return;
       } catch (error) {
         if (!isWrongSequence(error) || attempt === 3) {
           throw new CaregapsError('CG_CLUSTER_LEASE_LOST', `partition ${this.partition}: its state could not be written (${(error as Error).message}); it is handed back`);
@@ -232,11 +254,13 @@ export class OwnedPartition {
         this.stateRevision = held?.revision ?? 0;
       }
     }
-    if (changes.length > 0) {
-      const h = headers();
-      h.set(TOKEN_HEADER, String(this.lease.token));
-      this.context.cluster.nc.publish(this.names.changes(this.partition), JSON.stringify(changes), { headers: h });
-    }
+  }
+
+  private publishChanges(changes: Change[]): void {
+    if (changes.length === 0) return;
+    const h = headers();
+    h.set(TOKEN_HEADER, String(this.lease.token));
+    this.context.cluster.nc.publish(this.names.changes(this.partition), JSON.stringify(changes), { headers: h });
   }
 
   private answer(data: Uint8Array): string {
@@ -277,6 +301,9 @@ export class OwnedPartition {
     this.query?.unsubscribe();
     await this.loop;
     await this.serial;
+    await this.stateWriting;
+    // The last counts, unless the lease is gone.
+    if (release) await this.writeState().catch(() => undefined);
     const { jsm, names } = { jsm: this.context.cluster.jsm, names: this.names };
     if (release) {
       await jsm.consumers.delete(names.stream, names.consumer(this.partition, this.context.worker)).catch(() => undefined);

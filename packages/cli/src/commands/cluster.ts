@@ -42,7 +42,7 @@ function compile(options: RegistryOptions) {
  * stopped (Ctrl-C or SIGTERM: it finishes the batch in hand and gives its partitions up), or until its store fails
  * (exit 1, saying why).
  */
-export async function clusterWorker(io: Io, options: WorkerCommandOptions, signals: NodeJS.Process | undefined = process): Promise<number> {
+export async function clusterWorker(io: Io, options: WorkerCommandOptions, signals: Pick<NodeJS.EventEmitter, 'once' | 'off'> = process): Promise<number> {
   try {
     const { compiled, index } = compile(options);
     const worker = await ClusterWorker.start({
@@ -59,11 +59,11 @@ export async function clusterWorker(io: Io, options: WorkerCommandOptions, signa
       log: (event) => io.err(`${new Date().toISOString().slice(11, 19)} ${event.message}\n`),
     });
     const stop = () => void worker.stop();
-    signals?.once('SIGINT', stop);
-    signals?.once('SIGTERM', stop);
+    signals.once('SIGINT', stop);
+    signals.once('SIGTERM', stop);
     const failure = await worker.done;
-    signals?.off('SIGINT', stop);
-    signals?.off('SIGTERM', stop);
+    signals.off('SIGINT', stop);
+    signals.off('SIGTERM', stop);
     if (failure) {
       io.err(`worker ${worker.id} stopped: ${failure.message}${failure instanceof CaregapsError ? ` [${failure.code}]` : ''}\n`);
       return EXIT.failed;
