@@ -41,6 +41,8 @@ export interface ChildLine {
 /** A worker process and what it has printed. */
 export class WorkerProcess {
   readonly lines: ChildLine[] = [];
+  /** When it last reported a commit (0: never). */
+  lastCommitAt = 0;
   readonly exited: Promise<number | null>;
   private readonly waiters: { test: (line: ChildLine) => boolean; resolve: (line: ChildLine) => void; reject: (error: Error) => void }[] = [];
   readonly child: ChildProcess;
@@ -63,6 +65,7 @@ export class WorkerProcess {
         return;
       }
       this.lines.push(line);
+      if (line.commit !== undefined) this.lastCommitAt = Date.now();
       for (const waiter of [...this.waiters]) {
         if (!waiter.test(line)) continue;
         this.waiters.splice(this.waiters.indexOf(waiter), 1);

@@ -76,7 +76,8 @@ describe.skipIf(!NATS_SERVER)('faults on a real nats-server', () => {
     let kills = 0;
     let missed = 0;
     for (let i = 0; i < 20; i++) {
-      const slot = Math.floor(Math.random() * 2);
+      // The worker that committed last (the one applying now), or either at random when neither has yet.
+      const slot = live[0]!.lastCommitAt === live[1]!.lastCommitAt ? Math.floor(Math.random() * 2) : live[0]!.lastCommitAt > live[1]!.lastCommitAt ? 0 : 1;
       const victim = live[slot]!;
       // Strike while it works: just after one of its commits, at a random point in the next batch.
       await victim.next((line) => line.commit !== undefined, 3000).catch(() => missed++);
