@@ -75,7 +75,7 @@ export class ClusterClient {
   private readonly tokens = new Map<number, number>();
 
   private constructor(
-    readonly cluster: Cluster,
+    private readonly cluster: Cluster,
     private readonly options: ClusterClientOptions,
   ) {
     this.changes$ = this.changes.asObservable();

@@ -21,8 +21,6 @@ export interface ClusterOptions {
   leaseMs?: number;
   /** JetStream's duplicate window on the records stream, for a new cluster: redeliveries within it are dropped. Default 10 min. */
   duplicateWindowMs?: number;
-  /** A connection of the host's own (then `servers` is not used, and `close` leaves it open). */
-  connection?: NatsConnection;
 }
 
 /** The settings every publisher, worker and client of a cluster share (kept in its config bucket). */
@@ -45,7 +43,6 @@ const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
 export class Cluster {
   private constructor(
     readonly nc: NatsConnection,
-    private readonly ownConnection: boolean,
     readonly names: ClusterNames,
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
@@ -65,13 +62,11 @@ export class Cluster {
       throw new CaregapsError('CG_USAGE', `partitions must be a whole number from 1 to 1024 (got ${options.partitions})`);
     }
     const servers = options.servers ?? 'nats://127.0.0.1:4222';
-    let nc = options.connection;
-    if (!nc) {
-      try {
-        nc = await connect({ servers, name: `caregaps-${names.cluster}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-      } catch (error) {
-        throw new CaregapsError('CG_CLUSTER_CONNECT', `Cannot reach the NATS server at ${String(servers)}: ${(error as Error).message}`);
-      }
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers, name: `caregaps-${names.cluster}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    } catch (error) {
+      throw new CaregapsError('CG_CLUSTER_CONNECT', `Cannot reach the NATS server at ${String(servers)}: ${(error as Error).message}`);
     }
     try {
       const jsm = await jetstreamManager(nc);
@@ -88,9 +83,9 @@ export class Cluster {
       ]);
       const settings = await settle(config, options);
       const ttl = (await leases.status()).ttl;
-      return new Cluster(nc, !options.connection, names, js, jsm, settings, ttl > 0 ? ttl : leaseMs, leases, partitionState, workers, organisations, config);
+      return new Cluster(nc, names, js, jsm, settings, ttl > 0 ? ttl : leaseMs, leases, partitionState, workers, organisations, config);
     } catch (error) {
-      if (!options.connection) await nc.close().catch(() => undefined);
+      await nc.close().catch(() => undefined);
       if (error instanceof CaregapsError) throw error;
       throw new CaregapsError('CG_CLUSTER_CONNECT', `The NATS server at ${String(servers)} did not set up the cluster (is JetStream enabled? start nats-server with -js): ${(error as Error).message}`);
     }
@@ -118,7 +113,7 @@ export class Cluster {
   }
 
   async close(): Promise<void> {
-    if (this.ownConnection && !this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 }
 

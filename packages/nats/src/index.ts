@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { meta, type TransportMeta } from './meta.js';
-export { Cluster, type ClusterOptions, type ClusterSettings } from './cluster.js';
+export type { ClusterOptions, ClusterSettings } from './cluster.js';
 export { ClusterNames, DEFAULT_PARTITIONS } from './names.js';
 export { Publisher, messageId, type PublisherOptions, type PublishSummary } from './publisher.js';
 export { ClusterWorker, type WorkerOptions, type WorkerEvent, type WorkerInfo } from './worker.js';

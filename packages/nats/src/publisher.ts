@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CaregapsError, checkRecord, type CaregapsRecord, type ErrorCode, type QuarantinedRecord, type ReadResult } from '@caregaps/core';
 import { partitionOf } from '@caregaps/engine';
-import { Cluster, type ClusterOptions } from './cluster.js';
+import { Cluster, type ClusterOptions, type ClusterSettings } from './cluster.js';
 
 export interface PublisherOptions extends ClusterOptions {
   /** Most records awaiting JetStream's acknowledgement at once (back-pressure). Default 2048. */
@@ -68,9 +68,14 @@ export class Publisher {
   private retrying: Promise<void> | undefined;
 
   private constructor(
-    readonly cluster: Cluster,
+    private readonly cluster: Cluster,
     private readonly options: PublisherOptions,
   ) {}
+
+  /** The cluster's name and settings (partition count, achievement date). */
+  get target(): { cluster: string } & ClusterSettings {
+    return { cluster: this.cluster.names.cluster, ...this.cluster.settings };
+  }
 
   static async open(options: PublisherOptions = {}): Promise<Publisher> {
     return new Publisher(await Cluster.connect(options), options);

@@ -62,7 +62,7 @@ export class ClusterWorker {
   readonly done: Promise<Error | undefined> = new Promise((resolve) => (this.resolveDone = resolve));
 
   private constructor(
-    readonly cluster: Cluster,
+    private readonly cluster: Cluster,
     private readonly options: WorkerOptions,
   ) {
     this.id = options.id ?? randomUUID().slice(0, 8);

@@ -66,7 +66,7 @@ export async function publish(io: Io, files: string[], options: PublishOptions):
       await publisher.close();
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    io.err(formatSummary(publisher.summary, publisher.cluster.names.cluster, publisher.cluster.settings.partitions, seconds));
+    io.err(formatSummary(publisher.summary, publisher.target.cluster, publisher.target.partitions, seconds));
     for (const q of publisher.refused.slice(0, 5)) io.err(`  ${q.file ?? ''}:${q.line}: ${q.reason} [${q.code}]\n`);
     return publisher.summary.published + publisher.summary.duplicates === 0 && publisher.summary.read > 0 ? EXIT.failed : EXIT.ok;
   } catch (error) {
