@@ -3,7 +3,8 @@
 // recompute, advancing the date, rebuild from the record store, and memory — all in one run, with the machine's load.
 //
 // Usage: node --expose-gc benchmarks/engine.mjs [--patients 1800000] [--records-per-patient 100] [--partitions n]
-//          [--stream 1000000] [--latency 200000] [--parse-floor 5000000] [--runs 5] [--no-store]
+//          [--stream 1000000] [--latency 200000] [--parse-floor 5000000] [--runs 5] [--no-store] [--raw]
+// (--raw loads the file with engine.ingestFile, the raw-bytes path, instead of readRecords into engine.ingest.)
 // (`pnpm bench engine -- …` runs it; add --save to replace the committed results.) Needs built packages (`pnpm build`).
 import { achievementDay, formatDay, loadRegistries, readRecords } from '@caregaps/core';
 import { execFileSync } from 'node:child_process';
@@ -28,6 +29,7 @@ const latencySamples = option('latency', 200_000);
 const parseFloorLines = option('parse-floor', 5_000_000);
 const RUNS = option('runs', 5);
 const withStore = !process.argv.includes('--no-store');
+const rawPath = process.argv.includes('--raw');
 if (typeof global.gc !== 'function') throw new Error('run with node --expose-gc');
 
 const started = Date.now();
@@ -113,12 +115,13 @@ const engine = new Engine({
 t0 = process.hrtime.bigint();
 let acknowledged = 0;
 const progress = setInterval(() => log(`loading: ${acknowledged.toLocaleString('en-GB')} records acknowledged, rss ${(process.memoryUsage.rss() / 2 ** 30).toFixed(1)} GiB`), 30_000);
-const summary = await engine.ingest(readRecords(files.records), { bulk: true, onAcknowledged: (n) => (acknowledged = n) });
+const loadOptions = { bulk: true, onAcknowledged: (n) => (acknowledged = n) };
+const summary = rawPath ? await engine.ingestFile(files.records, loadOptions) : await engine.ingest(readRecords(files.records), loadOptions);
 clearInterval(progress);
 const loadMs = ms(t0);
 const records = summary.accepted + summary.quarantined;
 const fileToDurableRate = records / (loadMs / 1000);
-log(`loaded ${records} records (${summary.quarantined} quarantined) in ${(loadMs / 1000).toFixed(1)} s: ${Math.round(fileToDurableRate)} records/s`);
+log(`loaded ${records} records (${summary.quarantined} quarantined) in ${(loadMs / 1000).toFixed(1)} s: ${Math.round(fileToDurableRate)} records/s (${rawPath ? 'ingestFile' : 'readRecords into ingest'})`);
 
 const heapAfter = memoryNow();
 const hot = typeof engine.memory === 'function' ? engine.memory() : undefined;
@@ -251,6 +254,7 @@ if (typeof engine.rebuild === 'function' && engine.rebuild.length === 0) {
 const storedRecords = records + at;
 const rebuildRate = rebuildMs === undefined ? undefined : storedRecords / (rebuildMs / 1000);
 const engineCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+const enginePatients = engine.patientCount; // asked before close: a closed engine answers nothing
 await engine.close?.();
 rmSync(storeDir, { recursive: true, force: true });
 clearInterval(sampler);
@@ -258,7 +262,6 @@ const peakRssBytes = Math.max(peakRss, process.resourceUsage().maxRSS * 1024);
 const loadAtEnd = load();
 
 // ---- report ------------------------------------------------------------------------------------------------------
-const enginePatients = engine.patientCount;
 // Split per patient and per relevant event when the engine reports the parts; otherwise all of it is per patient.
 const hotStateBytesPerPatient = hot?.perPatient !== undefined && hotBytes === hot.bytes ? hot.perPatient / enginePatients : hotBytes / enginePatients;
 const bytesPerRelevantEvent = hot?.events !== undefined && hotBytes === hot.bytes && relevantEvents ? hot.events / relevantEvents : undefined;
@@ -347,6 +350,7 @@ writeResults('engine', {
     mainHeapGrowthBytes: heapGrowth,
     peakRssBytes,
     partitions: engine.partitions ?? 1,
+    loadPath: rawPath ? 'ingestFile' : 'readRecords+ingest',
     store: withStore,
     engineCommit,
     load: { start: loadAtStart, end: loadAtEnd },
