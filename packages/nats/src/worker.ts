@@ -190,7 +190,8 @@ export class ClusterWorker {
     const owned = this.owned.get(partition);
     this.owned.delete(partition);
     this.failure ??= error;
-    await owned?.stop(true).catch(() => undefined);
+    // A store on a full disk may not even close: stop anyway after a lease time (its lease then lapses).
+    await Promise.race([owned?.stop(true).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, this.cluster.leaseMs).unref())]);
     this.log({ kind: 'stopped', partition, message: `partition ${partition}: this worker stops acknowledging and gives its partitions up: ${error.message}` });
     await this.stop();
   }
@@ -222,7 +223,7 @@ export class ClusterWorker {
     await this.tick.catch(() => undefined);
     // Without a server nothing can be released (the leases expire by themselves): give up after a lease time.
     const released = (async () => {
-      for (const p of this.partitions()) await this.release(p);
+      for (const p of this.partitions()) await this.release(p).catch(() => undefined);
       await this.cluster.workers.delete(this.id).catch(() => undefined);
     })();
     await Promise.race([released, new Promise((resolve) => setTimeout(resolve, this.cluster.leaseMs).unref())]);

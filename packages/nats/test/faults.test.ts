@@ -30,6 +30,19 @@ async function flow(publisher: Publisher, records: readonly CaregapsRecord[], sl
   await publisher.flush();
 }
 
+/** Unmounts the test's tmpfs, waiting for processes that have just ended to let go of it (then lazily). */
+async function unmount(mount: string): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      execFileSync('umount', [mount], { stdio: 'ignore' });
+      return;
+    } catch {
+      await delay(250);
+    }
+  }
+  execFileSync('umount', ['-l', mount], { stdio: 'ignore' });
+}
+
 describe.skipIf(!NATS_SERVER)('faults on a real nats-server', () => {
   let server: NatsServer;
   let bundle: { dir: string; script: string };
@@ -211,7 +224,7 @@ describe.skipIf(!NATS_SERVER)('faults on a real nats-server', () => {
     }
     try {
       const cluster = 'full';
-      const { records } = testPopulation(100, 30, 'full');
+      const { records } = testPopulation(240, 30, 'full');
       const store = join(mount, 'store');
       mkdirSync(store);
       const publisher = await Publisher.open({ ...options(cluster, 2), inFlight: 64 });
@@ -234,7 +247,7 @@ describe.skipIf(!NATS_SERVER)('faults on a real nats-server', () => {
       expect(comparison.differing).toEqual([]);
       expect(comparison.countsDiffering).toEqual([]);
     } finally {
-      execFileSync('umount', [mount], { stdio: 'ignore' });
+      await unmount(mount);
     }
   }, 120_000);
 });
