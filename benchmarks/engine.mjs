@@ -254,6 +254,7 @@ if (typeof engine.rebuild === 'function' && engine.rebuild.length === 0) {
 const storedRecords = records + at;
 const rebuildRate = rebuildMs === undefined ? undefined : storedRecords / (rebuildMs / 1000);
 const engineCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+const enginePatients = engine.patientCount; // asked before close: a closed engine answers nothing
 await engine.close?.();
 rmSync(storeDir, { recursive: true, force: true });
 clearInterval(sampler);
@@ -261,7 +262,6 @@ const peakRssBytes = Math.max(peakRss, process.resourceUsage().maxRSS * 1024);
 const loadAtEnd = load();
 
 // ---- report ------------------------------------------------------------------------------------------------------
-const enginePatients = engine.patientCount;
 // Split per patient and per relevant event when the engine reports the parts; otherwise all of it is per patient.
 const hotStateBytesPerPatient = hot?.perPatient !== undefined && hotBytes === hot.bytes ? hot.perPatient / enginePatients : hotBytes / enginePatients;
 const bytesPerRelevantEvent = hot?.events !== undefined && hotBytes === hot.bytes && relevantEvents ? hot.events / relevantEvents : undefined;

@@ -80,6 +80,8 @@ writeFileSync(join(host, 'package.json'), JSON.stringify({
     overrides: {
       ...Object.fromEntries(Object.entries(packages).map(([name, tarball]) => [name, file(tarball)])),
       'light-my-request': readWorkspaceOverride('light-my-request'),
+      // @caregaps/nats: @nats-io/nats-core pins @nats-io/nuid 3, which declares Node 22 (docs/installing.md).
+      '@nats-io/nuid': readWorkspaceOverride('@nats-io/nuid'),
     },
   },
 }, null, 2));

@@ -5,9 +5,11 @@
 import { Command, CommanderError } from 'commander';
 import type { Register } from './command.js';
 import * as audit from './commands/audit.js';
+import * as cluster from './commands/cluster.js';
 import * as codesets from './commands/codesets.js';
 import * as evaluate from './commands/evaluate.js';
 import * as generate from './commands/generate.js';
+import * as publish from './commands/publish.js';
 import * as ingest from './commands/ingest.js';
 import * as report from './commands/report.js';
 import * as serve from './commands/serve.js';
@@ -22,7 +24,7 @@ import packageJson from '../package.json' with { type: 'json' };
 export type { Io } from './io.js';
 
 /** Every command, in the order `caregaps --help` lists them. Each module registers its own options and action. */
-const COMMANDS: readonly { register: Register }[] = [validate, test, evaluate, watch, generate, ingest, summary, audit, report, serve, codesets, store];
+const COMMANDS: readonly { register: Register }[] = [validate, test, evaluate, watch, generate, ingest, summary, audit, report, serve, codesets, store, publish, cluster];
 
 /** Runs the CLI with the given arguments and returns its exit code (0 ok, 1 failures, 2 usage or input error). */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {

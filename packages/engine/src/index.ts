@@ -41,3 +41,5 @@ export type { LineBatch } from './partition/lines.js';
 export type { PartitionQuery, PartitionReport } from './partition/partition.js';
 export type { PracticeDelta } from './partition/aggregates.js';
 export { partitionOf } from './partition/route.js';
+// The counter layout of count deltas and the organisation roll-up, for hosts that merge counts elsewhere (`@caregaps/nats`).
+export { Aggregates, CounterLayout } from './aggregates.js';

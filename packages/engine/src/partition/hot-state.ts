@@ -1,4 +1,5 @@
 import type { CodesetIndex } from '@caregaps/core';
+import { HandleMap } from './handle-map.js';
 
 /** Slots per event chunk; a patient's block never spans chunks (a larger block gets a chunk of its own). */
 const CHUNK = 1 << 16;
@@ -92,11 +93,11 @@ export class HotState {
 
   /**
    * Held events by the record store's integer handle (one per event identity in the partition's store): `localOf`
-   * maps a store handle to a local slot number + 1 (0: not held), so lookups are typed-array reads, not string keys.
+   * maps a store handle to a local number (a hash table over typed arrays, not string keys).
    * Local numbers are dense over held events only: `idOf[local]` gives the record id (explanations, and the order of
    * records on one day), `localRow[local]` the patient row.
    */
-  private localOf = new Int32Array(0);
+  private readonly localOf = new HandleMap();
   readonly idOf: string[] = [];
   private localRow = new Int32Array(0);
   private readonly freeLocals: number[] = [];
@@ -265,7 +266,7 @@ export class HotState {
 
   /** Removes a held event by its store handle; returns its row and cluster set, or `undefined` when it was not held. */
   removeEvent(handle: number): { row: number; set: number } | undefined {
-    const local = (this.localOf[handle] ?? 0) - 1;
+    const local = this.localOf.get(handle);
     if (local < 0) return undefined;
     const row = this.localRow[local]!;
     const chunk = this.chunks[this.blockChunk[row]!]!;
@@ -276,7 +277,7 @@ export class HotState {
     const set = chunk.set[start + at]!;
     for (let i = at + 1; i < count; i++) this.copySlot(chunk, start + i, start + i - 1);
     this.blockCount[row] = count - 1;
-    this.localOf[handle] = 0;
+    this.localOf.delete(handle);
     this.localRow[local] = -1;
     this.idOf[local] = '';
     this.freeLocals.push(local);
@@ -306,7 +307,7 @@ export class HotState {
   bytes(): { perPatient: number; events: number; total: number } {
     const rows = [this.nhs, this.hasPatient, this.birthDay, this.registeredFrom, this.registrationEnd, this.practice, this.clusterMask, this.blockChunk, this.blockStart, this.blockCount, this.blockCapacity];
     const patientBytes = rows.reduce((sum, a) => sum + a.byteLength, 0);
-    let eventBytes = this.componentStore.byteLength + this.localOf.byteLength + this.localRow.byteLength;
+    let eventBytes = this.componentStore.byteLength + this.localOf.bytes + this.localRow.byteLength;
     for (const c of this.chunks) eventBytes += c.set.byteLength + c.day.byteLength + c.value.byteLength + c.local.byteLength + c.components.byteLength;
     return { perPatient: patientBytes, events: eventBytes, total: patientBytes + eventBytes };
   }
@@ -315,8 +316,7 @@ export class HotState {
     const local = this.freeLocals.length > 0 ? this.freeLocals.pop()! : this.idOf.length;
     if (local === this.idOf.length) this.idOf.push(id);
     else this.idOf[local] = id;
-    this.localOf = grown(this.localOf, handle + 1);
-    this.localOf[handle] = local + 1;
+    this.localOf.set(handle, local);
     this.localRow = grown(this.localRow, local + 1);
     this.localRow[local] = row;
     return local;
