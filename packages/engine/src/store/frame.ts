@@ -149,7 +149,7 @@ export class Framer {
   }
 
   /** Ends the value with its CRC-32 (over key and value) and marks it for lmdb-js; returns the buffer to put. */
-  endValue(): Buffer {
+  endValue(): Buffer & { start: number; end: number } {
     this.ensure(CRC_BYTES);
     this.buf.writeUInt32LE(crc32(this.view(this.at)), this.at);
     this.at += CRC_BYTES;
