@@ -1,5 +1,5 @@
 // Shared benchmark plumbing: machine description, medians, population files, result files.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -17,6 +17,40 @@ export function machine() {
     os: `${platform()} ${release()}`,
     node: process.version,
   };
+}
+
+/** `--name value` from the command line as a number (underscores allowed: 1_800_000), or the fallback. */
+export function option(name, fallback) {
+  const at = process.argv.indexOf(`--${name}`);
+  if (at < 0) return fallback;
+  const value = Number(String(process.argv[at + 1]).replaceAll('_', ''));
+  if (!Number.isFinite(value)) {
+    process.stderr.write(`--${name} needs a number (got ${process.argv[at + 1]})\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+/** A logger for progress on stderr, each line with the seconds since it was made. */
+export function progress() {
+  const started = Date.now();
+  return (...parts) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${parts.join(' ')}\n`);
+}
+
+/**
+ * This process's memory as the kernel counts it (all threads): resident anonymous memory (heaps, typed arrays),
+ * resident file pages (the record store's memory map among them), and the peak resident size.
+ */
+export function processMemory() {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), peak: kb('VmHWM') };
+}
+
+/** Bytes free for this user on the file system holding `path`. */
+export function freeBytes(path) {
+  const s = statfsSync(path);
+  return s.bavail * s.bsize;
 }
 
 export function median(values) {
