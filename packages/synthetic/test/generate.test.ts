@@ -11,6 +11,7 @@ import {
   buildHierarchy,
   DEFAULT_CONFIG,
   MAX_PATIENTS,
+  parallelNdjson,
   Population,
   PREVENTION_STATINS,
   Prng,
@@ -220,6 +221,13 @@ describe('ten-year histories', () => {
     expect(sha(b.recordsFile)).toBe(sha(a.recordsFile));
     expect([b.records, b.patients, b.bytes]).toEqual([a.records, a.patients, a.bytes]);
     await expect(writePopulation({ ...options, output: scratch(), threads: 0 })).rejects.toThrow(/threads is 0/);
+    // A range on worker threads: the same bytes as that range on this thread, counted from the range's start.
+    const range = { from: 1500, to: 4300 };
+    const here = [...new Population(options).ndjson(1 << 20, range)];
+    const there = [];
+    for await (const chunk of parallelNdjson(options, { threads: 2, range })) there.push(chunk);
+    expect(Buffer.concat(there.map((c) => c.bytes)).equals(Buffer.concat(here.map((c) => c.bytes)))).toBe(true);
+    expect([there.at(-1)!.patients, there.at(-1)!.records]).toEqual([2800, here.at(-1)!.records]);
   });
 });
 
