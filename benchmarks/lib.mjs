@@ -1,6 +1,7 @@
 // Shared benchmark plumbing: machine description, medians, population files, result files.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, platform, release } from 'node:os';
+import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -130,4 +131,38 @@ export function writeResults(name, { title, command, notes = [], table, data }) 
   writeFileSync(join(dir, `${name}.md`), md);
   process.stdout.write(md);
   process.stderr.write(save ? `results saved to ${dir}\n` : `results written to ${dir} (not the committed ones: add --save to replace those)\n`);
+}
+
+/**
+ * The floor of a call to a worker thread made the way the engine calls its partitions: post a message, wait on a
+ * shared flag with Atomics.wait, take the answer with receiveMessageOnPort. The worker answers at once. Returns the
+ * `samples` round trips in µs, sorted.
+ */
+export async function workerRoundTrips(samples) {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(
+    `const { workerData: { port, flag } } = require('node:worker_threads');
+     port.on('message', (m) => { port.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); });`,
+    { eval: true, workerData: { port: port2, flag }, transferList: [port2] },
+  );
+  const call = (m) => {
+    Atomics.store(flag, 0, 0);
+    port1.postMessage(m);
+    for (;;) {
+      Atomics.wait(flag, 0, 0, 1000);
+      const answer = receiveMessageOnPort(port1);
+      if (answer) return answer.message;
+    }
+  };
+  for (let i = 0; i < 1000; i++) call(i); // warm-up
+  const out = new Float64Array(samples);
+  for (let i = 0; i < samples; i++) {
+    const t = process.hrtime.bigint();
+    call(i);
+    out[i] = Number(process.hrtime.bigint() - t) / 1000;
+  }
+  port1.close();
+  await worker.terminate();
+  return out.sort();
 }
