@@ -1,9 +1,9 @@
 import { CaregapsError } from '@caregaps/core';
 
-/** The `--partitions` option as a number (absent: 1). */
-export function partitionsOf(text: string | undefined): number {
-  if (text === undefined) return 1;
+/** `{ partitions }` for the engine's options from `--partitions`; absent, nothing (the engine's default: one per core, or a store's own count). */
+export function optionalPartitions(text: string | undefined): { partitions?: number } {
+  if (text === undefined) return {};
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 1024) throw new CaregapsError('CG_USAGE', `--partitions must be a whole number from 1 to 1024, not "${text}"`);
-  return n;
+  return { partitions: n };
 }

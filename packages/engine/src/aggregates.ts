@@ -84,7 +84,16 @@ export class Aggregates {
   private readonly parentOf: number[] = [];
   private readonly counters: Int32Array[] = [];
 
-  constructor(readonly layout: CounterLayout) {}
+  constructor(public layout: CounterLayout) {}
+
+  /** Forgets every count and organisation and starts over with a (new) layout: a rebuild. */
+  reset(layout: CounterLayout): void {
+    this.layout = layout;
+    this.index.clear();
+    this.nodes.length = 0;
+    this.parentOf.length = 0;
+    this.counters.length = 0;
+  }
 
   /** The node number of an organisation code, creating a placeholder node on first sight. */
   node(code: string): number {

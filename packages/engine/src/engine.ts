@@ -1,13 +1,12 @@
+import { createReadStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CaregapsError,
-  ERRORS,
-  PatientStore,
   Quarantine,
   achievementDay,
-  checkRecord,
+  eventKey,
   formatDay,
-  type ApplyResult,
-  type CaregapsRecord,
   type CodesetIndex,
   type CompiledRegistry,
   type IndicatorStatus,
@@ -15,21 +14,25 @@ import {
   type PatientResult,
   type PatientState,
   type QuarantinedRecord,
-  type ReadResult,
 } from '@caregaps/core';
 import { Subject, distinctUntilChanged, map, startWith, type Observable } from 'rxjs';
 import { Aggregates, CounterLayout, type OrganisationNode, type RegistryCounts } from './aggregates.js';
-import { Partition, type PartitionQuery, type PartitionRecord } from './partition/partition.js';
-import { Router } from './router.js';
+import { PartitionHost, type PartitionHostOptions, type PartitionRecovery } from './partition/host.js';
+import type { PartitionQuery, PartitionReport } from './partition/partition.js';
+import { LineSplitter, identityHashOfStrings, lineBatchOf, scanRoute, type ChunkLines } from './ndjson.js';
+import { RoutedBatch, Router, identityHash, partitionOf, type RoutedSummary } from './router.js';
 import { iteratorOf, type RecordSource } from './source.js';
-import { RecordStore, type Outcome } from './store/record-store.js';
-import { InThreadLink, type PartitionCounts, type PartitionLink } from './transport/link.js';
-import { WorkerThreadLink, partitionInit } from './transport/worker-thread.js';
+import type { StoredPatient } from './store/record-store.js';
+import { InThreadLink, definitionsOf, type PartitionCall, type PartitionLink } from './transport/link.js';
+import { WorkerThreadLink } from './transport/worker-thread.js';
 import type { Change, PatientStatus } from './types.js';
 
-/** The durable record store (DESIGN §4): every record as received, on LMDB (see `RecordStore`). */
+/** The durable record store (DESIGN §4): every record as received, on LMDB, one store per partition. */
 export interface StoreOptions {
-  /** Directory of the store (created if missing); the engine writes `partition-0.mdb` and its lock file there. */
+  /**
+   * Directory of the store (created if missing). Each partition writes `partition-<n>.mdb` and its lock file there;
+   * nothing else in the directory is read, written or deleted.
+   */
   directory: string;
 }
 
@@ -44,16 +47,20 @@ export interface EngineOptions {
   organisations?: Iterable<OrganisationRecord>;
   /** Attach an explanation to every change (costs one more evaluation per changed patient and registry). */
   explainChanges?: boolean;
-  /** Keep state in a durable local store; without it the engine lives in memory only. */
+  /**
+   * Keep the records in a durable store in this directory, which a restart recovers from. Without it the engine
+   * keeps the same stores in a private temporary directory, without fsync, and removes them at `close`.
+   */
   store?: StoreOptions;
   /**
-   * Partitions of the population (by a hash of the NHS number), each with its own hot state, statuses and horizons.
-   * Default 1.
+   * Partitions of the population (by a hash of the NHS number), each with its own record store, hot state, statuses
+   * and horizons. Default: the partitions a durable store was written with, else one per core
+   * (`os.availableParallelism()`). A durable store keeps its partition count: opening it with another is refused.
    */
   partitions?: number;
   /**
-   * Run each partition on its own worker thread (default: when there is more than one partition). The API stays
-   * the same: the engine's thread waits for the partitions, which work in parallel.
+   * Run each partition on its own worker thread (default true). `false` runs them in the calling thread, one after
+   * another (tests, debugging, profiling). The API is the same either way.
    */
   workerThreads?: boolean;
 }
@@ -66,18 +73,24 @@ export interface IngestOptions {
    * still emitted, at the end.
    */
   bulk?: boolean;
-  /** Durable store: most records written and fsynced together (default 4096). */
+  /** Most records written and committed together (default 4096). */
   batchSize?: number;
-  /** Durable store: longest a record waits for its batch to fill before it is written anyway (default 5 ms). */
+  /** Longest a record waits for its batch to fill before it is written anyway (default 5 ms). */
   maxDelayMs?: number;
-  /** Called after each batch is durable and applied, with the number of records acknowledged so far. */
+  /** Called after each batch is committed in every partition and applied, with the number of records acknowledged so far. */
   onAcknowledged?: (acknowledged: number) => void;
 }
 
+/** Options of `ingestFile` and `ingestNdjson`. */
+export interface NdjsonIngestOptions extends Omit<IngestOptions, 'maxDelayMs'> {
+  /** Longest accepted line in bytes (default 1 MiB). Longer lines are quarantined, not buffered without limit. */
+  maxLineBytes?: number;
+}
+
 export interface IngestSummary {
-  /** Records accepted, logged (when durable) and applied. */
+  /** Records accepted, stored (committed) and applied. */
   accepted: number;
-  /** Records refused by validation or by the engine, kept in `engine.quarantine`. */
+  /** Records refused by validation or by the engine, kept in `engine.quarantine` and in the store. */
   quarantined: number;
   /** Records older (by `version`) than the one held: accepted and stored nowhere, counted here. */
   stale?: number;
@@ -101,7 +114,7 @@ export interface RecoveryReport {
 }
 
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
-const ORGANISATION_APPLIED: ApplyResult = { outcome: 'applied', changed: [] };
+const PARTITION_FILE = /^partition-(\d+)\.mdb$/;
 
 /** How much memory the hot state holds (typed arrays only), and for how many patients and relevant events. */
 export interface HotStateMemory {
@@ -112,14 +125,16 @@ export interface HotStateMemory {
 }
 
 /**
- * The incremental engine (DESIGN §4), the public facade. Records stream in and are routed by NHS number to
- * partitions that hold the patients' hot state in typed arrays; each record touches only the registries that read
- * the clusters of its code, for that patient. Time moves with `advanceTo`, which re-evaluates only the patients
- * whose horizon has passed. Every change is emitted on `changes$` and counted by practice, PCN, borough and ICB.
- * At any time its statuses and counts equal a batch evaluation of the same records on the same date.
+ * The incremental engine (DESIGN §4), the public facade. Records are routed by NHS number to partitions (worker
+ * threads by default), each of which validates them, commits them to its own LMDB record store (which decides
+ * identity and versions) and keeps its patients' hot state in typed arrays; each record touches only the registries
+ * that read the clusters of its code, for that patient. Time moves with `advanceTo`, which re-evaluates only the
+ * patients whose horizon has passed. Every change is emitted on `changes$` and counted by practice, PCN, borough and
+ * ICB. This thread holds only the organisations and the counts. At any time its statuses and counts equal a batch
+ * evaluation of the same records on the same date.
  */
 export class Engine {
-  /** Records refused, with reasons and counts. */
+  /** Records refused, with reasons and counts (this session's; every partition's store keeps them all). */
   readonly quarantine = new Quarantine();
   /** Changes of register membership and indicator status, as they happen. */
   readonly changes$: Observable<Change>;
@@ -129,18 +144,13 @@ export class Engine {
   private registries: readonly CompiledRegistry[];
   private index: CodesetIndex;
   private aggregates: Aggregates;
-  private router: Router;
+  private readonly router: Router;
   private readonly partitionCount: number;
-  private readonly explainChanges: boolean;
-  private readonly workerThreads: boolean;
-  /**
-   * The record state: every live record, by patient. It decides identity and versions (DESIGN §3.1 v1.1) and is
-   * what the hot state is rebuilt from; the durable store, when there is one, holds the same records on disk.
-   */
-  private readonly records$ = new PatientStore();
   private readonly changes = new Subject<Change>();
   private readonly settled = new Subject<void>();
-  private readonly store: RecordStore | undefined;
+  /** The private directory of an in-memory engine's stores, removed at close. */
+  private readonly scratch: string | undefined;
+  private readonly durable: boolean;
   private day: number;
   /** The achievement date as YYYY-MM-DD, kept with `day`. */
   private asOfText: string;
@@ -152,92 +162,67 @@ export class Engine {
     this.day = achievementDay(options.asOf);
     this.asOfText = formatDay(this.day);
     this.changes$ = this.changes.asObservable();
-    this.partitionCount = options.partitions ?? 1;
-    if (!Number.isInteger(this.partitionCount) || this.partitionCount < 1 || this.partitionCount > 1024) {
-      throw new CaregapsError('CG_USAGE', `partitions must be a whole number from 1 to 1024 (got ${this.partitionCount})`);
-    }
-    this.explainChanges = options.explainChanges === true;
-    this.workerThreads = options.workerThreads ?? this.partitionCount > 1;
-    if (options.store) {
-      this.store = RecordStore.open({ directory: options.store.directory });
-      // The store's date is the date the partitions start on.
-      if (this.store.asOf !== undefined) this.setDay(achievementDay(this.store.asOf));
-      else this.store.setAsOf(this.asOfText);
-    }
+    this.durable = options.store !== undefined;
+    this.partitionCount = partitionsFor(options);
+    const workerThreads = options.workerThreads ?? true;
+    this.scratch = options.store ? undefined : mkdtempSync(join(tmpdir(), 'caregaps-engine-'));
+    const directory = options.store?.directory ?? this.scratch!;
     this.aggregates = new Aggregates(new CounterLayout(this.registries));
-    this.router = this.newRouter();
-    for (const org of options.organisations ?? []) this.applyOrganisation(org);
-    if (this.store) {
-      try {
-        this.recovery = this.recover(this.store);
-      } catch (error) {
-        void this.store.close();
-        throw error;
+    const links: PartitionLink[] = [];
+    try {
+      for (let partition = 0; partition < this.partitionCount; partition++) {
+        const hostOptions: Omit<PartitionHostOptions, 'registries' | 'index'> = {
+          day: this.day,
+          explainChanges: options.explainChanges === true,
+          directory,
+          partition,
+          partitions: this.partitionCount,
+          durable: this.durable,
+        };
+        links.push(
+          workerThreads
+            ? new WorkerThreadLink({ options: hostOptions, rules: definitionsOf(this.registries, this.index) })
+            : new InThreadLink(PartitionHost.open({ ...hostOptions, registries: this.registries, index: this.index })),
+        );
       }
-    }
-  }
-
-  private newRouter(): Router {
-    const init = this.workerThreads ? partitionInit(this.registries, this.index, this.day, this.explainChanges) : undefined;
-    const links = Array.from({ length: this.partitionCount }, (): PartitionLink =>
-      init ? new WorkerThreadLink(init) : new InThreadLink(new Partition(this.registries, this.index, this.day, this.explainChanges)),
-    );
-    return new Router(links, this.aggregates, (change) => this.changes.next(change), (record) => this.applyOrganisation(record));
-  }
-
-  /** Replays the store's current records (patient by patient) into the record state and the partitions. */
-  private recover(store: RecordStore): RecoveryReport {
-    const report: RecoveryReport = { patients: 0, records: 0 };
-    for (const org of store.organisations()) this.applyOrganisation(org);
-    const run: PartitionRecord[] = [];
-    const replay = (record: CaregapsRecord) => {
-      this.decide(record, run);
-      if (run.length >= 4096) {
-        this.router.route(run, true);
-        run.length = 0;
+      this.router = new Router(links, this.aggregates, (change) => this.changes.next(change), (record) => this.applyOrganisation(record), (refusal) => this.quarantine.add(refusal));
+      const recoveries = this.router.all(() => ({ method: 'recovery', args: [] })) as PartitionRecovery[];
+      for (const org of options.organisations ?? []) this.applyOrganisation(org);
+      for (const org of recoveries.flatMap((r) => r.organisations)) this.applyOrganisation(org);
+      // Replayed state is evaluated now; its changes are not news (nobody has subscribed yet).
+      this.router.flush();
+      const asOf = recoveries[0]!.asOf;
+      if (asOf !== undefined) {
+        this.setDay(achievementDay(asOf));
+        // A crash while the date moved can leave partitions on different dates: they follow partition 0.
+        if (recoveries.some((r) => r.asOf !== asOf)) this.router.advance(this.day);
       }
-    };
-    for (const stored of store.patients()) {
-      report.patients++;
-      if (stored.patient) replay(stored.patient);
-      for (const event of stored.events) replay(event);
-      for (const retraction of stored.retractions) replay(retraction);
-      report.records += (stored.patient ? 1 : 0) + stored.events.length + stored.retractions.length;
+      if (options.store) {
+        this.recovery = recoveries.reduce((sum, r) => ({ patients: sum.patients + r.patients, records: sum.records + r.records }), { patients: 0, records: 0 });
+      }
+    } catch (error) {
+      this.shutDown(links);
+      throw error;
     }
-    this.router.route(run, true);
-    this.router.flush();
-    this.settled.next();
-    return report;
   }
 
   /**
-   * Rebuilds the hot state from the record state, without the feeds: after registries or codesets change (a new
-   * QOF year, a new PCD release), or to start from a clean state. Statuses and counts are computed afresh on the
-   * current date; `changes$` carries no changes for the rebuild (read the new state with the queries), and
-   * `counts$` subscribers get the new counts.
+   * Rebuilds the hot state from the record stores, without the feeds, each partition replaying its own store: after
+   * registries or codesets change (a new QOF year, a new PCD release), or to start from a clean state. Statuses and
+   * counts are computed afresh on the current date; `changes$` carries no changes for the rebuild (read the new
+   * state with the queries), and `counts$` subscribers get the new counts.
    */
   rebuild(options: { compiled?: readonly CompiledRegistry[]; index?: CodesetIndex } = {}): void {
     this.assertOpen();
     if (options.compiled) this.registries = options.compiled;
     if (options.index) this.index = options.index;
     const organisations = this.aggregates.organisationRecords();
-    this.aggregates = new Aggregates(new CounterLayout(this.registries));
+    this.aggregates.reset(new CounterLayout(this.registries));
     for (const org of organisations) this.aggregates.setOrganisation(org);
-    const router = this.newRouter();
-    const quiet = new Router(router.links, this.aggregates, () => {}, (record) => this.applyOrganisation(record));
-    const run: PartitionRecord[] = [];
-    for (const state of this.records$.values()) {
-      if (state.patient) run.push(state.patient);
-      for (const event of state.events.values()) run.push(event);
-      if (run.length >= 4096) {
-        quiet.route(run, true);
-        run.length = 0;
-      }
+    const rules = options.compiled || options.index ? { compiled: this.registries, index: this.index } : undefined;
+    for (const report of this.router.all(() => ({ method: 'rebuild', args: [rules] })) as PartitionReport[]) {
+      for (const delta of report.deltas) this.aggregates.addDelta(delta.practice, delta.delta);
     }
-    quiet.route(run, true);
-    quiet.flush();
-    this.router.close();
-    this.router = router;
     this.settled.next();
   }
 
@@ -253,7 +238,7 @@ export class Engine {
 
   /** Patients whose patient record has arrived. */
   get patientCount(): number {
-    return (this.router.all({ method: 'counts', args: [] }) as PartitionCounts[]).reduce((sum, c) => sum + c.patients, 0);
+    return this.partitionCounts().reduce((sum, c) => sum + c.patients, 0);
   }
 
   /** Patients registered on the achievement date (the population's list size). */
@@ -263,18 +248,22 @@ export class Engine {
 
   /** Patients queued for a time-driven re-evaluation. */
   get queuedCount(): number {
-    return (this.router.all({ method: 'counts', args: [] }) as PartitionCounts[]).reduce((sum, c) => sum + c.queued, 0);
+    return this.partitionCounts().reduce((sum, c) => sum + c.queued, 0);
+  }
+
+  private partitionCounts(): { patients: number; queued: number }[] {
+    return this.router.all(() => ({ method: 'counts', args: [] })) as { patients: number; queued: number }[];
   }
 
   /** The number of partitions. */
   get partitions(): number {
-    return this.router.links.length;
+    return this.partitionCount;
   }
 
   /** The hot state's memory over all partitions. */
   memory(): HotStateMemory {
     const out: HotStateMemory = { bytes: 0, patients: 0, relevantEvents: 0 };
-    for (const m of this.router.all({ method: 'memory', args: [] }) as ReturnType<Partition['memory']>[]) {
+    for (const m of this.router.all(() => ({ method: 'memory', args: [] })) as ReturnType<PartitionHost['memory']>[]) {
       out.bytes += m.bytes;
       out.patients += m.patients;
       out.relevantEvents += m.events;
@@ -285,65 +274,44 @@ export class Engine {
   // ---- ingesting -----------------------------------------------------------------------------------------------
 
   /**
-   * Validates, stores (when durable: committed before it counts as accepted) and applies every record of a source,
-   * in batches: each patient a batch touched is evaluated once, at the end of the batch, so changes are the net
-   * change of the batch (an async source without a durable store is applied record by record). Items may be
-   * records, unparsed objects, or the results of `readRecords` (whose refused lines are quarantined here too).
-   * Resolves when the source ends; rejects, without applying the batch, if the store cannot be written.
+   * Stores and applies every record of a source, in batches: each batch goes to the partitions that own its
+   * patients, which validate it, commit it to their stores and apply it; it is acknowledged (`onAcknowledged`) once
+   * every partition has committed. Each patient a batch touched is evaluated once, at the end of the batch, so
+   * changes are the net change of the batch (an async source into an in-memory engine is applied record by record).
+   * Items may be records, unparsed objects, or the results of `readRecords` (whose refused lines are quarantined
+   * too). For NDJSON files prefer `ingestFile`, which never parses a line on this thread. Resolves when the source
+   * ends; rejects, without acknowledging the batch, if a store cannot be written.
    */
   async ingest(source: RecordSource, options: IngestOptions = {}): Promise<IngestSummary> {
     this.assertOpen();
     const bulk = options.bulk === true;
-    const summary: IngestSummary = { accepted: 0, quarantined: 0, stale: 0 };
+    const summary: RoutedSummary = { accepted: 0, quarantined: 0, stale: 0 };
     const source$ = iteratorOf(source);
-    // An async source without a store is applied record by record, as it may pause at any record.
-    const batchSize = source$.async && !this.store && !bulk ? 1 : (options.batchSize ?? (this.store ? 4096 : 1024));
+    // An async source into an in-memory engine is applied record by record, as it may pause at any record.
+    const batchSize = source$.async && !this.durable && !bulk ? 1 : Math.max(1, options.batchSize ?? 4096);
     const maxDelayMs = options.maxDelayMs ?? 5;
-    const batch: CaregapsRecord[] = [];
+    const items: unknown[] = [];
     const lines: number[] = [];
-    const refused: QuarantinedRecord[] = [];
-    const routed: PartitionRecord[] = [];
+    const routed = new RoutedBatch();
     let acknowledged = 0;
     let line = 0;
     const commit = () => {
-      if (batch.length === 0) return;
-      // Written and committed first; only what the store took is applied.
-      const outcomes = this.store ? this.store.writeSync({ records: batch, quarantined: refused }) : undefined;
-      let conflicts = 0;
-      for (let i = 0; i < batch.length; i++) {
-        const stored = outcomes?.outcomes[i];
-        if (stored === 'conflict') {
-          this.quarantine.add({ ...outcomes!.quarantined[conflicts++]!, line: lines[i]!, ...(options.file === undefined ? {} : { file: options.file }) });
-          summary.quarantined++;
-          continue;
-        }
-        if (stored === 'stale') {
-          summary.stale!++;
-          continue;
-        }
-        const applied = this.decide(batch[i]!, routed);
-        if (!this.counted(applied, batch[i]!, lines[i]!, options.file, summary, stored)) continue;
-        summary.accepted++;
-      }
-      this.router.route(routed, bulk);
-      routed.length = 0;
-      acknowledged += batch.length;
-      batch.length = 0;
+      if (items.length === 0) return;
+      this.routeRecords(items, lines, routed, options.file, bulk, summary);
+      acknowledged += items.length;
+      items.length = 0;
       lines.length = 0;
-      refused.length = 0;
+      routed.clear();
       if (!bulk) this.settled.next();
       options.onAcknowledged?.(acknowledged);
     };
     const take = (item: unknown) => {
       line++;
-      const record = this.admit(item, line, options.file, refused);
-      if (!record) {
-        summary.quarantined++;
-        return;
-      }
-      batch.push(record);
+      items.push(item);
       lines.push(line);
-      if (batch.length >= batchSize) commit();
+      const { partition, identity, patient } = routeOf(item, this.partitionCount);
+      routed.add(partition, identity, patient);
+      if (items.length >= batchSize) commit();
     };
     try {
       if (source$.sync) {
@@ -355,8 +323,8 @@ export class Engine {
         let deadline: Promise<'due'> | undefined;
         for (;;) {
           pending ??= iterator.next();
-          if (batch.length > 0) deadline ??= new Promise((resolve) => setTimeout(() => resolve('due'), maxDelayMs).unref());
-          const r = batch.length > 0 ? await Promise.race([pending, deadline!]) : await pending;
+          if (items.length > 0) deadline ??= new Promise((resolve) => setTimeout(() => resolve('due'), maxDelayMs).unref());
+          const r = items.length > 0 ? await Promise.race([pending, deadline!]) : await pending;
           if (r === 'due') {
             deadline = undefined;
             commit();
@@ -365,11 +333,10 @@ export class Engine {
           pending = undefined;
           if (r.done) break;
           take(r.value);
-          if (batch.length === 0) deadline = undefined;
+          if (items.length === 0) deadline = undefined;
         }
       }
       commit();
-      if (refused.length > 0 && this.store) this.store.writeSync({ records: [], quarantined: refused });
     } finally {
       if (bulk) {
         // Also when the source failed: what was applied is evaluated.
@@ -381,112 +348,116 @@ export class Engine {
   }
 
   /**
+   * Ingests an NDJSON file of record format v1 (DESIGN §3.1): `ingestNdjson` over the file's bytes, with the path as
+   * the file name in quarantine reports (unless `options.file` names it otherwise).
+   */
+  async ingestFile(path: string, options: NdjsonIngestOptions = {}): Promise<IngestSummary> {
+    return this.ingestNdjson(fileChunks(path), { file: path, ...options });
+  }
+
+  /**
+   * Ingests NDJSON (record format v1) from byte (or text) chunks: a socket, a decompressor, a file stream. This thread
+   * only cuts the lines and finds each line's NHS number (and event identity) by scanning its bytes; the lines go
+   * to their partitions as bytes, where they are parsed, validated and stored as received (nothing is encoded
+   * twice). A line this thread cannot scan (an unusual layout, an escaped id) is parsed here to route it; a line that
+   * is not JSON goes to a partition to be quarantined. Every refusal names the file, line (and for bad JSON the
+   * column) and record id. A chunk's lines are committed before the next chunk's, in batches of `batchSize`, and
+   * acknowledged as `ingest` acknowledges.
+   */
+  async ingestNdjson(chunks: AsyncIterable<Uint8Array | string>, options: NdjsonIngestOptions = {}): Promise<IngestSummary> {
+    this.assertOpen();
+    const bulk = options.bulk === true;
+    const batchSize = Math.max(1, options.batchSize ?? 16_384);
+    const summary: RoutedSummary = { accepted: 0, quarantined: 0, stale: 0 };
+    const splitter = new LineSplitter(options.maxLineBytes);
+    const routed = new RoutedBatch();
+    let acknowledged = 0;
+    /** A batch sent in one round and not yet collected: the partitions work on it while the next is cut. */
+    let inFlight: { sent: number[]; lines: number } | undefined;
+    const settle = () => {
+      if (!inFlight) return;
+      const { sent, lines } = inFlight;
+      inFlight = undefined;
+      this.router.collect(sent, summary);
+      acknowledged += lines;
+      if (!bulk) this.settled.next();
+      options.onAcknowledged?.(acknowledged);
+    };
+    const send = (chunk: ChunkLines) => {
+      for (let from = 0; from < chunk.starts.length; from += batchSize) {
+        const to = Math.min(chunk.starts.length, from + batchSize);
+        routed.clear();
+        for (let i = from; i < to; i++) {
+          const route = this.partitionCount === 1 ? SINGLE : (scanRoute(chunk.bytes, chunk.starts[i]!, chunk.ends[i]!, this.partitionCount) ?? parsedRoute(chunk, i, this.partitionCount));
+          routed.add(route.partition, route.identity, route.patient);
+        }
+        const { round, count, last } = routed.rounds(this.partitionCount);
+        const picked: number[][][] = Array.from({ length: count }, () => Array.from({ length: this.partitionCount }, () => []));
+        for (let i = from; i < to; i++) picked[round[i - from]!]![routed.partition[i - from]!]!.push(i);
+        const callOf = (r: number) => (p: number): PartitionCall | undefined => {
+          const mine = picked[r]![p]!;
+          return mine.length === 0 ? undefined : { method: 'applyLines', args: [lineBatchOf(chunk, mine, options.file, last[p] === r), bulk] };
+        };
+        settle();
+        if (count === 1) inFlight = { sent: this.router.dispatch(callOf(0)), lines: to - from };
+        else {
+          for (let r = 0; r < count; r++) this.router.round(callOf(r), summary);
+          inFlight = { sent: [], lines: to - from };
+        }
+      }
+    };
+    try {
+      for await (const chunk of chunks) send(splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+      send(splitter.push(new Uint8Array(0), true));
+      settle();
+    } finally {
+      // Whatever is still in flight is taken, so the partitions are free for the next call.
+      if (inFlight) this.router.collect(inFlight.sent, { accepted: 0, quarantined: 0, stale: 0 });
+      if (bulk) {
+        this.router.flush();
+        this.settled.next();
+      }
+    }
+    return summary;
+  }
+
+  /** Sends one batch of parsed values to the partitions, in as many rounds as its identities need. */
+  private routeRecords(items: readonly unknown[], lines: readonly number[], routed: RoutedBatch, file: string | undefined, hold: boolean, summary: RoutedSummary): void {
+    const { round, count, last } = routed.rounds(this.partitionCount);
+    const parts = this.partitionCount;
+    const batches = Array.from({ length: count * parts }, () => ({ items: [] as unknown[], lines: [] as number[] }));
+    for (let i = 0; i < items.length; i++) {
+      const b = batches[round[i]! * parts + routed.partition[i]!]!;
+      b.items.push(items[i]);
+      b.lines.push(lines[i]!);
+    }
+    for (let r = 0; r < count; r++) {
+      this.router.round((p) => {
+        const b = batches[r * parts + p]!;
+        return b.items.length === 0 ? undefined : { method: 'applyRecords', args: [{ ...b, ...(file === undefined ? {} : { file }), last: last[p] === r }, hold] };
+      }, summary);
+    }
+  }
+
+  /**
    * Applies one record now and returns whether it was accepted (a refused record is quarantined, a stale one
-   * counted nowhere). With a durable store the record is committed first; prefer `ingest` there, which writes in
-   * batches.
+   * counted nowhere). It is committed to its partition's store first; prefer `ingest`, which writes in batches.
    */
   apply(record: unknown): boolean {
     this.assertOpen();
-    const refused: QuarantinedRecord[] = [];
-    const admitted = this.admit(record, 0, undefined, refused); // line 0: not from a file
-    if (this.store && refused.length > 0) this.store.writeSync({ records: [], quarantined: refused });
-    if (!admitted) return false;
-    let stored: Outcome | undefined;
-    if (this.store) {
-      const written = this.store.writeSync({ records: [admitted] });
-      stored = written.outcomes[0]!;
-      if (stored === 'conflict') this.quarantine.add(written.quarantined[0]!);
-      if (stored === 'conflict' || stored === 'stale') return false;
-    }
-    const routed: PartitionRecord[] = [];
-    const applied = this.decide(admitted, routed);
-    if (!this.counted(applied, admitted, 0, undefined, undefined, stored)) return false;
-    this.router.route(routed);
+    const summary: RoutedSummary = { accepted: 0, quarantined: 0, stale: 0 };
+    const routed = new RoutedBatch();
+    const { partition, identity, patient } = routeOf(record, this.partitionCount);
+    routed.add(partition, identity, patient);
+    this.routeRecords([record], [0], routed, undefined, false, summary); // line 0: not from a file
     this.settled.next();
-    return true;
-  }
-
-  /**
-   * Applies a validated record to the record state, which decides identity and versions, and adds what the
-   * partitions must apply to `routed`: the record, and the removal of any event it replaced or retracted.
-   */
-  private decide(record: CaregapsRecord, routed: PartitionRecord[]): ApplyResult {
-    if (record.kind === 'organisation') {
-      routed.push(record);
-      return ORGANISATION_APPLIED;
-    }
-    if (record.kind === 'retract') {
-      const applied = this.records$.retract(record);
-      for (const removed of applied.removed) routed.push({ kind: 'remove', id: removed.id, source: removed.source, nhsNumber: removed.nhsNumber });
-      return applied;
-    }
-    if (record.kind === 'patient') {
-      const applied = this.records$.apply(record);
-      if (applied.outcome === 'applied') routed.push(record);
-      return applied;
-    }
-    const applied = this.records$.putEvent(record);
-    if (applied.outcome !== 'applied') return applied;
-    const held = applied.held;
-    if (held !== undefined) routed.push({ kind: 'remove', id: held.id, source: held.source, nhsNumber: held.nhsNumber });
-    routed.push(record);
-    return applied;
-  }
-
-  /**
-   * Counts the verdict on one record; false when it was refused (quarantined) or stale. With a durable store, the
-   * store's verdict was counted already and the record state agrees with it.
-   */
-  private counted(applied: ApplyResult, record: CaregapsRecord, line: number, file: string | undefined, summary: IngestSummary | undefined, stored: Outcome | undefined): boolean {
-    if (stored !== undefined) return true;
-    if (applied.outcome === 'conflict') {
-      const refusal: QuarantinedRecord = { ok: false, code: applied.fault!.code, reason: applied.fault!.message, line, text: safeText(record) };
-      if (file !== undefined) refusal.file = file;
-      if ('id' in record) refusal.recordId = record.id;
-      this.quarantine.add(refusal);
-      if (summary) summary.quarantined++;
-      return false;
-    }
-    if (applied.outcome === 'stale') {
-      if (summary) summary.stale!++;
-      return false;
-    }
-    return true;
-  }
-
-  /**
-   * A validated record, or `undefined` after quarantining the item (and adding it to `keep`, for the durable
-   * store's quarantine). Everything that crosses the API is checked, including the record inside an accepted
-   * `readRecords` result: a record that would fail later is never stored.
-   */
-  private admit(item: unknown, line: number, file: string | undefined, keep: QuarantinedRecord[]): CaregapsRecord | undefined {
-    let value = item;
-    if (isReadResult(item)) {
-      if (typeof item.line === 'number' && Number.isSafeInteger(item.line)) line = item.line;
-      if (typeof item.file === 'string') file = item.file;
-      if (!item.ok) {
-        const refused = quarantinedOf(item, line, file);
-        this.quarantine.add(refused);
-        keep.push(refused);
-        return undefined;
-      }
-      value = item.record;
-    }
-    const fault = checkRecord(value);
-    if (!fault) return value as CaregapsRecord;
-    const id = (value as { id?: unknown } | null)?.id;
-    const refused: QuarantinedRecord = { ok: false, code: fault.code, reason: fault.message, line, text: safeText(value) };
-    if (file !== undefined) refused.file = file;
-    if (typeof id === 'string') refused.recordId = id;
-    this.quarantine.add(refused);
-    keep.push(refused);
-    return undefined;
+    return summary.accepted === 1;
   }
 
   private applyOrganisation(record: OrganisationRecord): void {
     const refusal = this.aggregates.setOrganisation(record);
     if (refusal) {
-      this.quarantine.add({ ok: false, code: 'CG_ENGINE_ORGANISATION_CYCLE', reason: refusal, line: 0, recordId: record.code, text: safeText(record) });
+      this.quarantine.add({ ok: false, code: 'CG_ENGINE_ORGANISATION_CYCLE', reason: refusal, line: 0, recordId: record.code, text: JSON.stringify(record).slice(0, 1024) });
     }
   }
 
@@ -498,7 +469,6 @@ export class Engine {
     this.assertOpen();
     const day = achievementDay(asOf);
     if (day === this.day) return;
-    this.store?.setAsOf(formatDay(day));
     this.setDay(day);
     this.router.advance(day);
     this.settled.next();
@@ -506,6 +476,7 @@ export class Engine {
 
   /** Re-evaluates every patient in every registry on the current date. */
   recomputeAll(): void {
+    this.assertOpen();
     this.router.recompute();
     this.settled.next();
   }
@@ -514,7 +485,7 @@ export class Engine {
 
   /** A patient's registration and statuses in every registry, with explanations unless `explain` is false. */
   patient(nhsNumber: string, options: { explain?: boolean } = {}): PatientStatus | undefined {
-    return this.router.ask(nhsNumber, { method: 'patient', args: [nhsNumber, options.explain !== false] }) as PatientStatus | undefined;
+    return this.router.ask(partitionOf(nhsNumber, this.partitionCount), { method: 'patient', args: [nhsNumber, options.explain !== false] }) as PatientStatus | undefined;
   }
 
   /**
@@ -523,23 +494,30 @@ export class Engine {
    */
   *results(options: { explain?: boolean } = {}): Generator<PatientResult> {
     // Asked one partition at a time: the answers are lists, and a population's results are large.
-    for (const link of this.router.links) {
-      link.send({ method: 'results', args: [options.explain === true] });
-      yield* link.take() as PatientResult[];
-    }
+    for (let p = 0; p < this.partitionCount; p++) yield* this.router.ask(p, { method: 'results', args: [options.explain === true] }) as PatientResult[];
   }
 
   /**
-   * The stored record of one patient: the latest demographics and the live events (present as soon as an event
-   * arrives, before the patient record). The engine's own state: read it, never change it.
+   * The stored record of one patient, read from its partition's record store: the latest demographics (absent while
+   * only events have arrived) and the live events by identity. A copy: changing it changes nothing.
    */
   record(nhsNumber: string): PatientState | undefined {
-    return this.records$.get(nhsNumber);
+    this.assertOpen();
+    const stored = this.router.ask(partitionOf(nhsNumber, this.partitionCount), { method: 'record', args: [nhsNumber] }) as StoredPatient | undefined;
+    return stored && stateOf(stored);
   }
 
-  /** Every stored patient record, including events still waiting for their patient (read only, as `record`). */
-  records(): IterableIterator<PatientState> {
-    return this.records$.values();
+  /** Every patient's stored record (as `record`), partition by partition, read from the stores a page at a time. */
+  *records(): Generator<PatientState> {
+    this.assertOpen();
+    for (let p = 0; p < this.partitionCount; p++) {
+      for (let from = 0; ; ) {
+        const page = this.router.ask(p, { method: 'records', args: [from, 1024] }) as { records: StoredPatient[]; next: number };
+        for (const stored of page.records) yield stateOf(stored);
+        if (page.next < 0) break;
+        from = page.next;
+      }
+    }
   }
 
   /** NHS numbers of the patients on a register, or in one status of one of its indicators. */
@@ -556,7 +534,7 @@ export class Engine {
     }
     const practices = query.organisation === undefined ? undefined : [...this.practicesUnder(query.organisation)];
     const asked: PartitionQuery = { registry: r, position, want, ...(practices ? { practices } : {}) };
-    for (const nhs of this.router.all({ method: 'patients', args: [asked] }) as string[][]) yield* nhs;
+    for (const nhs of this.router.all(() => ({ method: 'patients', args: [asked] })) as string[][]) yield* nhs;
   }
 
   private practicesUnder(code: string): Set<string> {
@@ -604,15 +582,36 @@ export class Engine {
     );
   }
 
-  // ---- durability ----------------------------------------------------------------------------------------------
+  /** Every refusal the stores keep (from every session, unlike `quarantine`), partition by partition. */
+  storedQuarantine(): QuarantinedRecord[] {
+    return (this.router.all(() => ({ method: 'quarantined', args: [] })) as QuarantinedRecord[][]).flat();
+  }
 
-  /** Closes the record store (giving up write ownership). Further ingests are refused. */
+  // ---- closing -------------------------------------------------------------------------------------------------
+
+  /**
+   * Closes every partition (its store gives up write ownership) and stops their threads; an in-memory engine's
+   * private directory is removed. Further calls are refused.
+   */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
-    this.router.close();
-    void this.store?.close();
+    this.shutDown(this.router.links);
     this.changes.complete();
     this.settled.complete();
+  }
+
+  private shutDown(links: readonly PartitionLink[]): void {
+    for (const link of links) {
+      try {
+        link.send({ method: 'close', args: [] });
+        link.take();
+      } catch {
+        // a partition that failed to open has nothing to close
+      }
+      link.end();
+    }
+    if (this.scratch) rmSync(this.scratch, { recursive: true, force: true });
   }
 
   private assertOpen(): void {
@@ -620,26 +619,76 @@ export class Engine {
   }
 }
 
-/** A refused `readRecords` result as given, or (when its fields are not what a reader writes) as a schema fault. */
-function quarantinedOf(item: QuarantinedRecord, line: number, file: string | undefined): QuarantinedRecord {
-  const wellFormed = typeof item.code === 'string' && Object.hasOwn(ERRORS, item.code) && typeof item.reason === 'string' && typeof item.text === 'string';
-  const out: QuarantinedRecord = wellFormed
-    ? { ok: false, code: item.code, reason: item.reason, line, text: item.text.slice(0, 1024) }
-    : { ok: false, code: 'CG_RECORD_SCHEMA', reason: 'a refused read result must carry an error code, a reason and the text', line, text: safeText(item) };
-  if (file !== undefined) out.file = file;
-  if (wellFormed && typeof item.recordId === 'string') out.recordId = item.recordId;
-  return out;
-}
+const SINGLE = { partition: 0, identity: -1, patient: undefined };
 
-function isReadResult(item: unknown): item is ReadResult {
-  return typeof item === 'object' && item !== null && typeof (item as { ok?: unknown }).ok === 'boolean' && !('kind' in item);
-}
-
-/** The start of an item as text, for a quarantine report. */
-function safeText(item: unknown): string {
+/** The route of a line the byte scan could not read: parsed here (a line that is not JSON goes to partition 0). */
+function parsedRoute(chunk: ChunkLines, i: number, partitions: number): { partition: number; identity: number; patient: unknown } {
+  let value: { kind?: unknown; nhsNumber?: unknown; id?: unknown; source?: unknown } | null;
   try {
-    return (JSON.stringify(item) ?? String(item)).slice(0, 1024);
+    value = JSON.parse(Buffer.from(chunk.bytes.buffer, chunk.bytes.byteOffset + chunk.starts[i]!, chunk.ends[i]! - chunk.starts[i]!).toString('utf8')) as typeof value;
   } catch {
-    return String(item).slice(0, 1024);
+    return SINGLE;
   }
+  if (typeof value !== 'object' || value === null || typeof value.nhsNumber !== 'string') return SINGLE;
+  const nhs = value.nhsNumber;
+  const eventLike = (value.kind === 'event' || value.kind === 'retract') && typeof value.id === 'string';
+  return {
+    partition: partitionOf(nhs, partitions),
+    identity: eventLike ? identityHashOfStrings(value.id as string, typeof value.source === 'string' ? value.source : undefined) : -1,
+    patient: /^\d{10}$/.test(nhs) ? Number(nhs) : nhs,
+  };
+}
+
+/** A file's bytes in chunks of 1 MiB; an unreadable file is a CG_INPUT error that names it. */
+async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) yield chunk as Uint8Array;
+  } catch (error) {
+    if (typeof (error as NodeJS.ErrnoException).code === 'string') throw new CaregapsError('CG_INPUT', `Cannot read ${path}: ${(error as Error).message}`);
+    throw error;
+  }
+}
+
+/** A stored patient as the record view gives it. */
+function stateOf(stored: StoredPatient): PatientState {
+  return { nhsNumber: stored.nhsNumber, patient: stored.patient, events: new Map(stored.events.map((e) => [eventKey(e.source, e.id), e])) };
+}
+
+/** The partition, identity hash and patient of an item, read without validating it (the partition validates). */
+function routeOf(item: unknown, partitions: number): { partition: number; identity: number; patient: string | undefined } {
+  if (partitions === 1) return { partition: 0, identity: -1, patient: undefined };
+  let value = item as { ok?: unknown; record?: unknown; kind?: unknown; nhsNumber?: unknown; id?: unknown; source?: unknown } | null;
+  if (typeof value === 'object' && value !== null && typeof value.ok === 'boolean' && !('kind' in value)) value = value.ok ? (value.record as typeof value) : null;
+  if (typeof value !== 'object' || value === null || typeof value.nhsNumber !== 'string') return { partition: 0, identity: -1, patient: undefined };
+  const partition = partitionOf(value.nhsNumber, partitions);
+  const eventLike = (value.kind === 'event' || value.kind === 'retract') && typeof value.id === 'string';
+  return { partition, identity: eventLike ? identityHash(value.id as string, typeof value.source === 'string' ? value.source : undefined) : -1, patient: value.nhsNumber };
+}
+
+/** The partition count: as asked, else as the durable store was written, else one per core. */
+function partitionsFor(options: EngineOptions): number {
+  const asked = options.partitions;
+  if (asked !== undefined && (!Number.isInteger(asked) || asked < 1 || asked > 1024)) {
+    throw new CaregapsError('CG_USAGE', `partitions must be a whole number from 1 to 1024 (got ${asked})`);
+  }
+  const written = options.store ? writtenPartitions(options.store.directory) : 0;
+  if (written > 0 && asked !== undefined && asked !== written) {
+    throw new CaregapsError(
+      'CG_USAGE',
+      `the store in ${options.store!.directory} was written with ${written} partitions: open it with partitions: ${written} (or leave partitions out), or ingest its records into a new store`,
+    );
+  }
+  return written > 0 ? written : (asked ?? Math.min(1024, availableParallelism()));
+}
+
+/** How many partitions a store directory holds (0 for a new one). */
+function writtenPartitions(directory: string): number {
+  let files: string[];
+  try {
+    files = readdirSync(directory);
+  } catch {
+    return 0;
+  }
+  const numbers = files.map((f) => PARTITION_FILE.exec(f)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+  return numbers.length === 0 ? 0 : Math.max(...numbers) + 1;
 }

@@ -29,3 +29,15 @@ export {
 } from './store/record-store.js';
 export { migrateOldStore, type MigrationReport } from './store/migrate.js';
 export type { RecordSource } from './source.js';
+export {
+  PartitionHost,
+  type BatchReport,
+  type PartitionHostOptions,
+  type PartitionRecovery,
+  type RecordBatch,
+  type Release,
+} from './partition/host.js';
+export type { LineBatch } from './partition/lines.js';
+export type { PartitionQuery, PartitionReport } from './partition/partition.js';
+export type { PracticeDelta } from './partition/aggregates.js';
+export { partitionOf } from './partition/route.js';

@@ -7,7 +7,7 @@ import { crc32 } from 'node:zlib';
 import { loadRegistries, type CaregapsRecord, type PatientResult } from '@caregaps/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open as openLmdb } from 'lmdb';
-import { Engine, migrateOldStore } from '../src/index.js';
+import { Engine, migrateOldStore, partitionOf } from '../src/index.js';
 import { KIND, bodyText, frame } from '../src/store/frame.js';
 import { CODESETS, FIXTURE_REGISTRIES, batchResults, codesFor } from './helpers.js';
 import { bundleChild } from './child-process.js';
@@ -52,7 +52,7 @@ describe('durable record store under the engine', () => {
     const engine = open(dir);
     await engine.ingest(records.slice(0, 300));
     const good = asSet(engine.results());
-    // Another writer takes the store over (its lease written as a process that runs: this test's parent).
+    // Another writer takes every partition's store over (its lease written as a process that runs: this test's parent).
     takeOverLease(dir, process.ppid);
     const acknowledged: number[] = [];
     const refused = engine.ingest(records.slice(300), { onAcknowledged: (n) => acknowledged.push(n) });
@@ -85,7 +85,8 @@ describe('durable record store under the engine', () => {
     open(dir).close();
     for (const [name, text] of Object.entries(foreign)) expect(readFileSync(join(dir, name), 'utf8')).toBe(text);
     const own = readdirSync(dir).filter((f) => !(f in foreign)).sort();
-    expect(own).toEqual(['partition-0.mdb', 'partition-0.mdb-lock']);
+    const partitions = [...Array(engine.partitions).keys()];
+    expect(own).toEqual(partitions.flatMap((p) => [`partition-${p}.mdb`, `partition-${p}.mdb-lock`]).sort());
     console.log(`foreign files: ${Object.keys(foreign).length} before, ${Object.keys(foreign).length} untouched after two opens`);
   });
 });
@@ -119,9 +120,13 @@ describe('the old log+snapshot format', () => {
   });
 });
 
-/** Writes a write lease naming `pid` into the store, with LMDB directly, as another writer taking it over would. */
+/** Writes a write lease naming `pid` into every partition's store, with LMDB directly, as another writer taking them over would. */
 function takeOverLease(dir: string, pid: number): void {
-  const env = openLmdb({ path: join(dir, 'partition-0.mdb'), maxDbs: 8, overlappingSync: false });
+  for (const file of readdirSync(dir).filter((f) => /^partition-\d+\.mdb$/.test(f))) takeOverOne(join(dir, file), pid);
+}
+
+function takeOverOne(path: string, pid: number): void {
+  const env = openLmdb({ path, maxDbs: 8, overlappingSync: false });
   const meta = env.openDB({ name: 'meta', encoding: 'binary' });
   env.transactionSync(() => {
     meta.putSync('owner', frame('m\u0000owner', KIND.meta, JSON.stringify({ pid, started: undefined, token: 'another writer' })));
@@ -176,20 +181,28 @@ describe('crash safety', () => {
     for (let round = 0; round < rounds && recovered < records.length; round++) {
       const last = round === rounds - 1;
       const { acknowledged, done } = await run(store, recordsFile, recovered, last ? undefined : Math.floor(rnd() * 60));
-      // The store now holds some prefix of the records: at least everything acknowledged.
+      // Each partition's store now holds some prefix of its own records: at least everything acknowledged. (The
+      // partitions commit a batch each in its own transaction, so a kill can fall between their commits.)
       const engine = open(store);
-      const state = JSON.stringify(asSet(engine.results()));
+      const partitions = engine.partitions;
+      const state = [...engine.results()];
       engine.close();
-      let prefix = -1;
-      for (let k = acknowledged; k <= records.length && prefix < 0; k++) {
-        if (JSON.stringify(asSet(batchResults(records.slice(0, k), loaded.index, loaded.compiled, ASOF))) === state) prefix = k;
+      let prefix = records.length;
+      for (let p = 0; p < partitions; p++) {
+        const mine = (r: CaregapsRecord) => r.kind === 'organisation' || partitionOf(r.nhsNumber, partitions) === p;
+        const got = JSON.stringify(asSet(state.filter((r) => partitionOf(r.nhsNumber, partitions) === p)));
+        let found = -1;
+        for (let k = acknowledged; k <= records.length && found < 0; k++) {
+          if (JSON.stringify(asSet(batchResults(records.slice(0, k).filter(mine), loaded.index, loaded.compiled, ASOF))) === got) found = k;
+        }
+        if (found < acknowledged) lost++;
+        expect(found, `round ${round}: partition ${p}'s recovered state is no prefix at or after the ${acknowledged} acknowledged records`).toBeGreaterThanOrEqual(acknowledged);
+        prefix = Math.min(prefix, found);
       }
-      if (prefix < acknowledged) lost++;
-      expect(prefix, `round ${round}: recovered state is no prefix at or after the ${acknowledged} acknowledged records`).toBeGreaterThanOrEqual(acknowledged);
       if (!done) kills++;
       recovered = prefix;
     }
-    console.log(`kill -9: ${kills} kills in ${rounds} runs, ${records.length} records, rounds that lost acknowledged records: ${lost}; final state equals batch recompute`);
+    console.log(`kill -9: ${kills} kills in ${rounds} runs, ${records.length} records, partitions on worker threads, rounds that lost acknowledged records: ${lost}; final state equals batch recompute`);
     expect(kills).toBeGreaterThanOrEqual(20);
     expect(recovered).toBe(records.length);
   }, 300_000);

@@ -11,7 +11,8 @@ const loaded = loadRegistries(FIXTURE_REGISTRIES, CODESETS);
 const codes = codesFor(loaded.index, loaded.compiled);
 const ASOF = '2025-03-31';
 const records = population(120, codes, 3);
-const engineOf = () => new Engine({ ...loaded, asOf: ASOF, organisations: ORGANISATIONS });
+/** One partition in this thread: these tests read the batch order of results and spy on evaluations. */
+const engineOf = () => new Engine({ ...loaded, asOf: ASOF, organisations: ORGANISATIONS, partitions: 1, workerThreads: false });
 const DM = [...loaded.index.codeset('DM_COD')!.codes.keys()][0]!;
 const HBA = [...loaded.index.codeset('IFCCHBAM_COD')!.codes.keys()][0]!;
 const NHS = '9434765919';

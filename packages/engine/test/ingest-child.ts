@@ -9,7 +9,8 @@ import { Engine } from '../src/index.js';
 const [storeDir, recordsFile, startText, registriesDir, codesetsDir] = process.argv.slice(2);
 const records = JSON.parse(readFileSync(recordsFile!, 'utf8')) as CaregapsRecord[];
 const loaded = loadRegistries(registriesDir!, codesetsDir!);
-const engine = new Engine({ ...loaded, asOf: '2025-03-31', store: { directory: storeDir! } });
+// Two partitions on worker threads: a kill can fall while either commits.
+const engine = new Engine({ ...loaded, asOf: '2025-03-31', store: { directory: storeDir! }, partitions: 2, workerThreads: true });
 async function* slowly(): AsyncGenerator<CaregapsRecord> {
   for (let i = Number(startText); i < records.length; i++) {
     if (i % 20 === 0) await new Promise((resolve) => setImmediate(resolve));

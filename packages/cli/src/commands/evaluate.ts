@@ -13,7 +13,7 @@ import { individualMeasureReport, summaryMeasureReports } from '@caregaps/fhir';
 import { EXIT, checkOutputs, readRecordsWithProgress, report, sink, type Io } from '../io.js';
 import { sourceRecords, type SourceOptions } from './ingest.js';
 import { describeSources, registryFolderOptions, type Register } from '../command.js';
-import { partitionsOf } from '../partitions.js';
+import { optionalPartitions } from '../partitions.js';
 
 export interface EvaluateOptions extends SourceOptions {
   input?: string;
@@ -21,7 +21,7 @@ export interface EvaluateOptions extends SourceOptions {
   registries: string;
   codesets: string;
   codesetsFrom?: string[];
-  /** Engine partitions, each on its own worker thread when more than one (default 1). */
+  /** Engine partitions, each on its own worker thread (default: one per core). */
   partitions?: string;
   output?: string;
   explain?: boolean;
@@ -117,35 +117,39 @@ export async function evaluate(io: Io, options: EvaluateOptions, paths: string[]
     const loaded = loadRegistries(options.registries, options.codesets, { ...(options.registry ? { only: options.registry } : {}), codesetSources: options.codesetsFrom ?? [] });
     describeSources(io, loaded.sources);
     const provisional = provisionalIds(loaded.compiled);
-    const engine = new Engine({ ...loaded, asOf: day, partitions: partitionsOf(options.partitions) });
-    const quarantine = engine.quarantine;
-    // Once every record is read the engine evaluates each patient: say so, or a terminal would look stuck.
-    async function* thenEvaluating(items: AsyncIterable<ReadResult>): AsyncGenerator<ReadResult> {
-      yield* items;
-      if (io.interactive) io.err(`evaluating ${engine.patientCount} patients on ${loaded.compiled.length} registries…\n`);
+    const engine = new Engine({ ...loaded, asOf: day, ...optionalPartitions(options.partitions) });
+    try {
+      const quarantine = engine.quarantine;
+      // Once every record is read the engine evaluates each patient: say so, or a terminal would look stuck.
+      async function* thenEvaluating(items: AsyncIterable<ReadResult>): AsyncGenerator<ReadResult> {
+        yield* items;
+        if (io.interactive) io.err(`evaluating ${engine.patientCount} patients on ${loaded.compiled.length} registries…\n`);
+      }
+      // Bulk: every record is applied first and each patient evaluated once, as a batch evaluation would.
+      const records = options.from !== undefined ? sourceRecords(io, paths, options) : readRecordsWithProgress(io, options.input!);
+      const { accepted } = await engine.ingest(thenEvaluating(records), { bulk: true });
+      const results: PatientResult[] = [];
+      const out = options.summary && !options.output ? undefined : sink(io, options.output);
+      const registered = engine.registeredCount;
+      const reportOptions = { asOf: options.asOf, registries: loaded.compiled };
+      const keep = options.summary === true || format === 'measure-report-summary';
+      for (const result of engine.results({ explain: options.explain === true })) {
+        if (format === 'results') out?.write(JSON.stringify(provisional.has(result.registry) ? { ...result, provisional: provisional.get(result.registry) } : result) + '\n');
+        else if (format === 'measure-report') out?.write(JSON.stringify(individualMeasureReport(result, reportOptions)) + '\n');
+        if (keep) results.push(result);
+      }
+      if (format === 'measure-report-summary') {
+        for (const r of summaryMeasureReports(results, reportOptions)) out?.write(JSON.stringify(r) + '\n');
+      }
+      await out?.close();
+      if (options.quarantine) writeFileSync(options.quarantine, quarantine.items.map((q) => JSON.stringify(q)).join('\n') + (quarantine.size ? '\n' : ''));
+      io.err(`${accepted} records accepted, ${quarantine.size} quarantined${quarantine.size ? ' (' + [...quarantine.counts].map(([c, n]) => `${c}: ${n}`).join(', ') + ')' : ''}\n`);
+      for (const q of quarantine.items.slice(0, 5)) io.err(`  ${q.file ?? ''}:${q.line}: ${q.reason} [${q.code}]\n`);
+      if (options.summary) io.out(formatSummary(summarise(results, loaded.compiled, registered), options.asOf));
+      return EXIT.ok;
+    } finally {
+      engine.close(); // its partitions' threads and private stores
     }
-    // Bulk: every record is applied first and each patient evaluated once, as a batch evaluation would.
-    const records = options.from !== undefined ? sourceRecords(io, paths, options) : readRecordsWithProgress(io, options.input!);
-    const { accepted } = await engine.ingest(thenEvaluating(records), { bulk: true });
-    const results: PatientResult[] = [];
-    const out = options.summary && !options.output ? undefined : sink(io, options.output);
-    const registered = engine.registeredCount;
-    const reportOptions = { asOf: options.asOf, registries: loaded.compiled };
-    const keep = options.summary === true || format === 'measure-report-summary';
-    for (const result of engine.results({ explain: options.explain === true })) {
-      if (format === 'results') out?.write(JSON.stringify(provisional.has(result.registry) ? { ...result, provisional: provisional.get(result.registry) } : result) + '\n');
-      else if (format === 'measure-report') out?.write(JSON.stringify(individualMeasureReport(result, reportOptions)) + '\n');
-      if (keep) results.push(result);
-    }
-    if (format === 'measure-report-summary') {
-      for (const r of summaryMeasureReports(results, reportOptions)) out?.write(JSON.stringify(r) + '\n');
-    }
-    await out?.close();
-    if (options.quarantine) writeFileSync(options.quarantine, quarantine.items.map((q) => JSON.stringify(q)).join('\n') + (quarantine.size ? '\n' : ''));
-    io.err(`${accepted} records accepted, ${quarantine.size} quarantined${quarantine.size ? ' (' + [...quarantine.counts].map(([c, n]) => `${c}: ${n}`).join(', ') + ')' : ''}\n`);
-    for (const q of quarantine.items.slice(0, 5)) io.err(`  ${q.file ?? ''}:${q.line}: ${q.reason} [${q.code}]\n`);
-    if (options.summary) io.out(formatSummary(summarise(results, loaded.compiled, registered), options.asOf));
-    return EXIT.ok;
   } catch (error) {
     return report(io, error);
   }
@@ -170,6 +174,6 @@ export const register: Register = (program, { io, exit }) => {
     .option('--format <format>', 'results (default), measure-report (individual FHIR MeasureReports) or measure-report-summary', 'results')
     .option('--summary', 'print register sizes and achievement (results go to --output only)')
     .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
-    .option('--partitions <n>', 'split the population into n partitions, each on its own worker thread (default 1)')
+    .option('--partitions <n>', 'split the population into n partitions, each on its own worker thread (default: one per core)')
     .action(async (paths: string[], opts: EvaluateOptions) => exit(await evaluate(io, opts, paths)));
 };

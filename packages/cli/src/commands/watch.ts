@@ -3,7 +3,7 @@ import { CaregapsError, achievementDay, formatDay, loadRegistries, readRecords }
 import { Engine, type Change } from '@caregaps/engine';
 import { EXIT, checkOutputs, report, sink, type Io } from '../io.js';
 import { describeSources, registryFolderOptions, type Register } from '../command.js';
-import { partitionsOf } from '../partitions.js';
+import { optionalPartitions } from '../partitions.js';
 
 export interface WatchOptions {
   /** NDJSON records, or `-` for standard input. */
@@ -12,7 +12,7 @@ export interface WatchOptions {
   registries: string;
   codesets: string;
   codesetsFrom?: string[];
-  /** Engine partitions, each on its own worker thread when more than one (default 1). */
+  /** Engine partitions, each on its own worker thread (default: one per core). */
   partitions?: string;
   registry?: string[];
   /** Organisation records (NDJSON) to load before the input. */
@@ -55,7 +55,7 @@ export async function watch(io: Io, options: WatchOptions, stdin: AsyncIterable<
     describeSources(io, loaded.sources);
     const out = sink(io, options.output);
     const explain = options.explain === true;
-    const engine = new Engine({ ...loaded, asOf: start, explainChanges: explain, partitions: partitionsOf(options.partitions), ...(options.store ? { store: { directory: options.store } } : {}) });
+    const engine = new Engine({ ...loaded, asOf: start, explainChanges: explain, ...optionalPartitions(options.partitions), ...(options.store ? { store: { directory: options.store } } : {}) });
     const provisional = new Set(
       loaded.compiled.flatMap((r) => [
         ...(r.provisional.register.length ? [`${r.id}/`] : []),
@@ -101,6 +101,6 @@ export const register: Register = (program, { io, exit }) => {
     .option('--explain', 'add the explanation to every change')
     .option('--output <file>', 'write the changes here instead of stdout')
     .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
-    .option('--partitions <n>', 'split the population into n partitions, each on its own worker thread (default 1)')
+    .option('--partitions <n>', 'split the population into n partitions, each on its own worker thread (default: one per core)')
     .action(async (opts: WatchOptions) => exit(await watch(io, opts)));
 };

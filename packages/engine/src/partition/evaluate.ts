@@ -29,7 +29,7 @@ class ClusterSeries implements SeriesView {
   }
 
   id(at: number): string {
-    return this.hot.idOf[this.chunk!.handle[this.slots[at]!]!]!;
+    return this.hot.idOf[this.chunk!.local[this.slots[at]!]!]!;
   }
 
   push(day: number, slot: number): void {

@@ -12,14 +12,14 @@ export interface EventChunk {
   day: Int32Array;
   /** The numeric value (NaN when absent). */
   value: Float64Array;
-  /** The event's handle: its id interned per partition. */
-  handle: Int32Array;
+  /** The event's local number in the hot state (see `HotState.idOf`). */
+  local: Int32Array;
   /** Start of the event's named components in the component store (-1: none). */
   components: Int32Array;
 }
 
 function newChunk(size: number): EventChunk {
-  return { set: new Int32Array(size), day: new Int32Array(size), value: new Float64Array(size), handle: new Int32Array(size), components: new Int32Array(size) };
+  return { set: new Int32Array(size), day: new Int32Array(size), value: new Float64Array(size), local: new Int32Array(size), components: new Int32Array(size) };
 }
 
 /** Doubles a typed array's capacity (or more, to fit `need`), keeping its contents. */
@@ -53,7 +53,7 @@ export interface HotEvent {
  * A partition's hot state (DESIGN §4): typed arrays only. Per patient row: demographics and registration as day
  * numbers, a practice number, a bit mask of the clusters the patient has records in (the register gate), and the
  * patient's block in the event arena. Per event (only events whose code is in a cluster some registry reads): the
- * interned cluster set, day, value, named components and an integer handle, kept per patient in date order (then
+ * interned cluster set, day, value, named components and the record store's integer handle, kept per patient in date order (then
  * id). A block that fills moves to a block twice its size from a free list or the end of the arena: growing a
  * patient copies that patient's events only, never the arena.
  */
@@ -91,13 +91,15 @@ export class HotState {
   private readonly setNumber = new Map<string, number>();
 
   /**
-   * Event identities (source and id) interned to handles; `idOf[handle]` gives the record id (for explanations and
-   * the order of records on one day), `handleRow[handle]` the patient (-1: free).
+   * Held events by the record store's integer handle (one per event identity in the partition's store): `localOf`
+   * maps a store handle to a local slot number + 1 (0: not held), so lookups are typed-array reads, not string keys.
+   * Local numbers are dense over held events only: `idOf[local]` gives the record id (explanations, and the order of
+   * records on one day), `localRow[local]` the patient row.
    */
-  private readonly handleOf = new Map<string, number>();
+  private localOf = new Int32Array(0);
   readonly idOf: string[] = [];
-  private handleRow = new Int32Array(0);
-  private readonly freeHandles: number[] = [];
+  private localRow = new Int32Array(0);
+  private readonly freeLocals: number[] = [];
 
   /** Named components: names interned; a run in `componentStore` is [count, name, value, name, value, ...]. */
   readonly componentNames: string[] = [];
@@ -230,13 +232,13 @@ export class HotState {
 
   /**
    * Adds an event to a patient's block in date order (then id); returns its cluster set, or -1 when its code is in
-   * no cluster any registry reads (then nothing is held). `key` is the event's identity; it must not be held
-   * (remove it first).
+   * no cluster any registry reads (then nothing is held). `handle` is the event's handle in the partition's record
+   * store; it must not be held (remove it first).
    */
-  addEvent(row: number, key: string, event: HotEvent): number {
+  addEvent(row: number, handle: number, event: HotEvent): number {
     const set = this.setOf(event.code);
     if (set < 0) return -1;
-    const handle = this.handleFor(key, event.id, row);
+    const local = this.localFor(handle, event.id, row);
     this.ensureRoom(row);
     const chunk = this.chunks[this.blockChunk[row]!]!;
     const start = this.blockStart[row]!;
@@ -245,7 +247,7 @@ export class HotState {
     let at = count;
     while (at > 0) {
       const prevDay = chunk.day[start + at - 1]!;
-      if (prevDay < event.day || (prevDay === event.day && this.idOf[chunk.handle[start + at - 1]!]! < event.id)) break;
+      if (prevDay < event.day || (prevDay === event.day && this.idOf[chunk.local[start + at - 1]!]! < event.id)) break;
       at--;
     }
     for (let i = count; i > at; i--) this.copySlot(chunk, start + i - 1, start + i);
@@ -253,7 +255,7 @@ export class HotState {
     chunk.set[slot] = set;
     chunk.day[slot] = event.day;
     chunk.value[slot] = event.value;
-    chunk.handle[slot] = handle;
+    chunk.local[slot] = local;
     chunk.components[slot] = event.values ? this.storeComponents(event.values) : -1;
     this.blockCount[row] = count + 1;
     this.orSet(row, set);
@@ -261,23 +263,23 @@ export class HotState {
     return set;
   }
 
-  /** Removes a held event by identity; returns its row and cluster set, or `undefined` when it was not held. */
-  removeEvent(key: string): { row: number; set: number } | undefined {
-    const handle = this.handleOf.get(key);
-    if (handle === undefined) return undefined;
-    const row = this.handleRow[handle]!;
+  /** Removes a held event by its store handle; returns its row and cluster set, or `undefined` when it was not held. */
+  removeEvent(handle: number): { row: number; set: number } | undefined {
+    const local = (this.localOf[handle] ?? 0) - 1;
+    if (local < 0) return undefined;
+    const row = this.localRow[local]!;
     const chunk = this.chunks[this.blockChunk[row]!]!;
     const start = this.blockStart[row]!;
     const count = this.blockCount[row]!;
     let at = 0;
-    while (at < count && chunk.handle[start + at] !== handle) at++;
+    while (at < count && chunk.local[start + at] !== local) at++;
     const set = chunk.set[start + at]!;
     for (let i = at + 1; i < count; i++) this.copySlot(chunk, start + i, start + i - 1);
     this.blockCount[row] = count - 1;
-    this.handleOf.delete(key);
-    this.handleRow[handle] = -1;
-    this.idOf[handle] = '';
-    this.freeHandles.push(handle);
+    this.localOf[handle] = 0;
+    this.localRow[local] = -1;
+    this.idOf[local] = '';
+    this.freeLocals.push(local);
     this.relevantEvents--;
     // The mask is rebuilt from what is left (a block is short).
     const w = this.words;
@@ -304,19 +306,20 @@ export class HotState {
   bytes(): { perPatient: number; events: number; total: number } {
     const rows = [this.nhs, this.hasPatient, this.birthDay, this.registeredFrom, this.registrationEnd, this.practice, this.clusterMask, this.blockChunk, this.blockStart, this.blockCount, this.blockCapacity];
     const patientBytes = rows.reduce((sum, a) => sum + a.byteLength, 0);
-    let eventBytes = this.componentStore.byteLength + this.handleRow.byteLength;
-    for (const c of this.chunks) eventBytes += c.set.byteLength + c.day.byteLength + c.value.byteLength + c.handle.byteLength + c.components.byteLength;
+    let eventBytes = this.componentStore.byteLength + this.localOf.byteLength + this.localRow.byteLength;
+    for (const c of this.chunks) eventBytes += c.set.byteLength + c.day.byteLength + c.value.byteLength + c.local.byteLength + c.components.byteLength;
     return { perPatient: patientBytes, events: eventBytes, total: patientBytes + eventBytes };
   }
 
-  private handleFor(key: string, id: string, row: number): number {
-    const handle = this.freeHandles.length > 0 ? this.freeHandles.pop()! : this.idOf.length;
-    if (handle === this.idOf.length) this.idOf.push(id);
-    else this.idOf[handle] = id;
-    this.handleOf.set(key, handle);
-    this.handleRow = grown(this.handleRow, handle + 1);
-    this.handleRow[handle] = row;
-    return handle;
+  private localFor(handle: number, id: string, row: number): number {
+    const local = this.freeLocals.length > 0 ? this.freeLocals.pop()! : this.idOf.length;
+    if (local === this.idOf.length) this.idOf.push(id);
+    else this.idOf[local] = id;
+    this.localOf = grown(this.localOf, handle + 1);
+    this.localOf[handle] = local + 1;
+    this.localRow = grown(this.localRow, local + 1);
+    this.localRow[local] = row;
+    return local;
   }
 
   private storeComponents(values: Record<string, number>): number {
@@ -341,7 +344,7 @@ export class HotState {
     chunk.set[to] = chunk.set[from]!;
     chunk.day[to] = chunk.day[from]!;
     chunk.value[to] = chunk.value[from]!;
-    chunk.handle[to] = chunk.handle[from]!;
+    chunk.local[to] = chunk.local[from]!;
     chunk.components[to] = chunk.components[from]!;
   }
 
@@ -360,7 +363,7 @@ export class HotState {
       to.set.set(from.set.subarray(s, s + count), start);
       to.day.set(from.day.subarray(s, s + count), start);
       to.value.set(from.value.subarray(s, s + count), start);
-      to.handle.set(from.handle.subarray(s, s + count), start);
+      to.local.set(from.local.subarray(s, s + count), start);
       to.components.set(from.components.subarray(s, s + count), start);
       this.release(fromChunk, s, capacity);
     }

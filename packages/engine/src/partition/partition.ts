@@ -1,6 +1,5 @@
 import {
   demographics,
-  eventKey,
   explainOutcome,
   formatDay,
   parseDay,
@@ -9,7 +8,6 @@ import {
   type EventRecord,
   type Explanation,
   type IndicatorStatus,
-  type OrganisationRecord,
   type PatientRecord,
   type PatientResult,
   type RegistryOutcome,
@@ -25,21 +23,6 @@ const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted:
 const HORIZON = { horizon: true } as const;
 const EXPLAIN = { explain: true } as const;
 const ALL = -1;
-
-/** The removal of a live event (retracted, replaced or moved to another patient), by identity. */
-export interface RemoveEvent {
-  kind: 'remove';
-  id: string;
-  source: string | undefined;
-  nhsNumber: string;
-}
-
-/**
- * What the router sends a partition, after the record state has decided identity and versions: patient records,
- * events to hold (replacing any held event of the same identity) and removals. Organisation records stay with the
- * router.
- */
-export type PartitionRecord = PatientRecord | EventRecord | RemoveEvent | OrganisationRecord;
 
 /** What an operation on a partition changed: the changes in order and the count deltas per practice. */
 export interface PartitionReport {
@@ -59,10 +42,10 @@ export interface PartitionQuery {
 }
 
 /**
- * One partition of the population (DESIGN §4): its patients' records (the record store), their hot state, their
- * statuses and horizons, and per-practice counts. It knows nothing of threads or brokers: a transport calls these
- * methods and carries the reports back. Records are applied in order; the patients they touch are evaluated once,
- * at the end of each call (or at `flush` when the call holds them).
+ * The evaluating half of one partition (DESIGN §4): its patients' hot state, statuses and horizons, and per-practice
+ * counts. It holds only what the record store decided: `PartitionHost` writes each batch to the partition's store
+ * and passes the outcomes here (events by the store's integer handle). The patients a batch touches are evaluated
+ * once, at `endBatch` (or at `flush` when the batch is held).
  */
 export class Partition {
   private readonly hot: HotState;
@@ -110,6 +93,15 @@ export class Partition {
     return this.patientRecords;
   }
 
+  /** Rows of the hot state: every NHS number seen, with or without its patient record. */
+  get rows(): number {
+    return this.hot.patients;
+  }
+
+  nhsNumberOf(row: number): string {
+    return this.hot.nhsNumber(row);
+  }
+
   get queuedCount(): number {
     return this.queue.size;
   }
@@ -119,14 +111,13 @@ export class Partition {
     return { bytes: this.hot.bytes().total + this.status.byteLength + this.horizons.byteLength + this.registered.byteLength + this.pending.byteLength, patients: this.hot.patients, events: this.hot.events };
   }
 
-  /** Applies records in order; unless `hold`, evaluates every patient they touched (once each) before returning. */
-  apply(records: readonly PartitionRecord[], hold = false): PartitionReport {
-    for (const record of records) this.applyRecord(record);
+  /** Evaluates every patient touched since the last report (unless `hold`: then at `flush`) and reports. */
+  endBatch(hold = false): PartitionReport {
     if (!hold) this.evaluateTouched();
     return this.report();
   }
 
-  /** Evaluates the patients held by `apply(…, true)`. */
+  /** Evaluates the patients held by `endBatch(true)`. */
   flush(): PartitionReport {
     this.evaluateTouched();
     return this.report();
@@ -222,29 +213,23 @@ export class Partition {
 
   // ---- applying ------------------------------------------------------------------------------------------------
 
-  private applyRecord(record: PartitionRecord): void {
-    switch (record.kind) {
-      case 'patient':
-        this.applyPatient(record);
-        return;
-      case 'event': {
-        const key = eventKey(record.source, record.id);
-        this.removeHeld(key);
-        const row = this.hot.rowFor(record.nhsNumber);
-        if ((record.system ?? 'snomed') !== 'snomed') return;
-        const set = this.hot.addEvent(row, key, { id: record.id, code: record.code, day: parseDay(record.date)!, value: record.value ?? Number.NaN, values: record.values });
-        if (set >= 0) this.mark(row, this.readersOfSet(set));
-        return;
-      }
-      case 'remove':
-        this.removeHeld(eventKey(record.source, record.id));
-        return;
-      case 'organisation':
-        return;
-    }
+  /** Holds an event under its store handle (replacing what the handle held); events in no cluster read are not held. */
+  putEvent(record: EventRecord, handle: number): void {
+    this.removeEvent(handle);
+    const row = this.hot.rowFor(record.nhsNumber);
+    if ((record.system ?? 'snomed') !== 'snomed') return;
+    const set = this.hot.addEvent(row, handle, { id: record.id, code: record.code, day: parseDay(record.date)!, value: record.value ?? Number.NaN, values: record.values });
+    if (set >= 0) this.mark(row, this.readersOfSet(set));
   }
 
-  private applyPatient(record: PatientRecord): void {
+  /** Takes the event a store handle held out of the hot state (if its code was in a cluster) and marks its patient. */
+  removeEvent(handle: number): void {
+    const removed = this.hot.removeEvent(handle);
+    if (removed) this.mark(removed.row, this.readersOfSet(removed.set));
+  }
+
+  /** Sets a patient's demographics and registration (the store decided it is the current patient record). */
+  putPatient(record: PatientRecord): void {
     const hot = this.hot;
     const row = hot.rowFor(record.nhsNumber);
     const d = demographics(record);
@@ -259,12 +244,6 @@ export class Partition {
     } else hot.setPatient(row, d);
     this.updateRegistered(row);
     this.mark(row, ALL);
-  }
-
-  /** Takes a held event out of the hot state (if its code was in a cluster) and marks its patient. */
-  private removeHeld(key: string): void {
-    const removed = this.hot.removeEvent(key);
-    if (removed) this.mark(removed.row, this.readersOfSet(removed.set));
   }
 
   private readersOfSet(set: number): number {

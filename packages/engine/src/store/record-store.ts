@@ -15,6 +15,12 @@
  *   have them: they are stored as they are (nothing is encoded twice); otherwise the record is stored as JSON.
  *   Conflicts are quarantined in the store, in the same transaction, with validation refusals given in
  *   `batch.quarantined`.
+ * - `RecordStore.open({ ..., alongsideWriter: true })`: a reader in the process that writes the store (another
+ *   partition's worker thread, the record view), opened before or after the writer; its reads see every transaction
+ *   committed before the call. (lmdb-js shares one LMDB environment per file across a process's threads.)
+ * - `patient(nhs)`: one patient's current records (as `patients()` gives them), or `undefined`; for the record view.
+ * - `holder(id, source?)`: the NHS number an identity is held for (a live event or a kept retraction), or
+ *   `undefined`; from another partition's `alongsideWriter` handle, the cross-partition identity check.
  * - `patients()`: every current record, patient by patient (patient record, live events, retractions); the replay
  *   source for a rebuild. `organisations()`, `quarantined()`, `asOf`/`setAsOf`. An event's handle is kept in its value:
  *   a redelivery, correction or retraction of the same identity gets the same handle back.
@@ -58,6 +64,19 @@ export interface RecordStoreOptions {
   partition?: number;
   /** Open for reading only (verify, inspection): no write ownership is taken. */
   readOnly?: boolean;
+  /**
+   * Commits are flushed to disk before `writeSync` returns (default true). `false` skips LMDB's fsync: for a store
+   * that need not outlive the process (an in-memory engine's private scratch store).
+   */
+  durable?: boolean;
+  /**
+   * A reader in the process that writes the store (another partition's thread, the record view); implies `readOnly`.
+   * lmdb-js keeps one LMDB environment per file for the whole process and every later open shares it, so a reader
+   * opened with LMDB's read-only flag first would keep the writer from opening: this reader opens the environment as
+   * the writer does (it still never writes). Its reads (`patient`, `holder`) see every transaction committed before
+   * the call.
+   */
+  alongsideWriter?: boolean;
 }
 
 /** A batch to write: records, optionally their received bytes, and refusals to keep in the quarantine. */
@@ -85,6 +104,8 @@ export interface StoredPatient {
   events: EventRecord[];
   /** Retractions kept for this patient (their events are not live). */
   retractions: RetractRecord[];
+  /** `handles[i]`: the store handle of `events[i]`. */
+  handles: number[];
 }
 
 /** A damaged value or structure found by `verify` (or at open). */
@@ -147,8 +168,10 @@ export class RecordStore {
   private constructor(
     readonly file: string,
     readonly readOnly: boolean,
+    alongsideWriter: boolean,
+    durable: boolean,
   ) {
-    this.env = open({ path: file, maxDbs: DBS.length, overlappingSync: false, readOnly });
+    this.env = openEnvironment(file, readOnly && !alongsideWriter, durable);
     try {
       this.checkSize();
       this.dbs = Object.fromEntries(
@@ -177,10 +200,13 @@ export class RecordStore {
       );
     }
     const file = partitionFile(directory, options.partition);
-    if (options.readOnly) {
-      if (!existsSync(file)) throw new CaregapsError('CG_INPUT', `${file}: no record store here`);
+    const alongsideWriter = options.alongsideWriter === true;
+    const readOnly = options.readOnly === true || alongsideWriter;
+    if (readOnly) {
+      // A reader never creates a store (LMDB would write a new, empty one into an empty file).
+      if (!existsSync(file) || statSync(file).size === 0) throw new CaregapsError('CG_INPUT', `${file}: no record store here`);
     } else mkdirSync(directory, { recursive: true });
-    return new RecordStore(file, options.readOnly === true);
+    return new RecordStore(file, readOnly, alongsideWriter, options.durable !== false);
   }
 
   /**
@@ -300,8 +326,12 @@ export class RecordStore {
     }
   }
 
-  private assertWritable(): void {
+  private assertOpen(): void {
     if (this.closed) throw new CaregapsError('CG_ENGINE_CLOSED', `The record store ${this.file} is closed`);
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
     if (this.readOnly) throw new CaregapsError('CG_USAGE', `The record store ${this.file} is open for reading only`);
   }
 
@@ -456,6 +486,28 @@ export class RecordStore {
     this.state.counts.quarantine++;
   }
 
+  /**
+   * Gives up event identities held live for the NHS numbers named (a declared correction moved them to a patient in
+   * another partition's store), in one transaction: the event and its index entry go, as if never held here. Returns
+   * each identity's handle, or -1 when it was not held live for that NHS number (nothing changes: releasing is
+   * idempotent, so a correction redelivered after a crash releases what the first delivery could not).
+   */
+  releaseSync(identities: readonly { id: string; source: string | undefined; nhsNumber: string }[]): Int32Array {
+    const handles = new Int32Array(identities.length).fill(-1);
+    this.transact(() => {
+      identities.forEach(({ id, source, nhsNumber }, i) => {
+        const s = source ?? UNNAMED;
+        const held = this.held(id, s);
+        if (held?.head.kind !== KIND.event || held.head.nhsNumber !== nhsNumber) return;
+        this.dbs.events.removeSync([id, s]);
+        this.state.counts.events--;
+        this.unindex(nhsNumber, id, s);
+        handles[i] = held.head.handle;
+      });
+    });
+    return handles;
+  }
+
   /** The achievement date the store was last at. */
   get asOf(): string | undefined {
     return this.state.asOf;
@@ -479,22 +531,56 @@ export class RecordStore {
   }
 
   private *readPatients(): Generator<StoredPatient> {
-    for (const { key, value } of this.dbs.patients.getRange()) {
-      const nhsNumber = key as string;
-      if (!intact(patientText(nhsNumber), value)) throw damaged('patients', patientText(nhsNumber));
-      const patient = header(value).kind === KIND.patient ? (JSON.parse(bodyText(value)) as PatientRecord) : undefined;
-      const stored: StoredPatient = { nhsNumber, patient, events: [], retractions: [] };
-      for (const { key: ik, value: iv } of this.dbs.byPatient.getRange({ start: [nhsNumber], end: [nhsNumber, LAST] })) {
-        const [, id, source] = ik as [string, string, string];
-        if (!keyCheckHolds(indexText(nhsNumber, id, source), iv)) throw damaged('byPatient', indexText(nhsNumber, id, source));
-        const held = this.held(id, source);
-        if (held === undefined || held.head.nhsNumber !== nhsNumber) throw damaged('byPatient', indexText(nhsNumber, id, source), 'names an event the store does not hold for this patient');
-        const record = JSON.parse(bodyText(held.value)) as EventRecord | RetractRecord;
-        if (held.head.kind === KIND.event) stored.events.push(record as EventRecord);
-        else stored.retractions.push(record as RetractRecord);
+    for (const { key, value } of this.dbs.patients.getRange()) yield this.readPatient(key as string, value);
+  }
+
+  /**
+   * One patient's current records (patient record, live events, retractions kept), as `patients()` gives them;
+   * `undefined` when the store holds nothing for this NHS number. The record view reads here.
+   */
+  patient(nhsNumber: string): StoredPatient | undefined {
+    this.assertOpen();
+    this.freshRead();
+    return guardedCall(this.file, () => {
+      const value = this.dbs.patients.getBinary(nhsNumber);
+      return value === undefined ? undefined : this.readPatient(nhsNumber, value);
+    });
+  }
+
+  /**
+   * The NHS number an identity (source + id; `source` omitted for the unnamed source) is held for — a live event or
+   * a kept retraction — or `undefined` when the store holds neither. Usable from another partition's handle
+   * (`alongsideWriter`) to check an identity across partitions: it sees every transaction committed before the call
+   * (a write still in progress on another thread is not seen until it commits).
+   */
+  holder(id: string, source?: string): string | undefined {
+    this.assertOpen();
+    this.freshRead();
+    return guardedCall(this.file, () => this.held(id, source ?? UNNAMED)?.head.nhsNumber);
+  }
+
+  /** A reader's next read starts a new LMDB read transaction, so it sees what the writer committed since. */
+  private freshRead(): void {
+    if (this.readOnly) this.env.resetReadTxn();
+  }
+
+  private readPatient(nhsNumber: string, value: Buffer): StoredPatient {
+    if (!intact(patientText(nhsNumber), value)) throw damaged('patients', patientText(nhsNumber));
+    const patient = header(value).kind === KIND.patient ? (JSON.parse(bodyText(value)) as PatientRecord) : undefined;
+    const stored: StoredPatient = { nhsNumber, patient, events: [], retractions: [], handles: [] };
+    for (const { key: ik, value: iv } of this.dbs.byPatient.getRange({ start: [nhsNumber], end: [nhsNumber, LAST] })) {
+      const [, id, source] = ik as [string, string, string];
+      if (!keyCheckHolds(indexText(nhsNumber, id, source), iv)) throw damaged('byPatient', indexText(nhsNumber, id, source));
+      const held = this.held(id, source);
+      if (held === undefined || held.head.nhsNumber !== nhsNumber) throw damaged('byPatient', indexText(nhsNumber, id, source), 'names an event the store does not hold for this patient');
+      const record = JSON.parse(bodyText(held.value)) as EventRecord | RetractRecord;
+      if (held.head.kind === KIND.event) {
+        stored.events.push(record as EventRecord);
+        stored.handles.push(held.head.handle);
       }
-      yield stored;
+      else stored.retractions.push(record as RetractRecord);
     }
+    return stored;
   }
 
   organisations(): OrganisationRecord[] {
@@ -590,6 +676,25 @@ const EMPTY_STATE: StoreState = {
   counts: Object.fromEntries(DBS.map((n) => [n, 0])) as Record<DbName, number>,
 };
 
+/**
+ * lmdb-js shares one LMDB environment per file across the process: a writer opening a file that a reader in this
+ * process opened with LMDB's read-only flag fails inside lmdb-js, and is told why.
+ */
+function openEnvironment(file: string, lmdbReadOnly: boolean, durable: boolean): RootDatabase {
+  try {
+    return open({ path: file, maxDbs: DBS.length, overlappingSync: false, readOnly: lmdbReadOnly, noSync: !durable });
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (!lmdbReadOnly && /No transaction to renew/.test(message)) {
+      throw new CaregapsError(
+        'CG_USAGE',
+        `${file} is open for reading only in this process, so it cannot be opened for writing here: open readers beside a writer with \`alongsideWriter: true\``,
+      );
+    }
+    throw wrap(error, file);
+  }
+}
+
 /** LMDB's own reports of a damaged file (its error names, or lmdb-js's for a value it cannot decode). */
 const LMDB_DAMAGE = /MDB_(CORRUPTED|PAGE_NOTFOUND|INVALID|VERSION_MISMATCH|BAD_VALSIZE|BAD_TXN|PANIC)|Invalid argument|out of range/i;
 
@@ -599,6 +704,16 @@ function wrap(error: unknown, file: string): Error {
   const message = (error as Error).message ?? String(error);
   if (LMDB_DAMAGE.test(message)) return new CaregapsError('CG_STORE_DAMAGED', `Record store ${file} is damaged: ${message}`);
   return new CaregapsError('CG_INPUT', `Record store ${file} cannot be opened: ${message}`);
+}
+
+/** Runs one read, turning LMDB's errors on a damaged page into CG_STORE_DAMAGED. */
+function guardedCall<T>(file: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof CaregapsError) throw error;
+    throw new CaregapsError('CG_STORE_DAMAGED', `Record store ${file} could not be read: ${(error as Error).message ?? String(error)}`);
+  }
 }
 
 /** Runs a read, turning LMDB's errors on a damaged page into CG_STORE_DAMAGED (never an uncoded failure). */

@@ -1,19 +1,41 @@
-import type { Partition } from '../partition/partition.js';
+import { CodesetIndex, CompiledRegistry, type Codeset, type Registry } from '@caregaps/core';
+import type { LineBatch } from '../partition/lines.js';
+import type { PartitionHost, RecordBatch, Release } from '../partition/host.js';
+import type { PartitionQuery } from '../partition/partition.js';
 
-/** The partition methods a transport carries, with their arguments. */
-export type PartitionMethod = 'apply' | 'flush' | 'advance' | 'recompute' | 'patient' | 'results' | 'patients' | 'memory' | 'counts';
-
-/** One call to a partition: plain data, so that it can cross a thread or a broker. */
-export interface PartitionCall {
-  method: PartitionMethod;
-  args: unknown[];
+/** Registries and codesets as plain data (compiled rules are closures, which cannot cross a thread or a broker). */
+export interface RuleDefinitions {
+  registries: Registry[];
+  codesets: Codeset[];
 }
 
-/** What `counts` answers: the patients and queued patients of the partition. */
-export interface PartitionCounts {
-  patients: number;
-  queued: number;
+/** Compiled registries and their index, or their definitions to compile where the partition runs. */
+export type Rules = { compiled: readonly CompiledRegistry[]; index: CodesetIndex } | RuleDefinitions;
+
+export function definitionsOf(compiled: readonly CompiledRegistry[], index: CodesetIndex): RuleDefinitions {
+  return { registries: compiled.map((c) => c.registry), codesets: index.clusters.map((name) => index.codeset(name)!) };
 }
+
+export function compiledOf(rules: Rules): { compiled: readonly CompiledRegistry[]; index: CodesetIndex } {
+  if ('compiled' in rules) return rules;
+  const index = new CodesetIndex(rules.codesets);
+  return { compiled: rules.registries.map((r) => new CompiledRegistry(r, index)), index };
+}
+
+/** One call to a partition: plain data (except `Rules` in the calling thread), so that it can cross a thread or a broker. */
+export type PartitionCall =
+  | { method: 'recovery'; args: [] }
+  | { method: 'applyRecords'; args: [RecordBatch, boolean] }
+  | { method: 'applyLines'; args: [LineBatch, boolean] }
+  | { method: 'release'; args: [Release[]] }
+  | { method: 'flush' | 'recompute' | 'memory' | 'counts' | 'quarantined' | 'close'; args: [] }
+  | { method: 'advance'; args: [number] }
+  | { method: 'rebuild'; args: [Rules | undefined] }
+  | { method: 'patient'; args: [string, boolean] }
+  | { method: 'record'; args: [string] }
+  | { method: 'records'; args: [number, number] }
+  | { method: 'results'; args: [boolean] }
+  | { method: 'patients'; args: [PartitionQuery] };
 
 /**
  * How the router reaches a partition. A call is sent with `send` and its answer taken with `take`, so the router
@@ -23,31 +45,49 @@ export interface PartitionCounts {
 export interface PartitionLink {
   send(call: PartitionCall): void;
   take(): unknown;
-  close(): void;
+  /** Ends the transport (after a `close` call has closed the partition). */
+  end(): void;
 }
 
-/** Runs a call on a partition object (what every transport does at the partition's end). */
-export function invoke(partition: Partition, call: PartitionCall): unknown {
-  const a = call.args;
+/** Runs a call on a partition host (what every transport does at the partition's end). */
+export function invoke(host: PartitionHost, call: PartitionCall): unknown {
   switch (call.method) {
-    case 'apply':
-      return partition.apply(a[0] as Parameters<Partition['apply']>[0], a[1] as boolean);
+    case 'recovery':
+      return host.recovery;
+    case 'applyRecords':
+      return host.applyRecords(call.args[0], call.args[1]);
+    case 'applyLines':
+      return host.applyLines(call.args[0], call.args[1]);
+    case 'release':
+      return host.release(call.args[0]);
     case 'flush':
-      return partition.flush();
+      return host.flush();
     case 'advance':
-      return partition.advance(a[0] as number);
+      return host.advance(call.args[0]);
     case 'recompute':
-      return partition.recompute();
+      return host.recompute();
+    case 'rebuild': {
+      const rules = call.args[0] && compiledOf(call.args[0]);
+      return host.rebuild(rules?.compiled, rules?.index);
+    }
     case 'patient':
-      return partition.patient(a[0] as string, a[1] as boolean);
+      return host.patient(call.args[0], call.args[1]);
+    case 'record':
+      return host.record(call.args[0]);
+    case 'records':
+      return host.records(call.args[0], call.args[1]);
     case 'results':
-      return partition.results(a[0] as boolean);
+      return host.results(call.args[0]);
     case 'patients':
-      return partition.patients(a[0] as Parameters<Partition['patients']>[0]);
+      return host.patients(call.args[0]);
     case 'memory':
-      return partition.memory();
+      return host.memory();
     case 'counts':
-      return { patients: partition.patientCount, queued: partition.queuedCount } satisfies PartitionCounts;
+      return host.counts();
+    case 'quarantined':
+      return host.quarantined();
+    case 'close':
+      return host.close();
   }
 }
 
@@ -55,10 +95,10 @@ export function invoke(partition: Partition, call: PartitionCall): unknown {
 export class InThreadLink implements PartitionLink {
   private answer: unknown;
 
-  constructor(private readonly partition: Partition) {}
+  constructor(private readonly host: PartitionHost) {}
 
   send(call: PartitionCall): void {
-    this.answer = invoke(this.partition, call);
+    this.answer = invoke(this.host, call);
   }
 
   take(): unknown {
@@ -67,5 +107,5 @@ export class InThreadLink implements PartitionLink {
     return answer;
   }
 
-  close(): void {}
+  end(): void {}
 }

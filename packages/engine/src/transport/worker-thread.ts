@@ -1,22 +1,17 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { CaregapsError, type Codeset, type CodesetIndex, type CompiledRegistry, type Registry } from '@caregaps/core';
-import type { PartitionCall, PartitionLink } from './link.js';
+import { CaregapsError } from '@caregaps/core';
+import type { PartitionHostOptions } from '../partition/host.js';
+import { definitionsOf, type PartitionCall, type PartitionLink, type RuleDefinitions } from './link.js';
 
 /**
- * What a worker needs to build its partition: the registry definitions and codesets (it compiles the registries
- * itself: compiled rules are closures, which cannot cross threads), the date, and whether changes are explained.
+ * What a worker needs to open its partition: the host's options (without compiled rules) and the rules as
+ * definitions (it compiles them itself: compiled rules are closures, which cannot cross threads).
  */
 export interface PartitionInit {
-  registries: Registry[];
-  codesets: Codeset[];
-  day: number;
-  explainChanges: boolean;
-}
-
-export function partitionInit(compiled: readonly CompiledRegistry[], index: CodesetIndex, day: number, explainChanges: boolean): PartitionInit {
-  return { registries: compiled.map((c) => c.registry), codesets: index.clusters.map((name) => index.codeset(name)!), day, explainChanges };
+  options: Omit<PartitionHostOptions, 'registries' | 'index'>;
+  rules: RuleDefinitions;
 }
 
 /** An answer from a worker: a result, or the error the call threw. */
@@ -57,7 +52,12 @@ export class WorkerThreadLink implements PartitionLink {
   send(call: PartitionCall): void {
     if (this.pending) throw new Error('a partition call is already pending');
     Atomics.store(this.flag, 0, 0);
-    this.port.postMessage(call);
+    if (call.method === 'rebuild' && call.args[0] && 'compiled' in call.args[0]) {
+      call = { method: 'rebuild', args: [definitionsOf(call.args[0].compiled, call.args[0].index)] };
+    }
+    // Lines travel as their buffer, moved to the worker rather than copied.
+    const transfer = call.method === 'applyLines' ? [call.args[0].bytes.buffer as ArrayBuffer] : [];
+    this.port.postMessage(call, transfer);
     this.pending = true;
   }
 
@@ -79,7 +79,7 @@ export class WorkerThreadLink implements PartitionLink {
     }
   }
 
-  close(): void {
+  end(): void {
     this.port.close();
     void this.worker.terminate();
   }

@@ -1,0 +1,537 @@
+import {
+  CaregapsError,
+  ERRORS,
+  checkRecord,
+  formatDay,
+  parseDay,
+  type CaregapsRecord,
+  type CodesetIndex,
+  type CompiledRegistry,
+  type EventRecord,
+  type OrganisationRecord,
+  type PatientResult,
+  type QuarantinedRecord,
+  type ReadResult,
+  type RetractRecord,
+} from '@caregaps/core';
+import { RecordStore, type Outcome, type StoredPatient, type WriteResult } from '../store/record-store.js';
+import type { PatientStatus } from '../types.js';
+import { parseLine, type LineBatch } from './lines.js';
+import { Partition, type PartitionQuery, type PartitionReport } from './partition.js';
+import { partitionOf } from './route.js';
+
+/** How to open one partition (everything is plain data except the compiled registries and the index). */
+export interface PartitionHostOptions {
+  /** Compiled registries (each transport compiles its own: compiled rules are closures). */
+  registries: readonly CompiledRegistry[];
+  /** The codeset index the registries were compiled against. */
+  index: CodesetIndex;
+  /** The achievement date (day number) for a store that has none yet; a store that has one keeps its own. */
+  day: number;
+  /** Attach an explanation to every change. */
+  explainChanges?: boolean;
+  /** Directory of the partitions' record stores; this partition's is `<directory>/partition-<partition>.mdb`. */
+  directory: string;
+  /** This partition's number, from 0. */
+  partition: number;
+  /** How many partitions share the directory (NHS number → partition, see `partitionOf`). */
+  partitions: number;
+  /** fsync every commit (default true); false for a store that need not outlive the process. */
+  durable?: boolean;
+}
+
+/** A batch of parsed values for a partition: records, `readRecords` results, or anything (validated here). */
+export interface RecordBatch {
+  items: readonly unknown[];
+  /** Line number of each item (0: not from a file). */
+  lines?: readonly number[];
+  /** File name for quarantine reports. */
+  file?: string;
+  /**
+   * false when more of the same batch follows (a later round): refusals found here without a store lookup wait to
+   * be kept with the batch's last call, so a round of refusals alone commits nothing. Default true.
+   */
+  last?: boolean;
+}
+
+/**
+ * The event identity a declared correction moved here from another partition: that partition must give it up
+ * (`PartitionHost.release`).
+ */
+export interface Release {
+  partition: number;
+  id: string;
+  source: string | undefined;
+  nhsNumber: string;
+}
+
+/** What applying a batch did: counts, refusals (already kept in the store), and what the router must pass on. */
+export interface BatchReport extends PartitionReport {
+  accepted: number;
+  quarantined: number;
+  stale: number;
+  /** Every record refused (validation, identity conflict), with file, line and record id: kept in the store too. */
+  refused: QuarantinedRecord[];
+  /** Organisation records stored (the organisation hierarchy lives with whoever merges the counts). */
+  organisations: OrganisationRecord[];
+  /** Identities moved here by declared corrections from other partitions, to release there. */
+  releases: Release[];
+}
+
+/** What opening a partition found in its store. */
+export interface PartitionRecovery {
+  asOf: string | undefined;
+  patients: number;
+  records: number;
+  organisations: OrganisationRecord[];
+}
+
+/** A record on its way to the store, with where it came from. */
+interface Pending {
+  record: CaregapsRecord;
+  bytes: Uint8Array | undefined;
+  line: number;
+  /** Part of a record already counted (a retraction split by source). */
+  counted?: true;
+}
+
+/**
+ * One durable partition of the population (DESIGN §4, §7), independent of its transport: a worker thread
+ * (`transport/worker-thread.ts`), the calling thread, or a JetStream consumer (`@caregaps/nats`) hosts it the same
+ * way. It owns `<directory>/partition-<n>.mdb` (a `RecordStore`) and the hot state of its patients (`Partition`).
+ *
+ * - `PartitionHost.open(options)` opens (or creates) the store and replays it into the hot state (`recovery`).
+ * - `applyRecords(batch)` / `applyLines(batch)`: validates (and for lines parses) each record, decides identity
+ *   across partitions (below), writes the batch to the store in one transaction, and only then applies the store's
+ *   outcomes to the hot state. Returns a `BatchReport`: counts, refusals, changes and per-practice count deltas,
+ *   organisation records, and identities to release elsewhere. When it returns, the batch is committed.
+ *   `hold`: evaluate the touched patients at `flush` instead (a first load).
+ * - `release(identities)`: gives up identities a declared correction moved to another partition.
+ * - `advance(day)`, `recompute()`, `rebuild(registries, index)`: time, a full re-evaluation, a replay from the store.
+ * - Queries: `patient`, `record` (the stored records of one patient), `results`, `patients`, `counts`, `memory`.
+ * - `close()`.
+ *
+ * Identity across partitions (DESIGN §3.1): a partition's store decides identity and versions for the identities it
+ * holds. An identity it does not hold may be held by another partition's store (for another NHS number, which
+ * hashes elsewhere): before writing, the host asks its siblings' stores (read-only, LMDB readers beside their
+ * writers) and refuses the record as `CG_RECORD_ID_CONFLICT`, unless it is a declared correction
+ * (`correctsNhsNumber` naming the holder), which moves the identity here: stored here, then released there. The
+ * check sees what the siblings had committed when it ran, so a caller must not send records of one identity to two
+ * partitions in one round (the engine's router orders them into rounds).
+ */
+export class PartitionHost {
+  readonly recovery: PartitionRecovery;
+  private readonly store: RecordStore;
+  private partition: Partition;
+  private registries: readonly CompiledRegistry[];
+  private index: CodesetIndex;
+  private day: number;
+  /** Refusals of this batch waiting to be kept in the store with its last call (see `RecordBatch.last`). */
+  private refusalsToKeep: QuarantinedRecord[] = [];
+  /** Other partitions' stores, opened for reading on first need (they may open after this one). */
+  private siblings: (RecordStore | undefined)[] | undefined;
+  private closed = false;
+
+  private constructor(private readonly options: PartitionHostOptions) {
+    this.registries = options.registries;
+    this.index = options.index;
+    this.store = RecordStore.open({ directory: options.directory, partition: options.partition, durable: options.durable !== false });
+    try {
+      const asOf = this.store.asOf;
+      if (asOf === undefined) this.store.setAsOf(formatDay(options.day));
+      this.day = asOf === undefined ? options.day : parseDay(asOf)!;
+      this.partition = new Partition(this.registries, this.index, this.day, options.explainChanges === true);
+      const replayed = this.replay(this.partition);
+      this.recovery = { asOf: this.store.asOf, ...replayed, organisations: this.store.organisations() };
+    } catch (error) {
+      void this.store.close();
+      throw error;
+    }
+  }
+
+  static open(options: PartitionHostOptions): PartitionHost {
+    return new PartitionHost(options);
+  }
+
+  /** The achievement date, YYYY-MM-DD. */
+  get asOf(): string {
+    return formatDay(this.day);
+  }
+
+  /** Replays the store's current records into a partition's hot state (evaluated, and counted, at its next `flush`). */
+  private replay(partition: Partition): { patients: number; records: number } {
+    let patients = 0;
+    let records = 0;
+    for (const stored of this.store.patients()) {
+      patients++;
+      if (stored.patient) partition.putPatient(stored.patient);
+      stored.events.forEach((event, i) => partition.putEvent(event, stored.handles[i]!));
+      records += (stored.patient ? 1 : 0) + stored.events.length + stored.retractions.length;
+    }
+    return { patients, records };
+  }
+
+  // ---- applying ------------------------------------------------------------------------------------------------
+
+  /** Validates, decides, stores (committed) and applies parsed values; see the class comment. */
+  applyRecords(batch: RecordBatch, hold = false): BatchReport {
+    this.assertOpen();
+    const report = emptyReport();
+    const pending: Pending[] = [];
+    batch.items.forEach((item, i) => {
+      const admitted = this.admit(item, batch.lines?.[i] ?? 0, batch.file, report);
+      if (admitted) pending.push({ record: admitted.record, bytes: undefined, line: admitted.line });
+    });
+    return this.commit(pending, batch.file, hold, report, batch.last !== false);
+  }
+
+  /** Parses NDJSON lines (their bytes are stored as received), then as `applyRecords`. */
+  applyLines(batch: LineBatch, hold = false): BatchReport {
+    this.assertOpen();
+    const report = emptyReport();
+    const pending: Pending[] = [];
+    const count = batch.lines.length;
+    for (let i = 0; i < count; i++) {
+      const parsed = parseLine(batch, i);
+      if (!parsed.ok) {
+        this.refuse(report, parsed);
+        continue;
+      }
+      const admitted = this.admit(parsed.value, parsed.line, batch.file, report, parsed.text);
+      if (admitted) pending.push({ record: admitted.record, bytes: parsed.bytes, line: parsed.line });
+    }
+    return this.commit(pending, batch.file, hold, report, batch.last !== false);
+  }
+
+  /**
+   * A validated record, or `undefined` after refusing it. A `readRecords` result is taken as read (a refused one is
+   * kept as refused). A record routed here must be this partition's (its NHS number hashes here).
+   */
+  private admit(item: unknown, line: number, file: string | undefined, report: BatchReport, text?: string): { record: CaregapsRecord; line: number } | undefined {
+    let value = item;
+    if (isReadResult(item)) {
+      if (typeof item.line === 'number' && Number.isSafeInteger(item.line)) line = item.line;
+      if (typeof item.file === 'string') file = item.file;
+      if (!item.ok) {
+        this.refuse(report, quarantinedOf(item, line, file));
+        return undefined;
+      }
+      value = item.record;
+    }
+    const fault = checkRecord(value);
+    const id = (value as { id?: unknown } | null)?.id;
+    const at = { line, ...(file === undefined ? {} : { file }), ...(typeof id === 'string' ? { recordId: id } : {}) };
+    if (fault) {
+      this.refuse(report, { ok: false, code: fault.code, reason: fault.message, text: text ?? safeText(value), ...at });
+      return undefined;
+    }
+    const record = value as CaregapsRecord;
+    const owner = record.kind === 'organisation' ? 0 : partitionOf(record.nhsNumber, this.options.partitions);
+    if (owner !== this.options.partition) {
+      // Only a line whose NHS number the router's byte scan read differently from JSON (a repeated or escaped key).
+      this.refuse(report, {
+        ok: false,
+        code: 'CG_RECORD_SCHEMA',
+        reason: 'nhsNumber is given more than once, or with escaped characters in its name: give it once, as "nhsNumber"',
+        text: text ?? safeText(value),
+        ...at,
+      });
+      return undefined;
+    }
+    return { record, line };
+  }
+
+  private refuse(report: BatchReport, refusal: QuarantinedRecord): void {
+    report.refused.push(refusal);
+    report.quarantined++;
+  }
+
+  /**
+   * Decides identity across partitions, writes what is left in one transaction (more only when a record's verdict
+   * needs this batch's earlier records committed first), applies the outcomes and reports.
+   */
+  private commit(pending: Pending[], file: string | undefined, hold: boolean, report: BatchReport, last: boolean): BatchReport {
+    try {
+      return this.commitRounds(pending, file, hold, report, last);
+    } catch (error) {
+      this.refusalsToKeep.length = 0; // the batch fails whole: it is not acknowledged, so it will be sent again
+      throw error;
+    }
+  }
+
+  private commitRounds(pending: Pending[], file: string | undefined, hold: boolean, report: BatchReport, last: boolean): BatchReport {
+    const toKeep = this.refusalsToKeep;
+    toKeep.push(...report.refused);
+    let run: Pending[] = [];
+    /** Identities and ids of the records in `run`, so a verdict that needs them committed can ask. */
+    const inRun = new Set<string>();
+    const idsInRun = new Set<string>();
+    const write = () => {
+      if (run.length === 0 && (toKeep.length === 0 || !last)) return;
+      const written = this.store.writeSync({ records: run.map((p) => p.record), bytes: run.map((p) => p.bytes), quarantined: toKeep });
+      this.applyOutcomes(run, written, file, report);
+      run = [];
+      inRun.clear();
+      idsInRun.clear();
+      toKeep.length = 0;
+    };
+    const add = (p: Pending) => {
+      run.push(p);
+      if (this.options.partitions > 1 && (p.record.kind === 'event' || p.record.kind === 'retract')) {
+        idsInRun.add(p.record.id);
+        inRun.add(identityKey(p.record.id, p.record.source));
+      }
+    };
+    for (const p of pending) {
+      const r = p.record;
+      const needsRun = (r.kind === 'event' || r.kind === 'retract') && (r.kind === 'retract' && r.source === undefined ? idsInRun.has(r.id) : inRun.has(identityKey(r.id, r.source)));
+      const verdict = this.options.partitions > 1 ? this.acrossPartitions(p, needsRun ? write : undefined) : undefined;
+      if (verdict === undefined) add(p);
+      else if (verdict === 'stale') report.stale++;
+      else if (verdict === 'suppressed') report.accepted++;
+      else if (Array.isArray(verdict)) verdict.forEach(add);
+      else {
+        const refusal = conflictOf(r as EventRecord | RetractRecord, verdict.heldFor, p.line, file);
+        toKeep.push(refusal);
+        this.refuse(report, refusal);
+      }
+    }
+    write();
+    Object.assign(report, this.partition.endBatch(hold));
+    return report;
+  }
+
+  /**
+   * The verdict on an event or retraction whose identity another partition's store may hold: `undefined` to write
+   * it here as it is (the store decides), records to write instead, or a verdict reached here. `flush` (given when
+   * records of this batch not yet written share the identity) commits them first, so this store's own holding is seen.
+   */
+  private acrossPartitions(p: Pending, flush: (() => void) | undefined): undefined | 'stale' | 'suppressed' | Pending[] | { heldFor: string } {
+    const record = p.record;
+    if (record.kind !== 'event' && record.kind !== 'retract') return undefined;
+    const holder = this.siblingHolder(record.id, record.source);
+    if (holder === undefined) return undefined;
+    // This store's own holding (by an earlier record) decides: commit what is pending and look.
+    flush?.();
+    if (this.store.holder(record.id, record.source) !== undefined) return undefined;
+    if (record.kind === 'event') {
+      if (record.correctsNhsNumber !== holder.nhsNumber) return { heldFor: holder.nhsNumber };
+      const there = this.sibling(holder.partition).patient(holder.nhsNumber);
+      const at = there?.events.findIndex((e) => e.id === record.id && (e.source ?? '') === (record.source ?? '')) ?? -1;
+      if (at < 0) return 'suppressed'; // a retraction holds it: the correction of a retracted event changes nothing
+      const held = there!.events[at]!;
+      if (record.version !== undefined && held.version !== undefined && record.version < held.version) return 'stale';
+      return undefined; // stored here; released there after the commit (see applyOutcomes)
+    }
+    // A retraction: another patient's identity is never removed. Without a source, it still retracts this
+    // patient's events of that id in other sources, which live here.
+    if (record.source !== undefined) return { heldFor: holder.nhsNumber };
+    const own = this.store.patient(record.nhsNumber)?.events.filter((e) => e.id === record.id && e.source !== undefined) ?? [];
+    if (own.length === 0) return { heldFor: holder.nhsNumber };
+    return own.map((e, k): Pending => ({
+      record: { kind: 'retract', id: record.id, nhsNumber: record.nhsNumber, source: e.source! },
+      bytes: undefined,
+      line: p.line,
+      ...(k > 0 ? { counted: true as const } : {}),
+    }));
+  }
+
+  /** Which other partition's store holds an identity, and for whom. */
+  private siblingHolder(id: string, source: string | undefined): { partition: number; nhsNumber: string } | undefined {
+    for (let s = 0; s < this.options.partitions; s++) {
+      if (s === this.options.partition) continue;
+      const nhsNumber = this.sibling(s).holder(id, source);
+      if (nhsNumber !== undefined) return { partition: s, nhsNumber };
+    }
+    return undefined;
+  }
+
+  private sibling(s: number): RecordStore {
+    this.siblings ??= [];
+    return (this.siblings[s] ??= RecordStore.open({ directory: this.options.directory, partition: s, alongsideWriter: true }));
+  }
+
+  /** Applies a committed transaction's outcomes to the hot state and the report. */
+  private applyOutcomes(run: readonly Pending[], written: WriteResult, file: string | undefined, report: BatchReport): void {
+    let conflicts = 0;
+    run.forEach((p, i) => {
+      const outcome: Outcome = written.outcomes[i]!;
+      const record = p.record;
+      if (outcome === 'conflict') {
+        const refusal = { ...written.quarantined[conflicts++]!, line: p.line, ...(file === undefined ? {} : { file }) };
+        this.refuse(report, refusal);
+        return;
+      }
+      if (outcome === 'stale') {
+        report.stale++;
+        return;
+      }
+      if (!p.counted) report.accepted++;
+      switch (record.kind) {
+        case 'patient':
+          this.partition.putPatient(record);
+          return;
+        case 'organisation':
+          report.organisations.push(record);
+          return;
+        case 'event':
+          if (outcome === 'suppressed') return;
+          this.partition.putEvent(record, written.handles[i]!);
+          if (record.correctsNhsNumber !== undefined) {
+            const from = partitionOf(record.correctsNhsNumber, this.options.partitions);
+            if (from !== this.options.partition) report.releases.push({ partition: from, id: record.id, source: record.source, nhsNumber: record.correctsNhsNumber });
+          }
+          return;
+        case 'retract':
+          for (const handle of written.details.get(i)?.removed ?? []) this.partition.removeEvent(handle);
+          return;
+      }
+    });
+  }
+
+  /** Gives up identities moved to other partitions by declared corrections (idempotent; committed on return). */
+  release(identities: readonly Release[]): PartitionReport {
+    this.assertOpen();
+    const handles = this.store.releaseSync(identities);
+    for (const handle of handles) if (handle >= 0) this.partition.removeEvent(handle);
+    return this.partition.endBatch();
+  }
+
+  /** Evaluates the patients held by `apply…(…, true)` (and, after opening, the replayed ones). */
+  flush(): PartitionReport {
+    return this.partition.flush();
+  }
+
+  // ---- time and rebuilding ---------------------------------------------------------------------------------------
+
+  /** Moves the achievement date (kept in the store, so a restart resumes on it). */
+  advance(day: number): PartitionReport {
+    this.assertOpen();
+    if (day !== this.day) this.store.setAsOf(formatDay(day));
+    this.day = day;
+    return this.partition.advance(day);
+  }
+
+  recompute(): PartitionReport {
+    return this.partition.recompute();
+  }
+
+  /**
+   * Rebuilds the hot state from the store with (optionally) new registries and codesets, on the current date.
+   * Returns the counts of the new state as deltas against nothing: the caller starts its aggregates afresh.
+   */
+  rebuild(registries?: readonly CompiledRegistry[], index?: CodesetIndex): PartitionReport {
+    this.assertOpen();
+    if (registries) this.registries = registries;
+    if (index) this.index = index;
+    const partition = new Partition(this.registries, this.index, this.day, this.options.explainChanges === true);
+    this.replay(partition);
+    this.partition = partition;
+    return partition.flush();
+  }
+
+  // ---- queries ---------------------------------------------------------------------------------------------------
+
+  patient(nhsNumber: string, explain: boolean): PatientStatus | undefined {
+    return this.partition.patient(nhsNumber, explain);
+  }
+
+  /** One patient's stored records (the record view), read from the store. */
+  record(nhsNumber: string): StoredPatient | undefined {
+    this.assertOpen();
+    return this.store.patient(nhsNumber);
+  }
+
+  /** The stored records of up to `limit` patients from hot-state row `from` on; `next` is -1 after the last. */
+  records(from: number, limit: number): { records: StoredPatient[]; next: number } {
+    this.assertOpen();
+    const rows = this.partition.rows;
+    const records: StoredPatient[] = [];
+    const end = Math.min(rows, from + limit);
+    for (let row = from; row < end; row++) {
+      const stored = this.store.patient(this.partition.nhsNumberOf(row));
+      if (stored) records.push(stored);
+    }
+    return { records, next: end < rows ? end : -1 };
+  }
+
+  results(explain: boolean): PatientResult[] {
+    return this.partition.results(explain);
+  }
+
+  patients(query: PartitionQuery): string[] {
+    return this.partition.patients(query);
+  }
+
+  /** Patients whose patient record has arrived, and patients queued for a time-driven re-evaluation. */
+  counts(): { patients: number; queued: number } {
+    return { patients: this.partition.patientCount, queued: this.partition.queuedCount };
+  }
+
+  memory(): { bytes: number; patients: number; events: number } {
+    return this.partition.memory();
+  }
+
+  /** Every record the store keeps in quarantine (refusals are kept there in the same transaction as their batch). */
+  quarantined(): QuarantinedRecord[] {
+    return [...this.store.quarantined()];
+  }
+
+  /** Closes the store (giving up write ownership) and the readers of the siblings' stores. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const own = this.store.close(); // gives up the write lease before its first await
+    for (const sibling of this.siblings ?? []) await sibling?.close();
+    await own;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new CaregapsError('CG_ENGINE_CLOSED', `Partition ${this.options.partition} is closed`);
+  }
+}
+
+function identityKey(id: string, source: string | undefined): string {
+  return `${id}\u0000${source ?? ''}`;
+}
+
+function emptyReport(): BatchReport {
+  return { accepted: 0, quarantined: 0, stale: 0, refused: [], organisations: [], releases: [], changes: [], deltas: [] };
+}
+
+function conflictOf(record: EventRecord | RetractRecord, heldFor: string, line: number, file: string | undefined): QuarantinedRecord {
+  const named = record.source === undefined ? 'the unnamed source' : `source ${record.source}`;
+  return {
+    ok: false,
+    code: 'CG_RECORD_ID_CONFLICT',
+    reason: `id ${record.id} of ${named} is held for NHS number ${heldFor}, not ${record.nhsNumber}; declare a move with correctsNhsNumber`,
+    line,
+    ...(file === undefined ? {} : { file }),
+    recordId: record.id,
+    text: safeText(record),
+  };
+}
+
+/** A refused `readRecords` result as given, or (when its fields are not what a reader writes) as a schema fault. */
+function quarantinedOf(item: QuarantinedRecord, line: number, file: string | undefined): QuarantinedRecord {
+  const wellFormed = typeof item.code === 'string' && Object.hasOwn(ERRORS, item.code) && typeof item.reason === 'string' && typeof item.text === 'string';
+  const out: QuarantinedRecord = wellFormed
+    ? { ok: false, code: item.code, reason: item.reason, line, text: item.text.slice(0, 1024) }
+    : { ok: false, code: 'CG_RECORD_SCHEMA', reason: 'a refused read result must carry an error code, a reason and the text', line, text: safeText(item) };
+  if (file !== undefined) out.file = file;
+  if (wellFormed && typeof item.recordId === 'string') out.recordId = item.recordId;
+  return out;
+}
+
+function isReadResult(item: unknown): item is ReadResult {
+  return typeof item === 'object' && item !== null && typeof (item as { ok?: unknown }).ok === 'boolean' && !('kind' in item);
+}
+
+/** The start of an item as text, for a quarantine report. */
+export function safeText(item: unknown): string {
+  try {
+    return (JSON.stringify(item) ?? String(item)).slice(0, 1024);
+  } catch {
+    return String(item).slice(0, 1024);
+  }
+}
