@@ -3,8 +3,8 @@
 //  2. a slice file: the population's last patients written as NDJSON (millions of lines), and the bare NDJSON parse
 //     floor measured on it; the record store's raw put floor (benchmarks/store.mjs) on its records;
 //  3. the load: every other patient streamed from the generator (worker threads, NDJSON bytes as a file holds them)
-//     into an engine with its record store on, partitions on worker threads — no 27 GB file on the disk beside the
-//     store;
+//     into an engine with its record store on, partitions on worker threads, through its raw-bytes path — no 23 GB
+//     file on the disk beside the store;
 //  4. file-to-durable: the slice file ingested from disk into the loaded engine (NDJSON → record store → hot state);
 //  5. hot state, sustained ingest of parsed records into the loaded engine, per-record apply latency beside an idle
 //     loop timed the same way, full recompute, advancing one ordinary day, rebuild from the record store.
@@ -23,7 +23,6 @@ import { Session } from 'node:inspector';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { Engine } from '../packages/engine/dist/index.js';
 import { Population, parallelNdjson } from '../packages/synthetic/dist/index.js';
 import { DATA, ROOT, freeBytes, load, median, option, processMemory, progress, quantile, workerRoundTrips, writeResults } from './lib.mjs';
@@ -236,9 +235,9 @@ for (let k = 0; k < 200; k++) {
     group.forEach((r, i) => r.kind === 'event' && i % 10 === 0 && sampled.push(r));
   }
 }
-/** The engine's file path when it has one (NDJSON bytes, no parsing on this thread), else parsed records. */
-const filePath = typeof engine.ingestFile === 'function';
-figures.loadPath = filePath ? 'engine.ingestFile (NDJSON bytes through a named pipe)' : 'engine.ingest (records parsed on the main thread)';
+/** The engine's raw-bytes path when it has one (NDJSON bytes, no parsing on this thread), else parsed records. */
+const bytesPath = typeof engine.ingestNdjson === 'function';
+figures.loadPath = bytesPath ? 'engine.ingestNdjson (the NDJSON bytes, cut and routed by a byte scan)' : 'engine.ingest (records parsed on the main thread)';
 /** A chunk of NDJSON as parsed records. */
 function parseChunk(bytes) {
   const text = decoder.decode(bytes);
@@ -262,19 +261,14 @@ const loadProgress = setInterval(() => {
 log(`loading ${sliceFrom.toLocaleString('en-GB')} patients through ${figures.loadPath}`);
 const loadProfile = await profiled(async () => {
   const range = { from: 0, to: sliceFrom };
-  if (filePath) {
-    // The generator writes into a named pipe on its own thread; the engine reads the pipe as the file it is.
-    const pipe = join(work, 'load.ndjson');
-    execFileSync('mkfifo', [pipe]);
-    const feeder = new Worker(new URL('./feed-worker.mjs', import.meta.url), { workerData: { path: pipe, options: populationOptions, range, threads: generatorThreads } });
-    const fed = new Promise((resolve, reject) => {
-      feeder.on('message', resolve);
-      feeder.on('error', reject);
-    });
-    const summary = await engine.ingestFile(pipe, { bulk: true, onAcknowledged: (n) => (acknowledged = n) });
+  if (bytesPath) {
+    // The generator's chunks as they come off its worker threads: the bytes a file of the population would hold.
+    const chunks = (async function* () {
+      for await (const chunk of parallelNdjson(populationOptions, { threads: generatorThreads, range })) yield chunk.bytes;
+    })();
+    const summary = await engine.ingestNdjson(chunks, { bulk: true, file: 'generator', onAcknowledged: (n) => (acknowledged = n) });
     acknowledged = summary.accepted + summary.quarantined;
     quarantined += summary.quarantined;
-    figures.fed = await fed;
   } else {
     for await (const chunk of parallelNdjson(populationOptions, { threads: generatorThreads, range })) {
       const summary = await engine.ingest(parseChunk(chunk.bytes), { bulk: true });
@@ -302,7 +296,7 @@ checkpoint();
 phase = 'ingesting the slice file';
 {
   const t = process.hrtime.bigint();
-  const summary = filePath ? await engine.ingestFile(sliceFile, { bulk: true }) : await engine.ingest(readRecords(sliceFile), { bulk: true, file: sliceFile });
+  const summary = bytesPath ? await engine.ingestFile(sliceFile, { bulk: true }) : await engine.ingest(readRecords(sliceFile), { bulk: true, file: sliceFile });
   const took = ms(t);
   figures.fileToDurable = { records: summary.accepted + summary.quarantined, quarantined: summary.quarantined, ms: took };
   figures.fileToDurableRecordsPerSecond = figures.fileToDurable.records / (took / 1000);
@@ -439,7 +433,7 @@ rmSync(storeDir, { recursive: true, force: true });
 // the way the engine calls its partitions (post, Atomics.wait, receiveMessageOnPort) that the worker answers at once.
 phase = 'in-memory per-record latency';
 const memoryEngine = new Engine({ ...loaded, asOf, organisations: population.organisations, partitions });
-await (filePath ? memoryEngine.ingestFile(sliceFile, { bulk: true }) : memoryEngine.ingest(readRecords(sliceFile), { bulk: true }));
+await (bytesPath ? memoryEngine.ingestFile(sliceFile, { bulk: true }) : memoryEngine.ingest(readRecords(sliceFile), { bulk: true }));
 const latencyStream = newRecords(sliceNumbers, latencySamples + 10_000, 'latency');
 timedApplies(memoryEngine, latencyStream, 0, 10_000); // warm-up
 let latencies;
