@@ -264,7 +264,11 @@ const loadProfile = await profiled(async () => {
   if (bytesPath) {
     // The generator's chunks as they come off its worker threads: the bytes a file of the population would hold.
     const chunks = (async function* () {
-      for await (const chunk of parallelNdjson(populationOptions, { threads: generatorThreads, range })) yield chunk.bytes;
+      for await (const chunk of parallelNdjson(populationOptions, { threads: generatorThreads, range })) {
+        yield chunk.bytes;
+        // A turn of the event loop per chunk, so the progress log and the disk and memory guards still run.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     })();
     const summary = await engine.ingestNdjson(chunks, { bulk: true, file: 'generator', onAcknowledged: (n) => (acknowledged = n) });
     acknowledged = summary.accepted + summary.quarantined;
