@@ -67,6 +67,6 @@ describe('caregaps store', () => {
     writeFileSync(file, bytes);
     const verified = capture();
     expect(await main(['store', 'verify', target], verified.io)).toBe(1);
-    expect(verified.out()).toBe('events[e | o2 | ]: fails its checksum [CG_STORE_DAMAGED]\n');
+    expect(verified.out()).toBe('records[9434765919 | 1]: fails its checksum [CG_STORE_DAMAGED]\n');
   });
 });

@@ -165,7 +165,7 @@ export class Engine {
     this.durable = options.store !== undefined;
     this.partitionCount = partitionsFor(options);
     const workerThreads = options.workerThreads ?? true;
-    this.scratch = options.store ? undefined : mkdtempSync(join(tmpdir(), 'caregaps-engine-'));
+    this.scratch = options.store ? undefined : scratchDirectory();
     const directory = options.store?.directory ?? this.scratch!;
     this.aggregates = new Aggregates(new CounterLayout(this.registries));
     const links: PartitionLink[] = [];
@@ -611,12 +611,29 @@ export class Engine {
       }
       link.end();
     }
-    if (this.scratch) rmSync(this.scratch, { recursive: true, force: true });
+    if (this.scratch) {
+      rmSync(this.scratch, { recursive: true, force: true });
+      SCRATCH.delete(this.scratch);
+    }
   }
 
   private assertOpen(): void {
     if (this.closed) throw new CaregapsError('CG_ENGINE_CLOSED', 'The engine is closed');
   }
+}
+
+/** In-memory engines' private directories not yet removed: removed when the process exits, if `close` never ran. */
+const SCRATCH = new Set<string>();
+let removesScratchAtExit = false;
+
+function scratchDirectory(): string {
+  if (!removesScratchAtExit) {
+    removesScratchAtExit = true;
+    process.once('exit', () => SCRATCH.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'caregaps-engine-'));
+  SCRATCH.add(dir);
+  return dir;
 }
 
 const SINGLE = { partition: 0, identity: -1, patient: undefined };

@@ -8,7 +8,7 @@ import { loadRegistries, type CaregapsRecord, type PatientResult } from '@carega
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open as openLmdb } from 'lmdb';
 import { Engine, migrateOldStore, partitionOf } from '../src/index.js';
-import { KIND, bodyText, frame } from '../src/store/frame.js';
+import { Framer, KIND, payloadText } from '../src/store/frame.js';
 import { CODESETS, FIXTURE_REGISTRIES, batchResults, codesFor } from './helpers.js';
 import { bundleChild } from './child-process.js';
 import { population, random } from './population.js';
@@ -128,11 +128,20 @@ function takeOverLease(dir: string, pid: number): void {
 function takeOverOne(path: string, pid: number): void {
   const env = openLmdb({ path, maxDbs: 8, overlappingSync: false });
   const meta = env.openDB({ name: 'meta', encoding: 'binary' });
+  const framed = (key: string, text: string) => {
+    const f = new Framer();
+    f.beginKey();
+    f.latin1(key);
+    f.beginValue(KIND.meta);
+    f.utf8(text);
+    const value = f.endValue();
+    return Buffer.from(value.subarray(value.start, value.end));
+  };
   env.transactionSync(() => {
-    meta.putSync('owner', frame('m\u0000owner', KIND.meta, JSON.stringify({ pid, started: undefined, token: 'another writer' })));
-    const state = JSON.parse(bodyText(meta.getBinary('state')!)) as { txn: number };
+    meta.putSync('owner', framed('owner', JSON.stringify({ pid, started: undefined, token: 'another writer' })));
+    const state = JSON.parse(payloadText(meta.getBinary('state')!)) as { txn: number };
     state.txn = env.getWriteTxnId();
-    meta.putSync('state', frame('m\u0000state', KIND.meta, JSON.stringify(state)));
+    meta.putSync('state', framed('state', JSON.stringify(state)));
   });
   void env.close();
 }

@@ -104,14 +104,14 @@ describe('incremental results equal batch evaluation', () => {
       fc.asyncProperty(fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 80, size: 'max' }), PARTITIONS, (steps, p) => checkRun(fixture, steps, p)),
       { numRuns: 1000 },
     );
-  });
+  }, 300_000); // every run opens its partitions' stores (a thousand engines)
 
   it('when records are ingested in batches (each patient evaluated once per batch)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(stepArbitrary(fixtureCodes), { minLength: 1, maxLength: 80, size: 'max' }), PARTITIONS, (steps, p) => checkRun(fixture, steps, p, true)),
       { numRuns: 500 },
     );
-  });
+  }, 300_000);
 
   it('with the partitions on worker threads', async () => {
     // The same partition code as above behind the worker-thread transport (fewer runs: a run starts threads).

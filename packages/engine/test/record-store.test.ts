@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, t
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { PatientStore, loadRegistries, type CaregapsRecord, type EventRecord } from '@caregaps/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,11 +131,98 @@ describe('RecordStore', () => {
     for (let at = bytes.indexOf(text); at >= 0; at = bytes.indexOf(text, at + 1)) bytes[at + 3]! ^= 0x20;
     writeFileSync(file, bytes);
     const damaged = RecordStore.open({ directory: dir, readOnly: true });
-    expect(() => [...damaged.patients()]).toThrowError(expect.objectContaining({ code: 'CG_STORE_DAMAGED', message: expect.stringMatching(/events\[e \| /) }));
+    expect(() => [...damaged.patients()]).toThrowError(expect.objectContaining({ code: 'CG_STORE_DAMAGED', message: expect.stringMatching(/records\[\d{10} \| \d+\]/) }));
     const report = damaged.verify();
-    expect(report.damage).toEqual([expect.objectContaining({ db: 'events', problem: 'fails its checksum' })]);
+    expect(report.damage).toEqual([expect.objectContaining({ db: 'records', problem: 'fails its checksum' })]);
     void damaged.close();
   });
+});
+
+describe('RecordStore read APIs', () => {
+  const [a, b] = ['9434765919', '9434765870'];
+  const ev = (id: string, nhsNumber: string, extra: object = {}): CaregapsRecord => ({ kind: 'event', id, nhsNumber, code: codes[0]!, date: '2024-01-01', ...extra });
+
+  it('patient(nhs) gives one patient as patients() does; holder(id, source) names who holds an identity', () => {
+    const dir = tempDir();
+    const store = RecordStore.open({ directory: dir });
+    const records = population(30, codes, 5);
+    store.writeSync({ records });
+    store.writeSync({ records: [ev('h1', a, { source: 'S' }), ev('h2', a), { kind: 'retract', id: 'h3', nhsNumber: b, source: 'S' }, { kind: 'retract', id: 'h1', nhsNumber: a, source: 'S' }, ev('h4', b, { source: 'S' })] });
+    for (const stored of store.patients()) expect(store.patient(stored.nhsNumber)).toEqual(stored);
+    expect(store.patient('9999999999')).toBeUndefined();
+    // An event's identity, a retracted one, a retraction kept before its event, the unnamed source, none.
+    expect(store.holder('h4', 'S')).toBe(b);
+    expect(store.holder('h1', 'S')).toBe(a);
+    expect(store.holder('h3', 'S')).toBe(b);
+    expect(store.holder('h2')).toBe(a);
+    expect(store.holder('h2', 'S')).toBeUndefined();
+    expect(store.holder('h4')).toBeUndefined();
+    const event = records.find((r): r is EventRecord => r.kind === 'event')!;
+    expect(store.holder(event.id, event.source)).toBe(event.nhsNumber);
+    void store.close();
+    expect(() => store.holder('h4', 'S')).toThrowError(expect.objectContaining({ code: 'CG_ENGINE_CLOSED' }));
+  });
+
+  it('a reader beside the writer in one thread, opened before or after it, sees each commit at once and cannot write', async () => {
+    const dir = tempDir();
+    await RecordStore.open({ directory: dir }).close();
+    const early = RecordStore.open({ directory: dir, alongsideWriter: true });
+    const writer = RecordStore.open({ directory: dir });
+    const late = RecordStore.open({ directory: dir, alongsideWriter: true });
+    for (let i = 0; i < 20; i++) {
+      writer.writeSync({ records: [ev(`r${i}`, i % 2 ? a : b, { source: 'S' })] });
+      // Same tick, no await: each read starts from the latest commit.
+      for (const reader of [early, late]) {
+        expect(reader.holder(`r${i}`, 'S')).toBe(i % 2 ? a : b);
+        expect(reader.patient(a)?.events.length ?? 0).toBe(Math.floor((i + 1) / 2));
+      }
+    }
+    expect(() => late.writeSync({ records: [ev('x', a)] })).toThrowError(expect.objectContaining({ code: 'CG_USAGE' }));
+    await early.close();
+    writer.writeSync({ records: [ev('after', a)] });
+    expect(late.holder('after')).toBe(a);
+    await late.close();
+    await writer.close();
+    // A reader with LMDB's own read-only flag, opened first in this process, keeps a writer out: told so, coded.
+    const inspector = RecordStore.open({ directory: dir, readOnly: true });
+    expect(() => RecordStore.open({ directory: dir })).toThrowError(expect.objectContaining({ code: 'CG_USAGE', message: expect.stringMatching(/alongsideWriter/) }));
+    await inspector.close();
+    // A reader never creates a store.
+    expect(() => RecordStore.open({ directory: tempDir(), alongsideWriter: true })).toThrowError(expect.objectContaining({ code: 'CG_INPUT' }));
+  });
+
+  it('a reader on another thread while a worker thread writes: every identity committed before a read is seen by it', async () => {
+    const bundled = await bundleChild('store-child.ts', 'store-thread-test');
+    dirs.push(bundled.dir);
+    const dir = tempDir();
+    await RecordStore.open({ directory: dir }).close();
+    const reader = RecordStore.open({ directory: dir, alongsideWriter: true });
+    const committed = new Int32Array(new SharedArrayBuffer(4));
+    const batches = 200;
+    const nhsNumbers = [a, b];
+    const worker = new Worker(bundled.script, { workerData: { dir, batches, nhsNumbers, committed } });
+    const done = new Promise<void>((resolve, reject) => {
+      worker.on('message', () => resolve());
+      worker.on('error', reject);
+    });
+    // A synchronous loop: lmdb-js never resets this thread's read snapshot on its own here, so only the reader's
+    // fresh read makes the commits visible.
+    let reads = 0;
+    let missing = 0;
+    for (let seen = Atomics.load(committed, 0); seen < batches; seen = Atomics.load(committed, 0)) {
+      if (seen === 0) continue;
+      const last = seen - 1;
+      if (reader.holder(`w${last}-49`, 'W') !== nhsNumbers[last % 2]) missing++;
+      reads++;
+    }
+    await done;
+    expect(missing).toBe(0);
+    expect(reads).toBeGreaterThan(0);
+    expect(reader.patient(a)!.events).toHaveLength((batches / 2) * 50);
+    expect(reader.holder(`w${batches - 1}-0`, 'W')).toBe(b);
+    await reader.close();
+    await worker.terminate();
+  }, 60_000);
 });
 
 describe('record store faults (child processes)', () => {

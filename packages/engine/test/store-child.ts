@@ -4,15 +4,30 @@
  * - `read <dir>`: opens the store read-only, replays every record, then runs `verify()`; prints one JSON line with
  *   where damage was reported (`open`, `read`, `verify`, or none) and a digest of what was read.
  * - `hold <dir>`: opens the store for writing; prints `held` or `locked <code>`; keeps it until stdin closes.
+ * - As a worker thread (`workerData: { dir, batches, nhsNumbers, committed }`): owns the store and writes `batches`
+ *   batches of 50 events of code 44054006 (DM_COD, diabetes mellitus, codesets/) (ids `w<b>-<i>` of source `W`, batch b for `nhsNumbers[b % n]`), storing in
+ *   `committed[0]` how many batches have committed; posts `done` after closing.
  */
 import { createHash } from 'node:crypto';
 import { writeSync } from 'node:fs';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { CaregapsRecord } from '@caregaps/core';
 import { RecordStore } from '../src/index.js';
 
 const [mode, dir] = process.argv.slice(2);
 const say = (line: string) => writeSync(1, `${line}\n`);
 
-if (mode === 'read') {
+if (!isMainThread) {
+  const { dir: directory, batches, nhsNumbers, committed } = workerData as { dir: string; batches: number; nhsNumbers: string[]; committed: Int32Array };
+  const store = RecordStore.open({ directory });
+  for (let b = 0; b < batches; b++) {
+    const nhsNumber = nhsNumbers[b % nhsNumbers.length]!;
+    const records: CaregapsRecord[] = Array.from({ length: 50 }, (_, i) => ({ kind: 'event', id: `w${b}-${i}`, source: 'W', nhsNumber, code: '44054006', date: '2024-01-01' }));
+    store.writeSync({ records });
+    Atomics.store(committed, 0, b + 1);
+  }
+  void store.close().then(() => parentPort!.postMessage('done'));
+} else if (mode === 'read') {
   let store: RecordStore;
   try {
     store = RecordStore.open({ directory: dir!, readOnly: true });

@@ -135,7 +135,7 @@ export class PartitionHost {
   private constructor(private readonly options: PartitionHostOptions) {
     this.registries = options.registries;
     this.index = options.index;
-    this.store = RecordStore.open({ directory: options.directory, partition: options.partition, durable: options.durable !== false });
+    this.store = RecordStore.open({ directory: options.directory, partition: options.partition, noSync: options.durable === false });
     try {
       const asOf = this.store.asOf;
       if (asOf === undefined) this.store.setAsOf(formatDay(options.day));

@@ -5,15 +5,12 @@ import { CaregapsError } from '@caregaps/core';
  * Every value the record store writes is framed with a checksum, so damage to a value — or to its key, which the
  * checksum also covers — is found when the value is read, never passed on:
  *
- *   crc32 (u32 LE, over the key text and every byte after it) | kind (u8) | flags (u8) | handle (u32 LE) |
- *   version (f64 LE, NaN when absent) | NHS number (10 ASCII bytes, zeros when none) | body (the received bytes)
+ *   kind (u8) | flags (u8) | [version (f64 LE) when flags has HAS_VERSION] | payload | crc32 (u32 LE)
+ *
+ * The CRC-32 runs over the key's bytes and then every value byte before it. The kind comes first so that no value
+ * starts with a byte lmdb-js reads as its own compression marker (≥ 250).
  */
-export const HEADER_BYTES = 28;
-
-/** What a value is. */
 export const KIND = {
-  /** An NHS number with events but no patient record yet (no body). */
-  placeholder: 0,
   patient: 1,
   event: 2,
   /** A retraction, kept so it holds whichever of it and its event arrives first. */
@@ -24,71 +21,190 @@ export const KIND = {
   meta: 6,
 } as const;
 
-/** A framed value's header, read back. */
-export interface Header {
-  kind: number;
-  flags: number;
-  handle: number;
-  /** `undefined` when the record has no version. */
-  version: number | undefined;
-  /** `''` when none. */
-  nhsNumber: string;
+export const HAS_VERSION = 1;
+const CRC_BYTES = 4;
+
+/** A key for lmdb-js: the first `len` bytes of `buf` (see `KEY_ENCODER`). */
+export interface KeyBytes {
+  buf: Uint8Array;
+  len: number;
 }
 
-/** Frames a body (already-encoded bytes, or a string written as UTF-8 once) under its key text. */
-export function frame(keyText: string, kind: number, body: Uint8Array | string, handle = 0, version?: number, nhsNumber = '', flags = 0): Buffer {
-  const bodyBytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  const out = Buffer.allocUnsafe(HEADER_BYTES + bodyBytes);
-  out[4] = kind;
-  out[5] = flags;
-  out.writeUInt32LE(handle, 6);
-  out.writeDoubleLE(version ?? Number.NaN, 10);
-  out.fill(0, 18, 28);
-  if (nhsNumber !== '') out.write(nhsNumber, 18, 10, 'latin1');
-  if (typeof body === 'string') out.write(body, HEADER_BYTES, 'utf8');
-  else out.set(body, HEADER_BYTES);
-  out.writeUInt32LE(crc32(out.subarray(4), crc32(keyText)), 0);
-  return out;
+const copy = Buffer.prototype.copy;
+const slice = Uint8Array.prototype.slice;
+
+/**
+ * lmdb-js key encoding for `KeyBytes`: the key is copied straight into lmdb-js's key buffer, so a key built in a
+ * reused buffer costs no allocation; keys read back (ranges) are copies.
+ */
+export const KEY_ENCODER = {
+  writeKey: (key: KeyBytes | Uint8Array, target: Uint8Array, start: number): number => {
+    if (key instanceof Uint8Array) {
+      // lmdb-js's own range bounds (the first key of a database)
+      target.set(key, start);
+      return start + key.length;
+    }
+    copy.call(key.buf, target, start, 0, key.len);
+    return start + key.len;
+  },
+  readKey: (target: Uint8Array, start: number, end: number): Buffer => slice.call(target, start, end) as Buffer,
+};
+
+/** A key of its own (not in a `Framer`'s reused buffer): for range bounds and one-off lookups. */
+export function keyOf(bytes: Buffer): KeyBytes {
+  return { buf: bytes, len: bytes.length };
+}
+
+/**
+ * Builds one key and its framed value at a time in one reused buffer — the key, then the value right after it, so
+ * one CRC-32 call covers both — and hands them to lmdb-js without allocating: the key as `KeyBytes`, the value as
+ * the buffer itself with lmdb-js's `start`/`end` range. lmdb-js copies both during a synchronous put, so the buffer
+ * is free again when the put returns.
+ */
+export class Framer {
+  /** The reused buffer; `start`/`end` mark the value for lmdb-js. */
+  buf: Buffer & { start: number; end: number };
+  readonly key: KeyBytes;
+  /** Write position while building. */
+  at = 0;
+  /** `views[n]`: the first n bytes of `buf` (for a CRC-32 without allocating a view per value). */
+  private views: Buffer[] = [];
+
+  constructor() {
+    this.buf = Framer.allocate(64 * 1024);
+    this.key = { buf: this.buf, len: 0 };
+  }
+
+  private static allocate(size: number): Buffer & { start: number; end: number } {
+    // A buffer of its own (not a slice of Node's pool), so lmdb-js's cached address of its memory is the buffer's.
+    const buf = Buffer.from(new ArrayBuffer(size)) as Buffer & { start: number; end: number };
+    buf.start = 0;
+    buf.end = 0;
+    return buf;
+  }
+
+  /** Makes room for `more` bytes after `at` (keeping what is written). */
+  ensure(more: number): void {
+    if (this.at + more <= this.buf.length) return;
+    const bigger = Framer.allocate(Math.max(this.buf.length * 2, this.at + more + 1024));
+    this.buf.copy(bigger, 0, 0, this.at);
+    this.buf = bigger;
+    this.key.buf = bigger;
+    this.views = [];
+  }
+
+  /** Starts a key. */
+  beginKey(): void {
+    this.at = 0;
+  }
+
+  latin1(text: string): void {
+    this.ensure(text.length);
+    this.at += this.buf.write(text, this.at, 'latin1');
+  }
+
+  utf8(text: string): void {
+    this.ensure(text.length * 3);
+    this.at += this.buf.write(text, this.at, 'utf8');
+  }
+
+  u16be(n: number): void {
+    this.ensure(2);
+    this.buf.writeUInt16BE(n, this.at);
+    this.at += 2;
+  }
+
+  u32be(n: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32BE(n, this.at);
+    this.at += 4;
+  }
+
+  u32le(n: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(n, this.at);
+    this.at += 4;
+  }
+
+  bytes(body: Uint8Array): void {
+    this.ensure(body.length);
+    this.buf.set(body, this.at);
+    this.at += body.length;
+  }
+
+  /** Ends the key and starts its value: kind, flags and (when given) the version. */
+  beginValue(kind: number, version?: number): void {
+    this.key.len = this.at;
+    this.ensure(10);
+    this.buf[this.at++] = kind;
+    if (version === undefined) this.buf[this.at++] = 0;
+    else {
+      this.buf[this.at++] = HAS_VERSION;
+      this.buf.writeDoubleLE(version, this.at);
+      this.at += 8;
+    }
+  }
+
+  /** Ends the value with its CRC-32 (over key and value) and marks it for lmdb-js; returns the buffer to put. */
+  endValue(): Buffer {
+    this.ensure(CRC_BYTES);
+    this.buf.writeUInt32LE(crc32(this.view(this.at)), this.at);
+    this.at += CRC_BYTES;
+    this.buf.start = this.key.len;
+    this.buf.end = this.at;
+    return this.buf;
+  }
+
+  /** The key built so far (ended), its bytes as a view for messages and checks. */
+  endKey(): KeyBytes {
+    this.key.len = this.at;
+    return this.key;
+  }
+
+  keyView(): Buffer {
+    return this.view(this.key.len);
+  }
+
+  private view(n: number): Buffer {
+    let v = this.views[n];
+    if (v === undefined) this.views[n] = v = this.buf.subarray(0, n);
+    return v;
+  }
 }
 
 /** The stored value's checksum matches its key and bytes. */
-export function intact(keyText: string, value: Uint8Array): boolean {
-  if (value.length < HEADER_BYTES) return false;
-  const bytes = Buffer.from(value.buffer, value.byteOffset, value.length);
-  return bytes.readUInt32LE(0) === crc32(bytes.subarray(4), crc32(keyText));
+export function intact(key: Uint8Array, value: Uint8Array): boolean {
+  const n = value.length;
+  if (n < 2 + CRC_BYTES) return false;
+  const bytes = asBuffer(value);
+  return bytes.readUInt32LE(n - CRC_BYTES) === crc32(bytes.subarray(0, n - CRC_BYTES), crc32(key));
 }
 
-/** Reads a header of a value already checked with `intact`. */
-export function header(value: Uint8Array): Header {
-  const bytes = Buffer.from(value.buffer, value.byteOffset, value.length);
-  const version = bytes.readDoubleLE(10);
-  return {
-    kind: bytes[4]!,
-    flags: bytes[5]!,
-    handle: bytes.readUInt32LE(6),
-    version: Number.isNaN(version) ? undefined : version,
-    nhsNumber: bytes[18] === 0 ? '' : bytes.toString('latin1', 18, 28),
-  };
+/** Where a value's payload starts (after kind, flags and any version). */
+export function payloadStart(value: Uint8Array): number {
+  return value[1]! & HAS_VERSION ? 10 : 2;
 }
 
-/** A value's body as text. */
-export function bodyText(value: Uint8Array): string {
-  return Buffer.from(value.buffer, value.byteOffset, value.length).toString('utf8', HEADER_BYTES);
+/** A checked value's version, or `undefined`. */
+export function versionOf(value: Uint8Array): number | undefined {
+  return value[1]! & HAS_VERSION ? asBuffer(value).readDoubleLE(2) : undefined;
+}
+
+/** A checked value's payload as text. */
+export function payloadText(value: Uint8Array): string {
+  return asBuffer(value).toString('utf8', payloadStart(value), value.length - CRC_BYTES);
+}
+
+/** A checked value's payload bytes (a view, valid as long as `value` is). */
+export function payload(value: Uint8Array): Buffer {
+  return asBuffer(value).subarray(payloadStart(value), value.length - CRC_BYTES);
+}
+
+export function asBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.length);
 }
 
 /** The loud failure for a damaged value: a coded error naming the database and key. */
 export function damaged(db: string, keyText: string, what = 'fails its checksum'): CaregapsError {
-  const key = keyText.replaceAll('\u0000', ' | ');
-  return new CaregapsError('CG_STORE_DAMAGED', `Record store value ${db}[${key}] ${what}: run \`caregaps store verify\` for the full list`);
-}
-
-/** A 4-byte value that is only a checksum of its key (index entries). */
-export function keyCheck(keyText: string): Buffer {
-  const out = Buffer.allocUnsafe(4);
-  out.writeUInt32LE(crc32(keyText), 0);
-  return out;
-}
-
-export function keyCheckHolds(keyText: string, value: Uint8Array | undefined): boolean {
-  return value !== undefined && value.length === 4 && Buffer.from(value.buffer, value.byteOffset, 4).readUInt32LE(0) === crc32(keyText);
+  return new CaregapsError('CG_STORE_DAMAGED', `Record store value ${db}[${keyText}] ${what}: run \`caregaps store verify\` for the full list`);
 }

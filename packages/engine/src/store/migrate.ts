@@ -63,7 +63,7 @@ export function migrateOldStore(from: string, to: string): MigrationReport {
   });
   const store = RecordStore.open({ directory: to });
   try {
-    if (store.counts.events + store.counts.patients > 0) throw new CaregapsError('CG_USAGE', `${to} already holds a record store: migrate into a new directory`);
+    if (store.counts.records > 0) throw new CaregapsError('CG_USAGE', `${to} already holds a record store: migrate into a new directory`);
     const batch: CaregapsRecord[] = [];
     const flush = () => {
       store.writeSync({ records: batch });

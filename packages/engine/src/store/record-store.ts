@@ -2,35 +2,40 @@
  * The record store (DESIGN §4): every record as received, on LMDB (the `lmdb` package), one store per partition.
  *
  * API (what the engine's partitions build on):
- * - `RecordStore.open({ directory, partition, readOnly })` opens `<directory>/partition-<n>.mdb` (created if
+ * - `RecordStore.open({ directory, partition, readOnly, noSync })` opens `<directory>/partition-<n>.mdb` (created if
  *   missing) and takes write ownership (a lease inside the store, see `owner.ts`; `CG_ENGINE_LOCKED` while another
  *   live process holds it). A directory holding the old log+snapshot format is refused with `CG_STORE_OLD_FORMAT`.
  *   Opening checks the file against LMDB's own page count (truncation), LMDB's last transaction id and every
  *   database's entry count against what the store last committed (`CG_STORE_DAMAGED`). Nothing else in the
- *   directory is read, written or deleted.
+ *   directory is read, written or deleted. `noSync: true` (a temporary store, never a durable one) commits without
+ *   flushing to disk: a crash of the machine may lose acknowledged batches.
  * - `writeSync(batch)`: one LMDB transaction per batch; returns only after it commits
  *   durably, with one `Outcome` per record and, per event or retraction, its integer handle (`handles`, -1 for
  *   other kinds). Records are decided by identity (source + id; the unnamed source `''` for records without one)
  *   and `version` (DESIGN §3.1 v1.1): see `Outcome`. Give each record's received bytes in `batch.bytes` when you
  *   have them: they are stored as they are (nothing is encoded twice); otherwise the record is stored as JSON.
  *   Conflicts are quarantined in the store, in the same transaction, with validation refusals given in
- *   `batch.quarantined`.
+ *   `batch.quarantined`. NHS numbers must be 10 digits (records checked by `checkRecord` are).
  * - `RecordStore.open({ ..., alongsideWriter: true })`: a reader in the process that writes the store (another
  *   partition's worker thread, the record view), opened before or after the writer; its reads see every transaction
  *   committed before the call. (lmdb-js shares one LMDB environment per file across a process's threads.)
  * - `patient(nhs)`: one patient's current records (as `patients()` gives them), or `undefined`; for the record view.
  * - `holder(id, source?)`: the NHS number an identity is held for (a live event or a kept retraction), or
  *   `undefined`; from another partition's `alongsideWriter` handle, the cross-partition identity check.
- * - `patients()`: every current record, patient by patient (patient record, live events, retractions); the replay
- *   source for a rebuild. `organisations()`, `quarantined()`, `asOf`/`setAsOf`. An event's handle is kept in its value:
- *   a redelivery, correction or retraction of the same identity gets the same handle back.
- * - `verify()`: reads every value and checks its checksum, the indexes against the events, and the counts; reports
- *   every damaged key. Reading a damaged value anywhere else throws `CG_STORE_DAMAGED` naming the key.
+ * - `patients()`: every current record, patient by patient in NHS number order (patient record, live events,
+ *   retractions); the replay source for a rebuild, read in one pass over the store's key order. `organisations()`,
+ *   `quarantined()`, `asOf`/`setAsOf`. A redelivery, correction or retraction of an identity gets its handle back.
+ * - `verify()`: reads every value and checks its checksum, every identity against its record and back, and the
+ *   counts; reports every damaged key. Reading a damaged value anywhere else throws `CG_STORE_DAMAGED` naming it.
  * - `close()` gives up write ownership.
  *
- * Layout (LMDB databases in one environment): `events` [id, source] → event or tombstone; `patients` nhs →
- * patient record (or a placeholder while only events have arrived); `byPatient` [nhs, id, source] → key checksum;
- * `organisations` code → record; `quarantine` seq → refusal; `meta`.
+ * Layout (LMDB databases in one environment; keys are bytes, values framed by `frame.ts`):
+ * - `records`: NHS number (10 ASCII digits) → the patient record; NHS number + handle (u32 BE) → an event or a kept
+ *   retraction. A patient's records are one key range, the patient record first.
+ * - `identities`: id length (u16 BE) + id + source (UTF-8) → kind, handle (u32 LE), NHS number and version: what
+ *   deciding a record needs, in one read. A new identity is found by inserting it (LMDB's no-overwrite put), so a
+ *   new event costs two puts and no read.
+ * - `organisations` code → record; `quarantine` seq (u32 BE) → refusal; `meta` (format, state, owner).
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,8 +48,8 @@ import {
   type QuarantinedRecord,
   type RetractRecord,
 } from '@caregaps/core';
-import { open, type Database, type Key, type RootDatabase } from 'lmdb';
-import { KIND, bodyText, damaged, frame, header, intact, keyCheck, keyCheckHolds, type Header } from './frame.js';
+import { open, type RootDatabase } from 'lmdb';
+import { Framer, KEY_ENCODER, KIND, asBuffer, damaged, intact, keyOf, payload, payloadText, versionOf, type KeyBytes } from './frame.js';
 import { isAlive, ownerOfThisProcess, type Owner } from './owner.js';
 
 /**
@@ -65,11 +70,6 @@ export interface RecordStoreOptions {
   /** Open for reading only (verify, inspection): no write ownership is taken. */
   readOnly?: boolean;
   /**
-   * Commits are flushed to disk before `writeSync` returns (default true). `false` skips LMDB's fsync: for a store
-   * that need not outlive the process (an in-memory engine's private scratch store).
-   */
-  durable?: boolean;
-  /**
    * A reader in the process that writes the store (another partition's thread, the record view); implies `readOnly`.
    * lmdb-js keeps one LMDB environment per file for the whole process and every later open shares it, so a reader
    * opened with LMDB's read-only flag first would keep the writer from opening: this reader opens the environment as
@@ -77,6 +77,12 @@ export interface RecordStoreOptions {
    * the call.
    */
   alongsideWriter?: boolean;
+  /**
+   * Commit without flushing to disk (LMDB's `noSync`), for a temporary store only (an engine whose state need not
+   * outlive the machine): a batch is still committed before `writeSync` returns, and survives the process being
+   * killed, but a crash of the machine or its power may lose acknowledged batches. Never for a durable store.
+   */
+  noSync?: boolean;
 }
 
 /** A batch to write: records, optionally their received bytes, and refusals to keep in the quarantine. */
@@ -89,7 +95,7 @@ export interface Batch {
 
 export interface WriteResult {
   outcomes: Outcome[];
-  /** Per record: the event handle of an event or a retraction with a source, else -1. */
+  /** Per record: the event handle of an event or a retraction, else -1. */
   handles: Int32Array;
   /** Per `moved` record: the NHS number the event was held for. Per `retracted` record: the handles removed. */
   details: Map<number, { from?: string; removed?: number[] }>;
@@ -104,7 +110,7 @@ export interface StoredPatient {
   events: EventRecord[];
   /** Retractions kept for this patient (their events are not live). */
   retractions: RetractRecord[];
-  /** `handles[i]`: the store handle of `events[i]`. */
+  /** `handles[i]`: the store handle of `events[i]` (what `writeSync` gave it). */
   handles: number[];
 }
 
@@ -131,20 +137,39 @@ interface StoreState {
   counts: Record<DbName, number>;
 }
 
-const DBS = ['events', 'patients', 'byPatient', 'organisations', 'quarantine', 'meta'] as const;
+/** What the store uses of an lmdb-js database opened with `KEY_ENCODER` keys and binary values. */
+interface Db {
+  getBinary(key: KeyBytes): Buffer | undefined;
+  /** A view into a buffer reused by the next read. */
+  getBinaryFast(key: KeyBytes): Buffer | undefined;
+  putSync(key: KeyBytes, value: Buffer, options?: { noOverwrite: boolean }): boolean;
+  removeSync(key: KeyBytes): boolean;
+  getRange(options: { start: KeyBytes | Buffer; end?: KeyBytes | Buffer }): Iterable<{ key: Buffer; value: Buffer }>;
+  getKeys(options: { start: Buffer; end: Buffer }): Iterable<Buffer>;
+  getStats(): { entryCount: number };
+}
+
+/** An identity's value, read back. */
+interface Held {
+  kind: number;
+  handle: number;
+  nhsNumber: string;
+  version: number | undefined;
+}
+
+const DBS = ['records', 'identities', 'organisations', 'quarantine', 'meta'] as const;
 type DbName = (typeof DBS)[number];
-const FORMAT = 'caregaps-record-store/1';
+const FORMAT = 'caregaps-record-store/2';
 const OLD_FORMAT = /^(segment-\d{8}\.log|snapshot-\d{8}\.snap)$/;
 const UNNAMED = '';
-/** The greatest string key part (ordered-binary): the end of a key-prefix range. */
-const LAST = '\u{10FFFF}';
-
-const eventText = (id: string, source: string) => `e\u0000${id}\u0000${source}`;
-const patientText = (nhs: string) => `p\u0000${nhs}`;
-const indexText = (nhs: string, id: string, source: string) => `i\u0000${nhs}\u0000${id}\u0000${source}`;
-const orgText = (code: string) => `o\u0000${code}`;
-const quarantineText = (seq: number) => `q\u0000${seq}`;
-const metaText = (name: string) => `m\u0000${name}`;
+const NHS_BYTES = 10;
+const RECORD_KEY_BYTES = NHS_BYTES + 4;
+/** Greater than any handle suffix of a record key, or any source bytes of an identity key: ends a prefix range. */
+const PAST = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]);
+const NO_OVERWRITE = { noOverwrite: true };
+/** A range over a whole database: every key is at least one byte, so at least [0] (lmdb-js's own default start is not). */
+const EVERY_KEY = { start: Buffer.from([0]) };
+const META_KEYS = { format: keyOf(Buffer.from('format')), state: keyOf(Buffer.from('state')), owner: keyOf(Buffer.from('owner')) };
 
 /** The file of one partition's store. */
 export function partitionFile(directory: string, partition = 0): string {
@@ -158,25 +183,26 @@ export function isOldFormat(directory: string): boolean {
 
 export class RecordStore {
   private readonly env: RootDatabase;
-  private readonly dbs: Record<DbName, Database<Buffer, Key>>;
+  private readonly dbs: Record<DbName, Db>;
   private state: StoreState;
-  /** The NHS number of the last event indexed in this transaction (known to be in `patients`). */
-  private lastIndexed = '';
+  /** Builds every key and value written (and the keys of the lookups deciding them). */
+  private readonly f = new Framer();
   private readonly owner: Owner | undefined;
   private closed = false;
 
   private constructor(
     readonly file: string,
     readonly readOnly: boolean,
-    alongsideWriter: boolean,
-    durable: boolean,
+    options: { alongsideWriter: boolean; noSync: boolean },
   ) {
-    this.env = openEnvironment(file, readOnly && !alongsideWriter, durable);
+    this.env = openEnvironment(file, readOnly && !options.alongsideWriter, options.noSync);
     try {
       this.checkSize();
-      this.dbs = Object.fromEntries(
-        DBS.map((name) => [name, this.env.openDB({ name, encoding: 'binary', keyEncoding: name === 'quarantine' ? 'uint32' : 'ordered-binary' })]),
-      ) as Record<DbName, Database<Buffer, Key>>;
+      const openDb = (name: DbName) => this.env.openDB({ name, encoding: 'binary', keyEncoder: KEY_ENCODER } as never) as unknown as Db;
+      // The format is checked before any other database is opened (which, writing, would create them).
+      const meta = openDb('meta');
+      checkFormat(file, meta.getBinary(META_KEYS.format));
+      this.dbs = Object.fromEntries(DBS.map((name) => [name, name === 'meta' ? meta : openDb(name)])) as Record<DbName, Db>;
       if (readOnly) {
         this.state = this.readStateWhileWritten();
         this.owner = undefined;
@@ -206,7 +232,7 @@ export class RecordStore {
       // A reader never creates a store (LMDB would write a new, empty one into an empty file).
       if (!existsSync(file) || statSync(file).size === 0) throw new CaregapsError('CG_INPUT', `${file}: no record store here`);
     } else mkdirSync(directory, { recursive: true });
-    return new RecordStore(file, readOnly, alongsideWriter, options.durable !== false);
+    return new RecordStore(file, readOnly, { alongsideWriter, noSync: options.noSync === true });
   }
 
   /**
@@ -240,25 +266,43 @@ export class RecordStore {
     }
   }
 
+  /** A meta value's text, checked; `undefined` when absent. */
+  private readMeta(name: keyof typeof META_KEYS): string | undefined {
+    const key = META_KEYS[name];
+    const value = this.dbs.meta.getBinary(key);
+    if (value === undefined) return undefined;
+    if (!intact(key.buf, value)) throw damaged('meta', name);
+    return payloadText(value);
+  }
+
+  private writeMeta(name: keyof typeof META_KEYS, text: string): void {
+    const f = this.f;
+    f.beginKey();
+    f.latin1(name);
+    f.beginValue(KIND.meta);
+    f.utf8(text);
+    this.dbs.meta.putSync(f.key, f.endValue());
+  }
+
   /** The committed state, checked against LMDB's own counters; `undefined` for a new, empty store. */
   private readState(): StoreState | undefined {
-    const format = this.dbs.meta.getBinary('format');
-    const state = this.dbs.meta.getBinary('state');
+    const format = this.readMeta('format');
+    const state = this.readMeta('state');
     if (format === undefined && state === undefined) {
-      const empty = Object.values(this.dbs).every((db) => (db.getStats() as { entryCount: number }).entryCount === 0);
-      if (!empty) throw damaged('meta', metaText('state'), 'is missing while the store holds records');
+      const empty = Object.values(this.dbs).every((db) => db.getStats().entryCount === 0);
+      if (!empty) throw damaged('meta', 'state', 'is missing while the store holds records');
       return undefined;
     }
-    if (format === undefined || !intact(metaText('format'), format)) throw damaged('meta', metaText('format'));
-    if (bodyText(format) !== FORMAT) throw new CaregapsError('CG_STORE_OLD_FORMAT', `${this.file} is a record store of format ${bodyText(format)}, not ${FORMAT}`);
-    if (state === undefined || !intact(metaText('state'), state)) throw damaged('meta', metaText('state'));
-    const parsed = JSON.parse(bodyText(state)) as StoreState;
+    if (format === undefined) throw damaged('meta', 'format', 'is missing');
+    if (format !== FORMAT) throw oldRecordStore(this.file, format);
+    if (state === undefined) throw damaged('meta', 'state', 'is missing');
+    const parsed = JSON.parse(state) as StoreState;
     const lastTxn = (this.env.getStats() as { lastTxnId: number }).lastTxnId;
     if (parsed.txn !== lastTxn) {
-      throw damaged('meta', metaText('state'), `was written by transaction ${parsed.txn} but LMDB's last is ${lastTxn} (its meta page or state was altered)`);
+      throw damaged('meta', 'state', `was written by transaction ${parsed.txn} but LMDB's last is ${lastTxn} (its meta page or state was altered)`);
     }
     for (const name of DBS) {
-      const entries = (this.dbs[name].getStats() as { entryCount: number }).entryCount;
+      const entries = this.dbs[name].getStats().entryCount;
       if (entries !== parsed.counts[name]) throw damaged(name, '*', `holds ${entries} entries, but the store committed ${parsed.counts[name]}`);
     }
     return parsed;
@@ -266,10 +310,9 @@ export class RecordStore {
 
   /** Writes the state (with this transaction's id) as the last write of a transaction. */
   private commitState(state: StoreState): void {
-    const hadState = this.dbs.meta.getBinary('state') !== undefined;
-    if (!hadState) state.counts.meta++;
+    if (this.dbs.meta.getBinaryFast(META_KEYS.state) === undefined) state.counts.meta++;
     state.txn = this.env.getWriteTxnId();
-    this.dbs.meta.putSync('state', frame(metaText('state'), KIND.meta, JSON.stringify(state)));
+    this.writeMeta('state', JSON.stringify(state));
   }
 
   /**
@@ -282,7 +325,7 @@ export class RecordStore {
       const found = this.readState();
       if (found === undefined) {
         this.state = structuredClone(EMPTY_STATE);
-        this.dbs.meta.putSync('format', frame(metaText('format'), KIND.meta, FORMAT));
+        this.writeMeta('format', FORMAT);
         this.state.counts.meta = 1;
       } else this.state = found;
       const held = this.readOwner();
@@ -290,16 +333,14 @@ export class RecordStore {
         throw new CaregapsError('CG_ENGINE_LOCKED', `${this.file} is in use for writing by process ${held.pid}`);
       }
       if (held === undefined) this.state.counts.meta++;
-      this.dbs.meta.putSync('owner', frame(metaText('owner'), KIND.meta, JSON.stringify(mine)));
+      this.writeMeta('owner', JSON.stringify(mine));
     }, false);
     return mine;
   }
 
   private readOwner(): Owner | undefined {
-    const value = this.dbs.meta.getBinary('owner');
-    if (value === undefined) return undefined;
-    if (!intact(metaText('owner'), value)) throw damaged('meta', metaText('owner'));
-    return JSON.parse(bodyText(value)) as Owner;
+    const text = this.readMeta('owner');
+    return text === undefined ? undefined : (JSON.parse(text) as Owner);
   }
 
   /**
@@ -308,7 +349,6 @@ export class RecordStore {
    */
   private transact<T>(body: () => T, fenced = true): T {
     this.assertWritable();
-    this.lastIndexed = '';
     const before = structuredClone(this.state);
     try {
       return this.env.transactionSync(() => {
@@ -337,10 +377,14 @@ export class RecordStore {
 
   /** Writes a batch in one transaction; returns once it has committed durably. */
   writeSync(batch: Batch): WriteResult {
-    const result: WriteResult = { outcomes: [], handles: new Int32Array(batch.records.length).fill(-1), details: new Map(), quarantined: [] };
+    const { records, bytes } = batch;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      if (record.kind !== 'organisation') checkNhsNumber(record.nhsNumber, i);
+    }
+    const result: WriteResult = { outcomes: new Array<Outcome>(records.length), handles: new Int32Array(records.length).fill(-1), details: new Map(), quarantined: [] };
     this.transact(() => {
-      const { records, bytes } = batch;
-      for (let i = 0; i < records.length; i++) result.outcomes.push(this.put(records[i]!, bytes?.[i], i, result));
+      for (let i = 0; i < records.length; i++) result.outcomes[i] = this.put(records[i]!, bytes?.[i], i, result);
       for (const q of batch.quarantined ?? []) this.keepQuarantined(q);
       for (const q of result.quarantined) this.keepQuarantined(q);
     });
@@ -356,48 +400,125 @@ export class RecordStore {
       case 'patient':
         return this.putPatient(record, bytes);
       case 'organisation': {
-        const text = orgText(record.code);
-        if (this.dbs.organisations.getBinary(record.code) === undefined) this.state.counts.organisations++;
-        this.dbs.organisations.putSync(record.code, frame(text, KIND.organisation, bytes ?? JSON.stringify(record)));
+        const f = this.f;
+        f.beginKey();
+        f.utf8(record.code);
+        if (this.dbs.organisations.getBinaryFast(f.endKey()) === undefined) this.state.counts.organisations++;
+        f.beginValue(KIND.organisation);
+        this.body(record, bytes);
+        this.dbs.organisations.putSync(f.key, f.endValue());
         return 'stored';
       }
     }
   }
 
-  /** The held value of an event identity, checked; `undefined` when none. */
-  private held(id: string, source: string): { head: Header; value: Buffer } | undefined {
-    const value = this.dbs.events.getBinaryFast([id, source]); // read at once: the buffer is reused by the next read
+  /** Writes a record's body into the value being built: its received bytes, or its JSON (encoded once, in place). */
+  private body(record: CaregapsRecord, bytes: Uint8Array | undefined): void {
+    if (bytes !== undefined) this.f.bytes(bytes);
+    else this.f.utf8(JSON.stringify(record));
+  }
+
+  /** Builds an identity's key in the framer. */
+  private identityKey(id: string, source: string): KeyBytes {
+    const f = this.f;
+    f.beginKey();
+    f.u16be(0);
+    const from = f.at;
+    f.utf8(id);
+    f.buf.writeUInt16BE(f.at - from, from - 2);
+    f.utf8(source);
+    return f.endKey();
+  }
+
+  /** Builds an identity's value (after its key) in the framer; returns the value to put. */
+  private identityValue(kind: number, handle: number, nhsNumber: string, version: number | undefined): Buffer {
+    const f = this.f;
+    f.beginValue(kind, version);
+    f.u32le(handle);
+    f.latin1(nhsNumber);
+    return f.endValue();
+  }
+
+  /** Reads the identity whose key the framer holds; `undefined` when none. */
+  private heldAtKey(id: string, source: string): Held | undefined {
+    const value = this.dbs.identities.getBinaryFast(this.f.key); // read at once: the buffer is reused by the next read
     if (value === undefined) return undefined;
-    if (!intact(eventText(id, source), value)) throw damaged('events', eventText(id, source));
-    return { head: header(value), value };
+    if (!intact(this.f.keyView(), value)) throw damaged('identities', identityText(id, source));
+    return decodeHeld(value);
+  }
+
+  /** The held value of an identity, checked; `undefined` when none. */
+  private held(id: string, source: string): Held | undefined {
+    this.identityKey(id, source);
+    return this.heldAtKey(id, source);
+  }
+
+  private putIdentity(id: string, source: string, kind: number, handle: number, nhsNumber: string, version: number | undefined): void {
+    this.identityKey(id, source);
+    this.dbs.identities.putSync(this.f.key, this.identityValue(kind, handle, nhsNumber, version));
+  }
+
+  /** Puts an event or kept retraction under its patient and handle. */
+  private putRecord(nhsNumber: string, handle: number, kind: number, record: CaregapsRecord, bytes: Uint8Array | undefined): void {
+    const f = this.f;
+    f.beginKey();
+    f.latin1(nhsNumber);
+    f.u32be(handle);
+    f.beginValue(kind);
+    this.body(record, bytes);
+    this.dbs.records.putSync(f.key, f.endValue());
+  }
+
+  private removeRecord(nhsNumber: string, handle: number): void {
+    const f = this.f;
+    f.beginKey();
+    f.latin1(nhsNumber);
+    f.u32be(handle);
+    if (this.dbs.records.removeSync(f.endKey())) this.state.counts.records--;
   }
 
   private putEvent(event: EventRecord, bytes: Uint8Array | undefined, i: number, result: WriteResult): Outcome {
     const source = event.source ?? UNNAMED;
-    const held = this.held(event.id, source);
-    if (held !== undefined) result.handles[i] = held.head.handle;
-    if (held?.head.kind === KIND.tombstone) {
-      return held.head.nhsNumber === event.nhsNumber || held.head.nhsNumber === event.correctsNhsNumber ? 'suppressed' : this.conflict(event, held.head.nhsNumber, result);
-    }
-    if (held === undefined && source !== UNNAMED && this.state.wildcards > 0) {
-      const wildcard = this.held(event.id, UNNAMED);
-      if (wildcard?.head.kind === KIND.tombstone && (wildcard.head.nhsNumber === event.nhsNumber || wildcard.head.nhsNumber === event.correctsNhsNumber)) return 'suppressed';
-    }
-    let outcome: Outcome = 'stored';
-    if (held !== undefined) {
-      const holder = held.head.nhsNumber;
-      if (holder !== event.nhsNumber && holder !== event.correctsNhsNumber) return this.conflict(event, holder, result);
-      if (event.version !== undefined && held.head.version !== undefined && event.version < held.head.version) return 'stale';
-      outcome = holder === event.nhsNumber ? 'replaced' : 'moved';
-      if (outcome === 'moved') {
-        this.unindex(holder, event.id, source);
-        result.details.set(i, { from: holder });
+    const { nhsNumber } = event;
+    let held: Held | undefined;
+    if (source !== UNNAMED && this.state.wildcards > 0) {
+      // A retraction without source may hold this id: only for an identity not held itself.
+      held = this.held(event.id, source);
+      if (held === undefined) {
+        const wildcard = this.held(event.id, UNNAMED);
+        if (wildcard?.kind === KIND.tombstone && (wildcard.nhsNumber === nhsNumber || wildcard.nhsNumber === event.correctsNhsNumber)) return 'suppressed';
+        this.identityKey(event.id, source);
       }
+    } else this.identityKey(event.id, source);
+    if (held === undefined) {
+      // Inserting the identity finds out whether it is new: one B-tree descent instead of a read and a write.
+      const handle = this.state.nextHandle;
+      if (this.dbs.identities.putSync(this.f.key, this.identityValue(KIND.event, handle, nhsNumber, event.version), NO_OVERWRITE)) {
+        this.state.nextHandle++;
+        this.state.counts.identities++;
+        this.state.counts.records++;
+        result.handles[i] = handle;
+        this.putRecord(nhsNumber, handle, KIND.event, event, bytes);
+        return 'stored';
+      }
+      this.f.at = this.f.key.len; // the key is still in the framer
+      held = this.heldAtKey(event.id, source)!;
     }
-    const handle = held?.head.handle ?? this.newHandle();
-    result.handles[i] = handle;
-    this.dbs.events.putSync([event.id, source], frame(eventText(event.id, source), KIND.event, bytes ?? JSON.stringify(event), handle, event.version, event.nhsNumber));
-    if (outcome !== 'replaced') this.index(event.nhsNumber, event.id, source);
+    result.handles[i] = held.handle;
+    if (held.kind === KIND.tombstone) {
+      return held.nhsNumber === nhsNumber || held.nhsNumber === event.correctsNhsNumber ? 'suppressed' : this.conflict(event, held.nhsNumber, result);
+    }
+    const holder = held.nhsNumber;
+    if (holder !== nhsNumber && holder !== event.correctsNhsNumber) return this.conflict(event, holder, result);
+    if (event.version !== undefined && held.version !== undefined && event.version < held.version) return 'stale';
+    const outcome = holder === nhsNumber ? 'replaced' : 'moved';
+    if (outcome === 'moved') {
+      this.removeRecord(holder, held.handle);
+      this.state.counts.records++;
+      result.details.set(i, { from: holder });
+    }
+    if (outcome === 'moved' || event.version !== held.version) this.putIdentity(event.id, source, KIND.event, held.handle, nhsNumber, event.version);
+    this.putRecord(nhsNumber, held.handle, KIND.event, event, bytes);
     return outcome;
   }
 
@@ -405,45 +526,64 @@ export class RecordStore {
     const source = record.source ?? UNNAMED;
     const removed: number[] = [];
     // Without a source, the id's live events in every source, for this patient only.
-    const sources = record.source === undefined ? [...this.dbs.events.getKeys({ start: [record.id], end: [record.id, LAST] })].map((k) => (k as [string, string])[1]) : [source];
+    const sources = record.source === undefined ? this.sourcesOf(record.id) : [source];
     for (const s of sources) {
       const held = this.held(record.id, s);
-      if (held?.head.kind !== KIND.event || held.head.nhsNumber !== record.nhsNumber) continue;
-      removed.push(held.head.handle);
-      if (s !== source) this.putTombstone(record.id, s, JSON.stringify({ ...record, source: s }), held.head.handle, record.nhsNumber, false);
+      if (held?.kind !== KIND.event || held.nhsNumber !== record.nhsNumber) continue;
+      removed.push(held.handle);
+      if (s !== source) this.putTombstone(record.id, s, { ...record, source: s }, undefined, held.handle, record.nhsNumber, false);
     }
     const own = this.held(record.id, source);
-    if (own !== undefined) result.handles[i] = own.head.handle;
-    if (own !== undefined && own.head.nhsNumber !== record.nhsNumber) {
-      if (removed.length === 0) return this.conflict(record, own.head.nhsNumber, result);
+    if (own !== undefined) result.handles[i] = own.handle;
+    if (own !== undefined && own.nhsNumber !== record.nhsNumber) {
+      if (removed.length === 0) return this.conflict(record, own.nhsNumber, result);
       result.details.set(i, { removed });
       return 'retracted';
     }
-    if (own?.head.kind === KIND.tombstone && removed.length === 0) return 'suppressed';
-    const handle = own?.head.handle ?? this.newHandle();
+    if (own?.kind === KIND.tombstone && removed.length === 0) return 'suppressed';
+    const handle = own?.handle ?? this.state.nextHandle++;
     result.handles[i] = handle;
-    this.putTombstone(record.id, source, bytes ?? JSON.stringify(record), handle, record.nhsNumber, own === undefined);
-    if (record.source === undefined && own?.head.kind !== KIND.tombstone) this.state.wildcards++;
+    this.putTombstone(record.id, source, record, bytes, handle, record.nhsNumber, own === undefined);
+    if (record.source === undefined && own?.kind !== KIND.tombstone) this.state.wildcards++;
     if (removed.length === 0) return 'kept';
     result.details.set(i, { removed });
     return 'retracted';
   }
 
-  private putTombstone(id: string, source: string, body: Uint8Array | string, handle: number, nhsNumber: string, isNew: boolean): void {
-    this.dbs.events.putSync([id, source], frame(eventText(id, source), KIND.tombstone, body, handle, undefined, nhsNumber));
-    if (isNew) this.index(nhsNumber, id, source);
+  /** The sources holding an id (live or retracted). */
+  private sourcesOf(id: string): string[] {
+    const prefix = this.identityKey(id, UNNAMED);
+    const start = Buffer.from(prefix.buf.subarray(0, prefix.len));
+    const sources: string[] = [];
+    for (const key of this.dbs.identities.getKeys({ start, end: Buffer.concat([start, PAST]) })) {
+      sources.push(decodeIdentityKey(key).source);
+    }
+    return sources;
+  }
+
+  private putTombstone(id: string, source: string, record: RetractRecord, bytes: Uint8Array | undefined, handle: number, nhsNumber: string, isNew: boolean): void {
+    this.putIdentity(id, source, KIND.tombstone, handle, nhsNumber, undefined);
+    this.putRecord(nhsNumber, handle, KIND.tombstone, record, bytes);
+    if (isNew) {
+      this.state.counts.identities++;
+      this.state.counts.records++;
+    }
   }
 
   private putPatient(record: PatientRecord, bytes: Uint8Array | undefined): Outcome {
-    const value = this.dbs.patients.getBinary(record.nhsNumber);
-    let head: Header | undefined;
+    const f = this.f;
+    f.beginKey();
+    f.latin1(record.nhsNumber);
+    const value = this.dbs.records.getBinaryFast(f.endKey());
     if (value !== undefined) {
-      if (!intact(patientText(record.nhsNumber), value)) throw damaged('patients', patientText(record.nhsNumber));
-      head = header(value);
-      if (record.version !== undefined && head.version !== undefined && record.version < head.version) return 'stale';
-    } else this.state.counts.patients++;
-    this.dbs.patients.putSync(record.nhsNumber, frame(patientText(record.nhsNumber), KIND.patient, bytes ?? JSON.stringify(record), 0, record.version, record.nhsNumber));
-    return head?.kind === KIND.patient ? 'replaced' : 'stored';
+      if (!intact(f.keyView(), value)) throw damaged('records', record.nhsNumber);
+      const version = versionOf(value);
+      if (record.version !== undefined && version !== undefined && record.version < version) return 'stale';
+    } else this.state.counts.records++;
+    f.beginValue(KIND.patient, record.version);
+    this.body(record, bytes);
+    this.dbs.records.putSync(f.key, f.endValue());
+    return value === undefined ? 'stored' : 'replaced';
   }
 
   private conflict(record: EventRecord | RetractRecord, heldFor: string, result: WriteResult): Outcome {
@@ -459,36 +599,19 @@ export class RecordStore {
     return 'conflict';
   }
 
-  /** A handle for a new event identity (and counts the new entry of `events`). */
-  private newHandle(): number {
-    this.state.counts.events++;
-    return this.state.nextHandle++;
-  }
-
-  private index(nhsNumber: string, id: string, source: string): void {
-    // A feed sends a patient's records together: the last NHS number indexed is known to be in `patients`.
-    if (nhsNumber !== this.lastIndexed && this.dbs.patients.getBinary(nhsNumber) === undefined) {
-      this.dbs.patients.putSync(nhsNumber, frame(patientText(nhsNumber), KIND.placeholder, '', 0, undefined, nhsNumber));
-      this.state.counts.patients++;
-    }
-    this.lastIndexed = nhsNumber;
-    this.dbs.byPatient.putSync([nhsNumber, id, source], keyCheck(indexText(nhsNumber, id, source)));
-    this.state.counts.byPatient++;
-  }
-
-  private unindex(nhsNumber: string, id: string, source: string): void {
-    if (this.dbs.byPatient.removeSync([nhsNumber, id, source])) this.state.counts.byPatient--;
-  }
-
   private keepQuarantined(item: QuarantinedRecord): void {
-    const seq = this.state.nextQuarantine++;
-    this.dbs.quarantine.putSync(seq as never, frame(quarantineText(seq), KIND.quarantined, JSON.stringify(item)));
+    const f = this.f;
+    f.beginKey();
+    f.u32be(this.state.nextQuarantine++);
+    f.beginValue(KIND.quarantined);
+    f.utf8(JSON.stringify(item));
+    this.dbs.quarantine.putSync(f.key, f.endValue());
     this.state.counts.quarantine++;
   }
 
   /**
    * Gives up event identities held live for the NHS numbers named (a declared correction moved them to a patient in
-   * another partition's store), in one transaction: the event and its index entry go, as if never held here. Returns
+   * another partition's store), in one transaction: the identity and its event go, as if never held here. Returns
    * each identity's handle, or -1 when it was not held live for that NHS number (nothing changes: releasing is
    * idempotent, so a correction redelivered after a crash releases what the first delivery could not).
    */
@@ -496,13 +619,12 @@ export class RecordStore {
     const handles = new Int32Array(identities.length).fill(-1);
     this.transact(() => {
       identities.forEach(({ id, source, nhsNumber }, i) => {
-        const s = source ?? UNNAMED;
-        const held = this.held(id, s);
-        if (held?.head.kind !== KIND.event || held.head.nhsNumber !== nhsNumber) return;
-        this.dbs.events.removeSync([id, s]);
-        this.state.counts.events--;
-        this.unindex(nhsNumber, id, s);
-        handles[i] = held.head.handle;
+        const held = this.held(id, source ?? UNNAMED);
+        if (held?.kind !== KIND.event || held.nhsNumber !== nhsNumber) return;
+        this.identityKey(id, source ?? UNNAMED);
+        if (this.dbs.identities.removeSync(this.f.key)) this.state.counts.identities--;
+        this.removeRecord(nhsNumber, held.handle);
+        handles[i] = held.handle;
       });
     });
     return handles;
@@ -520,18 +642,39 @@ export class RecordStore {
     });
   }
 
-  /** Records in the store: event identities (live or retracted) and patients. */
+  /** Entries in each of the store's databases (`records`: patient records, events and kept retractions). */
   get counts(): Readonly<Record<DbName, number>> {
     return this.state.counts;
   }
 
   /** Every current record, patient by patient in NHS number order (the replay source). */
   patients(): Generator<StoredPatient> {
+    this.assertOpen();
     return guarded(this.file, () => this.readPatients());
   }
 
-  private *readPatients(): Generator<StoredPatient> {
-    for (const { key, value } of this.dbs.patients.getRange()) yield this.readPatient(key as string, value);
+  private *readPatients(start?: Buffer, end?: Buffer): Generator<StoredPatient> {
+    let stored: StoredPatient | undefined;
+    const range = start === undefined ? EVERY_KEY : { start, end: end! };
+    for (const { key, value } of this.dbs.records.getRange(range)) {
+      const k = key;
+      const nhsNumber = k.toString('latin1', 0, NHS_BYTES);
+      if (!intact(k, value)) throw damaged('records', recordText(k));
+      if (stored?.nhsNumber !== nhsNumber) {
+        if (stored !== undefined) yield stored;
+        stored = { nhsNumber, patient: undefined, events: [], retractions: [], handles: [] };
+      }
+      const record = JSON.parse(payloadText(value)) as CaregapsRecord;
+      const kind = value[0];
+      if (k.length === NHS_BYTES && kind === KIND.patient) stored.patient = record as PatientRecord;
+      else if (k.length === RECORD_KEY_BYTES && kind === KIND.event) {
+        stored.events.push(record as EventRecord);
+        stored.handles.push(k.readUInt32BE(NHS_BYTES));
+      }
+      else if (k.length === RECORD_KEY_BYTES && kind === KIND.tombstone) stored.retractions.push(record as RetractRecord);
+      else throw damaged('records', recordText(k), `holds a value of kind ${kind} under a key of ${k.length} bytes`);
+    }
+    if (stored !== undefined) yield stored;
   }
 
   /**
@@ -541,9 +684,11 @@ export class RecordStore {
   patient(nhsNumber: string): StoredPatient | undefined {
     this.assertOpen();
     this.freshRead();
+    const start = Buffer.from(nhsNumber, 'latin1');
+    if (start.length !== NHS_BYTES) return undefined;
     return guardedCall(this.file, () => {
-      const value = this.dbs.patients.getBinary(nhsNumber);
-      return value === undefined ? undefined : this.readPatient(nhsNumber, value);
+      for (const stored of this.readPatients(start, Buffer.concat([start, PAST]))) return stored;
+      return undefined;
     });
   }
 
@@ -556,7 +701,7 @@ export class RecordStore {
   holder(id: string, source?: string): string | undefined {
     this.assertOpen();
     this.freshRead();
-    return guardedCall(this.file, () => this.held(id, source ?? UNNAMED)?.head.nhsNumber);
+    return guardedCall(this.file, () => this.held(id, source ?? UNNAMED)?.nhsNumber);
   }
 
   /** A reader's next read starts a new LMDB read transaction, so it sees what the writer committed since. */
@@ -564,89 +709,82 @@ export class RecordStore {
     if (this.readOnly) this.env.resetReadTxn();
   }
 
-  private readPatient(nhsNumber: string, value: Buffer): StoredPatient {
-    if (!intact(patientText(nhsNumber), value)) throw damaged('patients', patientText(nhsNumber));
-    const patient = header(value).kind === KIND.patient ? (JSON.parse(bodyText(value)) as PatientRecord) : undefined;
-    const stored: StoredPatient = { nhsNumber, patient, events: [], retractions: [], handles: [] };
-    for (const { key: ik, value: iv } of this.dbs.byPatient.getRange({ start: [nhsNumber], end: [nhsNumber, LAST] })) {
-      const [, id, source] = ik as [string, string, string];
-      if (!keyCheckHolds(indexText(nhsNumber, id, source), iv)) throw damaged('byPatient', indexText(nhsNumber, id, source));
-      const held = this.held(id, source);
-      if (held === undefined || held.head.nhsNumber !== nhsNumber) throw damaged('byPatient', indexText(nhsNumber, id, source), 'names an event the store does not hold for this patient');
-      const record = JSON.parse(bodyText(held.value)) as EventRecord | RetractRecord;
-      if (held.head.kind === KIND.event) {
-        stored.events.push(record as EventRecord);
-        stored.handles.push(held.head.handle);
-      }
-      else stored.retractions.push(record as RetractRecord);
-    }
-    return stored;
-  }
-
   organisations(): OrganisationRecord[] {
-    return [...guarded(this.file, () => this.readOrganisations())];
-  }
-
-  private *readOrganisations(): Generator<OrganisationRecord> {
-    for (const { key, value } of this.dbs.organisations.getRange()) {
-      if (!intact(orgText(key as string), value)) throw damaged('organisations', orgText(key as string));
-      yield JSON.parse(bodyText(value)) as OrganisationRecord;
-    }
+    this.assertOpen();
+    return [...guarded(this.file, () => this.readValues('organisations', (k) => k.toString('utf8')))] as OrganisationRecord[];
   }
 
   quarantined(): Generator<QuarantinedRecord> {
-    return guarded(this.file, () => this.readQuarantined());
+    this.assertOpen();
+    return guarded(this.file, () => this.readValues('quarantine', (k) => String(k.readUInt32BE(0)))) as Generator<QuarantinedRecord>;
   }
 
-  private *readQuarantined(): Generator<QuarantinedRecord> {
-    for (const { key, value } of this.dbs.quarantine.getRange()) {
-      if (!intact(quarantineText(key as number), value)) throw damaged('quarantine', quarantineText(key as number));
-      yield JSON.parse(bodyText(value)) as QuarantinedRecord;
+  private *readValues(name: 'organisations' | 'quarantine', text: (key: Buffer) => string): Generator<unknown> {
+    for (const { key, value } of this.dbs[name].getRange(EVERY_KEY)) {
+      if (!intact(key, value)) throw damaged(name, text(key));
+      yield JSON.parse(payloadText(value));
     }
   }
 
-  /** Reads every value and index entry, checks checksums, cross-references and counts; reports every damage. */
+  /**
+   * Reads every value and checks its checksum; every identity against the record it names (same patient, kind, id
+   * and source) and every event record against an identity (by handle); and every database's count. Reports every
+   * damage found.
+   */
   verify(): VerifyReport {
+    this.assertOpen();
     const report: VerifyReport = { checked: 0, damage: [] };
-    const note = (db: string, key: string, problem: string) => report.damage.push({ db, key: key.replaceAll('\u0000', ' | '), problem });
-    /** Event identities whose value is damaged: their index and handle entries cannot be checked against it. */
-    const unreadable = new Set<string>();
-    const scan = (name: DbName, text: (key: unknown) => string, check: (key: unknown, value: Buffer) => void = () => undefined) => {
+    const note = (db: string, key: string, problem: string) => report.damage.push({ db, key, problem });
+    const scan = (name: DbName, text: (key: Buffer) => string, check: (key: Buffer, value: Buffer) => void = () => undefined) => {
       let entries = 0;
       try {
-        for (const { key, value } of this.dbs[name].getRange()) {
+        for (const { key, value } of this.dbs[name].getRange(EVERY_KEY)) {
           entries++;
           report.checked++;
-          const kt = text(key);
-          const ok = name === 'byPatient' ? keyCheckHolds(kt, value) : intact(kt, value);
-          if (!ok) {
-            note(name, kt, 'fails its checksum');
-            if (name === 'events') unreadable.add(kt);
-          } else check(key, value);
+          const k = key;
+          if (!intact(k, value)) note(name, text(k), 'fails its checksum');
+          else check(k, value);
         }
       } catch (error) {
         note(name, '*', `cannot be read: ${(error as Error).message}`);
       }
       if (entries !== this.state.counts[name]) note(name, '*', `holds ${entries} entries, but the store committed ${this.state.counts[name]}`);
     };
-    const indexed = new Set<string>();
-    scan('byPatient', (k) => indexText(...(k as [string, string, string])), (k) => {
-      const [nhs, id, source] = k as [string, string, string];
-      indexed.add(indexText(nhs, id, source));
+    /** Handles named by identities (a bit each), to find records no identity names. */
+    const named = new Uint32Array(Math.ceil((this.state.nextHandle + 1) / 32));
+    const isNamed = (handle: number) => ((named[handle >>> 5] ?? 0) & (1 << (handle & 31))) !== 0;
+    const f = this.f;
+    scan('identities', (k) => identityTextOf(k), (k, value) => {
+      const held = decodeHeld(value);
+      const { id, source } = decodeIdentityKey(k);
+      const text = identityText(id, source);
+      if (held.handle >= this.state.nextHandle || isNamed(held.handle)) {
+        note('identities', text, `names handle ${held.handle}, which is past the last or named twice`);
+        return;
+      }
+      named[held.handle >>> 5] = (named[held.handle >>> 5] ?? 0) | (1 << (held.handle & 31));
+      f.beginKey();
+      f.latin1(held.nhsNumber);
+      f.u32be(held.handle);
+      const record = this.dbs.records.getBinaryFast(f.endKey());
+      if (record === undefined) return note('identities', text, `names record ${held.nhsNumber} | ${held.handle}, which the store does not hold`);
+      if (!intact(f.keyView(), record)) return; // reported where the records are scanned
+      const body = JSON.parse(payloadText(record)) as { id?: unknown; source?: unknown };
+      if (record[0] !== held.kind || body.id !== id || (body.source ?? UNNAMED) !== source) {
+        note('identities', text, `names record ${held.nhsNumber} | ${held.handle}, which holds another record`);
+      }
     });
-    scan('events', (k) => eventText(...(k as [string, string])), (k, value) => {
-      const [id, source] = k as [string, string];
-      const head = header(value);
-      if (!indexed.delete(indexText(head.nhsNumber, id, source))) note('byPatient', indexText(head.nhsNumber, id, source), 'is missing for a held event');
+    scan('records', recordText, (k, value) => {
+      if (k.length !== RECORD_KEY_BYTES) {
+        if (k.length !== NHS_BYTES || value[0] !== KIND.patient) note('records', recordText(k), 'is neither a patient record nor an event');
+        return;
+      }
+      const handle = k.readUInt32BE(NHS_BYTES);
+      if (!isNamed(handle)) note('records', recordText(k), 'is named by no identity');
     });
-    for (const left of indexed) {
-      const [, , id, source] = left.split('\u0000') as [string, string, string, string];
-      if (!unreadable.has(eventText(id, source))) note('byPatient', left, 'names an event the store does not hold for this patient');
-    }
-    scan('patients', (k) => patientText(k as string));
-    scan('organisations', (k) => orgText(k as string));
-    scan('quarantine', (k) => quarantineText(k as number));
-    scan('meta', (k) => metaText(k as string));
+    scan('organisations', (k) => k.toString('utf8'));
+    scan('quarantine', (k) => String(k.readUInt32BE(0)));
+    scan('meta', (k) => k.toString('latin1'));
     return report;
   }
 
@@ -656,7 +794,7 @@ export class RecordStore {
     if (this.owner !== undefined) {
       try {
         this.transact(() => {
-          if (this.dbs.meta.removeSync('owner')) this.state.counts.meta--;
+          if (this.dbs.meta.removeSync(META_KEYS.owner)) this.state.counts.meta--;
         });
       } catch {
         // another process took the store over: the lease is theirs now
@@ -676,13 +814,66 @@ const EMPTY_STATE: StoreState = {
   counts: Object.fromEntries(DBS.map((n) => [n, 0])) as Record<DbName, number>,
 };
 
+/** Keys are built from NHS numbers as 10 bytes: anything else would be misfiled, so it is refused. */
+function checkNhsNumber(nhsNumber: string, i: number): void {
+  let ok = nhsNumber.length === NHS_BYTES;
+  for (let c = 0; ok && c < NHS_BYTES; c++) {
+    const code = nhsNumber.charCodeAt(c);
+    ok = code >= 48 && code <= 57;
+  }
+  if (!ok) throw new CaregapsError('CG_USAGE', `Record ${i} of the batch has NHS number "${nhsNumber}", not 10 digits: check records with checkRecord before storing them`);
+}
+
+function decodeHeld(value: Uint8Array): Held {
+  const bytes = asBuffer(value);
+  const p = payload(bytes);
+  return { kind: bytes[0]!, handle: p.readUInt32LE(0), nhsNumber: p.toString('latin1', 4, 4 + NHS_BYTES), version: versionOf(bytes) };
+}
+
+function decodeIdentityKey(key: Buffer): { id: string; source: string } {
+  const idBytes = key.readUInt16BE(0);
+  return { id: key.toString('utf8', 2, 2 + idBytes), source: key.toString('utf8', 2 + idBytes) };
+}
+
+function identityText(id: string, source: string): string {
+  return `${id} | ${source}`;
+}
+
+function identityTextOf(key: Buffer): string {
+  if (key.length < 2 || key.readUInt16BE(0) > key.length - 2) return `(bytes ${key.toString('hex')})`;
+  const { id, source } = decodeIdentityKey(key);
+  return identityText(id, source);
+}
+
+function recordText(key: Buffer): string {
+  const nhsNumber = key.toString('latin1', 0, Math.min(NHS_BYTES, key.length));
+  return key.length === RECORD_KEY_BYTES ? `${nhsNumber} | ${key.readUInt32BE(NHS_BYTES)}` : nhsNumber;
+}
+
+/** A store of another format is refused, named; the first record store format (its values framed differently) too. */
+function checkFormat(file: string, value: Buffer | undefined): void {
+  if (value === undefined) return;
+  if (intact(META_KEYS.format.buf, value)) {
+    const format = payloadText(value);
+    if (format !== FORMAT) throw oldRecordStore(file, format);
+  } else if (value.toString('utf8', 28) === 'caregaps-record-store/1') throw oldRecordStore(file, 'caregaps-record-store/1');
+  else throw damaged('meta', 'format');
+}
+
+function oldRecordStore(file: string, format: string): CaregapsError {
+  return new CaregapsError(
+    'CG_STORE_OLD_FORMAT',
+    `${file} is a record store of format ${format}, not ${FORMAT} (a development format that was never released): rebuild it by ingesting its records again into a new directory`,
+  );
+}
+
 /**
  * lmdb-js shares one LMDB environment per file across the process: a writer opening a file that a reader in this
  * process opened with LMDB's read-only flag fails inside lmdb-js, and is told why.
  */
-function openEnvironment(file: string, lmdbReadOnly: boolean, durable: boolean): RootDatabase {
+function openEnvironment(file: string, lmdbReadOnly: boolean, noSync: boolean): RootDatabase {
   try {
-    return open({ path: file, maxDbs: DBS.length, overlappingSync: false, readOnly: lmdbReadOnly, noSync: !durable });
+    return open({ path: file, maxDbs: DBS.length, overlappingSync: false, readOnly: lmdbReadOnly, noSync, noMemInit: true });
   } catch (error) {
     const message = (error as Error).message ?? String(error);
     if (!lmdbReadOnly && /No transaction to renew/.test(message)) {
