@@ -48,8 +48,8 @@ export class LineSplitter {
     this.afterCR = false;
     if (this.line === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
     let at = start;
-    // The next CR is searched for again only once the cut has passed it: a chunk without CR is scanned for one once,
-    // not once per line (which made a 1 MiB chunk of 8,000 lines cost 8 GB of scanning).
+    // The next CR is looked for again only once passed: most files have none, and looking from every line would
+    // scan the rest of the chunk each time.
     let cr = bytes.indexOf(CR, at);
     for (;;) {
       const lf = bytes.indexOf(LF, at);
