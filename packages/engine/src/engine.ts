@@ -252,6 +252,7 @@ export class Engine {
   }
 
   private partitionCounts(): { patients: number; queued: number }[] {
+    this.assertOpen();
     return this.router.all(() => ({ method: 'counts', args: [] })) as { patients: number; queued: number }[];
   }
 
@@ -262,6 +263,7 @@ export class Engine {
 
   /** The hot state's memory over all partitions. */
   memory(): HotStateMemory {
+    this.assertOpen();
     const out: HotStateMemory = { bytes: 0, patients: 0, relevantEvents: 0 };
     for (const m of this.router.all(() => ({ method: 'memory', args: [] })) as ReturnType<PartitionHost['memory']>[]) {
       out.bytes += m.bytes;
@@ -485,6 +487,7 @@ export class Engine {
 
   /** A patient's registration and statuses in every registry, with explanations unless `explain` is false. */
   patient(nhsNumber: string, options: { explain?: boolean } = {}): PatientStatus | undefined {
+    this.assertOpen();
     return this.router.ask(partitionOf(nhsNumber, this.partitionCount), { method: 'patient', args: [nhsNumber, options.explain !== false] }) as PatientStatus | undefined;
   }
 
@@ -493,6 +496,7 @@ export class Engine {
    * partition, each in the order it first saw its patients (with one partition, the order patients were first seen).
    */
   *results(options: { explain?: boolean } = {}): Generator<PatientResult> {
+    this.assertOpen();
     // Asked one partition at a time: the answers are lists, and a population's results are large.
     for (let p = 0; p < this.partitionCount; p++) yield* this.router.ask(p, { method: 'results', args: [options.explain === true] }) as PatientResult[];
   }
@@ -522,6 +526,7 @@ export class Engine {
 
   /** NHS numbers of the patients on a register, or in one status of one of its indicators. */
   *patients(query: PopulationQuery): Generator<string> {
+    this.assertOpen();
     const r = this.registryNumber(query.registry);
     const registry = this.registries[r]!;
     let position = 0;
@@ -584,6 +589,7 @@ export class Engine {
 
   /** Every refusal the stores keep (from every session, unlike `quarantine`), partition by partition. */
   storedQuarantine(): QuarantinedRecord[] {
+    this.assertOpen();
     return (this.router.all(() => ({ method: 'quarantined', args: [] })) as QuarantinedRecord[][]).flat();
   }
 
