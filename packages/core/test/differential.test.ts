@@ -53,9 +53,13 @@ function codesFor(registry: Registry, all: readonly Codeset[]): string[] {
     const list = field.latest ?? field.earliest ?? field.count ?? field.exists;
     // Clusters that pair with a field's records on one date come as often as register clusters, so that they meet.
     const paired = typeof field.pairByDate === 'object' ? Object.values(field.pairByDate).flat() : [];
-    for (const cluster of [...(list === undefined ? [] : Array.isArray(list) ? list : [list]), ...paired]) {
+    const own = list === undefined ? [] : Array.isArray(list) ? list : [list];
+    for (const cluster of [...own, ...paired]) {
       const some = [...(all.find((c) => c.cluster === cluster)?.codes.keys() ?? [])].slice(0, 4);
-      for (let k = 0; k < (registerFacts.has(name) || paired.includes(cluster) ? 8 : 1); k++) codes.push(...some);
+      // A field over many clusters (obesity's 19 ethnicity groups) shares its weight between them, so that it does
+      // not crowd out the register's other fields.
+      const times = registerFacts.has(name) || paired.includes(cluster) ? Math.max(1, Math.round(8 / own.length)) : 1;
+      for (let k = 0; k < times; k++) codes.push(...some);
     }
   }
   // And a code from a cluster this registry does not read: it must change nothing.

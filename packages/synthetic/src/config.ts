@@ -14,10 +14,54 @@ export interface AgeBand {
   femaleShare: number;
 }
 
-/** One of the six registry conditions. */
-export type ConditionId = 'diabetes' | 'atrialFibrillation' | 'copd' | 'asthma' | 'smi' | 'learningDisability';
+/** The six conditions with their own care histories (patient.ts). */
+export type CareConditionId = 'diabetes' | 'atrialFibrillation' | 'copd' | 'asthma' | 'smi' | 'learningDisability';
 
-export const CONDITIONS: readonly ConditionId[] = ['learningDisability', 'smi', 'asthma', 'copd', 'atrialFibrillation', 'diabetes'];
+/**
+ * Conditions recorded as a diagnosis from the codesets the generator is given (registers.ts), and obesity (a BMI of
+ * 30 or more in the last 12 months): recorded only when those codesets list codes for their clusters.
+ */
+export type RegisterConditionId =
+  | 'hypertension'
+  | 'chd'
+  | 'strokeTia'
+  | 'pad'
+  | 'heartFailure'
+  | 'ckd'
+  | 'dementia'
+  | 'depression'
+  | 'cancer'
+  | 'ndh'
+  | 'obesity'
+  | 'osteoporosis'
+  | 'palliativeCare'
+  | 'rheumatoidArthritis';
+
+/** A registry condition. */
+export type ConditionId = CareConditionId | RegisterConditionId;
+
+export const CONDITIONS: readonly ConditionId[] = [
+  'learningDisability',
+  'smi',
+  'asthma',
+  'copd',
+  'atrialFibrillation',
+  'diabetes',
+  'hypertension',
+  'chd',
+  'strokeTia',
+  'pad',
+  'heartFailure',
+  'ckd',
+  'dementia',
+  'depression',
+  'cancer',
+  'ndh',
+  'obesity',
+  'osteoporosis',
+  'palliativeCare',
+  'rheumatoidArthritis',
+];
 
 /** How often a condition is on its register, and how that varies with age. */
 export interface ConditionConfig {
@@ -159,6 +203,13 @@ export interface GeneratorConfig {
 }
 
 const CLINICAL_RULES = 'shared/reference/clinical-rules.md';
+/**
+ * QOF 2020/21 recorded prevalence, London region: register ÷ list size of the register's age group, from
+ * opensafely/qof-utilities lib/prevalence/qof_prevalence_region_fy20to21.csv (derived from NHS Digital's QOF 2020/21
+ * publication; the same file gives the six figures of clinical-rules.md §3.1). No later regional table was found.
+ */
+const QOF_LONDON = 'QOF 2020/21, London region (opensafely/qof-utilities lib/prevalence/qof_prevalence_region_fy20to21.csv)';
+const ASSUMED_GRADIENT = 'Age gradient: assumption (rising with age as the condition does).';
 
 /** Defaults: North Central London-shaped, London prevalence, NCL achievement. */
 export const DEFAULT_CONFIG: GeneratorConfig = {
@@ -228,6 +279,104 @@ export const DEFAULT_CONFIG: GeneratorConfig = {
       offRegisterRatio: 0,
       source: `London region LD register 0.41 % of all ages (QOF 2020/21; ${CLINICAL_RULES} §3.1). Age gradient: assumption (lower life expectancy). No LDREM_COD codeset.`,
     },
+    hypertension: {
+      prevalence: 0.1077,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0], [18, 0.03], [30, 0.15], [40, 0.5], [50, 1.3], [60, 2.6], [70, 4], [80, 5]],
+      offRegisterRatio: 0,
+      source: `HYP 1,115,344 of 10,359,317 (10.77 %, all ages), ${QOF_LONDON}. ${ASSUMED_GRADIENT}`,
+    },
+    chd: {
+      prevalence: 0.01904,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0], [35, 0.1], [45, 0.5], [55, 1.5], [65, 3], [75, 5], [85, 6]],
+      offRegisterRatio: 0,
+      source: `CHD 197,255 of 10,359,317 (1.90 %, all ages), ${QOF_LONDON}. ${ASSUMED_GRADIENT}`,
+    },
+    strokeTia: {
+      prevalence: 0.01074,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0], [20, 0.05], [40, 0.3], [55, 1], [65, 2.5], [75, 5], [85, 7]],
+      offRegisterRatio: 0,
+      source: `STIA 111,251 of 10,359,317 (1.07 %, all ages), ${QOF_LONDON}. ${ASSUMED_GRADIENT}`,
+    },
+    pad: {
+      prevalence: 0.00322,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0], [40, 0.2], [55, 1], [65, 2.5], [75, 4.5], [85, 5.5]],
+      offRegisterRatio: 0,
+      source: `PAD 33,387 of 10,359,317 (0.32 %, all ages), ${QOF_LONDON}. ${ASSUMED_GRADIENT}`,
+    },
+    heartFailure: {
+      prevalence: 0.00543,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0], [30, 0.05], [45, 0.3], [55, 1], [65, 2.5], [75, 6], [85, 10]],
+      offRegisterRatio: 0,
+      source: `HF 56,231 of 10,359,317 (0.54 %, all ages), ${QOF_LONDON}. ${ASSUMED_GRADIENT}`,
+    },
+    ckd: {
+      prevalence: 0.02384,
+      denominatorMinAge: 18,
+      ageRisk: [[0, 0], [18, 0.05], [40, 0.3], [50, 0.8], [60, 2], [70, 5], [80, 10]],
+      offRegisterRatio: 0,
+      source: `CKD 197,385 of 8,278,376 aged 18+ (2.38 %), ${QOF_LONDON}. ${ASSUMED_GRADIENT}`,
+    },
+    dementia: {
+      prevalence: 0.00464,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0], [50, 0.05], [60, 0.3], [70, 1.5], [80, 6], [90, 12]],
+      offRegisterRatio: 0,
+      source: `DEM 48,052 of 10,359,317 (0.46 %, all ages), ${QOF_LONDON}. ${ASSUMED_GRADIENT}`,
+    },
+    depression: {
+      prevalence: 0.08729,
+      denominatorMinAge: 18,
+      ageRisk: [[0, 0], [18, 0.8], [30, 1.1], [45, 1.2], [65, 0.9], [80, 0.8]],
+      offRegisterRatio: 0,
+      source: `DEP 722,623 of 8,278,376 aged 18+ (8.73 %), ${QOF_LONDON}. Age gradient: assumption.`,
+    },
+    cancer: {
+      prevalence: 0.02183,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0.02], [20, 0.1], [40, 0.4], [55, 1.2], [65, 2.5], [75, 4], [85, 5]],
+      offRegisterRatio: 0,
+      source: `CAN 226,170 of 10,359,317 (2.18 %, all ages), ${QOF_LONDON}. ${ASSUMED_GRADIENT}`,
+    },
+    ndh: {
+      prevalence: 0.0524,
+      denominatorMinAge: 18,
+      ageRisk: [[0, 0], [18, 0.1], [30, 0.4], [40, 0.8], [50, 1.5], [60, 2.2], [70, 2.6], [80, 2.4]],
+      offRegisterRatio: 0,
+      source: `NDH 433,806 of 8,278,376 aged 18+ (5.24 %), ${QOF_LONDON}. Drawn only for patients without diabetes (the register excludes them). ${ASSUMED_GRADIENT}`,
+    },
+    obesity: {
+      prevalence: 0.05542,
+      denominatorMinAge: 18,
+      ageRisk: [[0, 0], [18, 0.5], [30, 0.9], [40, 1.1], [50, 1.3], [60, 1.3], [70, 1], [80, 0.6]],
+      offRegisterRatio: 0,
+      source: `OB 458,777 of 8,278,376 aged 18+ (5.54 %), ${QOF_LONDON}: a BMI of 30 or more recorded in the last 12 months; everyone else's BMIs are below 30. Age gradient: assumption.`,
+    },
+    osteoporosis: {
+      prevalence: 0.00487,
+      denominatorMinAge: 50,
+      ageRisk: [[0, 0], [50, 0.3], [60, 0.8], [70, 2], [80, 4]],
+      offRegisterRatio: 0,
+      source: `OST 13,767 of 2,829,573 aged 50+ (0.49 %), ${QOF_LONDON}: diagnosis, fragility fracture since April 2014 and a DXA result. ${ASSUMED_GRADIENT}`,
+    },
+    palliativeCare: {
+      prevalence: 0.00294,
+      denominatorMinAge: 0,
+      ageRisk: [[0, 0.02], [20, 0.05], [40, 0.2], [60, 0.8], [70, 2], [80, 5], [90, 8]],
+      offRegisterRatio: 0,
+      source: `PC 30,473 of 10,359,317 (0.29 %, all ages), ${QOF_LONDON}. ${ASSUMED_GRADIENT}`,
+    },
+    rheumatoidArthritis: {
+      prevalence: 0.00549,
+      denominatorMinAge: 16,
+      ageRisk: [[0, 0], [16, 0.1], [30, 0.4], [45, 1], [60, 1.8], [70, 2.2], [80, 2]],
+      offRegisterRatio: 0,
+      source: `RA 46,625 of 8,493,284 aged 16+ (0.55 %), ${QOF_LONDON}. ${ASSUMED_GRADIENT}`,
+    },
   },
   comorbidity: [
     { condition: 'smi', given: 'learningDisability', riskRatio: 2, source: 'assumption: psychosis is more common with LD' },
@@ -237,6 +386,7 @@ export const DEFAULT_CONFIG: GeneratorConfig = {
     { condition: 'diabetes', given: 'smi', riskRatio: 2, source: 'assumption: antipsychotics and SMI double diabetes risk' },
     { condition: 'diabetes', given: 'atrialFibrillation', riskRatio: 1.4, source: 'assumption: shared cardiovascular risk' },
     { condition: 'diabetes', given: 'learningDisability', riskRatio: 1.5, source: 'assumption' },
+    { condition: 'ndh', given: 'diabetes', riskRatio: 0, source: 'registries/non-diabetic-hyperglycaemia: the NDH register leaves out unresolved diabetes' },
   ],
   care: {
     dmHbA1c58: { rate: 0.595, source: `DM020 59.5 %, NCL practices, gross (${CLINICAL_RULES} §3.2)` },

@@ -24,6 +24,7 @@ import { buildHierarchy, type Practice } from './organisations.js';
 import { generatePatient, HISTORY_YEARS, type PatientContext } from './patient.js';
 import { parallelNdjson } from './parallel.js';
 import { Prng } from './prng.js';
+import { registerCodes, type DiagnosedId, type RegisterCodes } from './registers.js';
 import { CodeTable, stepValue } from './routine.js';
 
 const AGES = 100;
@@ -215,11 +216,13 @@ export class Population {
     this.config = resolveConfig(options.config);
     checkConfig(this.config);
     let available: Partial<Record<AvailableId, CodeFact>> = {};
+    let registers: Partial<Record<DiagnosedId, RegisterCodes>> = {};
     const codesets = typeof options.codesets === 'string' ? loadCodesets(options.codesets) : options.codesets;
     const clustered = new Set<string>();
     if (codesets) {
       verifyCodes(codesets);
       available = availableCodes(codesets);
+      registers = registerCodes(codesets);
       for (const set of codesets) for (const code of set.codes.keys()) clustered.add(code);
     }
     const backgroundCodes = BACKGROUND.filter((b) => !clustered.has(b.fact.code));
@@ -231,8 +234,12 @@ export class Population {
     this.organisations = organisations;
     this.practices = practices;
     const { weights, female } = ageWeights(this.config);
-    const calibrated = calibrateConditions(this.config, weights);
-    this.ageWeight = weights;
+    const mortality = Float64Array.from({ length: AGES }, (_, a) => stepValue(this.config.annualMortality, a));
+    // Registers count the patients alive on the extract date: the risks are calibrated over their age mix, which has
+    // fewer of the oldest (without it, dementia's register would fall about 9 % short).
+    const living = weights.map((w, a) => w * (1 - mortality[a]!));
+    const calibrated = calibrateConditions(this.config, living);
+    this.ageWeight = living;
     this.conditionProbability = calibrated.probability;
     const extractDay = parseDay(this.config.extractDate)!;
     const cumulative = new Float64Array(AGES);
@@ -241,7 +248,8 @@ export class Population {
     cumulative[AGES - 1] = 1;
     // Every code is numbered up front, so the table is fixed before any patient is written.
     const codes = new CodeTable();
-    for (const fact of [...allCodes(), ...Object.values(available)]) codes.id(fact);
+    const registerFacts = Object.values(registers).flatMap((r) => [...r.diagnosis.flat(), ...r.also]);
+    for (const fact of [...allCodes(), ...Object.values(available), ...registerFacts]) codes.id(fact);
     let weight = 0;
     this.context = {
       config: this.config,
@@ -257,10 +265,11 @@ export class Population {
       practices,
       ageCumulative: cumulative,
       femaleShare: female,
-      mortality: Float64Array.from({ length: AGES }, (_, a) => stepValue(this.config.annualMortality, a)),
+      mortality,
       baseRisk: calibrated.base,
       careByPractice: calibrateCare(this.config, practices),
       available,
+      registerCodes: registers,
     };
     const { scale, care } = this.calibrate();
     this.context.recordBudget = scale;

@@ -1,6 +1,7 @@
 /**
  * Caregaps synthetic population generator: a deterministic, North Central London-shaped population in record format
- * v1 — ten-year histories with routine care and background entries, about 100 records per patient — with the six registry conditions at London prevalence and care-process achievement close to NCL's.
+ * v1 — ten-year histories with routine care and background entries, about 100 records per patient — with the registry conditions at London prevalence (six with their care histories, the other registers as
+ * diagnoses taken from the codesets given) and care-process achievement close to NCL's.
  * @packageDocumentation
  */
 export {
@@ -10,6 +11,8 @@ export {
   type GeneratorConfig,
   type ConfigOverrides,
   type ConditionId,
+  type CareConditionId,
+  type RegisterConditionId,
   type ConditionConfig,
   type Comorbidity,
   type CareTarget,
@@ -23,6 +26,7 @@ export {
 } from './config.js';
 export { CODES, BACKGROUND, SMOKING_STATUS, PREVENTION_STATINS, WHEN_AVAILABLE, allCodes, availableCodes, verifyCodes, type AvailableId, type CodeFact } from './codes.js';
 export { Prng, hashSeed } from './prng.js';
+export { REGISTER_DIAGNOSES, DIAGNOSED, registerCodes, type RegisterDiagnosis, type RegisterCodes, type DiagnosedId } from './registers.js';
 export { buildHierarchy, apportion, type Hierarchy, type Practice } from './organisations.js';
 export {
   Population,

@@ -12,6 +12,7 @@ import { CONDITIONS, type CareTargetId, type ConditionId, type GeneratorConfig }
 import type { PatientSketch } from './emit.js';
 import type { Practice } from './organisations.js';
 import type { Prng } from './prng.js';
+import { DIAGNOSED, REGISTER_DIAGNOSES, type DiagnosedId, type RegisterCodes } from './registers.js';
 import { background, routineCare, type BackgroundCodes, type CodeTable, type History, type Year } from './routine.js';
 
 const YEAR = 365;
@@ -38,6 +39,8 @@ export interface PatientContext {
   careByPractice: Record<CareTargetId, Float64Array>;
   /** Codes of clusters that were empty when the generator was written and that the codesets now list. */
   available: Partial<Record<AvailableId, CodeFact>>;
+  /** Codes of the register conditions whose clusters the codesets list (registers.ts). */
+  registerCodes: Partial<Record<DiagnosedId, RegisterCodes>>;
   codes: CodeTable;
   background: BackgroundCodes;
   /** Records (patient upserts included) a patient of relative weight 1 is given; 0 writes no background entries. */
@@ -134,6 +137,11 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     if (rng.chance(risk)) has.set(id, 'on');
     else if (rng.chance(risk * config.conditions[id].offRegisterRatio)) has.set(id, 'off');
   }
+
+  // A BMI of 30 or more is what puts a patient on the obesity register (OB: in the last 12 months, 18 or over): those
+  // drawn for it have one in the last year and every BMI they have is 30 or more; everyone else's is below 30.
+  const obese = has.get('obesity') === 'on';
+  const bmi = (): number => Math.round((obese ? Math.min(31 + Math.abs(rng.normal()) * 5, 60) : clamp(25 + rng.normal() * 2.5, 16, 29.9)) * 10) / 10;
 
   // ---- frailty (electronic frailty index categories, 65+; a few from 50) ----
   let frail = false;
@@ -325,7 +333,7 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
         (rng.chance(p.smiChecksCorrelation) ? shared : rng.float()) < ctx.careByPractice[target][practiceIndex]!;
       // A diabetic patient's blood pressure and HbA1c are already written by the diabetes care.
       if (check('smiBloodPressure') && diabetes !== 'on') bloodPressure(inWindow(y), rng.chance(0.2));
-      if (check('smiBmi')) add(CODES.bmi, inWindow(y), Math.round(clamp(28 + rng.normal() * 5, 16, 50) * 10) / 10);
+      if (check('smiBmi')) add(CODES.bmi, inWindow(y), bmi());
       if (check('smiAlcohol')) add(pick(rng, CODES.alcohol), inWindow(y));
       if (check('smiCholesterol')) add(CODES.cholesterol, inWindow(y), Math.round(clamp(5 + rng.normal(), 2.5, 9) * 10) / 10);
       if (available.smoking && check('smiSmoking')) add(available.smoking, inWindow(y));
@@ -350,8 +358,21 @@ export function generatePatient(ctx: PatientContext, rng: Prng, index: number, n
     }
   }
 
+  // ---- register conditions recorded as a diagnosis from the codesets given (registers.ts) ----
+  for (const id of DIAGNOSED) {
+    const codes = ctx.registerCodes[id];
+    if (!codes || has.get(id) !== 'on') continue;
+    const first = Math.min(Math.max(birth + REGISTER_DIAGNOSES[id].onsetAge * YEAR, codes.since, E - 30 * YEAR), end);
+    const dx = between(first, end);
+    const n = codes.diagnosis.length;
+    // The first cluster twice as often as each other one (stroke more often than TIA).
+    add(pick(rng, codes.diagnosis[n > 1 && rng.float() >= 2 / (n + 1) ? rng.int(1, n - 1) : 0]!), dx);
+    for (const fact of codes.also) add(fact, between(Math.min(Math.max(dx, codes.alsoSince), end), end));
+  }
+  if (obese && years[0]?.k === 0) add(CODES.bmi, inWindow(years[0]), bmi());
+
   // ---- everyone: routine care the registers' own care has not recorded, then background entries ----
-  const history: History = { rng, birth, end, age, years, historyStart, add, inWindow, repeats };
+  const history: History = { rng, birth, end, age, years, historyStart, add, inWindow, repeats, bmi };
   routineCare(ctx, history, {
     bloodPressure: diabetes === 'on' || !!smi || !!ld,
     bmi: !!smi,

@@ -33,6 +33,8 @@ export interface History {
   add(fact: CodeFact, day: number, value?: number, diastolic?: number): void;
   inWindow(y: Year, notBefore?: number): number;
   repeats(drug: CodeFact, last: number, first: number): void;
+  /** A BMI value for this patient (30 or more only for those on the obesity register). */
+  bmi(): number;
 }
 
 /** Which routine measurements the registers' own care records for this patient year by year (so routine care does not). */
@@ -94,7 +96,7 @@ export function routineCare(ctx: RoutineContext, h: History, covered: Covered): 
       const high = rng.chance(age >= 60 ? 0.3 : 0.1);
       h.add(CODES.bloodPressure, h.inWindow(y), high ? rng.int(141, 178) : rng.int(100, 140), high ? rng.int(70, 98) : rng.int(58, 85));
     }
-    if (!covered.bmi && rng.chance(stepValue(r.bmi, age))) h.add(CODES.bmi, h.inWindow(y), Math.round((27 + rng.normal() * 5) * 10) / 10);
+    if (!covered.bmi && rng.chance(stepValue(r.bmi, age))) h.add(CODES.bmi, h.inWindow(y), h.bmi());
     if (!covered.smokingStatus && rng.chance(stepValue(r.smokingStatus, age))) h.add(smoking, h.inWindow(y));
     if (!covered.cholesterol && rng.chance(stepValue(r.cholesterol, age))) h.add(CODES.cholesterol, h.inWindow(y), Math.round((5 + rng.normal() * 0.9) * 10) / 10);
     if (!covered.hba1c && rng.chance(stepValue(r.hba1cScreening, age))) h.add(CODES.hba1c, h.inWindow(y), rng.int(30, 47));
