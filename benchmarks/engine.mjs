@@ -557,7 +557,8 @@ writeResults('engine', {
     relevantEvents: hot.relevantEvents,
     hotStateBytes: hot.bytes,
     hotStateBytesPerPatient,
-    bytesPerRelevantEvent,
+    // null (kept, so the field is always there) when the engine reports one total and not its per-event part.
+    bytesPerRelevantEvent: bytesPerRelevantEvent ?? null,
     peakRssBytes,
     peakAnonymousBytes: peakAnon,
     storeBytes,
