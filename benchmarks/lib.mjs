@@ -1,6 +1,7 @@
 // Shared benchmark plumbing: machine description, medians, population files, result files.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, platform, release } from 'node:os';
+import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -17,6 +18,40 @@ export function machine() {
     os: `${platform()} ${release()}`,
     node: process.version,
   };
+}
+
+/** `--name value` from the command line as a number (underscores allowed: 1_800_000), or the fallback. */
+export function option(name, fallback) {
+  const at = process.argv.indexOf(`--${name}`);
+  if (at < 0) return fallback;
+  const value = Number(String(process.argv[at + 1]).replaceAll('_', ''));
+  if (!Number.isFinite(value)) {
+    process.stderr.write(`--${name} needs a number (got ${process.argv[at + 1]})\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+/** A logger for progress on stderr, each line with the seconds since it was made. */
+export function progress() {
+  const started = Date.now();
+  return (...parts) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${parts.join(' ')}\n`);
+}
+
+/**
+ * This process's memory as the kernel counts it (all threads): resident anonymous memory (heaps, typed arrays),
+ * resident file pages (the record store's memory map among them), and the peak resident size.
+ */
+export function processMemory() {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), peak: kb('VmHWM') };
+}
+
+/** Bytes free for this user on the file system holding `path`. */
+export function freeBytes(path) {
+  const s = statfsSync(path);
+  return s.bavail * s.bsize;
 }
 
 export function median(values) {
@@ -96,4 +131,38 @@ export function writeResults(name, { title, command, notes = [], table, data }) 
   writeFileSync(join(dir, `${name}.md`), md);
   process.stdout.write(md);
   process.stderr.write(save ? `results saved to ${dir}\n` : `results written to ${dir} (not the committed ones: add --save to replace those)\n`);
+}
+
+/**
+ * The floor of a call to a worker thread made the way the engine calls its partitions: post a message, wait on a
+ * shared flag with Atomics.wait, take the answer with receiveMessageOnPort. The worker answers at once. Returns the
+ * `samples` round trips in µs, sorted.
+ */
+export async function workerRoundTrips(samples) {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(
+    `const { workerData: { port, flag } } = require('node:worker_threads');
+     port.on('message', (m) => { port.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); });`,
+    { eval: true, workerData: { port: port2, flag }, transferList: [port2] },
+  );
+  const call = (m) => {
+    Atomics.store(flag, 0, 0);
+    port1.postMessage(m);
+    for (;;) {
+      Atomics.wait(flag, 0, 0, 1000);
+      const answer = receiveMessageOnPort(port1);
+      if (answer) return answer.message;
+    }
+  };
+  for (let i = 0; i < 1000; i++) call(i); // warm-up
+  const out = new Float64Array(samples);
+  for (let i = 0; i < samples; i++) {
+    const t = process.hrtime.bigint();
+    call(i);
+    out[i] = Number(process.hrtime.bigint() - t) / 1000;
+  }
+  port1.close();
+  await worker.terminate();
+  return out.sort();
 }

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 const ALL = ['compiled-vs-reference', 'engine', 'adapters', 'store'];
 const argv = process.argv.slice(2);
 const save = argv.includes('--save');
-const [name, ...args] = argv.filter((a) => a !== '--save');
+// `--` (as `pnpm bench engine -- --patients …` may pass it through) separates nothing here.
+const [name, ...args] = argv.filter((a) => a !== '--save' && a !== '--');
 const names = name ? [name] : ALL;
 for (const n of names) {
   const file = fileURLToPath(new URL(`./${n}.mjs`, import.meta.url));

@@ -42,6 +42,20 @@ describe('caregaps generate', () => {
     const dense = await run('generate', '--patients', '10', '--records-per-patient', '1e9', '--output', join(dir, 'dense'));
     expect(dense.code).toBe(2);
     expect(dense.err).toMatch(/--records-per-patient "1e9" must be a number from 0 to 10,000/);
+    const threads = await run('generate', '--patients', '10', '--threads', '1.5', '--output', join(dir, 'threads'));
+    expect(threads.code).toBe(2);
+    expect(threads.err).toMatch(/--threads "1.5" must be a whole number from 1 to 256/);
+  });
+
+  it('writes the same file with --threads 2 as on one thread', async () => {
+    const files = [];
+    for (const threads of ['1', '2']) {
+      const output = join(dir, `threads-${threads}`);
+      expect((await run('generate', '--patients', '2500', '--records-per-patient', '20', '--threads', threads, '--output', output)).code).toBe(0);
+      files.push(readFileSync(join(output, 'records.ndjson'), 'utf8'));
+    }
+    expect(files[1]!.length).toBeGreaterThan(0);
+    expect(files[1]).toBe(files[0]);
   });
 
   it('writes about --records-per-patient records per patient', async () => {

@@ -85,14 +85,21 @@ export function recordObjects(p: PatientSketch, events: EventBuffer, facts: read
 }
 
 const ascii = (text: string): Uint8Array => Uint8Array.from(text, (ch) => ch.charCodeAt(0));
-const DIGITS = ascii('0123456789');
-const QUOTE = ascii('"');
 const VALUE = ascii(',"value":');
 const SYSTOLIC = ascii(',"values":{"systolic":');
 const DIASTOLIC = ascii(',"diastolic":');
-const CLOSE_VALUES = ascii('}');
 const EVENT = ascii('{"kind":"event","id":"');
+const NHS = ascii('","nhsNumber":"');
 const UTF8 = new TextEncoder();
+/** Bytes of one date, YYYY-MM-DD. */
+const DATE_BYTES = 10;
+
+/** A practice's parts of every event line: the id prefixes and the closing source, built once per practice. */
+interface SourceParts {
+  obs: Uint8Array;
+  med: Uint8Array;
+  tail: Uint8Array;
+}
 
 /** Writes patients as NDJSON into a byte buffer that the caller takes (and hands to a stream) when it is full. */
 export class NdjsonEncoder {
@@ -103,7 +110,11 @@ export class NdjsonEncoder {
   private readonly unitParts: (Uint8Array | undefined)[];
   /** Per code: 1 for a medicine (its ids read `:med:`). */
   private readonly medicine: Uint8Array;
-  private readonly dates = new Map<number, Uint8Array>();
+  private readonly sources = new Map<string, SourceParts>();
+  /** YYYY-MM-DD of day `dateFrom + k` at `k * 10`, filled as days are first written (`dateKnown[k]` = 1). */
+  private dateFrom = 0;
+  private dateBytes = new Uint8Array(0);
+  private dateKnown = new Uint8Array(0);
 
   constructor(
     facts: readonly CodeFact[],
@@ -136,33 +147,34 @@ export class NdjsonEncoder {
   /** Writes one patient's records, exactly as `recordObjects` gives them. */
   patient(p: PatientSketch, events: EventBuffer): void {
     for (const record of patientRecords(p)) this.text(JSON.stringify(record) + '\n');
-    const sources = [p.practice.code, p.previous?.practice.code ?? p.practice.code].map((code) => ({
-      obs: ascii(`${code}:obs:${p.tag}.`),
-      med: ascii(`${code}:med:${p.tag}.`),
-      tail: ascii(`,"source":"${code}"}\n`),
-    }));
-    const nhs = ascii(`","nhsNumber":"${p.nhsNumber}`);
-    for (const i of events.order()) {
+    const current = this.source(p.practice.code);
+    const previous = p.previous ? this.source(p.previous.practice.code) : current;
+    const order = events.order();
+    for (let n = 0; n < order.length; n++) {
+      const i = order[n]!;
       const day = events.day[i]!;
       const fact = events.fact[i]!;
-      const source = sources[p.previous && day < p.registeredFrom ? 1 : 0]!;
+      const source = p.previous && day < p.registeredFrom ? previous : current;
       const value = events.value[i]!;
       const diastolic = events.diastolic[i]!;
       this.ensure(512);
       this.bytes(EVENT);
       this.bytes(this.medicine[fact] === 1 ? source.med : source.obs);
+      this.ascii(p.tag);
+      this.buf[this.at++] = 46; // '.'
       this.int(i);
-      this.bytes(nhs);
+      this.bytes(NHS);
+      this.ascii(p.nhsNumber);
       this.bytes(this.codeParts[fact]!);
-      this.bytes(this.date(day));
-      this.bytes(QUOTE);
-      if (!Number.isNaN(diastolic)) {
+      this.date(day);
+      this.buf[this.at++] = 34; // '"'
+      if (diastolic === diastolic) {
         this.bytes(SYSTOLIC);
         this.number(value);
         this.bytes(DIASTOLIC);
         this.number(diastolic);
-        this.bytes(CLOSE_VALUES);
-      } else if (!Number.isNaN(value)) {
+        this.buf[this.at++] = 125; // '}'
+      } else if (value === value) {
         this.bytes(VALUE);
         this.number(value);
         const unit = this.unitParts[fact];
@@ -170,6 +182,15 @@ export class NdjsonEncoder {
       }
       this.bytes(source.tail);
     }
+  }
+
+  private source(code: string): SourceParts {
+    let parts = this.sources.get(code);
+    if (parts === undefined) {
+      parts = { obs: ascii(`${code}:obs:`), med: ascii(`${code}:med:`), tail: ascii(`,"source":"${code}"}\n`) };
+      this.sources.set(code, parts);
+    }
+    return parts;
   }
 
   private ensure(bytes: number): void {
@@ -180,7 +201,7 @@ export class NdjsonEncoder {
   }
 
   private bytes(part: Uint8Array): void {
-    if (part.length > 16) {
+    if (part.length > 24) {
       this.buf.set(part, this.at);
       this.at += part.length;
       return;
@@ -191,21 +212,67 @@ export class NdjsonEncoder {
     this.at = at;
   }
 
+  /** Text known to be ASCII (codes, tags, NHS numbers), a byte per character. */
+  private ascii(text: string): void {
+    const buf = this.buf;
+    let at = this.at;
+    for (let k = 0; k < text.length; k++) buf[at++] = text.charCodeAt(k);
+    this.at = at;
+  }
+
   private text(text: string): void {
     this.ensure(text.length * 3);
     this.at += UTF8.encodeInto(text, this.buf.subarray(this.at)).written;
   }
 
-  private date(day: number): Uint8Array {
-    let bytes = this.dates.get(day);
-    if (bytes === undefined) this.dates.set(day, (bytes = ascii(dayText(day))));
-    return bytes;
+  private date(day: number): void {
+    let k = day - this.dateFrom;
+    if (k < 0 || k >= this.dateKnown.length) k = this.widenDates(day);
+    const dates = this.dateBytes;
+    let from = k * DATE_BYTES;
+    if (this.dateKnown[k] === 0) {
+      const text = dayText(day);
+      for (let c = 0; c < DATE_BYTES; c++) dates[from + c] = text.charCodeAt(c);
+      this.dateKnown[k] = 1;
+    }
+    const buf = this.buf;
+    let at = this.at;
+    for (let c = 0; c < DATE_BYTES; c++) buf[at++] = dates[from++]!;
+    this.at = at;
+  }
+
+  /** Makes room in the date table for `day` (the table covers every day written so far, and a margin) and returns its slot. */
+  private widenDates(day: number): number {
+    const known = this.dateKnown.length;
+    const from = known === 0 ? day - 4096 : Math.min(this.dateFrom, day - 4096);
+    const to = known === 0 ? day + 4096 : Math.max(this.dateFrom + known, day + 4096);
+    const bytes = new Uint8Array((to - from) * DATE_BYTES);
+    const flags = new Uint8Array(to - from);
+    if (known > 0) {
+      bytes.set(this.dateBytes, (this.dateFrom - from) * DATE_BYTES);
+      flags.set(this.dateKnown, this.dateFrom - from);
+    }
+    this.dateFrom = from;
+    this.dateBytes = bytes;
+    this.dateKnown = flags;
+    return day - from;
   }
 
   /** A non-negative integer's digits. */
   private int(n: number): void {
-    if (n >= 10) this.int(Math.floor(n / 10));
-    this.buf[this.at++] = DIGITS[n % 10]!;
+    if (n < 10) {
+      this.buf[this.at++] = 48 + n;
+      return;
+    }
+    let digits = 1;
+    for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+    const buf = this.buf;
+    let at = this.at + digits;
+    this.at = at;
+    for (let m = n; digits > 0; digits--) {
+      buf[--at] = 48 + (m % 10);
+      m = Math.floor(m / 10);
+    }
   }
 
   /** A number as JSON writes it. */

@@ -22,6 +22,7 @@ import { CONDITIONS, resolveConfig, type CareTargetId, type ConditionId, type Co
 import { NdjsonEncoder, recordObjects, type PatientSketch } from './emit.js';
 import { buildHierarchy, type Practice } from './organisations.js';
 import { generatePatient, HISTORY_YEARS, type PatientContext } from './patient.js';
+import { parallelNdjson } from './parallel.js';
 import { Prng } from './prng.js';
 import { registerCodes, type DiagnosedId, type RegisterCodes } from './registers.js';
 import { CodeTable, stepValue } from './routine.js';
@@ -333,22 +334,23 @@ export class Population {
 
   /**
    * Every patient's records in order (practice by practice). Patient `i` draws from its own random stream, so a
-   * patient's history does not depend on how many patients come before it.
+   * patient's history does not depend on how many patients come before it; `range` gives patients `from` (included)
+   * to `to` (excluded) only, exactly as the whole population has them.
    */
-  *records(): Generator<CaregapsRecord[]> {
-    for (const { sketch, events } of this.generated()) yield recordObjects(sketch, events, this.context.codes.facts);
+  *records(range?: PatientRange): Generator<CaregapsRecord[]> {
+    for (const { sketch, events } of this.generated(range)) yield recordObjects(sketch, events, this.context.codes.facts);
   }
 
   /**
    * The same records as NDJSON bytes, in chunks of about `chunkBytes` (the last may be smaller), each with the
-   * patients and records (lines) written up to its end. Each chunk is the caller's to keep; nothing is allocated per
-   * record.
+   * patients and records (lines) written up to its end (counted from the start of `range`). Each chunk is the
+   * caller's to keep; nothing is allocated per record.
    */
-  *ndjson(chunkBytes = 1 << 20): Generator<NdjsonChunk> {
+  *ndjson(chunkBytes = 1 << 20, range?: PatientRange): Generator<NdjsonChunk> {
     const encoder = new NdjsonEncoder(this.context.codes.facts, chunkBytes);
     let patients = 0;
     let records = 0;
-    for (const { sketch, events } of this.generated()) {
+    for (const { sketch, events } of this.generated(range)) {
       encoder.patient(sketch, events);
       patients++;
       records += events.length + (sketch.previous ? 2 : 1);
@@ -357,19 +359,29 @@ export class Population {
     if (encoder.size) yield { bytes: encoder.take(), patients, records };
   }
 
-  /** Each patient in turn: demographics, and events in a buffer reused for the next patient. */
-  private *generated(): Generator<{ sketch: PatientSketch; events: EventBuffer }> {
+  /** Each patient of the range in turn: demographics, and events in a buffer reused for the next patient. */
+  private *generated(range: PatientRange = { from: 0, to: this.patients }): Generator<{ sketch: PatientSketch; events: EventBuffer }> {
+    const from = Math.max(0, range.from);
+    const to = Math.min(this.patients, range.to);
     const numbers = testNhsNumbers();
+    for (let skip = 0; skip < from; skip++) numbers.next();
     const events = new EventBuffer();
-    let index = 0;
-    for (let pi = 0; pi < this.practices.length; pi++) {
+    let first = 0;
+    for (let pi = 0; pi < this.practices.length && first < to; pi++) {
       const practice = this.practices[pi]!;
-      for (let k = 0; k < practice.listSize; k++, index++) {
+      for (let index = Math.max(first, from); index < Math.min(first + practice.listSize, to); index++) {
         const sketch = generatePatient(this.context, new Prng(this.seed, index), index, numbers.next().value!, pi, events);
         yield { sketch, events };
       }
+      first += practice.listSize;
     }
   }
+}
+
+/** Patients `from` (included) to `to` (excluded), by their position in the population. */
+export interface PatientRange {
+  from: number;
+  to: number;
 }
 
 export interface WriteOptions extends PopulationOptions {
@@ -378,6 +390,11 @@ export interface WriteOptions extends PopulationOptions {
   /** Called every `progressEvery` patients and at the end. */
   onProgress?: (done: number, total: number) => void;
   progressEvery?: number;
+  /**
+   * Worker threads generating the records (default 1: this thread). The file is byte-identical whatever the number;
+   * more threads help only when there are idle cores.
+   */
+  threads?: number;
 }
 
 export interface WriteResult {
@@ -413,24 +430,27 @@ export async function writePopulation(options: WriteOptions): Promise<WriteResul
   await write(orgStream, population.organisations.map((o) => JSON.stringify(o) + '\n').join(''));
   await close(orgStream);
 
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) invalid(`threads is ${threads}; give a whole number from 1 to 256`);
+  const { onProgress, progressEvery = 10_000, output: _output, threads: _threads, ...populationOptions } = options;
+  const chunks = threads > 1 ? parallelNdjson(populationOptions, { threads }) : population.ndjson();
   const stream = createWriteStream(recordsFile, { highWaterMark: 1 << 20 });
-  const every = options.progressEvery ?? 10_000;
   let records = 0;
   let bytes = 0;
   let done = 0;
   let reported = 0;
-  for (const chunk of population.ndjson()) {
+  for await (const chunk of chunks) {
     await write(stream, chunk.bytes);
     bytes += chunk.bytes.length;
     records = chunk.records;
     done = chunk.patients;
-    if (done - reported >= every) {
-      reported = done - (done % every);
-      options.onProgress?.(done, population.patients);
+    if (done - reported >= progressEvery) {
+      reported = done - (done % progressEvery);
+      onProgress?.(done, population.patients);
     }
   }
   await close(stream);
-  options.onProgress?.(done, population.patients);
+  onProgress?.(done, population.patients);
   return {
     patients: done,
     practices: population.practices.length,

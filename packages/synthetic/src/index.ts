@@ -38,8 +38,10 @@ export {
   MAX_PATIENTS,
   MAX_RECORDS_PER_PATIENT,
   type NdjsonChunk,
+  type PatientRange,
   type PopulationOptions,
   type WriteOptions,
   type WriteResult,
 } from './generate.js';
 export { HISTORY_YEARS } from './patient.js';
+export { parallelNdjson, type ParallelOptions } from './parallel.js';

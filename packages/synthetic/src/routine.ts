@@ -69,8 +69,9 @@ export interface BackgroundCodes {
 }
 
 export function stepValue(steps: AgeSteps, age: number): number {
+  // An indexed loop, not destructuring: it runs several times per patient-year.
   let value = 0;
-  for (const [from, v] of steps) if (age >= from) value = v;
+  for (let k = 0; k < steps.length; k++) if (age >= steps[k]![0]) value = steps[k]![1];
   return value;
 }
 

@@ -11,6 +11,7 @@ import {
   buildHierarchy,
   DEFAULT_CONFIG,
   MAX_PATIENTS,
+  parallelNdjson,
   Population,
   PREVENTION_STATINS,
   Prng,
@@ -200,6 +201,33 @@ describe('ten-year histories', () => {
     expect(Buffer.concat(chunks.map((c) => c.bytes)).toString('utf8')).toBe(expected);
     expect(chunks.at(-1)!.records).toBe(expected.split('\n').length - 1);
     expect(chunks.at(-1)!.patients).toBe(1500);
+  });
+
+  it('gives the same patients for a range of the population as the whole population has them', () => {
+    const population = new Population({ patients: 900, seed: 'ranges', recordsPerPatient: 20 });
+    const whole = [...population.records()];
+    const parts = [[0, 1], [1, 333], [333, 900]].flatMap(([from, to]) => [...population.records({ from: from!, to: to! })]);
+    expect(parts).toEqual(whole);
+    const bytes = (chunks: Iterable<{ bytes: Uint8Array }>) => Buffer.concat([...chunks].map((c) => c.bytes)).toString('utf8');
+    expect(bytes(population.ndjson(1 << 20, { from: 0, to: 450 })) + bytes(population.ndjson(1 << 20, { from: 450, to: 900 }))).toBe(bytes(population.ndjson()));
+  });
+
+  it('writes byte-identical files on worker threads (blocks of patients made in parallel, written in order)', async () => {
+    const [one, two] = [scratch(), scratch()];
+    // More patients than one block (2,000), with moves between practices, so blocks cross practices.
+    const options = { patients: 4500, seed: 'threads', recordsPerPatient: 12, config: { practiceMoveShare: 0.2 } };
+    const a = await writePopulation({ ...options, output: one });
+    const b = await writePopulation({ ...options, output: two, threads: 3 });
+    expect(sha(b.recordsFile)).toBe(sha(a.recordsFile));
+    expect([b.records, b.patients, b.bytes]).toEqual([a.records, a.patients, a.bytes]);
+    await expect(writePopulation({ ...options, output: scratch(), threads: 0 })).rejects.toThrow(/threads is 0/);
+    // A range on worker threads: the same bytes as that range on this thread, counted from the range's start.
+    const range = { from: 1500, to: 4300 };
+    const here = [...new Population(options).ndjson(1 << 20, range)];
+    const there = [];
+    for await (const chunk of parallelNdjson(options, { threads: 2, range })) there.push(chunk);
+    expect(Buffer.concat(there.map((c) => c.bytes)).equals(Buffer.concat(here.map((c) => c.bytes)))).toBe(true);
+    expect([there.at(-1)!.patients, there.at(-1)!.records]).toEqual([2800, here.at(-1)!.records]);
   });
 });
 
