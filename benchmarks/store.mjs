@@ -1,28 +1,42 @@
-// The record store against LMDB's own put floor, side by side in one run: raw LMDB puts (binary values, and object
-// values encoded by lmdb-js's msgpack) and RecordStore batches (received bytes stored as they are, and parsed records
-// encoded once as JSON), each in transactions of one batch committed durably, on one thread.
-// Usage: node benchmarks/store.mjs [records=400000] [batchSize=4096] [runs=5]   (needs `pnpm build`)
+// The record store against LMDB's own put floor, side by side in one run: raw LMDB puts (binary values, object values
+// encoded by lmdb-js's msgpack, and the store's own layout — two puts per new event — with nothing else), and
+// RecordStore batches (received bytes stored as they are, and parsed records encoded once as JSON), each in
+// transactions of one batch committed durably, on one thread. Reports records/s, B-tree entries per record and the
+// store file's bytes per record.
+// Usage: node benchmarks/store.mjs [records=400000] [batchSize=4096] [runs=5] [--patients <n>] [--baseline <dist>]
+//        [--no-sync]
+//   --patients <n>    the generated population of n patients at 100 records each (benchmarks/.data) instead of the
+//                     built-in feed: `node benchmarks/store.mjs --patients <n> [batchSize] [runs]`
+//   --baseline <dir>  also runs the RecordStore of another build of @caregaps/engine (its dist/index.js), for a
+//                     before/after figure from one run
+//   --no-sync         every variant commits without flushing (LMDB noSync): the CPU cost alone, without the disk's
+//                     flush latency (a baseline build without the noSync option still flushes)
+// (needs `pnpm build`; results go to benchmarks/.data/results unless `--save`)
 // `storeBenchmark(records, options)` is exported for the engine benchmark, which passes its own records.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { withCheckDigit } from '@caregaps/core';
 import { open } from 'lmdb';
-import { RecordStore } from '../packages/engine/dist/index.js';
-import { median, writeResults } from './lib.mjs';
+import { RecordStore, partitionFile } from '../packages/engine/dist/index.js';
+import { load, median, population, writeResults } from './lib.mjs';
 
 /**
  * Measures records/s for each way of writing `records` (objects in record format v1). Each run writes into a fresh
- * store in a temporary directory (removed after). Returns medians and every run.
+ * store in a temporary directory (removed after). Returns medians and every run, and per variant the store file's
+ * bytes per record and the B-tree entries written per record (from the last run).
  */
-export async function storeBenchmark(records, { batchSize = 4096, runs = 5, directory = tmpdir() } = {}) {
+export async function storeBenchmark(records, { batchSize = 4096, runs = 5, directory = tmpdir(), baseline, noSync = false } = {}) {
   const bytes = records.map((r) => Buffer.from(JSON.stringify(r)));
   const keys = records.map((r) => (r.kind === 'patient' ? r.nhsNumber : `${r.source ?? ''}\u0000${r.id}`));
-  const fresh = async (write) => {
+  const footprint = {};
+  const fresh = async (name, write) => {
     const dir = mkdtempSync(join(directory, 'caregaps-store-bench-'));
     try {
-      return await write(dir);
+      const { rate, file, entries } = await write(dir);
+      footprint[name] = { bytesPerRecord: Math.round(statSync(file).size / records.length), entriesPerRecord: Number((entries / records.length).toFixed(3)) };
+      return rate;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -33,44 +47,83 @@ export async function storeBenchmark(records, { batchSize = 4096, runs = 5, dire
     fn();
     return Number(process.hrtime.bigint() - t) / 1e6;
   };
-  const raw = (encoding, value) => (dir) => {
-    const env = open({ path: join(dir, 'raw.mdb'), overlappingSync: false, maxDbs: 2 });
-    const db = env.openDB({ name: 'records', encoding });
-    const ms = timed(() => {
-      for (let i = 0; i < records.length; i += batchSize) {
-        env.transactionSync(() => {
-          for (let j = i; j < Math.min(i + batchSize, records.length); j++) db.putSync(keys[j], value(j));
-        });
-      }
-    });
-    return env.close().then(() => rate(ms));
+  const batches = (fn) => {
+    for (let i = 0; i < records.length; i += batchSize) fn(i, Math.min(i + batchSize, records.length));
   };
-  const store = (withBytes) => async (dir) => {
-    const s = RecordStore.open({ directory: dir });
-    const ms = timed(() => {
-      for (let i = 0; i < records.length; i += batchSize) {
-        s.writeSync({ records: records.slice(i, i + batchSize), ...(withBytes ? { bytes: bytes.slice(i, i + batchSize) } : {}) });
+  const rawEnv = (dir) => open({ path: join(dir, 'raw.mdb'), overlappingSync: false, maxDbs: 2, noSync });
+  const raw = (encoding, value) => async (dir) => {
+    const env = rawEnv(dir);
+    const db = env.openDB({ name: 'records', encoding });
+    const ms = timed(() => batches((from, to) => env.transactionSync(() => {
+      for (let j = from; j < to; j++) db.putSync(keys[j], value(j));
+    })));
+    const entries = db.getStats().entryCount;
+    await env.close();
+    return { rate: rate(ms), file: join(dir, 'raw.mdb'), entries };
+  };
+  // The store's layout with nothing else: per event an identity inserted with no-overwrite (id, source → patient,
+  // handle) and the record under patient + handle; per patient record one put.
+  const rawLayout = async (dir) => {
+    const env = rawEnv(dir);
+    const recordsDb = env.openDB({ name: 'records', encoding: 'binary', keyEncoding: 'binary' });
+    const identities = env.openDB({ name: 'identities', encoding: 'binary', keyEncoding: 'binary' });
+    const noOverwrite = { noOverwrite: true };
+    let handle = 0;
+    const ms = timed(() => batches((from, to) => env.transactionSync(() => {
+      for (let j = from; j < to; j++) {
+        const r = records[j];
+        if (r.kind === 'patient') {
+          recordsDb.putSync(Buffer.from(r.nhsNumber, 'latin1'), bytes[j]);
+          continue;
+        }
+        const value = Buffer.allocUnsafe(14);
+        value.write(r.nhsNumber, 0, 'latin1');
+        value.writeUInt32LE(handle, 10);
+        identities.putSync(Buffer.from(keys[j]), value, noOverwrite);
+        const key = Buffer.allocUnsafe(14);
+        key.write(r.nhsNumber, 0, 'latin1');
+        key.writeUInt32BE(handle++, 10);
+        recordsDb.putSync(key, bytes[j]);
       }
+    })));
+    const entries = recordsDb.getStats().entryCount + identities.getStats().entryCount;
+    await env.close();
+    return { rate: rate(ms), file: join(dir, 'raw.mdb'), entries };
+  };
+  // Each RecordStore variant also reads everything back with patients() (the replay a rebuild does).
+  const replays = {};
+  const store = (Store, withBytes, name) => async (dir) => {
+    const s = Store.open({ directory: dir, noSync });
+    const ms = timed(() => batches((from, to) => s.writeSync({ records: records.slice(from, to), ...(withBytes ? { bytes: bytes.slice(from, to) } : {}) })));
+    const entries = Object.entries(s.counts).reduce((n, [db, c]) => (db === 'meta' ? n : n + c), 0);
+    let read = 0;
+    const replayMs = timed(() => {
+      for (const p of s.patients()) read += (p.patient ? 1 : 0) + p.events.length + p.retractions.length;
     });
+    (replays[name] ??= []).push(Math.round(read / (replayMs / 1000)));
     await s.close();
-    return rate(ms);
+    return { rate: rate(ms), file: partitionFile(dir), entries };
   };
   const variants = {
     rawBinary: raw('binary', (j) => bytes[j]),
     rawObject: raw('msgpack', (j) => records[j]),
-    storeBytes: store(true),
-    storeObjects: store(false),
+    rawLayout,
+    storeBytes: store(RecordStore, true, 'storeBytes'),
+    storeObjects: store(RecordStore, false, 'storeObjects'),
+    ...(baseline ? { baselineBytes: store(baseline, true, 'baselineBytes') } : {}),
   };
   const all = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
   for (let run = 0; run <= runs; run++) {
     // Interleaved, so that a change of machine load touches every variant alike; run 0 is a warm-up.
     for (const [name, write] of Object.entries(variants)) {
-      const r = await fresh(write);
+      const r = await fresh(name, write);
       if (run > 0) all[name].push(r);
     }
   }
   const medians = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, median(v)]));
-  return { records: records.length, batchSize, runs, medians, all, load: loadavg() };
+  // The warm-up's replay is left out, as its write is.
+  const replay = Object.fromEntries(Object.entries(replays).map(([k, v]) => [k, { median: median(v.slice(1)), all: v.slice(1) }]));
+  return { records: records.length, batchSize, runs, noSync, medians, all, footprint, replay, load: loadavg() };
 }
 
 /** Records shaped like a GP feed: per patient one patient record and `perPatient` events (codes from DESIGN §3.1). */
@@ -91,27 +144,56 @@ function feed(count, perPatient = 100) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const count = Number(process.argv[2] ?? 400_000);
-  const batchSize = Number(process.argv[3] ?? 4096);
-  const runs = Number(process.argv[4] ?? 5);
-  const before = loadavg();
-  const result = await storeBenchmark(feed(count), { batchSize, runs });
+  const args = process.argv.slice(2);
+  const flag = (name) => {
+    const at = args.indexOf(name);
+    if (at < 0) return undefined;
+    const value = args[at + 1];
+    args.splice(at, 2);
+    return value;
+  };
+  const patients = flag('--patients');
+  const baselineDist = flag('--baseline');
+  const noSync = args.includes('--no-sync');
+  if (noSync) args.splice(args.indexOf('--no-sync'), 1);
+  // With --patients the population gives the records: the positional arguments are then [batchSize] [runs].
+  const given = patients ? [undefined, ...args] : args;
+  const [count, batchSize, runs] = [400_000, 4096, 5].map((fallback, i) => Number(given[i] ?? fallback));
+  const records = patients
+    ? readFileSync((await population(Number(patients), 100)).records, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line))
+    : feed(count);
+  const baseline = baselineDist ? (await import(pathToFileURL(join(resolve(baselineDist), 'index.js')).href)).RecordStore : undefined;
+  const before = load();
+  const result = await storeBenchmark(records, { batchSize, runs, baseline, noSync });
   const m = result.medians;
+  const fp = result.footprint;
   const fmt = (n) => n.toLocaleString('en-GB');
+  const row = (label, key) => [
+    label,
+    fmt(m[key]),
+    result.all[key].map(fmt).join(', '),
+    (m[key] / m.rawBinary).toFixed(2),
+    String(fp[key].entriesPerRecord),
+    String(fp[key].bytesPerRecord),
+    result.replay[key] ? fmt(result.replay[key].median) : '',
+  ];
+  const source = patients ? `the generated population of ${fmt(Number(patients))} patients (benchmarks/.data, seed 1)` : 'the built-in feed (1 patient record per 100 events)';
   writeResults('store', {
     title: 'Record store: LMDB put floor and RecordStore batches',
-    command: `node benchmarks/store.mjs ${count} ${batchSize} ${runs}`,
+    command: `node benchmarks/store.mjs ${patients ? `--patients ${patients}` : count} ${batchSize} ${runs}${baselineDist ? ` --baseline ${baselineDist}` : ''}${noSync ? ' --no-sync' : ''}`,
     table: [
-      ['writer', 'records/s (median)', 'runs', 'vs raw binary put'],
-      ['raw LMDB put, binary value (received bytes)', fmt(m.rawBinary), result.all.rawBinary.map(fmt).join(', '), '1.00'],
-      ['raw LMDB put, object value (msgpack)', fmt(m.rawObject), result.all.rawObject.map(fmt).join(', '), (m.rawObject / m.rawBinary).toFixed(2)],
-      ['RecordStore.writeSync, received bytes given', fmt(m.storeBytes), result.all.storeBytes.map(fmt).join(', '), (m.storeBytes / m.rawBinary).toFixed(2)],
-      ['RecordStore.writeSync, parsed records (JSON once)', fmt(m.storeObjects), result.all.storeObjects.map(fmt).join(', '), (m.storeObjects / m.rawBinary).toFixed(2)],
+      ['writer', 'records/s (median)', 'runs', 'vs raw binary put', 'B-tree entries per record', 'file bytes per record', 'patients() replay, records/s (median)'],
+      row('raw LMDB put, binary value (received bytes)', 'rawBinary'),
+      row('raw LMDB put, object value (msgpack)', 'rawObject'),
+      row("raw LMDB puts in the store's layout (identity no-overwrite + record)", 'rawLayout'),
+      row('RecordStore.writeSync, received bytes given', 'storeBytes'),
+      row('RecordStore.writeSync, parsed records (JSON once)', 'storeObjects'),
+      ...(baseline ? [row(`baseline RecordStore (${baselineDist}), received bytes given`, 'baselineBytes')] : []),
     ],
     notes: [
-      `${fmt(count)} records (1 patient record per 100 events), transactions of ${batchSize} records, each committed durably (fsync) before the next; one thread; medians of ${runs} runs after a warm-up, variants interleaved.`,
-      'RecordStore does per new event what a raw put does not: a read of the held value (identity and version decisions), a CRC-32 over key and value, and a second B-tree write (the patient index entry). A CPU profile of RecordStore batches: LMDB writes 24 %, commits 11 %, reads 8 %, CRC-32 8 %, GC 8 %.',
-      `Load average (1, 5, 15 min) before: ${before.map((x) => x.toFixed(2)).join(', ')}; after: ${result.load.map((x) => x.toFixed(2)).join(', ')} (2 cores shared with other sessions).`,
+      `${fmt(records.length)} records from ${source}, transactions of ${batchSize} records, each committed ${noSync ? 'without flushing (--no-sync: the CPU cost alone)' : 'durably (fsync)'} before the next; one thread; medians of ${runs} runs after a warm-up, variants interleaved.`,
+      'RecordStore per new event: one no-overwrite insert of the identity (which finds out that it is new, with no read), one put of the record under its patient and handle, a CRC-32 over key and value of each (one call each, keys and values built in one reused buffer). A redelivered identity adds one read and the decision. Per patient record: one read and one put.',
+      `Load average (1, 5, 15 min) before: ${before.join(', ')}; after: ${load().join(', ')} (2 cores shared with other sessions).`,
     ],
     data: result,
   });

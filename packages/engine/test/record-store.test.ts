@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
 import { PatientStore, loadRegistries, type CaregapsRecord, type EventRecord } from '@caregaps/core';
 import fc from 'fast-check';
+import { open as openLmdb } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordStore, partitionFile, type Outcome } from '../src/index.js';
 import { CODESETS, FIXTURE_REGISTRIES, codesFor, stepArbitrary } from './helpers.js';
@@ -117,6 +119,28 @@ describe('RecordStore', () => {
     console.log(`store vs batch oracle: ${runs} random sequences, ${decided} records decided alike`);
   });
 
+  it('refuses a store of the first development format, saying what to do, before opening its other databases', async () => {
+    const dir = tempDir();
+    // Format 1's frame, as its frame.ts wrote it: CRC-32 (over the key text and the rest) | kind | flags | handle |
+    // version | NHS number | body.
+    const value = Buffer.alloc(28 + 'caregaps-record-store/1'.length);
+    value[4] = 6;
+    value.writeDoubleLE(Number.NaN, 10);
+    value.write('caregaps-record-store/1', 28);
+    value.writeUInt32LE(crc32(value.subarray(4), crc32('m\u0000format')), 0);
+    const env = openLmdb({ path: partitionFile(dir), maxDbs: 8, overlappingSync: false });
+    const meta = env.openDB({ name: 'meta', encoding: 'binary' });
+    await meta.put('format', value);
+    await env.close();
+    const size = statSync(partitionFile(dir)).size;
+    for (const options of [{}, { readOnly: true }]) {
+      expect(() => RecordStore.open({ directory: dir, ...options })).toThrowError(
+        expect.objectContaining({ code: 'CG_STORE_OLD_FORMAT', message: expect.stringMatching(/caregaps-record-store\/1.*ingesting its records again/) }),
+      );
+    }
+    expect(statSync(partitionFile(dir)).size).toBe(size);
+  });
+
   it('reports a damaged value loudly with a coded error naming the key, and verify lists it', () => {
     const dir = tempDir();
     const store = RecordStore.open({ directory: dir });
@@ -159,8 +183,54 @@ describe('RecordStore read APIs', () => {
     expect(store.holder('h4')).toBeUndefined();
     const event = records.find((r): r is EventRecord => r.kind === 'event')!;
     expect(store.holder(event.id, event.source)).toBe(event.nhsNumber);
+    const asked = [{ id: 'h4', source: 'S' }, { id: 'h2' }, { id: 'h2', source: 'S' }, { id: event.id, source: event.source }];
+    expect(store.holders(asked)).toEqual([b, a, undefined, event.nhsNumber]);
     void store.close();
     expect(() => store.holder('h4', 'S')).toThrowError(expect.objectContaining({ code: 'CG_ENGINE_CLOSED' }));
+  });
+
+  it('stores records larger than its reused buffer, and identities at the longest id and source, intact', () => {
+    const dir = tempDir();
+    const store = RecordStore.open({ directory: dir });
+    // Past the framer's first 64 KiB, in both ways a body arrives (JSON encoded here, received bytes), and multi-byte.
+    const big = ev('big', a, { source: 'S', unit: 'é'.repeat(70_000) }) as EventRecord;
+    const bigger = ev('bigger', a, { source: 'S', unit: 'x'.repeat(300_000) }) as EventRecord;
+    const longId = ev('ü'.repeat(256), a, { source: 'ß'.repeat(64) }) as EventRecord;
+    const written = store.writeSync({ records: [big, bigger, longId, ev('small', a)], bytes: [undefined, Buffer.from(JSON.stringify(bigger)), undefined, undefined] });
+    expect(written.outcomes).toEqual(['stored', 'stored', 'stored', 'stored']);
+    const byId = new Map(store.patient(a)!.events.map((e) => [e.id, e]));
+    expect(byId.get('big')).toEqual(big);
+    expect(byId.get('bigger')).toEqual(bigger);
+    expect(byId.get(longId.id)).toEqual(longId);
+    expect(store.holder(longId.id, longId.source)).toBe(a);
+    expect(store.writeSync({ records: [big] }).outcomes).toEqual(['replaced']);
+    expect(store.verify().damage).toEqual([]);
+    void store.close();
+  });
+
+  it('releaseSync gives up live identities of the NHS numbers named, once; the identity is then new to the store', () => {
+    const dir = tempDir();
+    const store = RecordStore.open({ directory: dir });
+    const written = store.writeSync({ records: [ev('m1', a, { source: 'S' }), ev('m2', a, { source: 'S' }), { kind: 'retract', id: 'm3', nhsNumber: a, source: 'S' }] });
+    const before = { ...store.counts };
+    const released = store.releaseSync([
+      { id: 'm1', source: 'S', nhsNumber: a },
+      { id: 'm2', source: 'S', nhsNumber: b }, // held for another patient: kept
+      { id: 'm3', source: 'S', nhsNumber: a }, // a kept retraction, not a live event: kept
+      { id: 'm9', source: 'S', nhsNumber: a }, // not held
+    ]);
+    expect([...released]).toEqual([written.handles[0], -1, -1, -1]);
+    expect(store.counts.identities).toBe(before.identities - 1);
+    expect(store.counts.records).toBe(before.records - 1);
+    expect(store.holder('m1', 'S')).toBeUndefined();
+    expect(store.patient(a)!.events.map((e) => e.id)).toEqual(['m2']);
+    expect(store.patient(a)!.handles).toEqual([written.handles[1]]);
+    expect([...store.releaseSync([{ id: 'm1', source: 'S', nhsNumber: a }])]).toEqual([-1]);
+    const again = store.writeSync({ records: [ev('m1', b, { source: 'S' })] });
+    expect(again.outcomes).toEqual(['stored']);
+    expect(again.handles[0]).not.toBe(written.handles[0]);
+    expect(store.verify().damage).toEqual([]);
+    void store.close();
   });
 
   it('a reader beside the writer in one thread, opened before or after it, sees each commit at once and cannot write', async () => {
@@ -306,6 +376,28 @@ describe('record store faults (child processes)', () => {
     expect(tally.uncoded).toBe(0);
     expect(tally.open + tally.read + tally.verify).toBeGreaterThan(tally.trials / 4);
   }, 300_000);
+
+  it('noSync: a temporary store keeps every batch acknowledged before its process is killed', async () => {
+    const dir = tempDir();
+    const proc = spawn(process.execPath, [child, 'nosync', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        // Killed mid-stream, after some batches were acknowledged.
+        if ((out.match(/ack /g) ?? []).length >= 20 && !proc.killed) proc.kill('SIGKILL');
+      });
+      proc.on('error', reject);
+      proc.on('exit', () => resolve());
+    });
+    const acked = Math.max(...[...out.matchAll(/ack (\d+)/g)].map((m) => Number(m[1])));
+    expect(acked).toBeGreaterThanOrEqual(19);
+    const store = RecordStore.open({ directory: dir });
+    for (let b = 0; b <= acked; b++) expect(store.holder(`n${b}-99`, 'N'), `batch ${b}`).toBe('9434765919');
+    expect(store.patient('9434765919')!.events.length).toBeGreaterThanOrEqual((acked + 1) * 100);
+    expect(store.verify().damage).toEqual([]);
+    await store.close();
+  }, 60_000);
 
   it('two processes opening one store for writing, 110 rounds: never both hold it', async () => {
     const dir = tempDir();

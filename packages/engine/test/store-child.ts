@@ -4,6 +4,8 @@
  * - `read <dir>`: opens the store read-only, replays every record, then runs `verify()`; prints one JSON line with
  *   where damage was reported (`open`, `read`, `verify`, or none) and a digest of what was read.
  * - `hold <dir>`: opens the store for writing; prints `held` or `locked <code>`; keeps it until stdin closes.
+ * - `nosync <dir>`: opens the store with `noSync` and writes batches of 100 events (ids `n<b>-<i>` of source `N`)
+ *   until killed, printing `ack <b>` after batch b commits.
  * - As a worker thread (`workerData: { dir, batches, nhsNumbers, committed }`): owns the store and writes `batches`
  *   batches of 50 events of code 44054006 (DM_COD, diabetes mellitus, codesets/) (ids `w<b>-<i>` of source `W`, batch b for `nhsNumbers[b % n]`), storing in
  *   `committed[0]` how many batches have committed; posts `done` after closing.
@@ -56,6 +58,13 @@ if (!isMainThread) {
   if (reported === undefined && report.damage.length > 0) reported = 'verify';
   say(JSON.stringify({ reported: reported ?? null, code: code ?? null, message, damage: report.damage.length, records, digest: hash.digest('hex') }));
   process.exit(0); // read only: nothing to release, and closing must not wait on a damaged file
+} else if (mode === 'nosync') {
+  const store = RecordStore.open({ directory: dir!, noSync: true });
+  for (let b = 0; ; b++) {
+    const records: CaregapsRecord[] = Array.from({ length: 100 }, (_, i) => ({ kind: 'event', id: `n${b}-${i}`, source: 'N', nhsNumber: '9434765919', code: '44054006', date: '2024-01-01' }));
+    store.writeSync({ records });
+    say(`ack ${b}`);
+  }
 } else if (mode === 'hold') {
   try {
     const store = RecordStore.open({ directory: dir! });

@@ -44,8 +44,11 @@ export const KEY_ENCODER = {
       target.set(key, start);
       return start + key.length;
     }
-    copy.call(key.buf, target, start, 0, key.len);
-    return start + key.len;
+    const { buf, len } = key;
+    // Byte by byte: Buffer#copy of part of a buffer allocates a view per call, and keys are short.
+    if (len <= 64) for (let i = 0; i < len; i++) target[start + i] = buf[i]!;
+    else copy.call(buf, target, start, 0, len);
+    return start + len;
   },
   readKey: (target: Uint8Array, start: number, end: number): Buffer => slice.call(target, start, end) as Buffer,
 };
@@ -172,12 +175,23 @@ export class Framer {
   }
 }
 
+/**
+ * What CRC-32 gives over any bytes followed by their own CRC-32 (little-endian): so a value is checked with one call
+ * over key and the whole value, without cutting the stored CRC off.
+ */
+const CRC32_RESIDUE = 0x2144df1c;
+
 /** The stored value's checksum matches its key and bytes. */
 export function intact(key: Uint8Array, value: Uint8Array): boolean {
-  const n = value.length;
-  if (n < 2 + CRC_BYTES) return false;
-  const bytes = asBuffer(value);
-  return bytes.readUInt32LE(n - CRC_BYTES) === crc32(bytes.subarray(0, n - CRC_BYTES), crc32(key));
+  return value.length >= 2 + CRC_BYTES && crc32(exact(value), crc32(key)) === CRC32_RESIDUE;
+}
+
+/**
+ * lmdb-js's `getBinaryFast` gives a buffer over its whole read buffer with `length` set to the value's size: native
+ * code (CRC-32) would read the whole buffer, so such a value is viewed at its size first.
+ */
+function exact(value: Uint8Array): Uint8Array {
+  return value.byteLength === value.length ? value : asBuffer(value);
 }
 
 /** Where a value's payload starts (after kind, flags and any version). */
@@ -201,7 +215,7 @@ export function payload(value: Uint8Array): Buffer {
 }
 
 export function asBuffer(value: Uint8Array): Buffer {
-  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.length);
+  return Buffer.isBuffer(value) && value.byteLength === value.length ? value : Buffer.from(value.buffer, value.byteOffset, value.length);
 }
 
 /** The loud failure for a damaged value: a coded error naming the database and key. */

@@ -22,8 +22,11 @@
  * - `patient(nhs)`: one patient's current records (as `patients()` gives them), or `undefined`; for the record view.
  * - `holder(id, source?)`: the NHS number an identity is held for (a live event or a kept retraction), or
  *   `undefined`; from another partition's `alongsideWriter` handle, the cross-partition identity check.
- * - `patients()`: every current record, patient by patient in NHS number order (patient record, live events,
- *   retractions); the replay source for a rebuild, read in one pass over the store's key order. `organisations()`,
+ *   `holders([{ id, source }])`: the same for many identities, from one snapshot.
+ * - `releaseSync([{ id, source, nhsNumber }])`: gives up live event identities in one transaction (a correction moved
+ *   them to a patient of another partition); idempotent.
+ * - `patients()`: every current record, patient by patient in NHS number order (patient record, live events with
+ *   their handles, retractions); the replay source for a rebuild, read in one pass over the store's key order. `organisations()`,
  *   `quarantined()`, `asOf`/`setAsOf`. A redelivery, correction or retraction of an identity gets its handle back.
  * - `verify()`: reads every value and checks its checksum, every identity against its record and back, and the
  *   counts; reports every damaged key. Reading a damaged value anywhere else throws `CG_STORE_DAMAGED` naming it.
@@ -73,14 +76,16 @@ export interface RecordStoreOptions {
    * A reader in the process that writes the store (another partition's thread, the record view); implies `readOnly`.
    * lmdb-js keeps one LMDB environment per file for the whole process and every later open shares it, so a reader
    * opened with LMDB's read-only flag first would keep the writer from opening: this reader opens the environment as
-   * the writer does (it still never writes). Its reads (`patient`, `holder`) see every transaction committed before
-   * the call.
+   * the writer does (it still never writes). Its reads (`patient`, `holder`, `holders`) see every batch whose
+   * `writeSync` returned before the call, renewing LMDB's snapshot only when this process's writer has committed
+   * since (a count in memory the process's handles share). For a writer in another process, open with `readOnly`.
    */
   alongsideWriter?: boolean;
   /**
    * Commit without flushing to disk (LMDB's `noSync`), for a temporary store only (an engine whose state need not
    * outlive the machine): a batch is still committed before `writeSync` returns, and survives the process being
    * killed, but a crash of the machine or its power may lose acknowledged batches. Never for a durable store.
+   * Readers ignore it (the environment takes the flags of whoever opens it first in the process).
    */
   noSync?: boolean;
 }
@@ -146,6 +151,8 @@ interface Db {
   removeSync(key: KeyBytes): boolean;
   getRange(options: { start: KeyBytes | Buffer; end?: KeyBytes | Buffer }): Iterable<{ key: Buffer; value: Buffer }>;
   getKeys(options: { start: Buffer; end: Buffer }): Iterable<Buffer>;
+  /** lmdb-js: memory shared by every handle on this file in the process (all threads), made by the first to ask. */
+  getUserSharedBuffer(key: Buffer, defaultBuffer: ArrayBuffer): ArrayBuffer;
   getStats(): { entryCount: number };
 }
 
@@ -169,6 +176,7 @@ const PAST = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]);
 const NO_OVERWRITE = { noOverwrite: true };
 /** A range over a whole database: every key is at least one byte, so at least [0] (lmdb-js's own default start is not). */
 const EVERY_KEY = { start: Buffer.from([0]) };
+const COMMITS_KEY = Buffer.from('commits in this process');
 const META_KEYS = { format: keyOf(Buffer.from('format')), state: keyOf(Buffer.from('state')), owner: keyOf(Buffer.from('owner')) };
 
 /** The file of one partition's store. */
@@ -189,13 +197,23 @@ export class RecordStore {
   private readonly f = new Framer();
   private readonly owner: Owner | undefined;
   private closed = false;
+  /**
+   * Writes committed by this process's writer of this file, counted in memory shared by every handle on the file in
+   * the process: a reader beside the writer renews its LMDB snapshot only when the count has moved.
+   */
+  private readonly commits: Int32Array;
+  /** The count when this reader last renewed its snapshot (-1: never). */
+  private seenCommits = -1;
+  private readonly alongsideWriter: boolean;
 
   private constructor(
     readonly file: string,
     readonly readOnly: boolean,
     options: { alongsideWriter: boolean; noSync: boolean },
   ) {
-    this.env = openEnvironment(file, readOnly && !options.alongsideWriter, options.noSync);
+    // lmdb-js gives every later open in the process the first opener's flags: a reader never asks for noSync, so one
+    // opened first cannot leave a durable writer unsynced.
+    this.env = openEnvironment(file, readOnly && !options.alongsideWriter, options.noSync && !readOnly);
     try {
       this.checkSize();
       const openDb = (name: DbName) => this.env.openDB({ name, encoding: 'binary', keyEncoder: KEY_ENCODER } as never) as unknown as Db;
@@ -203,6 +221,8 @@ export class RecordStore {
       const meta = openDb('meta');
       checkFormat(file, meta.getBinary(META_KEYS.format));
       this.dbs = Object.fromEntries(DBS.map((name) => [name, name === 'meta' ? meta : openDb(name)])) as Record<DbName, Db>;
+      this.alongsideWriter = options.alongsideWriter;
+      this.commits = new Int32Array(meta.getUserSharedBuffer(COMMITS_KEY, new ArrayBuffer(4)), 0, 1);
       if (readOnly) {
         this.state = this.readStateWhileWritten();
         this.owner = undefined;
@@ -351,7 +371,7 @@ export class RecordStore {
     this.assertWritable();
     const before = structuredClone(this.state);
     try {
-      return this.env.transactionSync(() => {
+      const result = this.env.transactionSync(() => {
         if (fenced && this.readOwner()?.token !== this.owner?.token) {
           throw new CaregapsError('CG_ENGINE_LOCKED', `${this.file}: another process has taken over writing this store`);
         }
@@ -359,6 +379,9 @@ export class RecordStore {
         this.commitState(this.state);
         return result;
       });
+      // Committed: readers beside this writer renew their snapshot at their next read.
+      Atomics.add(this.commits, 0, 1);
+      return result;
     } catch (error) {
       this.state = before;
       if (error instanceof CaregapsError) throw error;
@@ -656,14 +679,15 @@ export class RecordStore {
   private *readPatients(start?: Buffer, end?: Buffer): Generator<StoredPatient> {
     let stored: StoredPatient | undefined;
     const range = start === undefined ? EVERY_KEY : { start, end: end! };
-    for (const { key, value } of this.dbs.records.getRange(range)) {
-      const k = key;
-      const nhsNumber = k.toString('latin1', 0, NHS_BYTES);
+    let previous: Buffer | undefined;
+    for (const { key: k, value } of this.dbs.records.getRange(range)) {
       if (!intact(k, value)) throw damaged('records', recordText(k));
-      if (stored?.nhsNumber !== nhsNumber) {
+      // A new patient when the key's NHS number differs from the last key's (compared as bytes: no string per record).
+      if (stored === undefined || previous!.compare(k, 0, NHS_BYTES, 0, NHS_BYTES) !== 0) {
         if (stored !== undefined) yield stored;
-        stored = { nhsNumber, patient: undefined, events: [], retractions: [], handles: [] };
+        stored = { nhsNumber: k.toString('latin1', 0, NHS_BYTES), patient: undefined, events: [], retractions: [], handles: [] };
       }
+      previous = k;
       const record = JSON.parse(payloadText(value)) as CaregapsRecord;
       const kind = value[0];
       if (k.length === NHS_BYTES && kind === KIND.patient) stored.patient = record as PatientRecord;
@@ -704,9 +728,26 @@ export class RecordStore {
     return guardedCall(this.file, () => this.held(id, source ?? UNNAMED)?.nhsNumber);
   }
 
+  /**
+   * `holder` for many identities at once, all read from one snapshot (the latest commit when called): a partition
+   * checks a batch's new identities against another partition's store with one fresh read transaction.
+   */
+  holders(identities: readonly { id: string; source?: string }[]): (string | undefined)[] {
+    this.assertOpen();
+    this.freshRead();
+    return guardedCall(this.file, () => identities.map(({ id, source }) => this.held(id, source ?? UNNAMED)?.nhsNumber));
+  }
+
   /** A reader's next read starts a new LMDB read transaction, so it sees what the writer committed since. */
   private freshRead(): void {
-    if (this.readOnly) this.env.resetReadTxn();
+    if (!this.readOnly) return;
+    if (this.alongsideWriter) {
+      // Nothing committed in this process since the last renewal: the snapshot is current (no renewal per read).
+      const commits = Atomics.load(this.commits, 0);
+      if (commits === this.seenCommits) return;
+      this.seenCommits = commits;
+    }
+    this.env.resetReadTxn();
   }
 
   organisations(): OrganisationRecord[] {
