@@ -657,7 +657,7 @@ function parsedRoute(chunk: ChunkLines, i: number, partitions: number): { partit
   const eventLike = (value.kind === 'event' || value.kind === 'retract') && typeof value.id === 'string';
   return {
     partition: partitionOf(nhs, partitions),
-    identity: eventLike ? identityHashOfStrings(value.id as string, typeof value.source === 'string' ? value.source : undefined) : -1,
+    identity: eventLike ? identityHashOfStrings(value.id as string) : -1,
     patient: /^\d{10}$/.test(nhs) ? Number(nhs) : nhs,
   };
 }
@@ -685,7 +685,7 @@ function routeOf(item: unknown, partitions: number): { partition: number; identi
   if (typeof value !== 'object' || value === null || typeof value.nhsNumber !== 'string') return { partition: 0, identity: -1, patient: undefined };
   const partition = partitionOf(value.nhsNumber, partitions);
   const eventLike = (value.kind === 'event' || value.kind === 'retract') && typeof value.id === 'string';
-  return { partition, identity: eventLike ? identityHash(value.id as string, typeof value.source === 'string' ? value.source : undefined) : -1, patient: value.nhsNumber };
+  return { partition, identity: eventLike ? identityHash(value.id as string) : -1, patient: value.nhsNumber };
 }
 
 /** The partition count: as asked, else as the durable store was written, else one per core. */

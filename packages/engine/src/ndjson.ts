@@ -101,9 +101,8 @@ function blank(bytes: Uint8Array, start: number, end: number): boolean {
 
 const NHS_KEY = Buffer.from('"nhsNumber"');
 const ID_KEY = Buffer.from('"id"');
-const SOURCE_KEY = Buffer.from('"source"');
 
-/** Where a line goes: its partition, the hash of its event identity (-1: none) and its patient (the NHS number's digits). */
+/** Where a line goes: its partition, the hash of its event id (-1: none) and its patient (the NHS number's digits). */
 export interface LineRoute {
   partition: number;
   identity: number;
@@ -111,8 +110,8 @@ export interface LineRoute {
 }
 
 /**
- * Finds a line's NHS number (and event identity) by scanning its bytes, without parsing it. `undefined` when the
- * line is not in the plain form a feed writes (no `"nhsNumber":"<10 digits>"`, an escaped id or source): the caller
+ * Finds a line's NHS number (and event id) by scanning its bytes, without parsing it. `undefined` when the
+ * line is not in the plain form a feed writes (no `"nhsNumber":"<10 digits>"`, an escaped id): the caller
  * parses it instead. A line the scan misreads (a key given twice) is refused by its partition, which checks the
  * parsed NHS number routes to it.
  */
@@ -135,25 +134,13 @@ export function scanRoute(bytes: Uint8Array, start: number, end: number, partiti
   const idEnd = stringEnd(bytes, idAt, end);
   if (idEnd < 0) return undefined;
   for (let i = idAt; i < idEnd; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-  const sourceAt = valueAfter(bytes, start, end, SOURCE_KEY);
-  if (sourceAt === NOT_A_STRING) return undefined;
-  if (sourceAt >= 0) {
-    const sourceEnd = stringEnd(bytes, sourceAt, end);
-    if (sourceEnd < 0) return undefined;
-    hash = Math.imul(hash, 0x01000193); // the separator
-    for (let i = sourceAt; i < sourceEnd; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-  }
   return { partition, identity: (hash >>> 0) & 0x7fffffff, patient: digits };
 }
 
-/** The identity hash `scanRoute` gives, from parsed strings (for a line the scan could not read). */
-export function identityHashOfStrings(id: string, source: string | undefined): number {
+/** The id hash `scanRoute` gives (over the id's UTF-8 bytes; see `identityHash`), from a parsed id. */
+export function identityHashOfStrings(id: string): number {
   let hash = 0x811c9dc5;
   for (const b of Buffer.from(id)) hash = Math.imul(hash ^ b, 0x01000193);
-  if (source !== undefined) {
-    hash = Math.imul(hash, 0x01000193);
-    for (const b of Buffer.from(source)) hash = Math.imul(hash ^ b, 0x01000193);
-  }
   return (hash >>> 0) & 0x7fffffff;
 }
 

@@ -16,7 +16,7 @@ export interface RoutedSummary {
 
 /**
  * A batch on its way to the partitions: per item, its partition, its patient (the NHS number as routed; `undefined`
- * for none) and the hash of its event identity (source + id; -1 when it has none). The items are sent in rounds: a
+ * for none) and the hash of its event id (`identityHash`; -1 when it has none). The items are sent in rounds: a
  * record of an identity that an earlier record of the batch has in another partition goes in a later round, so that
  * its partition's cross-partition identity check (`PartitionHost`) sees the earlier one committed.
  */
@@ -80,11 +80,14 @@ export class RoutedBatch {
   }
 }
 
-/** FNV-1a over an event identity's source and id (as UTF-16 code units), for `RoutedBatch`. */
-export function identityHash(id: string, source: string | undefined): number {
+/**
+ * FNV-1a over an event id (as UTF-16 code units), for `RoutedBatch`. The source is left out on purpose: a retraction
+ * without source touches the id in every source, so records of one id in two partitions are ordered whatever their
+ * sources (two sources' ids that happen to match cost an extra round, never a wrong verdict).
+ */
+export function identityHash(id: string): number {
   let hash = 0x811c9dc5;
-  const text = source === undefined ? id : `${id}\u0000${source}`;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
   return (hash >>> 0) & 0x7fffffff;
 }
 

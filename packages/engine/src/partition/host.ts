@@ -310,7 +310,7 @@ export class PartitionHost {
     const record = p.record;
     if (record.kind !== 'event' && record.kind !== 'retract') return undefined;
     const holder = this.siblingHolder(record.id, record.source);
-    if (holder === undefined) return undefined;
+    if (holder === undefined) return this.retractedWhereItWas(record, flush) ? 'suppressed' : undefined;
     // This store's own holding (by an earlier record) decides: commit what is pending and look.
     flush?.();
     if (this.store.holder(record.id, record.source) !== undefined) return undefined;
@@ -334,6 +334,21 @@ export class PartitionHost {
       line: p.line,
       ...(k > 0 ? { counted: true as const } : {}),
     }));
+  }
+
+  /**
+   * Whether a declared correction of a source's event names a patient in another partition whose retraction of
+   * the id in every source is kept there (and no store holds the identity itself): as one store would, the
+   * correction of a retracted event changes nothing.
+   */
+  private retractedWhereItWas(record: CaregapsRecord, flush: (() => void) | undefined): boolean {
+    if (record.kind !== 'event' || record.source === undefined || record.correctsNhsNumber === undefined) return false;
+    const from = partitionOf(record.correctsNhsNumber, this.options.partitions);
+    if (from === this.options.partition) return false;
+    const retracted = this.sibling(from).patient(record.correctsNhsNumber)?.retractions.some((r) => r.id === record.id && r.source === undefined);
+    if (!retracted) return false;
+    flush?.();
+    return this.store.holder(record.id, record.source) === undefined;
   }
 
   /** Which other partition's store holds an identity, and for whom. */
