@@ -242,25 +242,33 @@ export function withAccess(engine: EngineLike, options: WithAccessOptions): Acce
 }
 
 /**
- * Wraps the engine's `apply` and `ingest` on this engine object so that the source's indexes follow every record
+ * Wraps the engine's `apply`, `ingest`, `ingestFile` and `ingestNdjson` on this engine object so that the source's indexes follow every record
  * written through them: an applied record's patient is read again at once; an ingested stream marks the indexes
  * unusable until it ends, then they are rebuilt.
  */
-function followWrites(engine: Required<Pick<EngineLike, 'apply' | 'ingest'>>, source: EngineResultsSource): void {
+function followWrites(engine: Required<Pick<EngineLike, 'apply' | 'ingest'>> & StreamWriters, source: EngineResultsSource): void {
   const apply = engine.apply;
-  const ingest = engine.ingest;
   engine.apply = function (this: unknown, record: unknown) {
     const result = apply.call(engine, record);
     if (result instanceof Promise) return result.finally(() => source.noteWritten(record));
     source.noteWritten(record);
     return result;
   };
-  engine.ingest = async function (this: unknown, ...args: Parameters<typeof ingest>) {
-    source.ingestStarted();
-    try {
-      return await ingest.apply(engine, args);
-    } finally {
-      source.ingestEnded();
-    }
-  };
+  // Every stream the engine ingests (records, a file, NDJSON chunks) is followed the same way.
+  for (const name of STREAM_WRITERS) {
+    const write = engine[name];
+    if (typeof write !== 'function') continue;
+    engine[name] = async function (this: unknown, ...args: never[]) {
+      source.ingestStarted();
+      try {
+        return await write.apply(engine, args);
+      } finally {
+        source.ingestEnded();
+      }
+    };
+  }
 }
+
+/** The engine's methods that ingest a stream of records, each followed by `withAccess`. */
+const STREAM_WRITERS = ['ingest', 'ingestFile', 'ingestNdjson'] as const;
+type StreamWriters = { [K in (typeof STREAM_WRITERS)[number]]?: (...args: never[]) => Promise<unknown> };

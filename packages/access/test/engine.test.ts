@@ -4,6 +4,9 @@
  */
 import { PatientStore } from '@caregaps/core';
 import { Engine } from '@caregaps/engine';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { BatchResultsSource, MemoryAuditLog, OrganisationHierarchy, createAccess, withAccess, type Principal, type Purpose } from '../src/index.js';
 import { AS_OF, HOSPITAL, TODAY, diabetes, organisations, population, practicesOf, recordsOf } from './fixture.js';
@@ -58,6 +61,35 @@ describe('withAccess(engine)', () => {
       }
     }
     console.log(`engine adapter: answers compared with the batch source ${compared}; differences 0`);
+  });
+
+  test('opt-outs and moves that arrive through ingestNdjson and ingestFile reach the counts at once', async () => {
+    const { compiled, index } = diabetes();
+    const orgs = organisations();
+    const specs = population(7, 200, practicesOf(orgs));
+    const engine = new Engine({ compiled, index, asOf: AS_OF, organisations: orgs });
+    const store = new PatientStore();
+    for (const spec of specs) for (const record of recordsOf(spec)) (engine.apply(record), store.apply(record));
+    const viaEngine = withAccess(engine, { compiled, index, audit: new MemoryAuditLog(), now: () => TODAY });
+    const analyst: Principal = { user: 'an', roles: ['analyst'], organisation: 'P00002' };
+    const summaries = async (access: ReturnType<typeof createAccess>) => JSON.stringify(await access.as(analyst, 'secondary-use').summary({ level: 'practice' }));
+    const batchSummaries = () => summaries(createAccess({ source: new BatchResultsSource(store, compiled, index, new OrganisationHierarchy(orgs), engine.asOf), audit: new MemoryAuditLog(), now: () => TODAY }));
+    expect(await summaries(viaEngine)).toBe(await batchSummaries()); // the indexes are built and in use
+
+    // Patient records re-sent with a national data opt-out: half as NDJSON chunks, half as a file.
+    const optedOut = specs.slice(0, 60).map((spec) => ({ ...recordsOf(spec).find((r) => r.kind === 'patient')!, optOuts: ['national-data-opt-out'] }));
+    for (const record of optedOut) store.apply(record as Parameters<PatientStore['apply']>[0]);
+    const ndjson = (records: readonly unknown[]) => records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    await engine.ingestNdjson((async function* () { yield ndjson(optedOut.slice(0, 30)); })());
+    const dir = mkdtempSync(join(tmpdir(), 'caregaps-access-'));
+    try {
+      writeFileSync(join(dir, 'opt-outs.ndjson'), ndjson(optedOut.slice(30)));
+      await engine.ingestFile(join(dir, 'opt-outs.ndjson'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(await summaries(viaEngine)).toBe(await batchSummaries());
+    engine.close();
   });
 
   test('an engine without record()/records() needs a record lookup, and is told so', () => {
