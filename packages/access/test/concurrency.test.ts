@@ -50,7 +50,8 @@ describe('D1 concurrency', () => {
     await fc.assert(
       fc.asyncProperty(fc.scheduler(), fc.array(fc.constantFrom(50, 80, 52, 75), { minLength: 1, maxLength: 4 }), fc.integer({ min: 2, max: 4 }), async (s, corrections, readers) => {
         interleavings++;
-        const engine = new Engine({ compiled, index, asOf: AS_OF, organisations: organisations() });
+        // One partition in this thread: the interleavings are the access layer's; each engine is closed after its run.
+        const engine = new Engine({ compiled, index, asOf: AS_OF, organisations: organisations(), partitions: 1, workerThreads: false });
         engine.apply({ kind: 'patient', nhsNumber: X!, birthDate: '1960-06-15', sex: 'female', practice: PRACTICE, registeredFrom: '2005-01-01', registeredTo: null, deathDate: null, optOuts: [] });
         engine.apply({ kind: 'event', id: `${PRACTICE}:dm`, nhsNumber: X!, code: CODES.diabetes, date: '2015-03-01', source: PRACTICE });
         engine.apply(hba1c(60));
@@ -101,7 +102,7 @@ describe('D1 concurrency', () => {
           agreements.withdraw(isa.id, PRACTICE);
           revoked = true;
         });
-        await s.waitFor(Promise.all([...reads, ...writes, withdrawal]));
+        await s.waitFor(Promise.all([...reads, ...writes, withdrawal])).finally(() => engine.close());
         for (const [user, view] of await Promise.all(reads)) {
           if (!view) continue;
           viewsChecked++;

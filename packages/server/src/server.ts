@@ -195,7 +195,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       const actions = request.caller!.view.agreements;
       if (request.params.action === 'sign') await actions.sign(id);
       else if (request.params.action === 'withdraw') await actions.withdraw(id);
-      else throw new CaregapsError('CG_USAGE', 'An agreement can be signed or withdrawn here');
+      else if (request.params.action === 'amend') await actions.amend(id, agreementTerms((request.body ?? {}) as Record<string, unknown>, request.caller!.session.principal.organisation));
+      else throw new CaregapsError('CG_USAGE', 'An agreement can be signed, amended or withdrawn here');
       live.schedule();
       return reply.redirect('/agreements', 303);
     });

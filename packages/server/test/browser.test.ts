@@ -236,12 +236,13 @@ describe.skipIf(skipReason !== undefined)(`caregaps serve in headless chromium${
 
     await signInAs(/Barnet practice 1 Caldicott guardian/);
     await page.goto(`${origin}/agreements`);
-    await page.getByLabel('Title').fill('Diabetes results from the hospital');
-    await page.getByLabel(/Other parties/).fill('RAL01');
-    await page.getByLabel('results').check();
-    await page.getByLabel('direct-care').check();
-    await page.getByLabel('In force from').fill('2025-01-01');
-    await page.getByRole('button', { name: 'Create draft' }).click();
+    const draft = page.locator('form[action="/agreements"]'); // the new-agreement form (each agreement has its amend form)
+    await draft.getByLabel('Title').fill('Diabetes results from the hospital');
+    await draft.getByLabel(/Other parties/).fill('RAL01');
+    await draft.getByLabel('results').check();
+    await draft.getByLabel('direct-care').check();
+    await draft.getByLabel('In force from').fill('2025-01-01');
+    await draft.getByRole('button', { name: 'Create draft' }).click();
     await page.getByRole('button', { name: 'Sign for Z10001' }).last().click();
     await signInAs(/Hospital trust Caldicott guardian/);
     await page.goto(`${origin}/agreements`);

@@ -253,11 +253,24 @@ describe('sharing agreements', () => {
     expect(await hospitalEntries()).toBe(1);
     expect((await get('/agreements', 'caldicott-hospital')).body).toContain('<td>signed</td>');
 
+    // An amendment by the hospital (adding a purpose; the other party is the practice) is a new draft version; the
+    // signed version stays in force until both sign it.
+    const amend = 'title=Diabetes+results&partners=Z10001&dataCategories=results&purposes=direct-care&purposes=secondary-use&start=2025-01-01&end=';
+    expect((await post(`/agreements/${id}/amend`, 'caldicott-hospital', amend)).statusCode).toBe(303);
+    const amended = (await get('/agreements', 'caldicott-barnet')).body;
+    expect(amended).toMatch(/<tr><td>2<\/td><td>draft<\/td><td>(Z10001, RAL01|RAL01, Z10001)<\/td><td>results<\/td><td>direct-care, secondary-use<\/td>/);
+    expect(await hospitalEntries()).toBe(1);
+    expect((await post(`/agreements/${id}/amend`, 'gp-barnet', amend)).statusCode).toBe(403);
+    expect((await post(`/agreements/${id}/sign`, 'caldicott-barnet')).statusCode).toBe(303);
+    expect((await post(`/agreements/${id}/sign`, 'caldicott-hospital')).statusCode).toBe(303);
+    expect((await get('/agreements', 'caldicott-barnet')).body).toMatch(/<tr><td>2<\/td><td>signed<\/td>/);
+    expect(await hospitalEntries()).toBe(1);
+
     expect((await post(`/agreements/${id}/withdraw`, 'caldicott-hospital')).statusCode).toBe(303);
     expect(await hospitalEntries()).toBe(0);
     const history = await get('/agreements', 'caldicott-barnet');
     expect(history.body).toContain('<td>withdrawn</td>');
-    expect(served.audit.entries().filter((e) => e.activity === 'manage-sharing-agreements' && e.decision === 'allow')).toHaveLength(4);
+    expect(served.audit.entries().filter((e) => e.activity === 'manage-sharing-agreements' && e.decision === 'allow')).toHaveLength(7);
   });
 
   it('refuse a GP (no such role), a non-party, and invalid terms', async () => {

@@ -30,7 +30,6 @@ export { REGISTER_DIAGNOSES, DIAGNOSED, registerCodes, type RegisterDiagnosis, t
 export { buildHierarchy, apportion, type Hierarchy, type Practice } from './organisations.js';
 export {
   Population,
-  writePopulation,
   testNhsNumbers,
   DEFAULT_PATIENTS,
   DEFAULT_SEED,
@@ -40,8 +39,7 @@ export {
   type NdjsonChunk,
   type PatientRange,
   type PopulationOptions,
-  type WriteOptions,
-  type WriteResult,
 } from './generate.js';
+export { writePopulation, type WriteOptions, type WriteResult } from './write.js';
 export { HISTORY_YEARS } from './patient.js';
 export { parallelNdjson, type ParallelOptions } from './parallel.js';
