@@ -167,13 +167,7 @@ export class Router {
 
   /** Sends a call to every partition (or those `callOf` gives one), then takes every answer (in partition order). */
   all(callOf: (partition: number) => PartitionCall | undefined): unknown[] {
-    const sent: number[] = [];
-    this.links.forEach((link, p) => {
-      const call = callOf(p);
-      if (call === undefined) return;
-      link.send(call);
-      sent.push(p);
-    });
+    const sent = this.dispatch(callOf);
     const answers: unknown[] = [];
     let failure: unknown;
     for (const p of sent) {
