@@ -98,7 +98,9 @@ const guard = setInterval(() => {
 }, 1000);
 guard.unref();
 
-const estimate = patients * recordsPerPatient * ((withStore ? STORE_BYTES_PER_RECORD_ESTIMATE : 0) + 130);
+/** NDJSON bytes per record, at most, for the slice file (the rest of the population is streamed, never written). */
+const NDJSON_BYTES_PER_RECORD_ESTIMATE = 130;
+const estimate = patients * recordsPerPatient * (withStore ? STORE_BYTES_PER_RECORD_ESTIMATE : 0) + slicePatients * recordsPerPatient * NDJSON_BYTES_PER_RECORD_ESTIMATE;
 if (freeBytes(storeRoot) < estimate + MIN_FREE_DISK) {
   fail(`the run needs about ${(estimate / 1e9).toFixed(0)} GB on the disk of ${storeRoot} (store and slice file) and ${(freeBytes(storeRoot) / 1e9).toFixed(0)} GB are free: give --store-root on a larger disk, or fewer --patients`);
 }
