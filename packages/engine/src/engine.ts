@@ -116,9 +116,19 @@ export interface RecoveryReport {
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
 const PARTITION_FILE = /^partition-(\d+)\.mdb$/;
 
-/** How much memory the hot state holds (typed arrays only), and for how many patients and relevant events. */
+/**
+ * How much memory the partitions' hot state holds, and for how many patients and relevant events: everything that
+ * grows with patients or events (typed arrays at capacity, the NHS number tables, statuses, horizons and their queue,
+ * free lists), counted by the engine. What grows with distinct codes and practices (interning) is left out.
+ */
 export interface HotStateMemory {
+  /** `patientBytes` + `eventBytes`. */
   bytes: number;
+  /** What is held per patient: demographics, registration, cluster masks, block positions, statuses, horizons. */
+  patientBytes: number;
+  /** What is held per relevant event: the event arena (cluster set, day, value, store handle), named components. */
+  eventBytes: number;
+  /** Rows: NHS numbers seen, with or without their patient record. */
   patients: number;
   /** Events whose code is in a cluster some registry reads (the only events held in memory). */
   relevantEvents: number;
@@ -264,9 +274,11 @@ export class Engine {
   /** The hot state's memory over all partitions. */
   memory(): HotStateMemory {
     this.assertOpen();
-    const out: HotStateMemory = { bytes: 0, patients: 0, relevantEvents: 0 };
+    const out: HotStateMemory = { bytes: 0, patientBytes: 0, eventBytes: 0, patients: 0, relevantEvents: 0 };
     for (const m of this.router.all(() => ({ method: 'memory', args: [] })) as ReturnType<PartitionHost['memory']>[]) {
       out.bytes += m.bytes;
+      out.patientBytes += m.patientBytes;
+      out.eventBytes += m.eventBytes;
       out.patients += m.patients;
       out.relevantEvents += m.events;
     }

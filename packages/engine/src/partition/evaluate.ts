@@ -11,6 +11,7 @@ class ClusterSeries implements SeriesView {
   /** Slot of each record in the chunk, for values, components and ids. */
   slots = new Int32Array(8);
   chunk: EventChunk | undefined;
+  row = -1;
   /** Evaluation number the series was gathered for. */
   stamp = -1;
   private lastName = '';
@@ -28,8 +29,12 @@ class ClusterSeries implements SeriesView {
     return this.lastNumber < 0 ? Number.NaN : this.hot.component(this.chunk!, slot, this.lastNumber);
   }
 
+  /** Read from the record store (the hot state holds handles): explanations, and a record counted once across clusters. */
   id(at: number): string {
-    return this.hot.idOf[this.chunk!.local[this.slots[at]!]!]!;
+    const handle = this.chunk!.handle[this.slots[at]!]!;
+    const id = this.hot.idOf(this.row, handle);
+    if (id === undefined) throw new Error(`the record store holds no event with handle ${handle} for NHS number ${this.hot.nhsNumber(this.row)}, which the hot state holds`);
+    return id;
   }
 
   push(day: number, slot: number): void {
@@ -87,6 +92,7 @@ export class HotPatientView implements PatientView {
     s.length = 0;
     const chunk = hot.chunkOf(row)!;
     s.chunk = chunk;
+    s.row = row;
     const start = hot.startOf(row);
     const end = start + hot.countOf(row);
     const sets = chunk.set;

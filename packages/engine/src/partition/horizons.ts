@@ -1,11 +1,13 @@
 /**
- * A min-priority queue of patient rows keyed by horizon day (a binary heap over parallel arrays). Deletion is lazy:
- * rescheduling a row pushes a new entry and the old one is skipped when it surfaces, because the row's queued day
- * no longer matches it. The heap is rebuilt when stale entries outnumber live ones.
+ * A min-priority queue of patient rows keyed by horizon day (a binary heap over parallel typed arrays). Deletion is
+ * lazy: rescheduling a row pushes a new entry and the old one is skipped when it surfaces, because the row's queued
+ * day no longer matches it. The heap is rebuilt when stale entries outnumber live ones.
  */
 export class HorizonQueue {
-  private days: number[] = [];
-  private items: number[] = [];
+  private days = new Float64Array(64);
+  private items = new Int32Array(64);
+  /** Entries in the heap, live and stale. */
+  private length = 0;
   /** Per row, the day it is queued under (Infinity when not queued). */
   private queued = new Float64Array(0);
   private live = 0;
@@ -14,10 +16,15 @@ export class HorizonQueue {
     return this.live;
   }
 
+  /** Bytes held: the heap and the per-row queued days, at capacity. */
+  get bytes(): number {
+    return this.days.byteLength + this.items.byteLength + this.queued.byteLength;
+  }
+
   /** Queues row `item` for `day` (Infinity unqueues it). Replaces any earlier scheduling of the same item. */
   schedule(item: number, day: number): void {
     if (item >= this.queued.length) {
-      const queued = new Float64Array(Math.max(64, (item + 1) * 2)).fill(Infinity);
+      const queued = new Float64Array(Math.max(64, item + 1, Math.ceil(this.queued.length * 1.5))).fill(Infinity);
       queued.set(this.queued);
       this.queued = queued;
     }
@@ -27,13 +34,13 @@ export class HorizonQueue {
     if (day === Infinity) return;
     this.live++;
     this.push(day, item);
-    if (this.days.length > 64 && this.days.length > 2 * this.live) this.compact();
+    if (this.length > 64 && this.length > 2 * this.live) this.compact();
   }
 
   /** The earliest queued day (Infinity when empty), skipping stale entries. */
   peekDay(): number {
     this.dropStale();
-    return this.days.length ? this.days[0]! : Infinity;
+    return this.length ? this.days[0]! : Infinity;
   }
 
   /** Removes and returns every item queued on or before `day`, earliest first. Each leaves the queue. */
@@ -41,7 +48,7 @@ export class HorizonQueue {
     const due: number[] = [];
     for (;;) {
       this.dropStale();
-      if (this.days.length === 0 || this.days[0]! > day) return due;
+      if (this.length === 0 || this.days[0]! > day) return due;
       const item = this.pop();
       this.queued[item] = Infinity;
       this.live--;
@@ -52,35 +59,40 @@ export class HorizonQueue {
   /** Empties the queue (every item is marked unqueued). */
   clear(): void {
     this.queued.fill(Infinity);
-    this.days = [];
-    this.items = [];
+    this.length = 0;
     this.live = 0;
   }
 
   private dropStale(): void {
-    while (this.days.length && this.queued[this.items[0]!] !== this.days[0]) this.pop();
+    while (this.length && this.queued[this.items[0]!] !== this.days[0]) this.pop();
   }
 
   private compact(): void {
-    const days: number[] = [];
-    const items: number[] = [];
-    for (let i = 0; i < this.items.length; i++) {
-      if (this.queued[this.items[i]!] === this.days[i]) {
-        days.push(this.days[i]!);
-        items.push(this.items[i]!);
+    const { days, items } = this;
+    let kept = 0;
+    for (let i = 0; i < this.length; i++) {
+      if (this.queued[items[i]!] === days[i]) {
+        days[kept] = days[i]!;
+        items[kept++] = items[i]!;
       }
     }
-    this.days = days;
-    this.items = items;
-    for (let i = (days.length >>> 1) - 1; i >= 0; i--) this.siftDown(i);
+    this.length = kept;
+    for (let i = (kept >>> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
   private push(day: number, item: number): void {
+    if (this.length === this.days.length) {
+      const capacity = Math.ceil(this.length * 1.5);
+      const days = new Float64Array(capacity);
+      days.set(this.days);
+      this.days = days;
+      const items = new Int32Array(capacity);
+      items.set(this.items);
+      this.items = items;
+    }
     const days = this.days;
     const items = this.items;
-    let i = days.length;
-    days.push(day);
-    items.push(item);
+    let i = this.length++;
     while (i > 0) {
       const parent = (i - 1) >>> 1;
       if (days[parent]! <= day) break;
@@ -94,11 +106,10 @@ export class HorizonQueue {
 
   private pop(): number {
     const top = this.items[0]!;
-    const lastDay = this.days.pop()!;
-    const lastItem = this.items.pop()!;
-    if (this.days.length) {
-      this.days[0] = lastDay;
-      this.items[0] = lastItem;
+    const last = --this.length;
+    if (last > 0) {
+      this.days[0] = this.days[last]!;
+      this.items[0] = this.items[last]!;
       this.siftDown(0);
     }
     return top;
@@ -107,7 +118,7 @@ export class HorizonQueue {
   private siftDown(start: number): void {
     const days = this.days;
     const items = this.items;
-    const n = days.length;
+    const n = this.length;
     const day = days[start]!;
     const item = items[start]!;
     let i = start;

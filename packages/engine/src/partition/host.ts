@@ -17,7 +17,7 @@ import {
 import { RecordStore, type Outcome, type StoredPatient, type WriteResult } from '../store/record-store.js';
 import type { PatientStatus } from '../types.js';
 import { parseLine, type LineBatch } from './lines.js';
-import { Partition, type PartitionQuery, type PartitionReport } from './partition.js';
+import { Partition, type PartitionMemory, type PartitionQuery, type PartitionReport } from './partition.js';
 import { partitionOf } from './route.js';
 
 /** How to open one partition (everything is plain data except the compiled registries and the index). */
@@ -140,13 +140,18 @@ export class PartitionHost {
       const asOf = this.store.asOf;
       if (asOf === undefined) this.store.setAsOf(formatDay(options.day));
       this.day = asOf === undefined ? options.day : parseDay(asOf)!;
-      this.partition = new Partition(this.registries, this.index, this.day, options.explainChanges === true);
+      this.partition = this.newPartition();
       const replayed = this.replay(this.partition);
       this.recovery = { asOf: this.store.asOf, ...replayed, organisations: this.store.organisations() };
     } catch (error) {
       void this.store.close();
       throw error;
     }
+  }
+
+  /** A partition over this host's registries, reading held events' ids from this host's store. */
+  private newPartition(): Partition {
+    return new Partition(this.registries, this.index, this.day, this.options.explainChanges === true, (nhsNumber, handle) => this.store.eventId(nhsNumber, handle));
   }
 
   static open(options: PartitionHostOptions): PartitionHost {
@@ -391,14 +396,15 @@ export class PartitionHost {
           return;
         case 'event':
           if (outcome === 'suppressed') return;
-          this.partition.putEvent(record, written.handles[i]!);
+          // What the handle held until now is taken out first: this patient's (a replacement) or another's (a move).
+          this.partition.putEvent(record, written.handles[i]!, outcome === 'stored' ? undefined : outcome === 'moved' ? written.details.get(i)!.from : record.nhsNumber);
           if (record.correctsNhsNumber !== undefined) {
             const from = partitionOf(record.correctsNhsNumber, this.options.partitions);
             if (from !== this.options.partition) report.releases.push({ partition: from, id: record.id, source: record.source, nhsNumber: record.correctsNhsNumber });
           }
           return;
         case 'retract':
-          for (const handle of written.details.get(i)?.removed ?? []) this.partition.removeEvent(handle);
+          for (const handle of written.details.get(i)?.removed ?? []) this.partition.removeEvent(record.nhsNumber, handle);
           return;
       }
     });
@@ -408,7 +414,7 @@ export class PartitionHost {
   release(identities: readonly Release[]): PartitionReport {
     this.assertOpen();
     const handles = this.store.releaseSync(identities);
-    for (const handle of handles) if (handle >= 0) this.partition.removeEvent(handle);
+    handles.forEach((handle, i) => handle >= 0 && this.partition.removeEvent(identities[i]!.nhsNumber, handle));
     return this.partition.endBatch();
   }
 
@@ -439,7 +445,7 @@ export class PartitionHost {
     this.assertOpen();
     if (registries) this.registries = registries;
     if (index) this.index = index;
-    const partition = new Partition(this.registries, this.index, this.day, this.options.explainChanges === true);
+    const partition = this.newPartition();
     this.replay(partition);
     this.partition = partition;
     return partition.flush();
@@ -483,7 +489,7 @@ export class PartitionHost {
     return { patients: this.partition.patientCount, queued: this.partition.queuedCount };
   }
 
-  memory(): { bytes: number; patients: number; events: number } {
+  memory(): PartitionMemory {
     return this.partition.memory();
   }
 

@@ -17,17 +17,28 @@ import type { Change, PatientStatus, RegistryStatus } from '../types.js';
 import { PracticeCounters, type PracticeDelta } from './aggregates.js';
 import { HotPatientView } from './evaluate.js';
 import { HorizonQueue } from './horizons.js';
-import { HotState } from './hot-state.js';
+import { HotState, type EventIdReader } from './hot-state.js';
 
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
 const HORIZON = { horizon: true } as const;
 const EXPLAIN = { explain: true } as const;
 const ALL = -1;
+/** A horizon that never comes (Infinity), as stored in the Int32 horizon column. */
+const NO_HORIZON = 0x7fffffff;
 
 /** What an operation on a partition changed: the changes in order and the count deltas per practice. */
 export interface PartitionReport {
   changes: Change[];
   deltas: PracticeDelta[];
+}
+
+/** What a partition holds in memory (see `Partition.memory`). */
+export interface PartitionMemory {
+  bytes: number;
+  patientBytes: number;
+  eventBytes: number;
+  patients: number;
+  events: number;
 }
 
 /** A population query resolved by the router: registry number, status slot offset, wanted code, practices. */
@@ -57,7 +68,8 @@ export class Partition {
   private readonly readers: Int32Array;
   private readonly setReaders: number[] = [];
   private status = new Uint8Array(0);
-  private horizons = new Float64Array(0);
+  /** Per row and registry, the horizon day (NO_HORIZON: none). */
+  private horizons = new Int32Array(0);
   private registered = new Uint8Array(0);
   private pending = new Int32Array(0);
   private readonly touched: number[] = [];
@@ -71,6 +83,8 @@ export class Partition {
     index: CodesetIndex,
     day: number,
     private readonly explainChanges: boolean,
+    /** Reads a held event's record id from the partition's record store (the hot state holds handles). */
+    readId: EventIdReader,
   ) {
     this.day = day;
     this.asOfText = formatDay(day);
@@ -83,7 +97,7 @@ export class Partition {
         this.readers[c] = registries.length > 30 ? ALL : this.readers[c]! | (1 << n);
       }
     });
-    this.hot = new HotState(index, read);
+    this.hot = new HotState(index, read, readId);
     this.view = new HotPatientView(this.hot);
     this.counters = new PracticeCounters(this.layout.width, this.hot.practices);
   }
@@ -106,9 +120,14 @@ export class Partition {
     return this.queue.size;
   }
 
-  /** Bytes of the hot state's typed arrays, patients and relevant events held. */
-  memory(): { bytes: number; patients: number; events: number } {
-    return { bytes: this.hot.bytes().total + this.status.byteLength + this.horizons.byteLength + this.registered.byteLength + this.pending.byteLength, patients: this.hot.patients, events: this.hot.events };
+  /**
+   * Bytes held per patient (hot-state rows, statuses, horizons, the horizon queue) and per relevant event (the event
+   * arena), at capacity; and the patients (rows) and relevant events held.
+   */
+  memory(): PartitionMemory {
+    const hot = this.hot.bytes();
+    const patientBytes = hot.patients + this.status.byteLength + this.horizons.byteLength + this.registered.byteLength + this.pending.byteLength + this.queue.bytes;
+    return { bytes: patientBytes + hot.events, patientBytes, eventBytes: hot.events, patients: this.hot.patients, events: this.hot.events };
   }
 
   /** Evaluates every patient touched since the last report (unless `hold`: then at `flush`) and reports. */
@@ -213,19 +232,24 @@ export class Partition {
 
   // ---- applying ------------------------------------------------------------------------------------------------
 
-  /** Holds an event under its store handle (replacing what the handle held); events in no cluster read are not held. */
-  putEvent(record: EventRecord, handle: number): void {
-    this.removeEvent(handle);
+  /**
+   * Holds an event under its store handle; events in no cluster read are not held. `heldFor`: the NHS number the
+   * handle was held for until now (a replacement, or a move between patients), whose event is taken out first.
+   */
+  putEvent(record: EventRecord, handle: number, heldFor?: string): void {
+    if (heldFor !== undefined) this.removeEvent(heldFor, handle);
     const row = this.hot.rowFor(record.nhsNumber);
     if ((record.system ?? 'snomed') !== 'snomed') return;
     const set = this.hot.addEvent(row, handle, { id: record.id, code: record.code, day: parseDay(record.date)!, value: record.value ?? Number.NaN, values: record.values });
     if (set >= 0) this.mark(row, this.readersOfSet(set));
   }
 
-  /** Takes the event a store handle held out of the hot state (if its code was in a cluster) and marks its patient. */
-  removeEvent(handle: number): void {
-    const removed = this.hot.removeEvent(handle);
-    if (removed) this.mark(removed.row, this.readersOfSet(removed.set));
+  /** Takes the event a store handle held for a patient out of the hot state (if it held it) and marks the patient. */
+  removeEvent(nhsNumber: string, handle: number): void {
+    const row = this.hot.row(nhsNumber);
+    if (row < 0) return;
+    const set = this.hot.removeEvent(row, handle);
+    if (set >= 0) this.mark(row, this.readersOfSet(set));
   }
 
   /** Sets a patient's demographics and registration (the store decided it is the current patient record). */
@@ -289,7 +313,7 @@ export class Partition {
     const status = new Uint8Array(capacity * this.layout.slots);
     status.set(this.status);
     this.status = status;
-    const horizons = new Float64Array(capacity * registries).fill(Infinity);
+    const horizons = new Int32Array(capacity * registries).fill(NO_HORIZON);
     horizons.set(this.horizons);
     this.horizons = horizons;
     const registered = new Uint8Array(capacity);
@@ -318,7 +342,8 @@ export class Partition {
     for (let r = 0; r < registries.length; r++) {
       if (mask !== ALL && (mask & (1 << r)) === 0) continue;
       const outcome = registries[r]!.evaluate(view, this.day, HORIZON);
-      this.horizons[row * registries.length + r] = outcome.horizon;
+      const horizon = outcome.horizon;
+      this.horizons[row * registries.length + r] = horizon >= NO_HORIZON ? NO_HORIZON : Math.ceil(horizon);
       this.settle(row, r, outcome);
     }
     this.schedule(row);
@@ -331,6 +356,7 @@ export class Partition {
     let next = from > this.day ? from : end > this.day ? end : Infinity;
     const registries = this.registries.length;
     for (let at = row * registries, stop = at + registries; at < stop; at++) if (this.horizons[at]! < next) next = this.horizons[at]!;
+    if (next === NO_HORIZON) next = Infinity;
     this.queue.schedule(row, next);
   }
 

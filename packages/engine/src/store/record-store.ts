@@ -20,6 +20,7 @@
  *   partition's worker thread, the record view), opened before or after the writer; its reads see every transaction
  *   committed before the call. (lmdb-js shares one LMDB environment per file across a process's threads.)
  * - `patient(nhs)`: one patient's current records (as `patients()` gives them), or `undefined`; for the record view.
+ *   `eventId(nhs, handle)`: the id of the event a patient holds under a handle (the hot state keeps handles only).
  * - `holder(id, source?)`: the NHS number an identity is held for (a live event or a kept retraction), or
  *   `undefined`; from another partition's `alongsideWriter` handle, the cross-partition identity check.
  *   `holders([{ id, source }])`: the same for many identities, from one snapshot.
@@ -713,6 +714,27 @@ export class RecordStore {
     return guardedCall(this.file, () => {
       for (const stored of this.readPatients(start, Buffer.concat([start, PAST]))) return stored;
       return undefined;
+    });
+  }
+
+  /**
+   * The record id of the live event a patient holds under a handle, or `undefined` when the store holds no event
+   * there (a move or release took it). The hot state keeps handles, not ids: explanations and the order of one
+   * day's records read the id here.
+   */
+  eventId(nhsNumber: string, handle: number): string | undefined {
+    this.assertOpen();
+    this.freshRead();
+    if (nhsNumber.length !== NHS_BYTES) return undefined;
+    return guardedCall(this.file, () => {
+      const f = this.f;
+      f.beginKey();
+      f.latin1(nhsNumber);
+      f.u32be(handle);
+      const value = this.dbs.records.getBinaryFast(f.endKey()); // read at once: the buffer is reused by the next read
+      if (value === undefined || value[0] !== KIND.event) return undefined;
+      if (!intact(f.keyView(), value)) throw damaged('records', `${nhsNumber} | ${handle}`);
+      return (JSON.parse(payloadText(value)) as EventRecord).id;
     });
   }
 
