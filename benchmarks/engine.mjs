@@ -489,9 +489,10 @@ const uptimeAtEnd = uptime();
 log(`uptime: ${uptimeAtEnd}`);
 
 // ---- report ------------------------------------------------------------------------------------------------------------
-// The engine reports its typed arrays; split per patient and per relevant event when it gives the parts.
-const hotStateBytesPerPatient = (hot.perPatient ?? hot.bytes) / enginePatients;
-const bytesPerRelevantEvent = hot.events !== undefined && hot.relevantEvents ? hot.events / hot.relevantEvents : undefined;
+// The engine counts what its partitions hold per patient and per relevant event (an engine that gives one total:
+// all of it per patient).
+const hotStateBytesPerPatient = (hot.patientBytes ?? hot.bytes) / enginePatients;
+const bytesPerRelevantEvent = hot.eventBytes !== undefined && hot.relevantEvents ? hot.eventBytes / hot.relevantEvents : undefined;
 const memoryBudget = 1024 * enginePatients + 16 * (hot.relevantEvents ?? 0);
 const target = (met, value, goal, by) => ({ target: goal, value, met, ...(met ? {} : { missedBy: by }) });
 const times = (a, b) => `${(a / b).toFixed(1)}×`;
@@ -539,14 +540,14 @@ writeResults('engine', {
     ['advance one ordinary day', `${f.advanceDayMs.toFixed(2)} ms (${targets.advance.value.toFixed(2)} % of recompute)`, targets.advance.target, yes(targets.advance)],
     ...(f.yearStartMs === undefined ? [] : [['advance to 1 April (a new QOF year: every PPED window moves)', `${f0(f.yearStartMs)} ms`, '', '']]),
     ['rebuild from the record store (one run)', `${f0(f.rebuildRecordsPerSecond)} records/s (${f1(f.rebuildMs / 1000)} s; ${f1(f.rebuildCpuMs / 1000)} s of CPU over every thread)`, targets.rebuild.target, yes(targets.rebuild)],
-    ['hot state (engine.memory(): typed arrays over all partitions)', `${f0(hot.bytes)} B = ${f0(hotStateBytesPerPatient)} B per patient${bytesPerRelevantEvent === undefined ? '' : ` + ${f1(bytesPerRelevantEvent)} B per relevant event`} (${f0(hot.relevantEvents)} relevant events; budget ${f0(memoryBudget)} B)`, targets.memory.target, yes(targets.memory)],
+    ['hot state (engine.memory(): what every partition holds per patient and per relevant event)', `${f0(hot.bytes)} B = ${f0(hotStateBytesPerPatient)} B per patient${bytesPerRelevantEvent === undefined ? '' : ` + ${f1(bytesPerRelevantEvent)} B per relevant event`} (${f0(hot.relevantEvents)} relevant events; budget ${f0(memoryBudget)} B)`, targets.memory.target, yes(targets.memory)],
     ['process memory after the load: resident / anonymous (heaps, typed arrays) / file pages (store map)', `${gib(f.memoryAfterLoad.rss)} / ${gib(f.memoryAfterLoad.anon)} / ${gib(f.memoryAfterLoad.file)}`, '', ''],
     ['peak RSS (all threads)', gib(peakRssBytes), targets.peakRss.target, yes(targets.peakRss)],
   ],
   notes: [
     `Population: @caregaps/synthetic, seed 1, ${f0(patients)} patients at ${recordsPerPatient} records per patient asked (${f1(records / enginePatients)} written); achievement date ${asOf}; ${loaded.compiled.length} registries; commit ${engineCommit}; partitions ${f.partitions}; record store ${withStore ? `on (${(storeBytes / 1e9).toFixed(1)} GB on disk at the end)` : 'off'}. The population is not written to disk whole (at 1.8 M × 100 it is 23 GB of NDJSON beside a store of similar size): all but the last ${f0(slicePatients)} patients are streamed from the generator (${generatorThreads} worker thread${generatorThreads === 1 ? '' : 's'}) as the NDJSON bytes a file would hold, and the last ${f0(slicePatients)} are the slice file read from disk.`,
     `Machine load: \`uptime\` at the start "${uptimeAtStart}", at the end "${uptimeAtEnd}" (2 cores shared with other sessions). Rates are medians of ${RUNS} runs (parse floor and recompute of 3, advance of 7); the load, the slice file and the rebuild are one run each; in-memory latencies over ${f0(latencySamples)} single applies after 10,000 for warm-up.`,
-    `Hot state is the engine's own count of its typed arrays; anonymous resident memory (${gib(f.memoryAfterLoad.anon)} after the load, peak ${gib(peakAnon)}) is everything the process holds besides file pages, the benchmark's own samples and stream of ${f0(total)} records included.`,
+    `Hot state is the engine's own count (typed arrays at capacity, NHS number tables, free lists), which benchmarks/hot-state-memory.mjs checks against V8's heap and ArrayBuffer growth; anonymous resident memory (${gib(f.memoryAfterLoad.anon)} after the load, peak ${gib(peakAnon)}) is everything the process holds besides file pages, the benchmark's own samples and stream of ${f0(total)} records included.`,
     topLine('Main-thread profile of the load (self time)', f.loading.profile),
     topLine('Main-thread profile of sustained ingest (self time)', ingestProfiled.top),
     topLine('Main-thread profile of single applies (self time)', latencyProfiled.top),

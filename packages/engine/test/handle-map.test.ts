@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HandleMap } from '../src/partition/handle-map.js';
 
-describe('HandleMap (store handle → local number)', () => {
+describe('HandleMap (store handle → integer)', () => {
   it('answers as a Map does for any sequence of sets and deletes, through growth and wrap-around', () => {
     const op = fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 1 << 20 }));
     fc.assert(

@@ -1,7 +1,7 @@
 /**
- * Store handles of held events → their local numbers in the hot state: an open-addressing hash table over two typed
- * arrays (linear probing, backward-shift deletion), sized to the events held — the cluster-relevant ones — rather
- * than to every handle the store has given out (most events are in no cluster and never held).
+ * Store handles → integers (the hot state: events with named components → their runs): an open-addressing hash
+ * table over two typed arrays (linear probing, backward-shift deletion, at most three quarters full), sized to the
+ * entries held rather than to every handle the store has given out.
  */
 export class HandleMap {
   /** handle + 1 per slot (0: empty). */
@@ -13,7 +13,7 @@ export class HandleMap {
     return this.keys.byteLength + this.values.byteLength;
   }
 
-  /** The local number held for a handle, or -1. */
+  /** The integer held for a handle, or -1. */
   get(handle: number): number {
     const keys = this.keys;
     const mask = keys.length - 1;
@@ -24,8 +24,8 @@ export class HandleMap {
     }
   }
 
-  set(handle: number, local: number): void {
-    if (2 * (this.count + 1) > this.keys.length) this.grow();
+  set(handle: number, value: number): void {
+    if (4 * (this.count + 1) > 3 * this.keys.length) this.grow();
     const keys = this.keys;
     const mask = keys.length - 1;
     for (let at = hash(handle) & mask; ; at = (at + 1) & mask) {
@@ -33,7 +33,7 @@ export class HandleMap {
       if (k === 0 || k === handle + 1) {
         if (k === 0) this.count++;
         keys[at] = handle + 1;
-        this.values[at] = local;
+        this.values[at] = value;
         return;
       }
     }

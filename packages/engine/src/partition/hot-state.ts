@@ -2,7 +2,7 @@ import type { CodesetIndex } from '@caregaps/core';
 import { HandleMap } from './handle-map.js';
 
 /** Slots per event chunk; a patient's block never spans chunks (a larger block gets a chunk of its own). */
-const CHUNK = 1 << 16;
+const CHUNK = 1 << 14;
 /** Day numbers of an unended registration are stored as this (Int32), read back as Infinity. */
 const NEVER = 0x7fffffff;
 /** Record ids remembered by handle (a direct-mapped cache: a patient's recent events, while they arrive together). */
@@ -167,14 +167,19 @@ export class HotState {
   private sets = 0;
   private readonly setNumber = new Map<string, number>();
 
-  /** Named components: names interned; a run in `componentStore` is [count, name, value, name, value, ...]. */
+  /**
+   * Named components: names interned, and each list of names an event gives (a schema: systolic and diastolic)
+   * interned; a run in `componentStore` is [schema, value, value, ...], in the schema's order.
+   */
   readonly componentNames: string[] = [];
   private readonly componentNumber = new Map<string, number>();
+  private readonly schemas: Int32Array[] = [];
+  private readonly schemaNumber = new Map<string, number>();
   componentStore = new Float64Array(0);
   private componentEnd = 0;
   /** Handle of an event with named components → the start of its run. */
   private readonly componentRun = new HandleMap();
-  /** Released runs by their count of names. */
+  /** Released runs by their count of values. */
   private readonly freeRuns: IntStack[] = [];
   private relevantEvents = 0;
 
@@ -421,9 +426,8 @@ export class HotState {
   component(chunk: EventChunk, slot: number, name: number): number {
     const at = this.componentRun.get(chunk.handle[slot]!);
     if (at < 0) return Number.NaN;
-    const store = this.componentStore;
-    const n = store[at]!;
-    for (let k = 0; k < n; k++) if (store[at + 1 + 2 * k] === name) return store[at + 2 + 2 * k]!;
+    const names = this.schemas[this.componentStore[at]!]!;
+    for (let k = 0; k < names.length; k++) if (names[k] === name) return this.componentStore[at + 1 + k]!;
     return Number.NaN;
   }
 
@@ -434,7 +438,7 @@ export class HotState {
   /**
    * Bytes of everything the hot state holds per patient and per event, at capacity (typed arrays, the NHS number
    * table, free lists). Left out: what grows with distinct codes, cluster sets and practices (interning maps), and a
-   * fixed cache of 1,024 record ids.
+   * fixed cache of 1,024 record ids, the lists of component names.
    */
   bytes(): HotStateBytes {
     const rows = [this.nhs, this.hasPatient, this.birthDay, this.registeredFrom, this.registrationEnd, this.practice, this.clusterMask, this.blockChunk, this.blockStart, this.blockCount, this.blockCapacity, this.rowTable];
@@ -448,32 +452,44 @@ export class HotState {
 
   private storeComponents(values: Record<string, number>): number {
     const names = Object.keys(values);
-    const size = 1 + 2 * names.length;
+    const schema = this.schemaOf(names);
     let at = this.freeRuns[names.length]?.pop() ?? -1;
     if (at < 0) {
       at = this.componentEnd;
-      this.componentStore = grown(this.componentStore, at + size);
-      this.componentEnd = at + size;
+      this.componentStore = grown(this.componentStore, at + 1 + names.length);
+      this.componentEnd = at + 1 + names.length;
     }
-    this.componentStore[at] = names.length;
-    names.forEach((name, k) => {
-      let n = this.componentNumber.get(name);
-      if (n === undefined) {
-        n = this.componentNames.push(name) - 1;
-        this.componentNumber.set(name, n);
-      }
-      this.componentStore[at + 1 + 2 * k] = n;
-      this.componentStore[at + 2 + 2 * k] = values[name]!;
-    });
+    this.componentStore[at] = schema;
+    for (let k = 0; k < names.length; k++) this.componentStore[at + 1 + k] = values[names[k]!]!;
     return at;
+  }
+
+  /** The number of a list of component names (interned with the names). */
+  private schemaOf(names: string[]): number {
+    const key = names.join('\u0000');
+    let schema = this.schemaNumber.get(key);
+    if (schema === undefined) {
+      schema = this.schemas.push(Int32Array.from(names, (name) => this.componentNameNumber(name))) - 1;
+      this.schemaNumber.set(key, schema);
+    }
+    return schema;
+  }
+
+  private componentNameNumber(name: string): number {
+    let n = this.componentNumber.get(name);
+    if (n === undefined) {
+      n = this.componentNames.push(name) - 1;
+      this.componentNumber.set(name, n);
+    }
+    return n;
   }
 
   private releaseComponents(handle: number): void {
     const at = this.componentRun.get(handle);
     if (at < 0) return;
     this.componentRun.delete(handle);
-    const names = this.componentStore[at]!;
-    (this.freeRuns[names] ??= new IntStack()).push(at);
+    const values = this.schemas[this.componentStore[at]!]!.length;
+    (this.freeRuns[values] ??= new IntStack()).push(at);
   }
 
   /** Makes room for one more event in a patient's block, moving the block to a larger one when full. */
