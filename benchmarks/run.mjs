@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['compiled-vs-reference', 'engine', 'adapters', 'store'];
+const ALL = ['compiled-vs-reference', 'engine', 'hot-state-memory', 'adapters', 'store'];
 const argv = process.argv.slice(2);
 const save = argv.includes('--save');
 // `--` (as `pnpm bench engine -- --patients …` may pass it through) separates nothing here.

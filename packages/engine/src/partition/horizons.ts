@@ -4,12 +4,13 @@
  * day no longer matches it. The heap is rebuilt when stale entries outnumber live ones.
  */
 export class HorizonQueue {
-  private days = new Float64Array(64);
+  /** Day numbers and Infinity, exact in 32-bit floats (days are integers far below 2^24). */
+  private days = new Float32Array(64);
   private items = new Int32Array(64);
   /** Entries in the heap, live and stale. */
   private length = 0;
   /** Per row, the day it is queued under (Infinity when not queued). */
-  private queued = new Float64Array(0);
+  private queued = new Float32Array(0);
   private live = 0;
 
   get size(): number {
@@ -24,7 +25,7 @@ export class HorizonQueue {
   /** Queues row `item` for `day` (Infinity unqueues it). Replaces any earlier scheduling of the same item. */
   schedule(item: number, day: number): void {
     if (item >= this.queued.length) {
-      const queued = new Float64Array(Math.max(64, item + 1, Math.ceil(this.queued.length * 1.5))).fill(Infinity);
+      const queued = new Float32Array(Math.max(64, item + 1, Math.ceil(this.queued.length * 1.5))).fill(Infinity);
       queued.set(this.queued);
       this.queued = queued;
     }
@@ -83,7 +84,7 @@ export class HorizonQueue {
   private push(day: number, item: number): void {
     if (this.length === this.days.length) {
       const capacity = Math.ceil(this.length * 1.5);
-      const days = new Float64Array(capacity);
+      const days = new Float32Array(capacity);
       days.set(this.days);
       this.days = days;
       const items = new Int32Array(capacity);

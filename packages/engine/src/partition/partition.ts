@@ -23,8 +23,6 @@ const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted:
 const HORIZON = { horizon: true } as const;
 const EXPLAIN = { explain: true } as const;
 const ALL = -1;
-/** A horizon that never comes (Infinity), as stored in the Int32 horizon column. */
-const NO_HORIZON = 0x7fffffff;
 
 /** What an operation on a partition changed: the changes in order and the count deltas per practice. */
 export interface PartitionReport {
@@ -68,8 +66,8 @@ export class Partition {
   private readonly readers: Int32Array;
   private readonly setReaders: number[] = [];
   private status = new Uint8Array(0);
-  /** Per row and registry, the horizon day (NO_HORIZON: none). */
-  private horizons = new Int32Array(0);
+  /** Per row and registry, the horizon day (Infinity: none); 32-bit floats hold every day number and Infinity exactly. */
+  private horizons = new Float32Array(0);
   private registered = new Uint8Array(0);
   private pending = new Int32Array(0);
   private readonly touched: number[] = [];
@@ -313,7 +311,7 @@ export class Partition {
     const status = new Uint8Array(capacity * this.layout.slots);
     status.set(this.status);
     this.status = status;
-    const horizons = new Int32Array(capacity * registries).fill(NO_HORIZON);
+    const horizons = new Float32Array(capacity * registries).fill(Infinity);
     horizons.set(this.horizons);
     this.horizons = horizons;
     const registered = new Uint8Array(capacity);
@@ -342,8 +340,7 @@ export class Partition {
     for (let r = 0; r < registries.length; r++) {
       if (mask !== ALL && (mask & (1 << r)) === 0) continue;
       const outcome = registries[r]!.evaluate(view, this.day, HORIZON);
-      const horizon = outcome.horizon;
-      this.horizons[row * registries.length + r] = horizon >= NO_HORIZON ? NO_HORIZON : Math.ceil(horizon);
+      this.horizons[row * registries.length + r] = outcome.horizon;
       this.settle(row, r, outcome);
     }
     this.schedule(row);
@@ -356,7 +353,6 @@ export class Partition {
     let next = from > this.day ? from : end > this.day ? end : Infinity;
     const registries = this.registries.length;
     for (let at = row * registries, stop = at + registries; at < stop; at++) if (this.horizons[at]! < next) next = this.horizons[at]!;
-    if (next === NO_HORIZON) next = Infinity;
     this.queue.schedule(row, next);
   }
 
