@@ -5,6 +5,7 @@ import { Population } from '@caregaps/synthetic';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../src/index.js';
+import { HotState } from '../src/partition/hot-state.js';
 import { Partition } from '../src/partition/partition.js';
 import { CODESETS, FIXTURE_REGISTRIES, NHS_NUMBERS, ORGANISATIONS, REAL_REGISTRIES } from './helpers.js';
 
@@ -65,6 +66,28 @@ describe('hot state: records of one day', () => {
     );
     expect(explained).toBeGreaterThan(50);
   }, 300_000);
+});
+
+describe('hot state: NHS numbers', () => {
+  it('finds every row by its NHS number through the table, as a Map would, through growth; anything else finds none', () => {
+    const { index } = loadRegistries(FIXTURE_REGISTRIES, CODESETS);
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.stringMatching(/^\d{10}$/), { minLength: 1, maxLength: 3000 }), fc.array(fc.stringMatching(/^\d{10}$/), { maxLength: 50 }), (numbers, others) => {
+        const hot = new HotState(index, new Set(), () => undefined);
+        const oracle = new Map<string, number>();
+        numbers.forEach((n, i) => {
+          expect(hot.rowFor(n)).toBe(i);
+          oracle.set(n, i);
+          expect(hot.rowFor(n)).toBe(i); // found, not added again
+        });
+        expect(hot.patients).toBe(numbers.length);
+        for (const n of [...numbers, ...others]) expect(hot.row(n)).toBe(oracle.get(n) ?? -1);
+        numbers.forEach((n, i) => expect(hot.nhsNumber(i)).toBe(n));
+        for (const bad of ['', '123456789', '12345678901', ' 123456789', '1e90000000', '12345.6789', '١٢٣٤٥٦٧٨٩٠']) expect(hot.row(bad)).toBe(-1);
+      }),
+      { numRuns: 40 },
+    );
+  });
 });
 
 describe('hot state memory', () => {
