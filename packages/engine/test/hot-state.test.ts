@@ -1,10 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { PatientStore, evaluatePopulation, loadRegistries, parseDay, preparedPatients, type CaregapsRecord, type PatientResult } from '@caregaps/core';
+import { PatientStore, evaluatePopulation, loadRegistries, parseDay, preparedPatients, type CaregapsRecord, type PatientRecord, type PatientResult } from '@caregaps/core';
 import { Population } from '@caregaps/synthetic';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../src/index.js';
+import { Engine, RecordStore } from '../src/index.js';
 import { HotState } from '../src/partition/hot-state.js';
 import { Partition } from '../src/partition/partition.js';
 import { CODESETS, FIXTURE_REGISTRIES, NHS_NUMBERS, ORGANISATIONS, REAL_REGISTRIES } from './helpers.js';
@@ -21,7 +24,7 @@ describe('hot state: records of one day', () => {
   const first = (cluster: string, n = 1) => [...loaded.index.codeset(cluster)!.codes.keys()].slice(0, n);
   // Two HbA1c codes (so one day's readings come in two codes of one cluster), the diagnosis and an invitation.
   const codes = [...first('IFCCHBAM_COD', 2), ...first('DM_COD'), ...first('DMINVITE_COD')];
-  const patients: CaregapsRecord[] = NHS_NUMBERS.slice(0, 2).map((nhsNumber) => ({ kind: 'patient', nhsNumber, birthDate: '1960-05-01', sex: 'female', practice: 'P1', registeredFrom: '2000-01-01' }));
+  const patients: PatientRecord[] = NHS_NUMBERS.slice(0, 2).map((nhsNumber) => ({ kind: 'patient', nhsNumber, birthDate: '1960-05-01', sex: 'female', practice: 'P1', registeredFrom: '2000-01-01' }));
   const record = fc.oneof(
     {
       weight: 5,
@@ -66,6 +69,27 @@ describe('hot state: records of one day', () => {
     );
     expect(explained).toBeGreaterThan(50);
   }, 300_000);
+});
+
+describe('record store: the id behind a handle (what the hot state reads instead of holding ids)', () => {
+  it('gives the id of the event a patient holds under a handle, and nothing once it is retracted or moved away', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'caregaps-event-id-'));
+    const store = RecordStore.open({ directory, noSync: true });
+    try {
+      const [a, b] = NHS_NUMBERS as [string, string];
+      const event = (id: string, nhsNumber: string, extra = {}): CaregapsRecord => ({ kind: 'event', id, nhsNumber, code: '1', date: '2024-01-01', ...extra });
+      const first = store.writeSync({ records: [event('e1', a), event('e2', a, { source: 'S1' })] });
+      const [h1, h2] = first.handles as unknown as [number, number];
+      expect([store.eventId(a, h1), store.eventId(a, h2), store.eventId(b, h1)]).toEqual(['e1', 'e2', undefined]);
+      store.writeSync({ records: [{ kind: 'retract', id: 'e1', nhsNumber: a }, event('e2', b, { source: 'S1', correctsNhsNumber: a })] });
+      // The retraction is kept under its own handle; the moved event keeps its handle under its new patient.
+      expect([store.eventId(a, h1), store.eventId(a, h2), store.eventId(b, h2)]).toEqual([undefined, undefined, 'e2']);
+      expect(store.eventId('123', h2)).toBeUndefined();
+    } finally {
+      await store.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('hot state: NHS numbers', () => {
