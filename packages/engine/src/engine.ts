@@ -111,6 +111,8 @@ export interface RecoveryReport {
   patients: number;
   /** Records replayed: patient records, live events and kept retractions. */
   records: number;
+  /** Of those, events whose code is in no cluster any registry reads: counted, not held in memory. */
+  eventsInNoCluster: number;
 }
 
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
@@ -198,7 +200,10 @@ export class Engine {
         if (recoveries.some((r) => r.asOf !== asOf)) this.router.advance(this.day);
       }
       if (options.store) {
-        this.recovery = recoveries.reduce((sum, r) => ({ patients: sum.patients + r.patients, records: sum.records + r.records }), { patients: 0, records: 0 });
+        this.recovery = recoveries.reduce(
+          (sum, r) => ({ patients: sum.patients + r.patients, records: sum.records + r.records, eventsInNoCluster: sum.eventsInNoCluster + r.eventsInNoCluster }),
+          { patients: 0, records: 0, eventsInNoCluster: 0 },
+        );
       }
     } catch (error) {
       this.shutDown(links);

@@ -216,10 +216,25 @@ export class Partition {
   /** Holds an event under its store handle (replacing what the handle held); events in no cluster read are not held. */
   putEvent(record: EventRecord, handle: number): void {
     this.removeEvent(handle);
+    this.replayEvent(record, handle);
+  }
+
+  /** `putEvent` for a partition being replayed from its store, which holds each handle once: nothing to replace. */
+  replayEvent(record: EventRecord, handle: number): void {
     const row = this.hot.rowFor(record.nhsNumber);
     if ((record.system ?? 'snomed') !== 'snomed') return;
     const set = this.hot.addEvent(row, handle, { id: record.id, code: record.code, day: parseDay(record.date)!, value: record.value ?? Number.NaN, values: record.values });
     if (set >= 0) this.mark(row, this.readersOfSet(set));
+  }
+
+  /** Gives an NHS number its row (as an event in no cluster read does: the row, and nothing held). */
+  holdRow(nhsNumber: string): void {
+    this.hot.rowFor(nhsNumber);
+  }
+
+  /** The interned cluster set of a SNOMED code (-1 when it is in no cluster any registry reads). */
+  clusterSetOf(code: string): number {
+    return this.hot.setOf(code);
   }
 
   /** Takes the event a store handle held out of the hot state (if its code was in a cluster) and marks its patient. */
