@@ -111,8 +111,8 @@ export interface RecoveryReport {
   patients: number;
   /** Records replayed: patient records, live events and kept retractions. */
   records: number;
-  /** Of those, events whose code is in no cluster any registry reads: counted, not held in memory. */
-  eventsInNoCluster: number;
+  /** Of those, events no registry reads (a code in no cluster read, or another code system): counted, not held in memory. */
+  eventsNotHeld: number;
 }
 
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
@@ -201,8 +201,8 @@ export class Engine {
       }
       if (options.store) {
         this.recovery = recoveries.reduce(
-          (sum, r) => ({ patients: sum.patients + r.patients, records: sum.records + r.records, eventsInNoCluster: sum.eventsInNoCluster + r.eventsInNoCluster }),
-          { patients: 0, records: 0, eventsInNoCluster: 0 },
+          (sum, r) => ({ patients: sum.patients + r.patients, records: sum.records + r.records, eventsNotHeld: sum.eventsNotHeld + r.eventsNotHeld }),
+          { patients: 0, records: 0, eventsNotHeld: 0 },
         );
       }
     } catch (error) {

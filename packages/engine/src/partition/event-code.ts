@@ -3,8 +3,8 @@
  * so that a rebuild parses only the events some registry reads (DESIGN §4: most of a GP feed is in no cluster).
  *
  * `EventCodeScan.scan` is certain only where it cannot be fooled; anywhere else it says so and the caller parses:
- * - with no backslash in the bytes, no string holds an escape or a quote, so every `"code"` followed by `:` is a key
- *   named `code` (a string value `"code"` is followed by `,`, `}` or `]`);
+ * - with no backslash in the bytes, no string holds an escape or a quote: each string runs from a quote to the next,
+ *   and a string `"code"` followed by `:` is a key named `code` (a value is followed by `,`, `}` or `]`);
  * - that key must occur exactly once (a second one, repeated or in a nested object, could be what `JSON.parse`
  *   keeps), with a string value;
  * - a `system` key, when there is one, must occur once with the value `"snomed"` (absent means SNOMED); any other
@@ -28,26 +28,32 @@ export class EventCodeScan {
   scan(bytes: Uint8Array, start: number, end: number): boolean {
     let codes = 0;
     let systems = 0;
-    for (let i = start; i < end; i++) {
+    let i = start;
+    while (i < end) {
       const c = bytes[i]!;
       if (c === BACKSLASH) return false;
-      if (c !== QUOTE) continue;
-      if (matches(bytes, i, end, CODE)) {
-        const value = valueAfterKey(bytes, i + CODE.length, end);
-        if (value < 0) continue; // a string "code", not a key
-        if (++codes > 1 || bytes[value] !== QUOTE) return false;
-        let close = value + 1;
-        while (close < end && bytes[close] !== QUOTE) if (bytes[close++] === BACKSLASH) return false;
-        if (close === end) return false;
-        this.codeStart = value + 1;
-        this.codeEnd = close;
-        i = close;
-      } else if (matches(bytes, i, end, SYSTEM)) {
-        const value = valueAfterKey(bytes, i + SYSTEM.length, end);
-        if (value < 0) continue;
-        if (++systems > 1 || !matches(bytes, value, end, SNOMED)) return false;
-        i = value + SNOMED.length - 1;
+      if (c !== QUOTE) {
+        i++;
+        continue;
       }
+      // A string: its closing quote is the next quote (there are no escapes).
+      let close = i + 1;
+      while (close < end && bytes[close] !== QUOTE) if (bytes[close++] === BACKSLASH) return false;
+      if (close >= end) return false;
+      const length = close - i + 1;
+      const value = length === CODE.length || length === SYSTEM.length ? valueAfterKey(bytes, close + 1, end) : -1;
+      if (value >= 0 && matches(bytes, i, end, CODE)) {
+        if (++codes > 1 || bytes[value] !== QUOTE) return false;
+        let valueEnd = value + 1;
+        while (valueEnd < end && bytes[valueEnd] !== QUOTE) if (bytes[valueEnd++] === BACKSLASH) return false;
+        if (valueEnd >= end) return false;
+        this.codeStart = value + 1;
+        this.codeEnd = valueEnd;
+        i = valueEnd + 1;
+      } else if (value >= 0 && matches(bytes, i, end, SYSTEM)) {
+        if (++systems > 1 || !matches(bytes, value, end, SNOMED)) return false;
+        i = value + SNOMED.length;
+      } else i = close + 1;
     }
     return codes === 1;
   }
@@ -95,6 +101,7 @@ export class CodeTable {
   get(bytes: Uint8Array, start: number, end: number): number {
     let hash = 0x811c9dc5;
     for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+    hash |= 0; // as Int32Array keeps it (also with no bytes)
     const mask = this.slots.length - 1;
     const length = end - start;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {

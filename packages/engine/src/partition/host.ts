@@ -86,8 +86,8 @@ export interface PartitionRecovery {
   asOf: string | undefined;
   patients: number;
   records: number;
-  /** Events replayed whose code is in no cluster any registry reads: counted, not held. */
-  eventsInNoCluster: number;
+  /** Events replayed that no registry reads (a code in no cluster read, or another code system): counted, not held. */
+  eventsNotHeld: number;
   organisations: OrganisationRecord[];
 }
 
@@ -166,12 +166,12 @@ export class PartitionHost {
   /**
    * Replays the store's current records into a partition's hot state (evaluated, and counted, at its next `flush`).
    * Read in place and unparsed: an event whose code (found by `EventCodeScan`) is in no cluster any registry reads
-   * is counted and skipped; patient records and the other events are parsed.
+   * is counted and skipped; patient records and the other events are parsed (an event the scan is unsure of too).
    */
-  private replay(partition: Partition): { patients: number; records: number; eventsInNoCluster: number } {
+  private replay(partition: Partition): { patients: number; records: number; eventsNotHeld: number } {
     let patients = 0;
     let records = 0;
-    let eventsInNoCluster = 0;
+    let eventsNotHeld = 0;
     /** The patient's row is still to make (the patient record, first in key order, makes it). */
     let rowToMake = false;
     const scan = new EventCodeScan();
@@ -187,13 +187,13 @@ export class PartitionHost {
         rowToMake = false;
       } else if (r.kind === KIND.event) {
         if (scan.scan(r.bytes, r.start, r.end) && sets.get(r.bytes, scan.codeStart, scan.codeEnd) < 0) {
-          eventsInNoCluster++;
+          eventsNotHeld++;
           if (rowToMake) partition.holdRow(r.nhsNumber);
-        } else partition.replayEvent(JSON.parse(r.bytes.toString('utf8', r.start, r.end)) as EventRecord, r.handle);
+        } else if (!partition.replayEvent(JSON.parse(r.bytes.toString('utf8', r.start, r.end)) as EventRecord, r.handle)) eventsNotHeld++;
         rowToMake = false;
       }
     });
-    return { patients, records, eventsInNoCluster };
+    return { patients, records, eventsNotHeld };
   }
 
   // ---- applying ------------------------------------------------------------------------------------------------

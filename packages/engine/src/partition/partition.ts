@@ -219,12 +219,16 @@ export class Partition {
     this.replayEvent(record, handle);
   }
 
-  /** `putEvent` for a partition being replayed from its store, which holds each handle once: nothing to replace. */
-  replayEvent(record: EventRecord, handle: number): void {
+  /**
+   * `putEvent` for a partition being replayed from its store, which holds each handle once: nothing to replace.
+   * Returns whether the event is held (false: another code system, or a code in no cluster any registry reads).
+   */
+  replayEvent(record: EventRecord, handle: number): boolean {
     const row = this.hot.rowFor(record.nhsNumber);
-    if ((record.system ?? 'snomed') !== 'snomed') return;
+    if ((record.system ?? 'snomed') !== 'snomed') return false;
     const set = this.hot.addEvent(row, handle, { id: record.id, code: record.code, day: parseDay(record.date)!, value: record.value ?? Number.NaN, values: record.values });
     if (set >= 0) this.mark(row, this.readersOfSet(set));
+    return set >= 0;
   }
 
   /** Gives an NHS number its row (as an event in no cluster read does: the row, and nothing held). */
