@@ -26,7 +26,8 @@
  * - `releaseSync([{ id, source, nhsNumber }])`: gives up live event identities in one transaction (a correction moved
  *   them to a patient of another partition); idempotent.
  * - `patients()`: every current record, patient by patient in NHS number order (patient record, live events with
- *   their handles, retractions); the replay source for a rebuild, read in one pass over the store's key order. `organisations()`,
+ *   their handles, retractions), parsed, read in one pass over the store's key order. `replay(visit)`: the same records
+ *   unparsed, each checked and handed over in place (no Buffer or object per record): the rebuild's read path. `organisations()`,
  *   `quarantined()`, `asOf`/`setAsOf`. A redelivery, correction or retraction of an identity gets its handle back.
  * - `verify()`: reads every value and checks its checksum, every identity against its record and back, and the
  *   counts; reports every damaged key. Reading a damaged value anywhere else throws `CG_STORE_DAMAGED` naming it.
