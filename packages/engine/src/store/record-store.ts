@@ -740,14 +740,28 @@ export class RecordStore {
     this.assertOpen();
     const r = this.replayed;
     r.nhsNumber = '';
-    guardedCall(this.file, () => {
-      for (const { key, value } of this.recordsInPlace.getRange(EVERY_KEY)) {
+    const entries = guardedCall(this.file, () => this.recordsInPlace.getRange(EVERY_KEY)[Symbol.iterator]());
+    let done = false;
+    try {
+      for (;;) {
+        // Only reading is guarded: a failure of `visit` is its own, not damage to the store.
+        let entry: IteratorResult<{ key: InPlaceKey; value: InPlaceValue }>;
+        try {
+          entry = entries.next();
+        } catch (error) {
+          throw readFailure(this.file, error);
+        }
+        if (entry.done) break;
+        const { key, value } = entry.value;
         this.checked(key, value);
         r.first = !samePatient(key, r.nhsNumber);
         if (r.first) r.nhsNumber = nhsNumberOf(key);
         visit(r);
       }
-    });
+      done = true;
+    } finally {
+      if (!done) entries.return?.();
+    }
   }
 
   /** Checks one record read in place and describes it in `replayed`; a damaged value or key throws, naming it. */
@@ -1021,9 +1035,14 @@ function guardedCall<T>(file: string, read: () => T): T {
   try {
     return read();
   } catch (error) {
-    if (error instanceof CaregapsError) throw error;
-    throw new CaregapsError('CG_STORE_DAMAGED', `Record store ${file} could not be read: ${(error as Error).message ?? String(error)}`);
+    throw readFailure(file, error);
   }
+}
+
+/** A failure to read: a coded error as it is, anything else (LMDB on a damaged page) as CG_STORE_DAMAGED. */
+function readFailure(file: string, error: unknown): Error {
+  if (error instanceof CaregapsError) return error;
+  return new CaregapsError('CG_STORE_DAMAGED', `Record store ${file} could not be read: ${(error as Error).message ?? String(error)}`);
 }
 
 /** Runs a read, turning LMDB's errors on a damaged page into CG_STORE_DAMAGED (never an uncoded failure). */
@@ -1031,7 +1050,6 @@ function* guarded<T>(file: string, read: () => Generator<T>): Generator<T> {
   try {
     yield* read();
   } catch (error) {
-    if (error instanceof CaregapsError) throw error;
-    throw new CaregapsError('CG_STORE_DAMAGED', `Record store ${file} could not be read: ${(error as Error).message ?? String(error)}`);
+    throw readFailure(file, error);
   }
 }
