@@ -53,7 +53,7 @@ describe('caregaps store', () => {
 
     const rebuilt = capture();
     expect(await main(['store', 'rebuild', target, '--registry', 'diabetes'], rebuilt.io)).toBe(0);
-    expect(rebuilt.out()).toMatch(/^rebuilt 1 patients \(3 records\) from .* as of 2025-03-31\ndiabetes: 1 on the register of 1 registered\n$/);
+    expect(rebuilt.out()).toMatch(/^rebuilt 1 patients \(3 records, of which 0 events no registry reads, not held\) from .* as of 2025-03-31\ndiabetes: 1 on the register of 1 registered\n$/);
   });
 
   it('verify lists a damaged value by key and exits 1', async () => {

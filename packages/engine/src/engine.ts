@@ -111,6 +111,8 @@ export interface RecoveryReport {
   patients: number;
   /** Records replayed: patient records, live events and kept retractions. */
   records: number;
+  /** Of those, events no registry reads (a code in no cluster read, or another code system): counted, not held in memory. */
+  eventsNotHeld: number;
 }
 
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
@@ -208,7 +210,10 @@ export class Engine {
         if (recoveries.some((r) => r.asOf !== asOf)) this.router.advance(this.day);
       }
       if (options.store) {
-        this.recovery = recoveries.reduce((sum, r) => ({ patients: sum.patients + r.patients, records: sum.records + r.records }), { patients: 0, records: 0 });
+        this.recovery = recoveries.reduce(
+          (sum, r) => ({ patients: sum.patients + r.patients, records: sum.records + r.records, eventsNotHeld: sum.eventsNotHeld + r.eventsNotHeld }),
+          { patients: 0, records: 0, eventsNotHeld: 0 },
+        );
       }
     } catch (error) {
       this.shutDown(links);

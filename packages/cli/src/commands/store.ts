@@ -58,8 +58,10 @@ export async function storeRebuild(io: Io, directory: string, options: StoreRebu
     const engine = new Engine({ ...loaded, asOf: options.asOf ?? new Date().toISOString().slice(0, 10), store: { directory } });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     try {
-      const { patients, records } = engine.recovery!;
-      io.out(`rebuilt ${patients} patients (${records} records) from ${directory} in ${seconds.toFixed(2)} s (${Math.round(records / Math.max(seconds, 1e-9))} records/s), as of ${engine.asOf}\n`);
+      const { patients, records, eventsNotHeld } = engine.recovery!;
+      io.out(
+        `rebuilt ${patients} patients (${records} records, of which ${eventsNotHeld} events no registry reads, not held) from ${directory} in ${seconds.toFixed(2)} s (${Math.round(records / Math.max(seconds, 1e-9))} records/s), as of ${engine.asOf}\n`,
+      );
       for (const registry of loaded.compiled) {
         const c = engine.counts(registry.id)!;
         io.out(`${registry.id}: ${c.register} on the register of ${c.registered} registered\n`);

@@ -9,6 +9,7 @@ import {
   type CompiledRegistry,
   type EventRecord,
   type OrganisationRecord,
+  type PatientRecord,
   type PatientResult,
   type QuarantinedRecord,
   type ReadResult,
@@ -16,6 +17,8 @@ import {
 } from '@caregaps/core';
 import { RecordStore, type Outcome, type StoredPatient, type WriteResult } from '../store/record-store.js';
 import type { PatientStatus } from '../types.js';
+import { KIND } from '../store/frame.js';
+import { CodeTable, EventCodeScan } from './event-code.js';
 import { parseLine, type LineBatch } from './lines.js';
 import { Partition, type PartitionMemory, type PartitionQuery, type PartitionReport } from './partition.js';
 import { partitionOf } from './route.js';
@@ -83,6 +86,8 @@ export interface PartitionRecovery {
   asOf: string | undefined;
   patients: number;
   records: number;
+  /** Events replayed that no registry reads (a code in no cluster read, or another code system): counted, not held. */
+  eventsNotHeld: number;
   organisations: OrganisationRecord[];
 }
 
@@ -163,17 +168,37 @@ export class PartitionHost {
     return formatDay(this.day);
   }
 
-  /** Replays the store's current records into a partition's hot state (evaluated, and counted, at its next `flush`). */
-  private replay(partition: Partition): { patients: number; records: number } {
+  /**
+   * Replays the store's current records into a partition's hot state (evaluated, and counted, at its next `flush`).
+   * Read in place and unparsed: an event whose code (found by `EventCodeScan`) is in no cluster any registry reads
+   * is counted and skipped; patient records and the other events are parsed (an event the scan is unsure of too).
+   */
+  private replay(partition: Partition): { patients: number; records: number; eventsNotHeld: number } {
     let patients = 0;
     let records = 0;
-    for (const stored of this.store.patients()) {
-      patients++;
-      if (stored.patient) partition.putPatient(stored.patient);
-      stored.events.forEach((event, i) => partition.putEvent(event, stored.handles[i]!));
-      records += (stored.patient ? 1 : 0) + stored.events.length + stored.retractions.length;
-    }
-    return { patients, records };
+    let eventsNotHeld = 0;
+    /** The patient's row is still to make (the patient record, first in key order, makes it). */
+    let rowToMake = false;
+    const scan = new EventCodeScan();
+    const sets = new CodeTable((code) => partition.clusterSetOf(code));
+    this.store.replay((r) => {
+      records++;
+      if (r.first) {
+        patients++;
+        rowToMake = true;
+      }
+      if (r.kind === KIND.patient) {
+        partition.putPatient(JSON.parse(r.bytes.toString('utf8', r.start, r.end)) as PatientRecord);
+        rowToMake = false;
+      } else if (r.kind === KIND.event) {
+        if (scan.scan(r.bytes, r.start, r.end) && sets.get(r.bytes, scan.codeStart, scan.codeEnd) < 0) {
+          eventsNotHeld++;
+          if (rowToMake) partition.holdRow(r.nhsNumber);
+        } else if (!partition.replayEvent(JSON.parse(r.bytes.toString('utf8', r.start, r.end)) as EventRecord, r.handle)) eventsNotHeld++;
+        rowToMake = false;
+      }
+    });
+    return { patients, records, eventsNotHeld };
   }
 
   // ---- applying ------------------------------------------------------------------------------------------------

@@ -236,10 +236,29 @@ export class Partition {
    */
   putEvent(record: EventRecord, handle: number, heldFor?: string): void {
     if (heldFor !== undefined) this.removeEvent(heldFor, handle);
+    this.replayEvent(record, handle);
+  }
+
+  /**
+   * `putEvent` for a partition being replayed from its store, which holds each handle once: nothing to replace.
+   * Returns whether the event is held (false: another code system, or a code in no cluster any registry reads).
+   */
+  replayEvent(record: EventRecord, handle: number): boolean {
     const row = this.hot.rowFor(record.nhsNumber);
-    if ((record.system ?? 'snomed') !== 'snomed') return;
+    if ((record.system ?? 'snomed') !== 'snomed') return false;
     const set = this.hot.addEvent(row, handle, { id: record.id, code: record.code, day: parseDay(record.date)!, value: record.value ?? Number.NaN, values: record.values });
     if (set >= 0) this.mark(row, this.readersOfSet(set));
+    return set >= 0;
+  }
+
+  /** Gives an NHS number its row (as an event in no cluster read does: the row, and nothing held). */
+  holdRow(nhsNumber: string): void {
+    this.hot.rowFor(nhsNumber);
+  }
+
+  /** The interned cluster set of a SNOMED code (-1 when it is in no cluster any registry reads). */
+  clusterSetOf(code: string): number {
+    return this.hot.setOf(code);
   }
 
   /** Takes the event a store handle held for a patient out of the hot state (if it held it) and marks the patient. */

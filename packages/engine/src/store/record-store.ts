@@ -27,7 +27,8 @@
  * - `releaseSync([{ id, source, nhsNumber }])`: gives up live event identities in one transaction (a correction moved
  *   them to a patient of another partition); idempotent.
  * - `patients()`: every current record, patient by patient in NHS number order (patient record, live events with
- *   their handles, retractions); the replay source for a rebuild, read in one pass over the store's key order. `organisations()`,
+ *   their handles, retractions), parsed, read in one pass over the store's key order. `replay(visit)`: the same records
+ *   unparsed, each checked and handed over in place (no Buffer or object per record): the rebuild's read path. `organisations()`,
  *   `quarantined()`, `asOf`/`setAsOf`. A redelivery, correction or retraction of an identity gets its handle back.
  * - `verify()`: reads every value and checks its checksum, every identity against its record and back, and the
  *   counts; reports every damaged key. Reading a damaged value anywhere else throws `CG_STORE_DAMAGED` naming it.
@@ -53,7 +54,8 @@ import {
   type RetractRecord,
 } from '@caregaps/core';
 import { open, type RootDatabase } from 'lmdb';
-import { Framer, KEY_ENCODER, KIND, asBuffer, damaged, intact, keyOf, payload, payloadText, versionOf, type KeyBytes } from './frame.js';
+import { Framer, KEY_ENCODER, KIND, asBuffer, damaged, intact, keyOf, payload, payloadStart, payloadText, versionOf, type KeyBytes } from './frame.js';
+import { IN_PLACE_OPTIONS, InPlaceReader, type InPlaceKey, type InPlaceValue } from './in-place.js';
 import { isAlive, ownerOfThisProcess, type Owner } from './owner.js';
 
 /**
@@ -120,6 +122,25 @@ export interface StoredPatient {
   handles: number[];
 }
 
+/**
+ * One stored record as `replay` hands it over: the same object for every record, its `bytes` a view into lmdb-js's
+ * read buffer, valid only until `visit` returns.
+ */
+export interface ReplayedRecord {
+  /** `KIND.patient`, `KIND.event` or `KIND.tombstone` (a kept retraction). */
+  kind: number;
+  /** The patient's NHS number (one string per patient). */
+  nhsNumber: string;
+  /** The first record of this patient (a patient's records are one run). */
+  first: boolean;
+  /** The event's or retraction's handle; -1 for the patient record. */
+  handle: number;
+  /** The checked value; the record as received (JSON) is `bytes[start, end)`. */
+  bytes: Buffer;
+  start: number;
+  end: number;
+}
+
 /** A damaged value or structure found by `verify` (or at open). */
 export interface Damage {
   db: string;
@@ -157,6 +178,11 @@ interface Db {
   getStats(): { entryCount: number };
 }
 
+/** The records database read in place: keys and values as the shared views of `in-place.ts`. */
+interface InPlaceDb {
+  getRange(options: { start: KeyBytes | Buffer; end?: KeyBytes | Buffer }): Iterable<{ key: InPlaceKey; value: InPlaceValue }>;
+}
+
 /** An identity's value, read back. */
 interface Held {
   kind: number;
@@ -171,6 +197,7 @@ const FORMAT = 'caregaps-record-store/2';
 const OLD_FORMAT = /^(segment-\d{8}\.log|snapshot-\d{8}\.snap)$/;
 const UNNAMED = '';
 const NHS_BYTES = 10;
+const CRC_BYTES = 4;
 const RECORD_KEY_BYTES = NHS_BYTES + 4;
 /** Greater than any handle suffix of a record key, or any source bytes of an identity key: ends a prefix range. */
 const PAST = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]);
@@ -206,6 +233,11 @@ export class RecordStore {
   /** The count when this reader last renewed its snapshot (-1: never). */
   private seenCommits = -1;
   private readonly alongsideWriter: boolean;
+  /** The records database opened a second time, to read in place (`in-place.ts`). */
+  private readonly recordsInPlace: InPlaceDb;
+  private readonly inPlace = new InPlaceReader();
+  /** What `replay` and `patients()` hand over per record (one object, refilled). */
+  private readonly replayed: ReplayedRecord = { kind: 0, nhsNumber: '', first: false, handle: -1, bytes: Buffer.alloc(0), start: 0, end: 0 };
 
   private constructor(
     readonly file: string,
@@ -222,6 +254,7 @@ export class RecordStore {
       const meta = openDb('meta');
       checkFormat(file, meta.getBinary(META_KEYS.format));
       this.dbs = Object.fromEntries(DBS.map((name) => [name, name === 'meta' ? meta : openDb(name)])) as Record<DbName, Db>;
+      this.recordsInPlace = this.env.openDB({ name: 'records', ...IN_PLACE_OPTIONS } as never) as unknown as InPlaceDb;
       this.alongsideWriter = options.alongsideWriter;
       this.commits = new Int32Array(meta.getUserSharedBuffer(COMMITS_KEY, new ArrayBuffer(4)), 0, 1);
       if (readOnly) {
@@ -679,27 +712,74 @@ export class RecordStore {
 
   private *readPatients(start?: Buffer, end?: Buffer): Generator<StoredPatient> {
     let stored: StoredPatient | undefined;
-    const range = start === undefined ? EVERY_KEY : { start, end: end! };
-    let previous: Buffer | undefined;
-    for (const { key: k, value } of this.dbs.records.getRange(range)) {
-      if (!intact(k, value)) throw damaged('records', recordText(k));
-      // A new patient when the key's NHS number differs from the last key's (compared as bytes: no string per record).
-      if (stored === undefined || previous!.compare(k, 0, NHS_BYTES, 0, NHS_BYTES) !== 0) {
+    for (const { key, value } of this.recordsInPlace.getRange(start === undefined ? EVERY_KEY : { start, end: end! })) {
+      // Everything is taken from the views before yielding: a read while this generator waits reuses them.
+      const { kind, handle, bytes, start: from, end: to } = this.checked(key, value);
+      const record = JSON.parse(bytes.toString('utf8', from, to)) as CaregapsRecord;
+      if (stored === undefined || !samePatient(key, stored.nhsNumber)) {
+        const nhsNumber = nhsNumberOf(key);
         if (stored !== undefined) yield stored;
-        stored = { nhsNumber: k.toString('latin1', 0, NHS_BYTES), patient: undefined, events: [], retractions: [], handles: [] };
+        stored = { nhsNumber, patient: undefined, events: [], retractions: [], handles: [] };
       }
-      previous = k;
-      const record = JSON.parse(payloadText(value)) as CaregapsRecord;
-      const kind = value[0];
-      if (k.length === NHS_BYTES && kind === KIND.patient) stored.patient = record as PatientRecord;
-      else if (k.length === RECORD_KEY_BYTES && kind === KIND.event) {
+      if (kind === KIND.patient) stored.patient = record as PatientRecord;
+      else if (kind === KIND.event) {
         stored.events.push(record as EventRecord);
-        stored.handles.push(k.readUInt32BE(NHS_BYTES));
-      }
-      else if (k.length === RECORD_KEY_BYTES && kind === KIND.tombstone) stored.retractions.push(record as RetractRecord);
-      else throw damaged('records', recordText(k), `holds a value of kind ${kind} under a key of ${k.length} bytes`);
+        stored.handles.push(handle);
+      } else stored.retractions.push(record as RetractRecord);
     }
     if (stored !== undefined) yield stored;
+  }
+
+  /**
+   * Every current record in the store's key order — patient by patient in NHS number order; a patient's record,
+   * then their events and kept retractions by handle — each checked against its checksum (a damaged value throws
+   * `CG_STORE_DAMAGED` naming its key, whatever its kind), handed to `visit` unparsed and in place: no Buffer,
+   * string or object per record. The rebuild's read path; `patients()` gives the same records parsed. `visit` must
+   * not read this store (its reads would reuse the views).
+   */
+  replay(visit: (record: ReplayedRecord) => void): void {
+    this.assertOpen();
+    const r = this.replayed;
+    r.nhsNumber = '';
+    const entries = guardedCall(this.file, () => this.recordsInPlace.getRange(EVERY_KEY)[Symbol.iterator]());
+    let done = false;
+    try {
+      for (;;) {
+        // Only reading is guarded: a failure of `visit` is its own, not damage to the store.
+        let entry: IteratorResult<{ key: InPlaceKey; value: InPlaceValue }>;
+        try {
+          entry = entries.next();
+        } catch (error) {
+          throw readFailure(this.file, error);
+        }
+        if (entry.done) break;
+        const { key, value } = entry.value;
+        this.checked(key, value);
+        r.first = !samePatient(key, r.nhsNumber);
+        if (r.first) r.nhsNumber = nhsNumberOf(key);
+        visit(r);
+      }
+      done = true;
+    } finally {
+      if (!done) entries.return?.();
+    }
+  }
+
+  /** Checks one record read in place and describes it in `replayed`; a damaged value or key throws, naming it. */
+  private checked(key: InPlaceKey, value: InPlaceValue): ReplayedRecord {
+    const r = this.replayed;
+    if (!this.inPlace.intact(key, value)) throw damaged('records', recordText(this.inPlace.keyView(key)));
+    const length = key.end - key.start;
+    const bytes = value.bytes;
+    const kind = bytes[0]!;
+    if (length === NHS_BYTES && kind === KIND.patient) r.handle = -1;
+    else if (length === RECORD_KEY_BYTES && (kind === KIND.event || kind === KIND.tombstone)) r.handle = key.bytes.readUInt32BE(key.start + NHS_BYTES);
+    else throw damaged('records', recordText(this.inPlace.keyView(key)), `holds a value of kind ${kind} under a key of ${length} bytes`);
+    r.kind = kind;
+    r.bytes = bytes;
+    r.start = payloadStart(bytes);
+    r.end = value.size - CRC_BYTES;
+    return r;
   }
 
   /**
@@ -908,6 +988,18 @@ function identityTextOf(key: Buffer): string {
   return identityText(id, source);
 }
 
+/** Whether a record key (read in place) is of this NHS number: compared as bytes, no string per record. */
+function samePatient(key: InPlaceKey, nhsNumber: string): boolean {
+  if (nhsNumber.length !== NHS_BYTES) return false;
+  const { bytes, start } = key;
+  for (let i = 0; i < NHS_BYTES; i++) if (bytes[start + i] !== nhsNumber.charCodeAt(i)) return false;
+  return true;
+}
+
+function nhsNumberOf(key: InPlaceKey): string {
+  return key.bytes.toString('latin1', key.start, key.start + NHS_BYTES);
+}
+
 function recordText(key: Buffer): string {
   const nhsNumber = key.toString('latin1', 0, Math.min(NHS_BYTES, key.length));
   return key.length === RECORD_KEY_BYTES ? `${nhsNumber} | ${key.readUInt32BE(NHS_BYTES)}` : nhsNumber;
@@ -965,9 +1057,14 @@ function guardedCall<T>(file: string, read: () => T): T {
   try {
     return read();
   } catch (error) {
-    if (error instanceof CaregapsError) throw error;
-    throw new CaregapsError('CG_STORE_DAMAGED', `Record store ${file} could not be read: ${(error as Error).message ?? String(error)}`);
+    throw readFailure(file, error);
   }
+}
+
+/** A failure to read: a coded error as it is, anything else (LMDB on a damaged page) as CG_STORE_DAMAGED. */
+function readFailure(file: string, error: unknown): Error {
+  if (error instanceof CaregapsError) return error;
+  return new CaregapsError('CG_STORE_DAMAGED', `Record store ${file} could not be read: ${(error as Error).message ?? String(error)}`);
 }
 
 /** Runs a read, turning LMDB's errors on a damaged page into CG_STORE_DAMAGED (never an uncoded failure). */
@@ -975,7 +1072,6 @@ function* guarded<T>(file: string, read: () => Generator<T>): Generator<T> {
   try {
     yield* read();
   } catch (error) {
-    if (error instanceof CaregapsError) throw error;
-    throw new CaregapsError('CG_STORE_DAMAGED', `Record store ${file} could not be read: ${(error as Error).message ?? String(error)}`);
+    throw readFailure(file, error);
   }
 }
