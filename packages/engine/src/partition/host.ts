@@ -92,6 +92,8 @@ interface Pending {
   line: number;
   /** The file it came from, for quarantine reports. */
   file: string | undefined;
+  /** An event whose identity a declared correction moves here from another partition (`Batch.movedIn`). */
+  movedIn?: true;
   /** Part of a record already counted (a retraction split by source). */
   counted?: true;
 }
@@ -272,7 +274,8 @@ export class PartitionHost {
     let run: Pending[] = [];
     const write = () => {
       if (run.length === 0 && (toKeep.length === 0 || !last)) return;
-      const written = this.store.writeSync({ records: run.map((p) => p.record), bytes: run.map((p) => p.bytes), quarantined: toKeep });
+      const movedIn = run.some((p) => p.movedIn) ? new Set(run.flatMap((p, i) => (p.movedIn ? [i] : []))) : undefined;
+      const written = this.store.writeSync({ records: run.map((p) => p.record), bytes: run.map((p) => p.bytes), quarantined: toKeep, ...(movedIn ? { movedIn } : {}) });
       this.applyOutcomes(run, written, report);
       run = [];
       toKeep.length = 0;
@@ -349,7 +352,7 @@ export class PartitionHost {
       if (at < 0) return 'suppressed'; // a retraction holds it: the correction of a retracted event changes nothing
       const held = there!.events[at]!;
       if (record.version !== undefined && held.version !== undefined && record.version < held.version) return 'stale';
-      return undefined; // stored here; released there after the commit (see applyOutcomes)
+      return [{ ...p, movedIn: true }]; // stored here; released there after the commit (see applyOutcomes)
     }
     // A retraction: another patient's identity is never removed. Without a source, it still retracts this
     // patient's events of that id in other sources, which live here.
