@@ -19,7 +19,9 @@ import { Subject, distinctUntilChanged, map, startWith, type Observable } from '
 import { Aggregates, CounterLayout, type OrganisationNode, type RegistryCounts } from './aggregates.js';
 import { PartitionHost, type PartitionHostOptions, type PartitionRecovery } from './partition/host.js';
 import type { PartitionQuery, PartitionReport } from './partition/partition.js';
-import { LineSplitter, identityHashOfStrings, lineBatchOf, scanRoute, type ChunkLines } from './ndjson.js';
+import { RecordLines } from './encode.js';
+import { LineSender } from './line-sender.js';
+import { LineSplitter, identityHashOfStrings, scanRoute, type ChunkLines } from './ndjson.js';
 import { RoutedBatch, Router, identityHash, partitionOf, type RoutedSummary } from './router.js';
 import { iteratorOf, type RecordSource } from './source.js';
 import type { StoredPatient } from './store/record-store.js';
@@ -73,7 +75,7 @@ export interface IngestOptions {
    * still emitted, at the end.
    */
   bulk?: boolean;
-  /** Most records written and committed together (default 4096). */
+  /** Most records written and committed together (default 16,384). */
   batchSize?: number;
   /** Longest a record waits for its batch to fill before it is written anyway (default 5 ms). */
   maxDelayMs?: number;
@@ -298,39 +300,39 @@ export class Engine {
    * every partition has committed. Each patient a batch touched is evaluated once, at the end of the batch, so
    * changes are the net change of the batch (an async source into an in-memory engine is applied record by record).
    * Items may be records, unparsed objects, or the results of `readRecords` (whose refused lines are quarantined
-   * too). For NDJSON files prefer `ingestFile`, which never parses a line on this thread. Resolves when the source
-   * ends; rejects, without acknowledging the batch, if a store cannot be written.
+   * too). Each item is taken as its JSON text, encoded once on this thread into one buffer per batch that the
+   * partitions parse and store as it is; an item with no JSON form is quarantined. For NDJSON files prefer
+   * `ingestFile`, which never parses a line on this thread. Resolves when the source ends; rejects, without
+   * acknowledging the batch, if a store cannot be written.
    */
   async ingest(source: RecordSource, options: IngestOptions = {}): Promise<IngestSummary> {
     this.assertOpen();
     const bulk = options.bulk === true;
-    const summary: RoutedSummary = { accepted: 0, quarantined: 0, stale: 0 };
     const source$ = iteratorOf(source);
     // An async source into an in-memory engine is applied record by record, as it may pause at any record.
-    const batchSize = source$.async && !this.durable && !bulk ? 1 : Math.max(1, options.batchSize ?? 4096);
+    const batchSize = source$.async && !this.durable && !bulk ? 1 : Math.max(1, options.batchSize ?? 16_384);
     const maxDelayMs = options.maxDelayMs ?? 5;
-    const items: unknown[] = [];
-    const lines: number[] = [];
+    const sender = this.lineSender(bulk, options.onAcknowledged);
+    // Each batch is encoded once, here, as the NDJSON lines the partitions parse and store (`RecordLines`).
+    const encoded = new RecordLines();
     const routed = new RoutedBatch();
-    let acknowledged = 0;
     let line = 0;
+    // A synchronous source leaves each batch in flight while the next is encoded; an async one may pause at any
+    // record, so its batch is committed before the next item is awaited.
+    const wait = source$.async !== undefined;
     const commit = () => {
-      if (items.length === 0) return;
-      this.routeRecords(items, lines, routed, options.file, bulk, summary);
-      acknowledged += items.length;
-      items.length = 0;
-      lines.length = 0;
+      if (encoded.size === 0) return;
+      const { chunk, file } = encoded.chunk();
+      sender.send(chunk, 0, encoded.size, routed, file ?? options.file, bulk, wait);
+      encoded.clear();
       routed.clear();
-      if (!bulk) this.settled.next();
-      options.onAcknowledged?.(acknowledged);
     };
     const take = (item: unknown) => {
       line++;
-      items.push(item);
-      lines.push(line);
+      encoded.add(item, line, options.file);
       const { partition, identity, patient } = routeOf(item, this.partitionCount);
       routed.add(partition, identity, patient);
-      if (items.length >= batchSize) commit();
+      if (encoded.size >= batchSize) commit();
     };
     try {
       if (source$.sync) {
@@ -342,8 +344,8 @@ export class Engine {
         let deadline: Promise<'due'> | undefined;
         for (;;) {
           pending ??= iterator.next();
-          if (items.length > 0) deadline ??= new Promise((resolve) => setTimeout(() => resolve('due'), maxDelayMs).unref());
-          const r = items.length > 0 ? await Promise.race([pending, deadline!]) : await pending;
+          if (encoded.size > 0) deadline ??= new Promise((resolve) => setTimeout(() => resolve('due'), maxDelayMs).unref());
+          const r = encoded.size > 0 ? await Promise.race([pending, deadline!]) : await pending;
           if (r === 'due') {
             deadline = undefined;
             commit();
@@ -352,18 +354,28 @@ export class Engine {
           pending = undefined;
           if (r.done) break;
           take(r.value);
-          if (items.length === 0) deadline = undefined;
+          if (encoded.size === 0) deadline = undefined;
         }
       }
       commit();
+      sender.settle();
     } finally {
+      sender.abandon();
       if (bulk) {
         // Also when the source failed: what was applied is evaluated.
         this.router.flush();
         this.settled.next();
       }
     }
-    return summary;
+    return sender.summary;
+  }
+
+  /** A sender of line batches for one ingest call, acknowledging as `IngestOptions.onAcknowledged` says. */
+  private lineSender(bulk: boolean, onAcknowledged: ((acknowledged: number) => void) | undefined): LineSender {
+    return new LineSender(this.router, this.partitionCount, { accepted: 0, quarantined: 0, stale: 0 }, (acknowledged) => {
+      if (!bulk) this.settled.next();
+      onAcknowledged?.(acknowledged);
+    });
   }
 
   /**
@@ -387,21 +399,9 @@ export class Engine {
     this.assertOpen();
     const bulk = options.bulk === true;
     const batchSize = Math.max(1, options.batchSize ?? 16_384);
-    const summary: RoutedSummary = { accepted: 0, quarantined: 0, stale: 0 };
     const splitter = new LineSplitter(options.maxLineBytes);
     const routed = new RoutedBatch();
-    let acknowledged = 0;
-    /** A batch sent in one round and not yet collected: the partitions work on it while the next is cut. */
-    let inFlight: { sent: number[]; lines: number } | undefined;
-    const settle = () => {
-      if (!inFlight) return;
-      const { sent, lines } = inFlight;
-      inFlight = undefined;
-      this.router.collect(sent, summary);
-      acknowledged += lines;
-      if (!bulk) this.settled.next();
-      options.onAcknowledged?.(acknowledged);
-    };
+    const sender = this.lineSender(bulk, options.onAcknowledged);
     const send = (chunk: ChunkLines) => {
       for (let from = 0; from < chunk.starts.length; from += batchSize) {
         const to = Math.min(chunk.starts.length, from + batchSize);
@@ -410,34 +410,22 @@ export class Engine {
           const route = this.partitionCount === 1 ? SINGLE : (scanRoute(chunk.bytes, chunk.starts[i]!, chunk.ends[i]!, this.partitionCount) ?? parsedRoute(chunk, i, this.partitionCount));
           routed.add(route.partition, route.identity, route.patient);
         }
-        const { round, count, last } = routed.rounds(this.partitionCount);
-        const picked: number[][][] = Array.from({ length: count }, () => Array.from({ length: this.partitionCount }, () => []));
-        for (let i = from; i < to; i++) picked[round[i - from]!]![routed.partition[i - from]!]!.push(i);
-        const callOf = (r: number) => (p: number): PartitionCall | undefined => {
-          const mine = picked[r]![p]!;
-          return mine.length === 0 ? undefined : { method: 'applyLines', args: [lineBatchOf(chunk, mine, options.file, last[p] === r), bulk] };
-        };
-        settle();
-        if (count === 1) inFlight = { sent: this.router.dispatch(callOf(0)), lines: to - from };
-        else {
-          for (let r = 0; r < count; r++) this.router.round(callOf(r), summary);
-          inFlight = { sent: [], lines: to - from };
-        }
+        sender.send(chunk, from, to, routed, options.file, bulk, false);
       }
     };
     try {
       for await (const chunk of chunks) send(splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
       send(splitter.push(new Uint8Array(0), true));
-      settle();
+      sender.settle();
     } finally {
       // Whatever is still in flight is taken, so the partitions are free for the next call.
-      if (inFlight) this.router.collect(inFlight.sent, { accepted: 0, quarantined: 0, stale: 0 });
+      sender.abandon();
       if (bulk) {
         this.router.flush();
         this.settled.next();
       }
     }
-    return summary;
+    return sender.summary;
   }
 
   /** Sends one batch of parsed values to the partitions, in as many rounds as its identities need. */

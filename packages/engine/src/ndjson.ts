@@ -14,6 +14,10 @@ export interface ChunkLines {
   lines: number[];
   /** Indexes (into the arrays above) of lines over the limit: their range is their head only. */
   tooLong: number[];
+  /** Indexes of refusal lines (`LineBatch.refusals`), in order. */
+  refusals?: number[];
+  /** Per line, its file (`LineBatch.files`). */
+  files?: (string | undefined)[];
 }
 
 const LF = 10;
@@ -183,7 +187,8 @@ export function lineBatchOf(chunk: ChunkLines, picked: readonly number[], file: 
   const starts = new Int32Array(picked.length);
   const ends = new Int32Array(picked.length);
   const lines = new Float64Array(picked.length);
-  let tooLong: Uint8Array | undefined;
+  const tooLong = flagsOf(chunk.tooLong, picked);
+  const refusals = chunk.refusals && flagsOf(chunk.refusals, picked);
   let at = 0;
   picked.forEach((i, k) => {
     bytes.set(chunk.bytes.subarray(chunk.starts[i]!, chunk.ends[i]!), at);
@@ -191,7 +196,27 @@ export function lineBatchOf(chunk: ChunkLines, picked: readonly number[], file: 
     at += chunk.ends[i]! - chunk.starts[i]!;
     ends[k] = at;
     lines[k] = chunk.lines[i]!;
-    if (chunk.tooLong.length > 0 && chunk.tooLong.includes(i)) (tooLong ??= new Uint8Array(picked.length))[k] = 1;
   });
-  return { bytes, starts, ends, lines, last, ...(tooLong ? { tooLong } : {}), ...(file === undefined ? {} : { file }) };
+  return {
+    bytes,
+    starts,
+    ends,
+    lines,
+    last,
+    ...(tooLong ? { tooLong } : {}),
+    ...(refusals ? { refusals } : {}),
+    ...(chunk.files ? { files: picked.map((i) => chunk.files![i]) } : {}),
+    ...(file === undefined ? {} : { file }),
+  };
+}
+
+/** 1 for each picked line whose index is in `flagged`; `undefined` when none is. */
+function flagsOf(flagged: readonly number[], picked: readonly number[]): Uint8Array | undefined {
+  if (flagged.length === 0) return undefined;
+  const set = new Set(flagged);
+  let flags: Uint8Array | undefined;
+  picked.forEach((i, k) => {
+    if (set.has(i)) (flags ??= new Uint8Array(picked.length))[k] = 1;
+  });
+  return flags;
 }

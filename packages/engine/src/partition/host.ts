@@ -12,14 +12,13 @@ import {
   type PatientRecord,
   type PatientResult,
   type QuarantinedRecord,
-  type ReadResult,
   type RetractRecord,
 } from '@caregaps/core';
 import { RecordStore, type Outcome, type StoredPatient, type WriteResult } from '../store/record-store.js';
 import type { PatientStatus } from '../types.js';
 import { KIND } from '../store/frame.js';
 import { CodeTable, EventCodeScan } from './event-code.js';
-import { parseLine, type LineBatch } from './lines.js';
+import { LineParser, isReadResult, quarantinedOf, safeText, type LineBatch } from './lines.js';
 import { Partition, type PartitionMemory, type PartitionQuery, type PartitionReport } from './partition.js';
 import { partitionOf } from './route.js';
 
@@ -96,6 +95,10 @@ interface Pending {
   record: CaregapsRecord;
   bytes: Uint8Array | undefined;
   line: number;
+  /** The file it came from, for quarantine reports. */
+  file: string | undefined;
+  /** An event whose identity a declared correction moves here from another partition (`Batch.movedIn`). */
+  movedIn?: true;
   /** Part of a record already counted (a retraction split by source). */
   counted?: true;
 }
@@ -210,36 +213,42 @@ export class PartitionHost {
     const pending: Pending[] = [];
     batch.items.forEach((item, i) => {
       const admitted = this.admit(item, batch.lines?.[i] ?? 0, batch.file, report);
-      if (admitted) pending.push({ record: admitted.record, bytes: undefined, line: admitted.line });
+      if (admitted) pending.push({ record: admitted.record, bytes: undefined, line: admitted.line, file: admitted.file });
     });
-    return this.commit(pending, batch.file, hold, report, batch.last !== false);
+    return this.commit(pending, hold, report, batch.last !== false);
   }
 
-  /** Parses NDJSON lines (their bytes are stored as received), then as `applyRecords`. */
+  /**
+   * Parses NDJSON lines (their bytes are stored as received), then as `applyRecords`. Each line must be a record: a
+   * line shaped like a `readRecords` result is refused as one (it is not record format v1), and a line the sender
+   * marked as a refusal (`LineBatch.refusals`) is kept as refused.
+   */
   applyLines(batch: LineBatch, hold = false): BatchReport {
     this.assertOpen();
     const report = emptyReport();
     const pending: Pending[] = [];
+    const parser = new LineParser(batch);
     const count = batch.lines.length;
     for (let i = 0; i < count; i++) {
-      const parsed = parseLine(batch, i);
+      const parsed = parser.parse(i);
       if (!parsed.ok) {
         this.refuse(report, parsed);
         continue;
       }
-      const admitted = this.admit(parsed.value, parsed.line, batch.file, report, parsed.text);
-      if (admitted) pending.push({ record: admitted.record, bytes: parsed.bytes, line: parsed.line });
+      const admitted = this.admit(parsed.value, parsed.line, parser.fileOf(i), report, parsed.text);
+      if (admitted) pending.push({ record: admitted.record, bytes: parsed.bytes, line: parsed.line, file: admitted.file });
     }
-    return this.commit(pending, batch.file, hold, report, batch.last !== false);
+    return this.commit(pending, hold, report, batch.last !== false);
   }
 
   /**
    * A validated record, or `undefined` after refusing it. A `readRecords` result is taken as read (a refused one is
-   * kept as refused). A record routed here must be this partition's (its NHS number hashes here).
+   * kept as refused), unless the item is a parsed line (`text` given), which must be a record itself. A record
+   * routed here must be this partition's (its NHS number hashes here).
    */
-  private admit(item: unknown, line: number, file: string | undefined, report: BatchReport, text?: string): { record: CaregapsRecord; line: number } | undefined {
+  private admit(item: unknown, line: number, file: string | undefined, report: BatchReport, text?: string): { record: CaregapsRecord; line: number; file: string | undefined } | undefined {
     let value = item;
-    if (isReadResult(item)) {
+    if (text === undefined && isReadResult(item)) {
       if (typeof item.line === 'number' && Number.isSafeInteger(item.line)) line = item.line;
       if (typeof item.file === 'string') file = item.file;
       if (!item.ok) {
@@ -268,7 +277,7 @@ export class PartitionHost {
       });
       return undefined;
     }
-    return { record, line };
+    return { record, line, file };
   }
 
   private refuse(report: BatchReport, refusal: QuarantinedRecord): void {
@@ -280,48 +289,43 @@ export class PartitionHost {
    * Decides identity across partitions, writes what is left in one transaction (more only when a record's verdict
    * needs this batch's earlier records committed first), applies the outcomes and reports.
    */
-  private commit(pending: Pending[], file: string | undefined, hold: boolean, report: BatchReport, last: boolean): BatchReport {
+  private commit(pending: Pending[], hold: boolean, report: BatchReport, last: boolean): BatchReport {
     try {
-      return this.commitRounds(pending, file, hold, report, last);
+      return this.commitRounds(pending, hold, report, last);
     } catch (error) {
       this.refusalsToKeep.length = 0; // the batch fails whole: it is not acknowledged, so it will be sent again
       throw error;
     }
   }
 
-  private commitRounds(pending: Pending[], file: string | undefined, hold: boolean, report: BatchReport, last: boolean): BatchReport {
+  private commitRounds(pending: Pending[], hold: boolean, report: BatchReport, last: boolean): BatchReport {
     const toKeep = this.refusalsToKeep;
     toKeep.push(...report.refused);
     let run: Pending[] = [];
-    /** Identities and ids of the records in `run`, so a verdict that needs them committed can ask. */
-    const inRun = new Set<string>();
-    const idsInRun = new Set<string>();
     const write = () => {
       if (run.length === 0 && (toKeep.length === 0 || !last)) return;
-      const written = this.store.writeSync({ records: run.map((p) => p.record), bytes: run.map((p) => p.bytes), quarantined: toKeep });
-      this.applyOutcomes(run, written, file, report);
+      const movedIn = run.some((p) => p.movedIn) ? new Set(run.flatMap((p, i) => (p.movedIn ? [i] : []))) : undefined;
+      const written = this.store.writeSync({ records: run.map((p) => p.record), bytes: run.map((p) => p.bytes), quarantined: toKeep, ...(movedIn ? { movedIn } : {}) });
+      this.applyOutcomes(run, written, report);
       run = [];
-      inRun.clear();
-      idsInRun.clear();
       toKeep.length = 0;
     };
-    const add = (p: Pending) => {
-      run.push(p);
-      if (this.options.partitions > 1 && (p.record.kind === 'event' || p.record.kind === 'retract')) {
-        idsInRun.add(p.record.id);
-        inRun.add(identityKey(p.record.id, p.record.source));
-      }
-    };
-    for (const p of pending) {
+    // Siblings' holdings of the whole batch, read at once: nothing this call does changes them.
+    const holders = this.options.partitions > 1 ? this.siblingHolders(pending) : undefined;
+    for (let k = 0; k < pending.length; k++) {
+      const p = pending[k]!;
       const r = p.record;
-      const needsRun = (r.kind === 'event' || r.kind === 'retract') && (r.kind === 'retract' && r.source === undefined ? idsInRun.has(r.id) : inRun.has(identityKey(r.id, r.source)));
-      const verdict = this.options.partitions > 1 ? this.acrossPartitions(p, needsRun ? write : undefined) : undefined;
-      if (verdict === undefined) add(p);
+      // Records of this batch not yet written that share the identity are committed first, when a verdict needs it.
+      const flush = () => {
+        if (run.some((q) => sharesIdentity(q.record, r))) write();
+      };
+      const verdict = holders === undefined ? undefined : this.acrossPartitions(p, holders[k], flush);
+      if (verdict === undefined) run.push(p);
       else if (verdict === 'stale') report.stale++;
       else if (verdict === 'suppressed') report.accepted++;
-      else if (Array.isArray(verdict)) verdict.forEach(add);
+      else if (Array.isArray(verdict)) run.push(...verdict);
       else {
-        const refusal = conflictOf(r as EventRecord | RetractRecord, verdict.heldFor, p.line, file);
+        const refusal = conflictOf(r as EventRecord | RetractRecord, verdict.heldFor, p.line, p.file);
         toKeep.push(refusal);
         this.refuse(report, refusal);
       }
@@ -332,17 +336,44 @@ export class PartitionHost {
   }
 
   /**
-   * The verdict on an event or retraction whose identity another partition's store may hold: `undefined` to write
-   * it here as it is (the store decides), records to write instead, or a verdict reached here. `flush` (given when
-   * records of this batch not yet written share the identity) commits them first, so this store's own holding is seen.
+   * Per record of a batch, which other partition's store holds its identity and for whom (`undefined`: none, or not
+   * an event or retraction), each sibling asked once for the whole batch, from one snapshot.
    */
-  private acrossPartitions(p: Pending, flush: (() => void) | undefined): undefined | 'stale' | 'suppressed' | Pending[] | { heldFor: string } {
+  private siblingHolders(pending: readonly Pending[]): ({ partition: number; nhsNumber: string } | undefined)[] {
+    const out = new Array<{ partition: number; nhsNumber: string } | undefined>(pending.length);
+    let asked: number[] = [];
+    const identities: { id: string; source?: string }[] = [];
+    pending.forEach((p, k) => {
+      if (p.record.kind !== 'event' && p.record.kind !== 'retract') return;
+      asked.push(k);
+      identities.push(p.record);
+    });
+    for (let s = 0; s < this.options.partitions && asked.length > 0; s++) {
+      if (s === this.options.partition) continue;
+      const found = this.sibling(s).holders(asked.length === identities.length ? identities : asked.map((k) => pending[k]!.record as EventRecord | RetractRecord));
+      const left: number[] = [];
+      asked.forEach((k, j) => {
+        const nhsNumber = found[j];
+        if (nhsNumber === undefined) left.push(k);
+        else out[k] = { partition: s, nhsNumber };
+      });
+      asked = left;
+    }
+    return out;
+  }
+
+  /**
+   * The verdict on an event or retraction whose identity another partition's store may hold: `undefined` to write
+   * it here as it is (the store decides), records to write instead, or a verdict reached here. `holder`: the
+   * sibling holding its identity (`siblingHolders`). `flush` commits this batch's records not yet written that share
+   * the identity, so this store's own holding is seen.
+   */
+  private acrossPartitions(p: Pending, holder: { partition: number; nhsNumber: string } | undefined, flush: () => void): undefined | 'stale' | 'suppressed' | Pending[] | { heldFor: string } {
     const record = p.record;
     if (record.kind !== 'event' && record.kind !== 'retract') return undefined;
-    const holder = this.siblingHolder(record.id, record.source);
     if (holder === undefined) return this.retractedWhereItWas(record, flush) ? 'suppressed' : undefined;
     // This store's own holding (by an earlier record) decides: commit what is pending and look.
-    flush?.();
+    flush();
     if (this.store.holder(record.id, record.source) !== undefined) return undefined;
     if (record.kind === 'event') {
       if (record.correctsNhsNumber !== holder.nhsNumber) return { heldFor: holder.nhsNumber };
@@ -351,7 +382,7 @@ export class PartitionHost {
       if (at < 0) return 'suppressed'; // a retraction holds it: the correction of a retracted event changes nothing
       const held = there!.events[at]!;
       if (record.version !== undefined && held.version !== undefined && record.version < held.version) return 'stale';
-      return undefined; // stored here; released there after the commit (see applyOutcomes)
+      return [{ ...p, movedIn: true }]; // stored here; released there after the commit (see applyOutcomes)
     }
     // A retraction: another patient's identity is never removed. Without a source, it still retracts this
     // patient's events of that id in other sources, which live here.
@@ -362,6 +393,7 @@ export class PartitionHost {
       record: { kind: 'retract', id: record.id, nhsNumber: record.nhsNumber, source: e.source! },
       bytes: undefined,
       line: p.line,
+      file: p.file,
       ...(k > 0 ? { counted: true as const } : {}),
     }));
   }
@@ -371,24 +403,14 @@ export class PartitionHost {
    * the id in every source is kept there (and no store holds the identity itself): as one store would, the
    * correction of a retracted event changes nothing.
    */
-  private retractedWhereItWas(record: CaregapsRecord, flush: (() => void) | undefined): boolean {
+  private retractedWhereItWas(record: CaregapsRecord, flush: () => void): boolean {
     if (record.kind !== 'event' || record.source === undefined || record.correctsNhsNumber === undefined) return false;
     const from = partitionOf(record.correctsNhsNumber, this.options.partitions);
     if (from === this.options.partition) return false;
     const retracted = this.sibling(from).patient(record.correctsNhsNumber)?.retractions.some((r) => r.id === record.id && r.source === undefined);
     if (!retracted) return false;
-    flush?.();
+    flush();
     return this.store.holder(record.id, record.source) === undefined;
-  }
-
-  /** Which other partition's store holds an identity, and for whom. */
-  private siblingHolder(id: string, source: string | undefined): { partition: number; nhsNumber: string } | undefined {
-    for (let s = 0; s < this.options.partitions; s++) {
-      if (s === this.options.partition) continue;
-      const nhsNumber = this.sibling(s).holder(id, source);
-      if (nhsNumber !== undefined) return { partition: s, nhsNumber };
-    }
-    return undefined;
   }
 
   private sibling(s: number): RecordStore {
@@ -397,13 +419,13 @@ export class PartitionHost {
   }
 
   /** Applies a committed transaction's outcomes to the hot state and the report. */
-  private applyOutcomes(run: readonly Pending[], written: WriteResult, file: string | undefined, report: BatchReport): void {
+  private applyOutcomes(run: readonly Pending[], written: WriteResult, report: BatchReport): void {
     let conflicts = 0;
     run.forEach((p, i) => {
       const outcome: Outcome = written.outcomes[i]!;
       const record = p.record;
       if (outcome === 'conflict') {
-        const refusal = { ...written.quarantined[conflicts++]!, line: p.line, ...(file === undefined ? {} : { file }) };
+        const refusal = { ...written.quarantined[conflicts++]!, line: p.line, ...(p.file === undefined ? {} : { file: p.file }) };
         this.refuse(report, refusal);
         return;
       }
@@ -537,8 +559,11 @@ export class PartitionHost {
   }
 }
 
-function identityKey(id: string, source: string | undefined): string {
-  return `${id}\u0000${source ?? ''}`;
+/** Whether a record of a batch touches the identity of a later one (a retraction without source: the id in any source). */
+function sharesIdentity(earlier: CaregapsRecord, record: CaregapsRecord): boolean {
+  if ((earlier.kind !== 'event' && earlier.kind !== 'retract') || (record.kind !== 'event' && record.kind !== 'retract')) return false;
+  if (earlier.id !== record.id) return false;
+  return record.kind === 'retract' && record.source === undefined ? true : (earlier.source ?? '') === (record.source ?? '');
 }
 
 function emptyReport(): BatchReport {
@@ -556,28 +581,4 @@ function conflictOf(record: EventRecord | RetractRecord, heldFor: string, line: 
     recordId: record.id,
     text: safeText(record),
   };
-}
-
-/** A refused `readRecords` result as given, or (when its fields are not what a reader writes) as a schema fault. */
-function quarantinedOf(item: QuarantinedRecord, line: number, file: string | undefined): QuarantinedRecord {
-  const wellFormed = typeof item.code === 'string' && Object.hasOwn(ERRORS, item.code) && typeof item.reason === 'string' && typeof item.text === 'string';
-  const out: QuarantinedRecord = wellFormed
-    ? { ok: false, code: item.code, reason: item.reason, line, text: item.text.slice(0, 1024) }
-    : { ok: false, code: 'CG_RECORD_SCHEMA', reason: 'a refused read result must carry an error code, a reason and the text', line, text: safeText(item) };
-  if (file !== undefined) out.file = file;
-  if (wellFormed && typeof item.recordId === 'string') out.recordId = item.recordId;
-  return out;
-}
-
-function isReadResult(item: unknown): item is ReadResult {
-  return typeof item === 'object' && item !== null && typeof (item as { ok?: unknown }).ok === 'boolean' && !('kind' in item);
-}
-
-/** The start of an item as text, for a quarantine report. */
-export function safeText(item: unknown): string {
-  try {
-    return (JSON.stringify(item) ?? String(item)).slice(0, 1024);
-  } catch {
-    return String(item).slice(0, 1024);
-  }
 }

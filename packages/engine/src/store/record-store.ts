@@ -99,6 +99,12 @@ export interface Batch {
   /** `bytes[i]`: the received UTF-8 JSON of `records[i]`, stored as it is. */
   bytes?: readonly (Uint8Array | undefined)[];
   quarantined?: readonly QuarantinedRecord[];
+  /**
+   * Indexes of events a declared correction moves here from another partition's store, where their identity is held
+   * live: as in one store, where a held identity moves, a retraction of the id in every source kept for the new
+   * patient does not suppress them.
+   */
+  movedIn?: ReadonlySet<number>;
 }
 
 export interface WriteResult {
@@ -441,17 +447,17 @@ export class RecordStore {
     }
     const result: WriteResult = { outcomes: new Array<Outcome>(records.length), handles: new Int32Array(records.length).fill(-1), details: new Map(), quarantined: [] };
     this.transact(() => {
-      for (let i = 0; i < records.length; i++) result.outcomes[i] = this.put(records[i]!, bytes?.[i], i, result);
+      for (let i = 0; i < records.length; i++) result.outcomes[i] = this.put(records[i]!, bytes?.[i], i, result, batch.movedIn?.has(i) === true);
       for (const q of batch.quarantined ?? []) this.keepQuarantined(q);
       for (const q of result.quarantined) this.keepQuarantined(q);
     });
     return result;
   }
 
-  private put(record: CaregapsRecord, bytes: Uint8Array | undefined, i: number, result: WriteResult): Outcome {
+  private put(record: CaregapsRecord, bytes: Uint8Array | undefined, i: number, result: WriteResult, movedIn: boolean): Outcome {
     switch (record.kind) {
       case 'event':
-        return this.putEvent(record, bytes, i, result);
+        return this.putEvent(record, bytes, i, result, movedIn);
       case 'retract':
         return this.putRetraction(record, bytes, i, result);
       case 'patient':
@@ -534,11 +540,11 @@ export class RecordStore {
     if (this.dbs.records.removeSync(f.endKey())) this.state.counts.records--;
   }
 
-  private putEvent(event: EventRecord, bytes: Uint8Array | undefined, i: number, result: WriteResult): Outcome {
+  private putEvent(event: EventRecord, bytes: Uint8Array | undefined, i: number, result: WriteResult, movedIn: boolean): Outcome {
     const source = event.source ?? UNNAMED;
     const { nhsNumber } = event;
     let held: Held | undefined;
-    if (source !== UNNAMED && this.state.wildcards > 0) {
+    if (source !== UNNAMED && this.state.wildcards > 0 && !movedIn) {
       // A retraction without source may hold this id: only for an identity not held itself.
       held = this.held(event.id, source);
       if (held === undefined) {
