@@ -3,7 +3,7 @@ import type { Aggregates } from './aggregates.js';
 import type { BatchReport, Release } from './partition/host.js';
 import type { PartitionReport } from './partition/partition.js';
 import type { PartitionCall, PartitionLink } from './transport/link.js';
-import type { Change } from './types.js';
+import type { Change, RecordWrite } from './types.js';
 
 export { partitionOf } from './partition/route.js';
 
@@ -104,6 +104,8 @@ export class Router {
     private readonly emit: (change: Change) => void,
     private readonly organisation: (record: OrganisationRecord) => void,
     private readonly refused: (refusal: QuarantinedRecord) => void,
+    /** Told each patient and organisation record a round stored, once every answer of the round is taken. */
+    private readonly written: (write: RecordWrite) => void = () => undefined,
   ) {}
 
   /**
@@ -131,6 +133,7 @@ export class Router {
     const releases: Release[][] = this.links.map(() => []);
     let released = false;
     let failure: unknown;
+    const writes: RecordWrite[] = [];
     for (const p of sent) {
       try {
         const report = this.links[p]!.take() as BatchReport;
@@ -138,7 +141,11 @@ export class Router {
         summary.quarantined += report.quarantined;
         summary.stale += report.stale;
         for (const refusal of report.refused) this.refused(refusal);
-        for (const org of report.organisations) this.organisation(org);
+        for (const org of report.organisations) {
+          this.organisation(org);
+          writes.push({ kind: 'organisation', code: org.code });
+        }
+        for (const nhsNumber of report.patients) writes.push({ kind: 'patient', nhsNumber });
         for (const release of report.releases) {
           releases[release.partition]!.push(release);
           released = true;
@@ -149,6 +156,8 @@ export class Router {
         failure ??= error;
       }
     }
+    // What committed is told even when another partition failed (every link is free by now).
+    for (const write of writes) this.written(write);
     if (failure !== undefined) throw failure;
     if (released) this.all((p) => (releases[p]!.length > 0 ? { method: 'release', args: [releases[p]!] } : undefined)).forEach((r) => this.receive(r as PartitionReport));
   }
