@@ -108,6 +108,9 @@ export class Router {
     private readonly written: (write: RecordWrite) => void = () => undefined,
   ) {}
 
+  /** Records stored by the reports received and not yet told (`written`). */
+  private writes: RecordWrite[] | undefined;
+
   /**
    * Sends one round's call to each partition that has items in it (`callOf` gives it, or `undefined` for none),
    * then merges every answer and releases what corrections moved. Returns when every partition has committed.
@@ -133,7 +136,6 @@ export class Router {
     const releases: Release[][] = this.links.map(() => []);
     let released = false;
     let failure: unknown;
-    const writes: RecordWrite[] = [];
     for (const p of sent) {
       try {
         const report = this.links[p]!.take() as BatchReport;
@@ -141,11 +143,7 @@ export class Router {
         summary.quarantined += report.quarantined;
         summary.stale += report.stale;
         for (const refusal of report.refused) this.refused(refusal);
-        for (const org of report.organisations) {
-          this.organisation(org);
-          writes.push({ kind: 'organisation', code: org.code });
-        }
-        for (const nhsNumber of report.patients) writes.push({ kind: 'patient', nhsNumber });
+        for (const org of report.organisations) this.organisation(org);
         for (const release of report.releases) {
           releases[release.partition]!.push(release);
           released = true;
@@ -156,8 +154,7 @@ export class Router {
         failure ??= error;
       }
     }
-    // What committed is told even when another partition failed (every link is free by now).
-    for (const write of writes) this.written(write);
+    this.tellWrites(); // what committed, even when another partition failed: every link is free by now
     if (failure !== undefined) throw failure;
     if (released) this.all((p) => (releases[p]!.length > 0 ? { method: 'release', args: [releases[p]!] } : undefined)).forEach((r) => this.receive(r as PartitionReport));
   }
@@ -197,9 +194,18 @@ export class Router {
     return link.take();
   }
 
-  /** Adds a report's count deltas up the hierarchy and emits its changes. */
+  /** Adds a report's count deltas up the hierarchy, emits its changes and keeps the records it stored to tell. */
   receive(report: PartitionReport): void {
     for (const delta of report.deltas) this.aggregates.addDelta(delta.practice, delta.delta);
     for (const change of report.changes) this.emit(change);
+    const { organisations, patients } = report as Partial<BatchReport>;
+    for (const org of organisations ?? []) (this.writes ??= []).push({ kind: 'organisation', code: org.code });
+    for (const nhsNumber of patients ?? []) (this.writes ??= []).push({ kind: 'patient', nhsNumber });
+  }
+
+  private tellWrites(): void {
+    const writes = this.writes;
+    this.writes = undefined;
+    for (const write of writes ?? []) this.written(write);
   }
 }
