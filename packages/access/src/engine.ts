@@ -52,27 +52,37 @@ export interface EngineLike {
   counts?(registry: string, organisation?: string): EngineCounts | undefined;
   /** Changes of register membership and indicator status, as they happen. */
   readonly changes$?: { subscribe(next: (change: { nhsNumber: string; practice: string; registry: string }) => void): unknown };
-  /** Applies one record (followed by `withAccess`, so its indexes see patient records as they arrive). */
-  apply?(record: unknown): unknown;
-  /** Applies a stream of records (followed by `withAccess`: its indexes are rebuilt when the stream ends). */
-  ingest?(source: never, options?: never): Promise<unknown>;
+  /**
+   * Patient and organisation records as the engine accepts them (`Engine.writes$`), however they were written:
+   * `withAccess` follows it, as registration, practice and opt-outs change only through patient records (which
+   * `changes$` does not tell) and an organisation record can move a practice in the hierarchy.
+   */
+  readonly writes$?: { subscribe(next: (write: RecordWrite) => void): unknown };
   /** The stored record of one patient (an engine without it needs `records` passed to `withAccess`). */
   record?(nhsNumber: string): PatientState | undefined;
   /** Every stored patient record (an engine without it needs `records` passed to `withAccess`). */
   records?(): Iterable<PatientState>;
 }
 
+/** A record the engine accepted (`@caregaps/engine`'s `RecordWrite`). */
+export type RecordWrite = { kind: 'patient'; nhsNumber: string } | { kind: 'organisation'; code: string };
+
+/** Beyond this many patients written since the index was last read, it is rebuilt in one pass over the records. */
+const REREAD_LIMIT = 1024;
+
 /** A results source over an incremental engine: statuses from the engine, records from the record lookup. */
 export class EngineResultsSource implements ResultsSource {
   private readonly byRegistry: readonly RegistryInfo[];
   private readonly indexes: EngineIndex | undefined;
-  /** Streams being ingested: until they end, the indexes may lag the records, so they are not used. */
-  private ingesting = 0;
+  /** Patients whose records were written since the index was last read (`undefined`: too many, rebuild). */
+  private written: Set<string> | undefined = new Set();
+  /** Organisation records written since then. */
+  private organisationsWritten = false;
 
   /**
    * With `indexed`, the source keeps a practice index and opt-out groups over the engine's aggregates (the engine
-   * needs `counts` and `changes$`); whoever writes to the engine then calls `noteWritten` and `ingestStarted` /
-   * `ingestEnded` (`withAccess` does it for the engine's own `apply` and `ingest`).
+   * needs `counts` and `changes$`); it is told what is written through `noteWritten` (`withAccess` subscribes it to
+   * the engine's `writes$`).
    */
   constructor(
     private readonly engine: EngineLike,
@@ -96,9 +106,16 @@ export class EngineResultsSource implements ResultsSource {
     this.rebuildDirectory();
   }
 
-  /** The population index, unless a stream is being ingested (the access layer then visits every patient). */
+  /** The population index, brought up to date with the records written since it was last read. */
   get index(): EngineIndex | undefined {
-    return this.ingesting > 0 ? undefined : this.indexes;
+    const indexes = this.indexes;
+    if (!indexes) return undefined;
+    // Read here, not as each write is told: a large ingest costs one pass over the records, not one read per patient.
+    if (this.written === undefined) this.rebuildDirectory();
+    else if (this.written.size > 0 || this.organisationsWritten) indexes.note(this.written);
+    this.written = new Set();
+    this.organisationsWritten = false;
+    return indexes;
   }
 
   /** One pass over the stored records: every patient's practice and opt-outs. */
@@ -106,21 +123,16 @@ export class EngineResultsSource implements ResultsSource {
     this.indexes?.rebuild(this.patients());
   }
 
-  /** A record was applied to the engine: its patient's registration and opt-outs are read again. */
-  noteWritten(record: unknown): void {
-    // Any record may change what is counted (an organisation record moves a practice in the hierarchy).
-    const nhs = (record as { nhsNumber?: unknown } | null)?.nhsNumber;
-    this.indexes?.note(typeof nhs === 'string' ? [nhs] : []);
-  }
-
-  ingestStarted(): void {
-    this.ingesting++;
-  }
-
-  /** A stream ended (or failed): the directory is brought up to date with one pass over the records. */
-  ingestEnded(): void {
-    this.ingesting--;
-    if (this.indexes && this.ingesting === 0) this.rebuildDirectory();
+  /**
+   * The engine accepted a record: a patient's registration and opt-outs are read again, and an organisation record
+   * (which may move a practice in the hierarchy) makes the counts new, when the index is next read.
+   */
+  noteWritten(write: RecordWrite): void {
+    if (write.kind === 'organisation') this.organisationsWritten = true;
+    else if (this.written !== undefined) {
+      this.written.add(write.nhsNumber);
+      if (this.written.size > REREAD_LIMIT) this.written = undefined;
+    }
   }
 
   private statusOf(nhsNumber: string): { practice: string; registered: boolean; registries: RegistryStatus[] } | undefined {
@@ -235,40 +247,8 @@ export function withAccess(engine: EngineLike, options: WithAccessOptions): Acce
   }
   // The indexes need the engine's own records, and to see every write: patient records change registration and
   // opt-outs, which the engine's change stream does not report.
-  const follow = records === undefined && typeof engine.apply === 'function' && typeof engine.ingest === 'function';
-  const source = new EngineResultsSource(engine, lookup, compiled, index, { indexed: follow });
-  if (follow) followWrites(engine as Required<Pick<EngineLike, 'apply' | 'ingest'>>, source);
+  const writes$ = records === undefined ? engine.writes$ : undefined;
+  const source = new EngineResultsSource(engine, lookup, compiled, index, { indexed: writes$ !== undefined });
+  writes$?.subscribe((write) => source.noteWritten(write));
   return createAccess({ ...access, source });
 }
-
-/**
- * Wraps the engine's `apply`, `ingest`, `ingestFile` and `ingestNdjson` on this engine object so that the source's indexes follow every record
- * written through them: an applied record's patient is read again at once; an ingested stream marks the indexes
- * unusable until it ends, then they are rebuilt.
- */
-function followWrites(engine: Required<Pick<EngineLike, 'apply' | 'ingest'>> & StreamWriters, source: EngineResultsSource): void {
-  const apply = engine.apply;
-  engine.apply = function (this: unknown, record: unknown) {
-    const result = apply.call(engine, record);
-    if (result instanceof Promise) return result.finally(() => source.noteWritten(record));
-    source.noteWritten(record);
-    return result;
-  };
-  // Every stream the engine ingests (records, a file, NDJSON chunks) is followed the same way.
-  for (const name of STREAM_WRITERS) {
-    const write = engine[name];
-    if (typeof write !== 'function') continue;
-    engine[name] = async function (this: unknown, ...args: never[]) {
-      source.ingestStarted();
-      try {
-        return await write.apply(engine, args);
-      } finally {
-        source.ingestEnded();
-      }
-    };
-  }
-}
-
-/** The engine's methods that ingest a stream of records, each followed by `withAccess`. */
-const STREAM_WRITERS = ['ingest', 'ingestFile', 'ingestNdjson'] as const;
-type StreamWriters = { [K in (typeof STREAM_WRITERS)[number]]?: (...args: never[]) => Promise<unknown> };

@@ -69,4 +69,4 @@ export {
   type OrganisationCounts,
   type CountQuery,
 } from './source.js';
-export { EngineResultsSource, withAccess, type EngineLike, type RecordLookup, type WithAccessOptions } from './engine.js';
+export { EngineResultsSource, withAccess, type EngineLike, type RecordWrite, type RecordLookup, type WithAccessOptions } from './engine.js';

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { LineCounter, isScalar, parse, parseDocument, stringify, visit } from 'yaml';
 import { CaregapsError, CodesetIndex, loadCodesets, parseRegistry } from '@caregaps/core';
 import { CODESETS, REGISTRIES } from './fixtures/codesets.js';
 import { fuzzSeed } from './fuzz-seed.js';
@@ -33,11 +33,40 @@ function at(doc: Json, path: Path): any {
   return path.reduce<any>((v, k) => v[k], doc);
 }
 
+/**
+ * The lines (0-based) that hold a whole block-mapping entry `key: scalar`, read from the YAML syntax tree: a copy of
+ * such a line placed after it is a second entry with the same key in the same mapping. (A line that merely looks like
+ * `word: text` may be inside a block scalar, where a copy is just more text.)
+ */
+function pairLines(source: string): number[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter });
+  const lineOf = (offset: number) => lineCounter.linePos(offset).line - 1;
+  const out: number[] = [];
+  visit(doc, {
+    Map(_, map) {
+      if (map.flow) return;
+      for (const { key, value } of map.items) {
+        if (!isScalar(key) || !isScalar(value) || !key.range || !value.range) continue;
+        if (value.type === 'BLOCK_FOLDED' || value.type === 'BLOCK_LITERAL') continue;
+        const line = lineOf(key.range[0]);
+        const start = source.lastIndexOf('\n', key.range[0] - 1) + 1;
+        // The entry starts its line (not `- key:`, the first entry of a sequence item) and ends on it.
+        if (source.slice(start, key.range[0]).trim() === '' && lineOf(value.range[1] - 1) === line) out.push(line);
+      }
+    },
+  });
+  return out;
+}
+
 const KINDS = ['unknown key', '__proto__ key', 'leaf replaced by an object', 'duplicate key', 'unknown operator', 'unknown fact', 'unknown cluster'] as const;
 type Kind = (typeof KINDS)[number];
 
-/** The mutant's text, or undefined when the document has no place for this kind of mutation. */
-function mutant(source: string, kind: Kind, pick: number): string | undefined {
+/**
+ * The mutant's text (and, for a duplicate key, the 1-based line of the copy), or undefined when the document has no
+ * place for this kind of mutation.
+ */
+function mutant(source: string, kind: Kind, pick: number): { text: string; duplicateLine?: number } | undefined {
   const doc = parse(source) as Json;
   const all = nodes(doc);
   const choose = <T>(list: T[]) => (list.length ? list[pick % list.length] : undefined);
@@ -47,45 +76,44 @@ function mutant(source: string, kind: Kind, pick: number): string | undefined {
     case 'unknown key': {
       const o = choose(objects)!;
       at(doc, o.path)['not a key'] = 1;
-      return stringify(doc);
+      return { text: stringify(doc) };
     }
     case '__proto__ key': {
       const o = choose(objects)!;
       Object.defineProperty(at(doc, o.path), '__proto__', { value: { polluted: 1 }, enumerable: true, configurable: true, writable: true });
-      return stringify(doc);
+      return { text: stringify(doc) };
     }
     case 'leaf replaced by an object': {
       // Only where the schema wants a string, number or boolean (not a condition's free `value`).
       const leaves = all.filter((n) => n.path.length > 0 && (n.value === null || typeof n.value !== 'object') && n.path.at(-1) !== 'value');
       const leaf = choose(leaves)!;
       at(doc, leaf.path.slice(0, -1))[leaf.path.at(-1)!] = { 'not a key': 1 };
-      return stringify(doc);
+      return { text: stringify(doc) };
     }
     case 'duplicate key': {
       const lines = source.split('\n');
-      const candidates = lines.map((l, i) => [l, i] as const).filter(([l]) => /^\s*[A-Za-z_][\w]*:\s*\S/.test(l) && !/^\s*-/.test(l) && !l.trim().startsWith('#'));
-      const [line, i] = choose(candidates)!;
-      lines.splice(i + 1, 0, line);
-      return lines.join('\n');
+      const i = choose(pairLines(source))!;
+      lines.splice(i + 1, 0, lines[i]!);
+      return { text: lines.join('\n'), duplicateLine: i + 2 };
     }
     case 'unknown operator': {
       const c = choose(conditions);
       if (!c) return undefined;
       at(doc, c.path)['operator'] = 'matchesRegex';
-      return stringify(doc);
+      return { text: stringify(doc) };
     }
     case 'unknown fact': {
       const c = choose(conditions);
       if (!c) return undefined;
       at(doc, c.path)['fact'] = 'NOT_A_FIELD_ANYWHERE';
-      return stringify(doc);
+      return { text: stringify(doc) };
     }
     case 'unknown cluster': {
       const fields = objects.filter((n) => n.path[0] === 'fields' && n.path.length === 2 && typeof (n.value as Record<string, Json>)['latest'] === 'string');
       const f = choose(fields);
       if (!f) return undefined;
       at(doc, f.path)['latest'] = 'NOSUCHCLUSTER_COD';
-      return stringify(doc);
+      return { text: stringify(doc) };
     }
   }
 }
@@ -95,6 +123,17 @@ describe('B3 schema strictness', () => {
     for (const s of sources) expect(() => parseRegistry(s, 'r.yaml', { codesets: index })).not.toThrow();
   });
 
+  it('regression (seed 846155955): a line inside a block scalar that reads `word: text` is prose, not a key', () => {
+    // heart-failure-lvsd's folded `description` has a line starting `fraction: `; a copy of it is more prose.
+    const source = readFileSync(join(REGISTRIES, 'heart-failure-lvsd', 'registry.yaml'), 'utf8');
+    const lines = source.split('\n');
+    const i = lines.findIndex((l) => l.startsWith('  fraction: '));
+    expect(i).toBeGreaterThan(0);
+    expect(pairLines(source)).not.toContain(i);
+    lines.splice(i + 1, 0, lines[i]!);
+    expect(() => parseRegistry(lines.join('\n'), 'r.yaml', { codesets: index })).not.toThrow();
+  });
+
   it('every invalid mutant is refused with a coded error that says where', () => {
     let tried = 0;
     let acceptedInvalid = 0;
@@ -102,11 +141,11 @@ describe('B3 schema strictness', () => {
     const codes = new Map<string, number>();
     fc.assert(
       fc.property(fc.nat({ max: sources.length - 1 }), fc.constantFrom(...KINDS), fc.nat(), (s, kind, pick) => {
-        const text = mutant(sources[s]!, kind, pick);
-        if (text === undefined) return;
+        const m = mutant(sources[s]!, kind, pick);
+        if (m === undefined) return;
         tried++;
         try {
-          parseRegistry(text, 'mutant.yaml', { codesets: index });
+          parseRegistry(m.text, 'mutant.yaml', { codesets: index });
           acceptedInvalid++;
           expect.unreachable(`accepted a ${kind} mutant`);
         } catch (error) {
@@ -115,6 +154,12 @@ describe('B3 schema strictness', () => {
           codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
           const p = e.problems[0];
           if (p && ((p.line !== undefined && p.column !== undefined) || p.pointer !== undefined)) located++;
+          // Refused for the duplicate itself, at the copy.
+          if (m.duplicateLine !== undefined) {
+            expect(e.code).toBe('CG_RULE_SYNTAX');
+            expect(p?.message).toMatch(/unique/);
+            expect(p?.line).toBe(m.duplicateLine);
+          }
         }
       }),
       { numRuns: 300, seed: SEED },

@@ -27,7 +27,7 @@ import { iteratorOf, type RecordSource } from './source.js';
 import type { StoredPatient } from './store/record-store.js';
 import { InThreadLink, definitionsOf, type PartitionCall, type PartitionLink } from './transport/link.js';
 import { WorkerThreadLink } from './transport/worker-thread.js';
-import type { Change, PatientStatus } from './types.js';
+import type { Change, PatientStatus, RecordWrite } from './types.js';
 
 /** The durable record store (DESIGN §4): every record as received, on LMDB, one store per partition. */
 export interface StoreOptions {
@@ -152,6 +152,13 @@ export class Engine {
   readonly quarantine = new Quarantine();
   /** Changes of register membership and indicator status, as they happen. */
   readonly changes$: Observable<Change>;
+  /**
+   * Every patient and organisation record accepted through `apply`, `ingest`, `ingestFile` or `ingestNdjson`, once
+   * its batch has committed (in batch order; a stale version is not told). Registration, demographics and opt-outs
+   * change only this way, and `changes$` does not tell them: follow this to keep anything read from patient records
+   * current (the access layer's index does).
+   */
+  readonly writes$: Observable<RecordWrite>;
   /** What a restart found in the durable store (`undefined` for an in-memory engine). */
   readonly recovery: RecoveryReport | undefined;
 
@@ -161,6 +168,7 @@ export class Engine {
   private readonly router: Router;
   private readonly partitionCount: number;
   private readonly changes = new Subject<Change>();
+  private readonly writes = new Subject<RecordWrite>();
   private readonly settled = new Subject<void>();
   /** The private directory of an in-memory engine's stores, removed at close. */
   private readonly scratch: string | undefined;
@@ -176,6 +184,7 @@ export class Engine {
     this.day = achievementDay(options.asOf);
     this.asOfText = formatDay(this.day);
     this.changes$ = this.changes.asObservable();
+    this.writes$ = this.writes.asObservable();
     this.durable = options.store !== undefined;
     this.partitionCount = partitionsFor(options);
     const workerThreads = options.workerThreads ?? true;
@@ -199,7 +208,7 @@ export class Engine {
             : new InThreadLink(PartitionHost.open({ ...hostOptions, registries: this.registries, index: this.index })),
         );
       }
-      this.router = new Router(links, this.aggregates, (change) => this.changes.next(change), (record) => this.applyOrganisation(record), (refusal) => this.quarantine.add(refusal));
+      this.router = new Router(links, this.aggregates, (change) => this.changes.next(change), (record) => this.applyOrganisation(record), (refusal) => this.quarantine.add(refusal), (write) => this.writes.next(write));
       const recoveries = this.router.all(() => ({ method: 'recovery', args: [] })) as PartitionRecovery[];
       for (const org of options.organisations ?? []) this.applyOrganisation(org);
       for (const org of recoveries.flatMap((r) => r.organisations)) this.applyOrganisation(org);
@@ -609,6 +618,7 @@ export class Engine {
     this.closed = true;
     this.shutDown(this.router.links);
     this.changes.complete();
+    this.writes.complete();
     this.settled.complete();
   }
 

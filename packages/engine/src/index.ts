@@ -13,7 +13,7 @@ export {
   type RecoveryReport,
   type StoreOptions,
 } from './engine.js';
-export type { Change, PatientStatus, RegistryStatus } from './types.js';
+export type { Change, PatientStatus, RecordWrite, RegistryStatus } from './types.js';
 export { STATUSES, type IndicatorCounts, type OrganisationNode, type OrganisationType, type RegistryCounts } from './aggregates.js';
 export {
   RecordStore,

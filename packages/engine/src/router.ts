@@ -3,7 +3,7 @@ import type { Aggregates } from './aggregates.js';
 import type { BatchReport, Release } from './partition/host.js';
 import type { PartitionReport } from './partition/partition.js';
 import type { PartitionCall, PartitionLink } from './transport/link.js';
-import type { Change } from './types.js';
+import type { Change, RecordWrite } from './types.js';
 
 export { partitionOf } from './partition/route.js';
 
@@ -104,7 +104,12 @@ export class Router {
     private readonly emit: (change: Change) => void,
     private readonly organisation: (record: OrganisationRecord) => void,
     private readonly refused: (refusal: QuarantinedRecord) => void,
+    /** Told each patient and organisation record a round stored, once every answer of the round is taken. */
+    private readonly written: (write: RecordWrite) => void = () => undefined,
   ) {}
+
+  /** Records stored by the reports received and not yet told (`written`). */
+  private writes: RecordWrite[] | undefined;
 
   /**
    * Sends one round's call to each partition that has items in it (`callOf` gives it, or `undefined` for none),
@@ -149,6 +154,7 @@ export class Router {
         failure ??= error;
       }
     }
+    this.tellWrites(); // what committed, even when another partition failed: every link is free by now
     if (failure !== undefined) throw failure;
     if (released) this.all((p) => (releases[p]!.length > 0 ? { method: 'release', args: [releases[p]!] } : undefined)).forEach((r) => this.receive(r as PartitionReport));
   }
@@ -188,9 +194,18 @@ export class Router {
     return link.take();
   }
 
-  /** Adds a report's count deltas up the hierarchy and emits its changes. */
+  /** Adds a report's count deltas up the hierarchy, emits its changes and keeps the records it stored to tell. */
   receive(report: PartitionReport): void {
     for (const delta of report.deltas) this.aggregates.addDelta(delta.practice, delta.delta);
     for (const change of report.changes) this.emit(change);
+    const { organisations, patients } = report as Partial<BatchReport>;
+    for (const org of organisations ?? []) (this.writes ??= []).push({ kind: 'organisation', code: org.code });
+    for (const nhsNumber of patients ?? []) (this.writes ??= []).push({ kind: 'patient', nhsNumber });
+  }
+
+  private tellWrites(): void {
+    const writes = this.writes;
+    this.writes = undefined;
+    for (const write of writes ?? []) this.written(write);
   }
 }

@@ -17,6 +17,13 @@ export interface Change {
   explanation?: Explanation;
 }
 
+/**
+ * A record the engine has accepted, stored (committed) and applied, as `Engine.writes$` tells it: a patient record
+ * (registration, demographics, opt-outs; read it back with `engine.record(nhsNumber)`) or an organisation record
+ * (the hierarchy counts roll up through). Events are not told here: what they change, `changes$` tells.
+ */
+export type RecordWrite = { kind: 'patient'; nhsNumber: string } | { kind: 'organisation'; code: string };
+
 /** One registry's statuses for one patient. */
 export interface RegistryStatus {
   registry: string;

@@ -137,11 +137,7 @@ export class ClusterClient {
   async status(): Promise<ClusterStatus> {
     const { cluster } = this;
     const settings = await cluster.currentSettings();
-    const workers: WorkerInfo[] = [];
-    for await (const key of await cluster.workers.keys()) {
-      const entry = await cluster.workers.get(key);
-      if (entry?.operation === 'PUT') workers.push(entry.json() as WorkerInfo);
-    }
+    const workers = (await cluster.liveEntries('workers')).map((entry) => entry.json() as WorkerInfo);
     workers.sort((a, b) => a.id.localeCompare(b.id));
     const states = await this.states();
     const partitionStatus = await Promise.all(

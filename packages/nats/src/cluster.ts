@@ -1,6 +1,6 @@
 import { CaregapsError, achievementDay, formatDay } from '@caregaps/core';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ClusterNames, DEFAULT_PARTITIONS } from './names.js';
 
@@ -110,6 +110,22 @@ export class Cluster {
         if (!isWrongSequence(error)) throw error;
       }
     }
+  }
+
+  /**
+   * The entries that hold a value now in the workers or leases bucket (whose entries expire). Not `KV.keys()`: it
+   * lists through a consumer, and an entry that expires while it is listed leaves the listing waiting about 30 s
+   * for a heartbeat (a worker's rebalance round, its lease renewals and its shutdown waited with it). Here one
+   * stream info request names the bucket's subjects, and a get of each drops deleted keys (their markers stay
+   * until they age out) and keys that expired in between.
+   */
+  async liveEntries(bucket: 'workers' | 'leases'): Promise<KvEntry[]> {
+    const name = this.names[bucket];
+    const prefix = `$KV.${name}.`;
+    const info = await this.jsm.streams.info(`KV_${name}`, { subjects_filter: `${prefix}>` });
+    const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+    const entries = await Promise.all(keys.map((key) => this[bucket].get(key)));
+    return entries.filter((entry): entry is KvEntry => entry?.operation === 'PUT');
   }
 
   async close(): Promise<void> {

@@ -43,16 +43,20 @@ export interface WorkerInfo {
 /**
  * A JetStream worker (DESIGN §7): joins a cluster, takes a fair share of its partitions by lease and applies
  * them with the engine's partition code and its own LMDB record stores. Every lease time / 3 it renews its
- * presence and leases, gives up partitions above its share (so a joining worker gets some) and takes free ones up
- * to its share (so a dead worker's partitions are taken over once their leases expire). If a store cannot commit
+ * presence and leases (on a timer of their own, so a slow round of taking never lets them lapse), and in rounds
+ * gives up partitions above its share (so a joining worker gets some) and takes free ones up to its share (so a
+ * dead worker's partitions are taken over once their leases expire). If a store cannot commit
  * (disk full), the worker stops acknowledging, gives all its partitions up and stops, saying why (`stopped`).
  */
 export class ClusterWorker {
   readonly id: string;
   private readonly owned = new Map<number, OwnedPartition>();
-  private readonly starting = new Set<number>();
+  /** Partitions being taken (their store opening, their consumer being made), with their leases. */
+  private readonly starting = new Map<number, Lease>();
   private timer: NodeJS.Timeout | undefined;
   private tick: Promise<void> = Promise.resolve();
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private keepingAlive: Promise<void> = Promise.resolve();
   private stopped = false;
   private failure: Error | undefined;
   private readonly startedAt = new Date().toISOString();
@@ -76,6 +80,7 @@ export class ClusterWorker {
     await worker.heartbeat();
     worker.log({ kind: 'joined', message: `worker ${worker.id} joined cluster ${cluster.names.cluster} (${cluster.settings.partitions} partitions, lease ${cluster.leaseMs} ms, as of ${cluster.settings.asOf})` });
     await worker.watchSettings();
+    worker.keepAlive();
     worker.schedule(0);
     return worker;
   }
@@ -94,8 +99,37 @@ export class ClusterWorker {
     this.timer = setTimeout(() => {
       this.tick = this.rebalance()
         .catch((error: Error) => this.log({ kind: 'stopped', message: `rebalance failed, retrying: ${error.message}` }))
-        .finally(() => this.schedule(Math.max(100, Math.floor(this.cluster.leaseMs / 3))));
+        .finally(() => this.schedule(this.interval));
     }, delay);
+  }
+
+  /** Every lease time / 3: presence and lease renewals, whatever the rebalance round is doing. */
+  private keepAlive(): void {
+    if (this.stopped) return;
+    this.keepAliveTimer = setTimeout(() => {
+      this.keepingAlive = this.renew()
+        .catch((error: Error) => this.log({ kind: 'stopped', message: `renewal failed, retrying: ${error.message}` }))
+        .finally(() => this.keepAlive());
+    }, this.interval);
+  }
+
+  private get interval(): number {
+    return Math.max(100, Math.floor(this.cluster.leaseMs / 3));
+  }
+
+  /** Presence, then every lease held (a refused renewal gives its partition up). */
+  private async renew(): Promise<void> {
+    await this.heartbeat();
+    await Promise.all([
+      ...[...this.owned.values()].map((owned) =>
+        owned.lease.renew().catch((error: Error) => {
+          // (Unless a round has just released it.)
+          if (error instanceof CaregapsError && error.code === 'CG_CLUSTER_LEASE_LOST' && this.owned.get(owned.partition) === owned) this.lose(owned.partition, error);
+        }),
+      ),
+      // A partition being taken: a refusal surfaces when its start fences or renews next.
+      ...[...this.starting.values()].map((lease) => lease.renew().catch(() => undefined)),
+    ]);
   }
 
   private async heartbeat(): Promise<void> {
@@ -103,20 +137,11 @@ export class ClusterWorker {
     await this.cluster.workers.put(this.id, JSON.stringify(info));
   }
 
-  /** One round: presence, lease renewals, then give up or take partitions towards a fair share. */
+  /** One round: give up or take partitions towards a fair share. */
   private async rebalance(): Promise<void> {
     if (this.stopped) return;
-    await this.heartbeat();
-    await Promise.all(
-      [...this.owned.values()].map((owned) =>
-        owned.lease.renew().catch((error: Error) => {
-          if (error instanceof CaregapsError && error.code === 'CG_CLUSTER_LEASE_LOST') this.lose(owned.partition, error);
-        }),
-      ),
-    );
-    if (this.stopped) return;
     const total = this.cluster.settings.partitions;
-    const workers = (await collect(await this.cluster.workers.keys())).sort();
+    const workers = (await this.cluster.liveEntries('workers')).map((e) => e.key).sort();
     if (!workers.includes(this.id)) workers.push(this.id);
     workers.sort();
     const rank = workers.indexOf(this.id);
@@ -128,7 +153,7 @@ export class ClusterWorker {
       return;
     }
     if (holding === share) return;
-    const leased = new Set((await collect(await this.cluster.leases.keys())).map((k) => Number(k.slice(1))));
+    const leased = new Set((await this.cluster.liveEntries('leases')).map((e) => Number(e.key.slice(1))));
     const free = Array.from({ length: total }, (_, p) => p).filter((p) => !leased.has(p) && !this.owned.has(p) && !this.starting.has(p));
     // Partitions this store already holds first (less to catch up on), then at random (workers contend less).
     free.sort((a, b) => Number(existsSync(appliedFile(this.options.store, b))) - Number(existsSync(appliedFile(this.options.store, a))) || Math.random() - 0.5);
@@ -143,7 +168,7 @@ export class ClusterWorker {
   private async take(partition: number): Promise<void> {
     const lease = await Lease.take(this.cluster.leases, this.cluster.names.partitionKey(partition), this.id);
     if (!lease) return;
-    this.starting.add(partition);
+    this.starting.set(partition, lease);
     const owned = new OwnedPartition(partition, lease, {
       cluster: this.cluster,
       worker: this.id,
@@ -219,8 +244,9 @@ export class ClusterWorker {
     if (this.stopped) return this.done.then(() => undefined);
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.keepAliveTimer);
     this.settingsWatch?.stop();
-    await this.tick.catch(() => undefined);
+    await Promise.all([this.tick.catch(() => undefined), this.keepingAlive.catch(() => undefined)]);
     // Without a server nothing can be released (the leases expire by themselves): give up after a lease time.
     const released = (async () => {
       for (const p of this.partitions()) await this.release(p).catch(() => undefined);
@@ -231,10 +257,4 @@ export class ClusterWorker {
     if (this.failure) this.log({ kind: 'stopped', message: `worker ${this.id} stopped: ${this.failure.message}` });
     this.resolveDone(this.failure);
   }
-}
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
 }

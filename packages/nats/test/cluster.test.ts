@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Cluster } from '../src/cluster.js';
 import { ClusterClient, ClusterWorker, Publisher, messageId, type WorkerEvent } from '../src/index.js';
 import { NATS_SERVER, SKIP_REASON, sharedServer } from './nats-server.js';
 import { AS_OF, batchCounts, batchResults, registries, testPopulation } from './population.js';
@@ -70,6 +72,31 @@ describe.skipIf(!NATS_SERVER)('a cluster on a real nats-server', () => {
     } finally {
       await client.close();
       await Promise.all(workers.map((w) => w.stop()));
+    }
+  });
+
+  // KV.keys() once waited ~30 s here when an entry expired while it was being listed: the rebalance round, lease
+  // renewals and shutdown of a worker waited with it (the join-and-leave fault test hung).
+  it('lists the live entries of a bucket whose entries expire, promptly, as they expire and are deleted', async () => {
+    const cluster = await Cluster.connect({ servers: server.url, cluster: `listing-${process.pid}`, partitions: 2, asOf: AS_OF, leaseMs: 1000 });
+    try {
+      const slowest: number[] = [];
+      for (let round = 0; round < 8; round++) {
+        await cluster.workers.put('expiring', 'x');
+        await delay(950 + (round % 4) * 20); // listed as it expires (the lease time is 1000 ms)
+        await cluster.workers.put('live', 'x');
+        await cluster.workers.put('deleted', 'x');
+        await cluster.workers.delete('deleted');
+        const started = Date.now();
+        const keys = (await cluster.liveEntries('workers')).map((e) => e.key).sort();
+        slowest.push(Date.now() - started);
+        expect(keys.filter((k) => k !== 'expiring')).toEqual(['live']);
+        if ((await cluster.workers.get('expiring'))?.operation === 'PUT') expect(keys).toContain('expiring');
+      }
+      console.log(`[cluster] live entries of an expiring bucket listed in at most ${Math.max(...slowest)} ms over ${slowest.length} rounds`);
+      expect(Math.max(...slowest)).toBeLessThan(2000);
+    } finally {
+      await cluster.close();
     }
   });
 

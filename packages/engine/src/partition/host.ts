@@ -76,6 +76,8 @@ export interface BatchReport extends PartitionReport {
   refused: QuarantinedRecord[];
   /** Organisation records stored (the organisation hierarchy lives with whoever merges the counts). */
   organisations: OrganisationRecord[];
+  /** NHS numbers of the patient records stored (not stale), in order: `Engine.writes$` tells them. */
+  patients: string[];
   /** Identities moved here by declared corrections from other partitions, to release there. */
   releases: Release[];
 }
@@ -437,6 +439,7 @@ export class PartitionHost {
       switch (record.kind) {
         case 'patient':
           this.partition.putPatient(record);
+          report.patients.push(record.nhsNumber);
           return;
         case 'organisation':
           report.organisations.push(record);
@@ -567,7 +570,7 @@ function sharesIdentity(earlier: CaregapsRecord, record: CaregapsRecord): boolea
 }
 
 function emptyReport(): BatchReport {
-  return { accepted: 0, quarantined: 0, stale: 0, refused: [], organisations: [], releases: [], changes: [], deltas: [] };
+  return { accepted: 0, quarantined: 0, stale: 0, refused: [], organisations: [], patients: [], releases: [], changes: [], deltas: [] };
 }
 
 function conflictOf(record: EventRecord | RetractRecord, heldFor: string, line: number, file: string | undefined): QuarantinedRecord {
