@@ -4,6 +4,7 @@ import { applyOffset, parseDateExpression, type DateExpression } from '../rules/
 import { pairedClusters, type Registry } from '../rules/load.js';
 import { provisionalOf, type RegistryProvisional } from '../rules/provisional.js';
 import type { Action, Condition, FieldDefinition, IndicatorStatus, RuleDefinition, ValueTest } from '../rules/types.js';
+import { registerGate, type ClusterClauses } from './gate.js';
 import { MovingDate, anchorDates, anchoredFunction, type AnchorDates } from './horizon.js';
 import type { PatientView, SeriesView } from './patient.js';
 
@@ -88,14 +89,43 @@ class Context {
   }
 }
 
+/**
+ * A patient's age in full years on a day, and their next birthday after it, kept for the last patient and day asked:
+ * the registries evaluated one after another for one patient all ask the same (calendar arithmetic each time).
+ */
+class AgeMemo {
+  private birthDay = Number.NaN;
+  private day = Number.NaN;
+  private age = 0;
+  private next = Number.NaN;
+
+  ageOn(birthDay: number, day: number): number {
+    if (birthDay !== this.birthDay || day !== this.day) {
+      this.birthDay = birthDay;
+      this.day = day;
+      this.age = ageInYears(birthDay, day);
+      this.next = Number.NaN;
+    }
+    return this.age;
+  }
+
+  /** The first day of the next year of age (after `ageOn`). */
+  nextBirthday(): number {
+    if (Number.isNaN(this.next)) this.next = dayOfAge(this.birthDay, this.age + 1);
+    return this.next;
+  }
+}
+
+const PATIENT_AGE = new AgeMemo();
+
 const BUILT_INS: Record<string, (ctx: Context) => number> = {
   ACHV_DAT: (ctx) => ctx.anchors.ACHV_DAT,
   PPED: (ctx) => ctx.anchors.PPED,
   QSSD: (ctx) => ctx.anchors.QSSD,
   REG_DAT: (ctx) => ctx.patient.registeredFrom,
   PAT_AGE: (ctx) => {
-    const age = ageInYears(ctx.patient.birthDay, ctx.anchors.ACHV_DAT);
-    if (ctx.track) ctx.until(dayOfAge(ctx.patient.birthDay, age + 1));
+    const age = PATIENT_AGE.ageOn(ctx.patient.birthDay, ctx.anchors.ACHV_DAT);
+    if (ctx.track) ctx.until(PATIENT_AGE.nextBirthday());
     return age;
   },
 };
@@ -120,11 +150,11 @@ export class CompiledRegistry {
   private readonly indicators: { denominator: CompiledRule[]; numerator: CompiledRule[] }[];
   private readonly context: Context;
   /**
-   * Sets of clusters of which a patient must have a record in at least one, or the register rejects them: read off
-   * the leading register rules that reject when false. Lets the many patients with no relevant record skip the
-   * cascade.
+   * The register gate (`registerGate`): clauses of clusters, each of which must hold a record of the patient for any
+   * route onto the register; empty when a route needs none. Lets the many patients with no relevant record skip the
+   * cascade, here and in the engine's partitions.
    */
-  private readonly registerGate: readonly (readonly number[])[];
+  readonly gate: ClusterClauses;
   /** Anchored date expressions, each computed once per achievement date into `Context.anchored`. */
   private readonly anchoredExpressions: ((achv: number) => number)[] = [];
 
@@ -140,7 +170,7 @@ export class CompiledRegistry {
     for (const name of registry.fieldOrder) this.fields.push(this.compileField(name, def.fields[name]!, clusters));
     this.clusters = clusters;
     this.register = def.register.map((r) => this.compileRule(r));
-    this.registerGate = this.gateOf(def.register);
+    this.gate = registerGate(def, (name) => index.clusterNumber(name));
     this.indicators = def.indicators.map((i) => ({
       denominator: i.denominator.map((r) => this.compileRule(r)),
       numerator: i.numerator.map((r) => this.compileRule(r)),
@@ -214,50 +244,12 @@ export class CompiledRegistry {
   }
 
   private passesGate(patient: PatientView): boolean {
-    for (const clusters of this.registerGate) {
+    for (const clause of this.gate) {
       let found = false;
-      for (const c of clusters) if (patient.hasCluster(c)) found = true;
+      for (const c of clause) if (patient.hasCluster(c)) found = true;
       if (!found) return false;
     }
     return true;
-  }
-
-  /** The clusters behind a field's value: its own, or for valueFrom those of the field it reads. */
-  private clustersOfField(name: string): number[] | undefined {
-    const field = this.registry.definition.fields[name];
-    if (!field) return undefined;
-    if (field.valueFrom !== undefined) return this.clustersOfField(field.valueFrom);
-    if (field.ageAt !== undefined) return undefined;
-    const list = field.latest ?? field.earliest ?? field.count ?? field.exists!;
-    return (Array.isArray(list) ? list : [list]).map((c) => this.index.clusterNumber(c)!);
-  }
-
-  /** Cluster sets each of which must hold a record for the condition to be true (an empty list: none known). */
-  private requirements(c: Condition): number[][] {
-    if ('all' in c) return c.all.flatMap((x) => this.requirements(x));
-    if (!('fact' in c)) return [];
-    const field = this.registry.definition.fields[c.fact];
-    const clusters = this.clustersOfField(c.fact);
-    if (!field || !clusters || field.count !== undefined) return [];
-    // Facts from a field with no record are Null (or false): only tests that Null or false fail are requirements.
-    const failsOnNull =
-      field.exists !== undefined
-        ? c.operator === 'equal' && c.value === true
-        : (c.operator === 'notEqual' && c.value === null) ||
-          ['after', 'onOrAfter', 'before', 'onOrBefore', 'sameDay', 'lessThan', 'lessThanInclusive', 'greaterThan', 'greaterThanInclusive', 'in'].includes(c.operator) ||
-          (c.operator === 'equal' && typeof c.value === 'number');
-    return failsOnNull ? [clusters] : [];
-  }
-
-  private gateOf(rules: RuleDefinition[]): number[][] {
-    const gate: number[][] = [];
-    for (const rule of rules) {
-      // Only while every earlier rule either rejected or passed on: a rule that rejects when false guards selection.
-      if (rule.else !== 'reject' || rule.then === 'reject') break;
-      gate.push(...this.requirements(rule.if));
-      if (rule.then === 'select') break;
-    }
-    return gate;
   }
 
   private trace(ctx: Context): CascadeTrace {

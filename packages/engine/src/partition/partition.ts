@@ -23,6 +23,8 @@ const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted:
 const HORIZON = { horizon: true } as const;
 const EXPLAIN = { explain: true } as const;
 const ALL = -1;
+/** The outcome of a patient a registry's gate or registration keeps off its register. */
+const OFF: RegistryOutcome = { onRegister: false, statuses: [], horizon: Infinity };
 
 /** What an operation on a partition changed: the changes in order and the count deltas per practice. */
 export interface PartitionReport {
@@ -56,6 +58,8 @@ export class Partition {
   /** Registries reading each cluster, as a bit mask (ALL when there are more than 30 registries). */
   private readonly readers: Int32Array;
   private readonly setReaders: number[] = [];
+  /** Per registry, its gate's clauses as cluster bit masks of `hot.words` words each (empty: no gate). */
+  private readonly gates: Uint32Array[];
   private status = new Uint8Array(0);
   private horizons = new Float64Array(0);
   private registered = new Uint8Array(0);
@@ -84,6 +88,14 @@ export class Partition {
       }
     });
     this.hot = new HotState(index, read);
+    const words = this.hot.words;
+    this.gates = registries.map((r) => {
+      const gate = new Uint32Array(r.gate.length * words);
+      r.gate.forEach((clause, k) => {
+        for (const c of clause) gate[k * words + (c >>> 5)]! |= 1 << (c & 31);
+      });
+      return gate;
+    });
     this.view = new HotPatientView(this.hot);
     this.counters = new PracticeCounters(this.layout.width, this.hot.practices);
   }
@@ -311,14 +323,51 @@ export class Partition {
     }
   }
 
-  /** Evaluates the registries in `mask` for one patient, applies the differences and reschedules the patient. */
+  /**
+   * Evaluates the registries in `mask` for one patient, applies the differences and reschedules the patient. A patient
+   * not registered on the date, or without a record in some clause of a registry's gate, is off that register with
+   * no call to its compiled rules: the gate holds whatever the date, so only registration bounds the horizon.
+   */
   private evaluate(row: number, mask: number): void {
     const registries = this.registries;
-    const view = this.view.bind(row);
-    for (let r = 0; r < registries.length; r++) {
+    const count = registries.length;
+    const hot = this.hot;
+    const day = this.day;
+    const from = hot.registeredFrom[row]!;
+    const end = hot.end(row);
+    const horizons = this.horizons;
+    if (!(from <= day && end > day)) {
+      let horizon = from > day ? from : Infinity;
+      if (end > day && end < horizon) horizon = end;
+      for (let r = 0; r < count; r++) {
+        if (mask !== ALL && (mask & (1 << r)) === 0) continue;
+        horizons[row * count + r] = horizon;
+        if (this.status[row * this.layout.slots + this.layout.slot[r]!] === 1) this.settle(row, r, OFF);
+      }
+      this.schedule(row);
+      return;
+    }
+    const masks = hot.clusterMask;
+    const words = hot.words;
+    const at = row * words;
+    let view: HotPatientView | undefined;
+    for (let r = 0; r < count; r++) {
       if (mask !== ALL && (mask & (1 << r)) === 0) continue;
-      const outcome = registries[r]!.evaluate(view, this.day, HORIZON);
-      this.horizons[row * registries.length + r] = outcome.horizon;
+      const gate = this.gates[r]!;
+      let open = true;
+      for (let k = 0; k < gate.length && open; k += words) {
+        let hit = 0;
+        for (let w = 0; w < words; w++) hit |= masks[at + w]! & gate[k + w]!;
+        open = hit !== 0;
+      }
+      if (!open) {
+        horizons[row * count + r] = Infinity;
+        if (this.status[row * this.layout.slots + this.layout.slot[r]!] === 1) this.settle(row, r, OFF);
+        continue;
+      }
+      view ??= this.view.bind(row);
+      const outcome = registries[r]!.evaluate(view, day, HORIZON);
+      horizons[row * count + r] = outcome.horizon;
       this.settle(row, r, outcome);
     }
     this.schedule(row);
