@@ -149,6 +149,9 @@ export class CompiledRegistry {
   private readonly register: CompiledRule[];
   private readonly indicators: { denominator: CompiledRule[]; numerator: CompiledRule[] }[];
   private readonly context: Context;
+  /** The outcome a `scratch` evaluation fills. */
+  private readonly scratch: RegistryOutcome = { onRegister: false, statuses: NO_STATUSES, horizon: Infinity };
+  private readonly scratchStatuses: IndicatorStatus[] = [];
   /**
    * The register gate (`registerGate`): clauses of clusters, each of which must hold a record of the patient for any
    * route onto the register; empty when a route needs none. Lets the many patients with no relevant record skip the
@@ -181,9 +184,11 @@ export class CompiledRegistry {
 
   /**
    * Evaluates one patient on one achievement date (a day number). Registration is checked first: only patients
-   * registered on the achievement date (and alive) can be on a register.
+   * registered on the achievement date (and alive) can be on a register. With `scratch`, the outcome (and its
+   * statuses) is this registry's own object, overwritten by its next scratch evaluation: for a caller that reads it
+   * at once, such as the engine evaluating a whole population, so that no object is built per evaluation.
    */
-  evaluate(patient: PatientView, achievementDay: number, options: { horizon?: boolean; explain?: boolean } = {}): RegistryOutcome {
+  evaluate(patient: PatientView, achievementDay: number, options: { horizon?: boolean; explain?: boolean; scratch?: boolean } = {}): RegistryOutcome {
     const ctx = this.context;
     ctx.patient = patient;
     if (ctx.anchors.ACHV_DAT !== achievementDay || ctx.anchored.length !== this.anchoredExpressions.length) {
@@ -200,7 +205,12 @@ export class CompiledRegistry {
       if (patient.registeredFrom > achievementDay) ctx.until(patient.registeredFrom);
       if (patient.registrationEnd > achievementDay) ctx.until(patient.registrationEnd);
     }
-    const outcome: RegistryOutcome = { onRegister: false, statuses: NO_STATUSES, horizon: Infinity };
+    const scratch = options.scratch === true && !explain;
+    const outcome: RegistryOutcome = scratch ? this.scratch : { onRegister: false, statuses: NO_STATUSES, horizon: Infinity };
+    if (scratch) {
+      outcome.onRegister = false;
+      outcome.statuses = NO_STATUSES;
+    }
     if (explain) outcome.explanation = { registration: registered, indicators: [] };
     if (!registered) {
       outcome.horizon = ctx.horizon;
@@ -215,7 +225,8 @@ export class CompiledRegistry {
     if (outcome.explanation && registerTrace) outcome.explanation.register = this.finishTrace(ctx, registerTrace);
     outcome.onRegister = on;
     if (on) {
-      const statuses: IndicatorStatus[] = [];
+      const statuses: IndicatorStatus[] = scratch ? this.scratchStatuses : [];
+      statuses.length = 0;
       outcome.statuses = statuses;
       for (const indicator of this.indicators) {
         const denTrace = explain ? this.trace(ctx) : undefined;
@@ -453,6 +464,8 @@ export class CompiledRegistry {
     const { lowers, uppers } = this.windowOf(field);
     const latest = field.latest !== undefined;
     const self = this.fieldNumber.get(name)!;
+    // The candidate dates, gathered into an array the field keeps (no array per evaluation).
+    let days = new Float64Array(16);
     const choose = (ctx: Context): number => {
       let lo = -Infinity;
       let hi = Infinity;
@@ -460,18 +473,27 @@ export class CompiledRegistry {
       for (const b of uppers) hi = Math.min(hi, b.value(ctx));
       ctx.chosenSeries[self] = undefined;
       if (Number.isNaN(lo) || Number.isNaN(hi)) return Number.NaN;
-      const days: number[] = [];
+      let n = 0;
       for (const c of clusters) {
         const s = ctx.patient.seriesOf(c);
         if (!s) continue;
-        for (let i = 0; i < s.length; i++) { const d = s.days[i]!; if (d >= lo && d <= hi) days.push(d); }
+        for (let i = 0; i < s.length; i++) {
+          const d = s.days[i]!;
+          if (d < lo || d > hi) continue;
+          if (n === days.length) {
+            const grown = new Float64Array(n * 2);
+            grown.set(days);
+            days = grown;
+          }
+          days[n++] = latest ? -d : d; // sorted ascending below: latest first when negated
+        }
         if (ctx.track) this.trackEntering(ctx, s, hi, uppers);
       }
       if (ctx.track) for (const c of reading.pairClusters) { const s = ctx.patient.seriesOf(c); if (s) this.trackEntering(ctx, s, hi, uppers); }
-      days.sort((a, b) => (latest ? b - a : a - b));
-      for (let i = 0; i < days.length; i++) {
-        const d = days[i]!;
-        if (i > 0 && d === days[i - 1]) continue;
+      sortPrefix(days, n);
+      for (let i = 0; i < n; i++) {
+        if (i > 0 && days[i] === days[i - 1]) continue;
+        const d = latest ? -days[i]! : days[i]!;
         let ok = true;
         for (const component of tests) if (!reading.some(ctx, d, component)) { ok = false; break; }
         if (ok) {
@@ -510,19 +532,27 @@ export class CompiledRegistry {
       for (let i = firstOnOrAfter(s.days, s.length, day); i < s.length && s.days[i] === day; i++) if (visit(s, i)) return true;
       return false;
     };
-    const values = (ctx: Context, day: number, component: string, visit: (v: number, s: SeriesView, i: number) => boolean): boolean => {
+    const none: number[] = [];
+    /** The first (`pick` 0), highest (1) or lowest (-1) value of a component on one date that passes its tests. */
+    const value = (ctx: Context, day: number, component: string, pick: number): number => {
       const check = tests.get(component);
-      const take = (v: number, s: SeriesView, i: number) => !Number.isNaN(v) && (!check || check(v)) && visit(v, s, i);
-      for (const c of own) if (onDay(ctx, day, c, (s, i) => take(s.component(component, i), s, i))) return true;
-      for (const c of paired.get(component) ?? []) {
-        if (onDay(ctx, day, c, (s, i) => { const v = s.component(component, i); return take(Number.isNaN(v) ? s.component('value', i) : v, s, i); })) return true;
+      let best = Number.NaN;
+      for (const c of own) {
+        const s = ctx.patient.seriesOf(c);
+        if (s) best = bestOnDay(s, day, component, false, check, pick, best);
+        if (pick === 0 && !Number.isNaN(best)) return best;
       }
-      return false;
+      for (const c of paired.get(component) ?? none) {
+        const s = ctx.patient.seriesOf(c);
+        if (s) best = bestOnDay(s, day, component, true, check, pick, best);
+        if (pick === 0 && !Number.isNaN(best)) return best;
+      }
+      return best;
     };
     return {
       pairClusters: [...new Set([...paired.values()].flat())],
-      some: (ctx, day, component) => values(ctx, day, component, () => true),
-      each: (ctx, day, component, visit) => void values(ctx, day, component, (v) => (visit(v), false)),
+      some: (ctx, day, component) => !Number.isNaN(value(ctx, day, component, 0)),
+      best: (ctx, day, component, highest) => value(ctx, day, component, highest ? 1 : -1),
       ids: (ctx, day) => {
         const ids = new Set<string>();
         for (const c of [...own, ...[...paired.values()].flat()]) onDay(ctx, day, c, (s, i) => (ids.add(s.id(i)), false));
@@ -593,9 +623,7 @@ export class CompiledRegistry {
         name,
         compute: (ctx) => {
           const day = ctx.field(owner);
-          let best = Number.NaN;
-          if (!Number.isNaN(day)) reading.each(ctx, day, component, (v) => { if (Number.isNaN(best) || (highest ? v > best : v < best)) best = v; });
-          return best;
+          return Number.isNaN(day) ? Number.NaN : reading.best(ctx, day, component, highest);
         },
         records: (ctx) => {
           const day = ctx.field(owner);
@@ -619,11 +647,18 @@ export class CompiledRegistry {
     return {
       name,
       compute: (ctx) => {
+        const day = ctx.field(owner);
         let best = Number.NaN;
-        sameDay(ctx, (s, i) => {
-          const v = s.component(component, i);
-          if (!Number.isNaN(v) && (Number.isNaN(best) || (highest ? v > best : v < best))) best = v;
-        });
+        if (Number.isNaN(day)) return best;
+        for (const cluster of clusters) {
+          const s = ctx.patient.seriesOf(cluster);
+          if (!s) continue;
+          for (let i = firstOnOrAfter(s.days, s.length, day); i < s.length && s.days[i] === day; i++) {
+            if (!where(s, i)) continue;
+            const v = s.component(component, i);
+            if (!Number.isNaN(v) && (Number.isNaN(best) || (highest ? v > best : v < best))) best = v;
+          }
+        }
         return best;
       },
       records: (ctx) => {
@@ -750,8 +785,37 @@ interface Reading {
   /** Clusters that supply components, besides the field's own. */
   pairClusters: number[];
   some(ctx: Context, day: number, component: string): boolean;
-  each(ctx: Context, day: number, component: string, visit: (v: number) => void): void;
+  /** The highest (or lowest) value of a component on one date that passes its tests (NaN when none). */
+  best(ctx: Context, day: number, component: string, highest: boolean): number;
   ids(ctx: Context, day: number): string[];
+}
+
+/**
+ * Over a series' records on one date, the first (`pick` 0), highest (1) or lowest (-1) value of a component passing
+ * `check`, starting from `best` (NaN: none yet). With `orValue`, a record without the component gives its value.
+ */
+function bestOnDay(s: SeriesView, day: number, component: string, orValue: boolean, check: ((v: number) => boolean) | undefined, pick: number, best: number): number {
+  for (let i = firstOnOrAfter(s.days, s.length, day); i < s.length && s.days[i] === day; i++) {
+    let v = s.component(component, i);
+    if (orValue && Number.isNaN(v)) v = s.component('value', i);
+    if (Number.isNaN(v) || (check && !check(v))) continue;
+    if (pick === 0) return v;
+    if (Number.isNaN(best) || (pick > 0 ? v > best : v < best)) best = v;
+  }
+  return best;
+}
+
+/** Sorts the first `n` numbers of an array in place, ascending (an insertion sort: a patient's dates are few). */
+function sortPrefix(a: Float64Array, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! > v) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = v;
+  }
 }
 
 /** Position of the first day ≥ `day` among the first `length` of a sorted list (`length` when there is none). */

@@ -20,7 +20,8 @@ import { HorizonQueue } from './horizons.js';
 import { HotState } from './hot-state.js';
 
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
-const HORIZON = { horizon: true } as const;
+/** Outcomes are read at once (`settle`): each registry fills its own. */
+const SCRATCH = { horizon: true, scratch: true } as const;
 const EXPLAIN = { explain: true } as const;
 const ALL = -1;
 /** The outcome of a patient a registry's gate or registration keeps off its register. */
@@ -58,8 +59,15 @@ export class Partition {
   /** Registries reading each cluster, as a bit mask (ALL when there are more than 30 registries). */
   private readonly readers: Int32Array;
   private readonly setReaders: number[] = [];
-  /** Per registry, its gate's clauses as cluster bit masks of `hot.words` words each (empty: no gate). */
-  private readonly gates: Uint32Array[];
+  /**
+   * The registries' gates as sparse cluster masks: registry r's clauses are `gateStart[r]` to `gateStart[r + 1]`,
+   * clause k's words `clauseStart[k]` to `clauseStart[k + 1]`, each a word number of the patient's cluster mask and
+   * the bits of the clause in it.
+   */
+  private readonly gateStart: Int32Array;
+  private readonly clauseStart: Int32Array;
+  private readonly gateWord: Int32Array;
+  private readonly gateBits: Int32Array;
   private status = new Uint8Array(0);
   private horizons = new Float64Array(0);
   private registered = new Uint8Array(0);
@@ -88,14 +96,26 @@ export class Partition {
       }
     });
     this.hot = new HotState(index, read);
-    const words = this.hot.words;
-    this.gates = registries.map((r) => {
-      const gate = new Uint32Array(r.gate.length * words);
-      r.gate.forEach((clause, k) => {
-        for (const c of clause) gate[k * words + (c >>> 5)]! |= 1 << (c & 31);
-      });
-      return gate;
-    });
+    const gateStart = [0];
+    const clauseStart = [0];
+    const gateWord: number[] = [];
+    const gateBits: number[] = [];
+    for (const registry of registries) {
+      for (const clause of registry.gate) {
+        const bits = new Map<number, number>();
+        for (const c of clause) bits.set(c >>> 5, (bits.get(c >>> 5) ?? 0) | (1 << (c & 31)));
+        for (const [word, mask] of bits) {
+          gateWord.push(word);
+          gateBits.push(mask);
+        }
+        clauseStart.push(gateWord.length);
+      }
+      gateStart.push(clauseStart.length - 1);
+    }
+    this.gateStart = Int32Array.from(gateStart);
+    this.clauseStart = Int32Array.from(clauseStart);
+    this.gateWord = Int32Array.from(gateWord);
+    this.gateBits = Int32Array.from(gateBits);
     this.view = new HotPatientView(this.hot);
     this.counters = new PracticeCounters(this.layout.width, this.hot.practices);
   }
@@ -348,16 +368,15 @@ export class Partition {
       return;
     }
     const masks = hot.clusterMask;
-    const words = hot.words;
-    const at = row * words;
+    const at = row * hot.words;
+    const { gateStart, clauseStart, gateWord, gateBits } = this;
     let view: HotPatientView | undefined;
     for (let r = 0; r < count; r++) {
       if (mask !== ALL && (mask & (1 << r)) === 0) continue;
-      const gate = this.gates[r]!;
       let open = true;
-      for (let k = 0; k < gate.length && open; k += words) {
+      for (let k = gateStart[r]!, last = gateStart[r + 1]!; k < last && open; k++) {
         let hit = 0;
-        for (let w = 0; w < words; w++) hit |= masks[at + w]! & gate[k + w]!;
+        for (let j = clauseStart[k]!, end = clauseStart[k + 1]!; j < end; j++) hit |= masks[at + gateWord[j]!]! & gateBits[j]!;
         open = hit !== 0;
       }
       if (!open) {
@@ -366,7 +385,7 @@ export class Partition {
         continue;
       }
       view ??= this.view.bind(row);
-      const outcome = registries[r]!.evaluate(view, day, HORIZON);
+      const outcome = registries[r]!.evaluate(view, day, SCRATCH);
       horizons[row * count + r] = outcome.horizon;
       this.settle(row, r, outcome);
     }
