@@ -16,6 +16,7 @@ import { CounterLayout, STATUSES } from '../aggregates.js';
 import type { Change, PatientStatus, RegistryStatus } from '../types.js';
 import { PracticeCounters, type PracticeDelta } from './aggregates.js';
 import { HotPatientView } from './evaluate.js';
+import { RegisterGates } from './gates.js';
 import { HorizonQueue } from './horizons.js';
 import { HotState } from './hot-state.js';
 
@@ -59,19 +60,16 @@ export class Partition {
   /** Registries reading each cluster, as a bit mask (ALL when there are more than 30 registries). */
   private readonly readers: Int32Array;
   private readonly setReaders: number[] = [];
-  /**
-   * The registries' gates as sparse cluster masks: registry r's clauses are `gateStart[r]` to `gateStart[r + 1]`,
-   * clause k's words `clauseStart[k]` to `clauseStart[k + 1]`, each a word number of the patient's cluster mask and
-   * the bits of the clause in it.
-   */
-  private readonly gateStart: Int32Array;
-  private readonly clauseStart: Int32Array;
-  private readonly gateWord: Int32Array;
-  private readonly gateBits: Int32Array;
+  private readonly gates: RegisterGates;
   private status = new Uint8Array(0);
   private horizons = new Float64Array(0);
   private registered = new Uint8Array(0);
   private pending = new Int32Array(0);
+  /**
+   * Per patient, the registries (bit mask; ALL beyond 30 registries) whose status or horizon is not the resting one:
+   * on the register, or a horizon before Infinity. The rest need no work while their gate stays closed.
+   */
+  private live = new Int32Array(0);
   private readonly touched: number[] = [];
   private changes: Change[] = [];
   private day: number;
@@ -96,26 +94,7 @@ export class Partition {
       }
     });
     this.hot = new HotState(index, read);
-    const gateStart = [0];
-    const clauseStart = [0];
-    const gateWord: number[] = [];
-    const gateBits: number[] = [];
-    for (const registry of registries) {
-      for (const clause of registry.gate) {
-        const bits = new Map<number, number>();
-        for (const c of clause) bits.set(c >>> 5, (bits.get(c >>> 5) ?? 0) | (1 << (c & 31)));
-        for (const [word, mask] of bits) {
-          gateWord.push(word);
-          gateBits.push(mask);
-        }
-        clauseStart.push(gateWord.length);
-      }
-      gateStart.push(clauseStart.length - 1);
-    }
-    this.gateStart = Int32Array.from(gateStart);
-    this.clauseStart = Int32Array.from(clauseStart);
-    this.gateWord = Int32Array.from(gateWord);
-    this.gateBits = Int32Array.from(gateBits);
+    this.gates = new RegisterGates(registries, this.hot.words);
     this.view = new HotPatientView(this.hot);
     this.counters = new PracticeCounters(this.layout.width, this.hot.practices);
   }
@@ -330,6 +309,9 @@ export class Partition {
     const pending = new Int32Array(capacity);
     pending.set(this.pending);
     this.pending = pending;
+    const live = new Int32Array(capacity);
+    live.set(this.live);
+    this.live = live;
   }
 
   // ---- evaluating ----------------------------------------------------------------------------------------------
@@ -345,8 +327,9 @@ export class Partition {
 
   /**
    * Evaluates the registries in `mask` for one patient, applies the differences and reschedules the patient. A patient
-   * not registered on the date, or without a record in some clause of a registry's gate, is off that register with
-   * no call to its compiled rules: the gate holds whatever the date, so only registration bounds the horizon.
+   * not registered on the date, or to whom a registry's gate is closed, is off that register with no call to its
+   * compiled rules: a gate holds whatever the date, so a closed one has no horizon (a new record re-evaluates the
+   * patient). Registries closed to the patient and already at rest (off, no horizon) are not visited.
    */
   private evaluate(row: number, mask: number): void {
     const registries = this.registries;
@@ -356,39 +339,33 @@ export class Partition {
     const from = hot.registeredFrom[row]!;
     const end = hot.end(row);
     const horizons = this.horizons;
-    if (!(from <= day && end > day)) {
-      let horizon = from > day ? from : Infinity;
-      if (end > day && end < horizon) horizon = end;
-      for (let r = 0; r < count; r++) {
-        if (mask !== ALL && (mask & (1 << r)) === 0) continue;
-        horizons[row * count + r] = horizon;
-        if (this.status[row * this.layout.slots + this.layout.slot[r]!] === 1) this.settle(row, r, OFF);
-      }
-      this.schedule(row);
-      return;
+    const registered = from <= day && end > day;
+    let resting = Infinity;
+    if (!registered) {
+      if (from > day) resting = from;
+      if (end > day && end < resting) resting = end;
     }
-    const masks = hot.clusterMask;
+    const gates = this.gates;
     const at = row * hot.words;
-    const { gateStart, clauseStart, gateWord, gateBits } = this;
+    // Registries to visit: every one in `mask` when not registered (their horizon is the registration's), else
+    // those open to the patient or not at rest.
+    const open = registered && gates.masked ? gates.openOf(hot.clusterMask, at) : ALL;
+    const visit = registered ? (open | this.live[row]!) & mask : mask;
+    let live = this.live[row]! & ~mask;
     let view: HotPatientView | undefined;
     for (let r = 0; r < count; r++) {
-      if (mask !== ALL && (mask & (1 << r)) === 0) continue;
-      let open = true;
-      for (let k = gateStart[r]!, last = gateStart[r + 1]!; k < last && open; k++) {
-        let hit = 0;
-        for (let j = clauseStart[k]!, end = clauseStart[k + 1]!; j < end; j++) hit |= masks[at + gateWord[j]!]! & gateBits[j]!;
-        open = hit !== 0;
-      }
-      if (!open) {
-        horizons[row * count + r] = Infinity;
-        if (this.status[row * this.layout.slots + this.layout.slot[r]!] === 1) this.settle(row, r, OFF);
-        continue;
-      }
-      view ??= this.view.bind(row);
-      const outcome = registries[r]!.evaluate(view, day, SCRATCH);
-      horizons[row * count + r] = outcome.horizon;
-      this.settle(row, r, outcome);
+      if (visit !== ALL && (visit & (1 << r)) === 0) continue;
+      let horizon = resting;
+      if (registered && (gates.masked ? (open & (1 << r)) !== 0 : gates.passes(hot.clusterMask, at, r))) {
+        view ??= this.view.bind(row);
+        const outcome = registries[r]!.evaluate(view, day, SCRATCH);
+        horizon = outcome.horizon;
+        this.settle(row, r, outcome);
+      } else if (this.status[row * this.layout.slots + this.layout.slot[r]!] === 1) this.settle(row, r, OFF);
+      horizons[row * count + r] = horizon;
+      if (horizon !== Infinity || this.status[row * this.layout.slots + this.layout.slot[r]!] === 1) live |= 1 << r;
     }
+    this.live[row] = gates.masked ? live : ALL;
     this.schedule(row);
   }
 
@@ -398,7 +375,7 @@ export class Partition {
     const end = hot.end(row);
     let next = from > this.day ? from : end > this.day ? end : Infinity;
     const registries = this.registries.length;
-    for (let at = row * registries, stop = at + registries; at < stop; at++) if (this.horizons[at]! < next) next = this.horizons[at]!;
+    if (this.live[row] !== 0) for (let at = row * registries, stop = at + registries; at < stop; at++) if (this.horizons[at]! < next) next = this.horizons[at]!;
     this.queue.schedule(row, next);
   }
 
