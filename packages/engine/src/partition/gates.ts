@@ -11,12 +11,12 @@ const MASK_REGISTRIES = 30;
 export class RegisterGates {
   /** Whether `openOf` gives registries as a bit mask (at most 30 registries). */
   readonly masked: boolean;
-  /** Per cluster, the registries whose gate is one clause holding that cluster. */
+  /** Per cluster, the registries whose gate's first clause holds that cluster. */
   private readonly opens: Int32Array;
   /** Registries with no gate, as a bit mask. */
   private readonly ungated: number = 0;
-  /** Registries whose gate has several clauses: checked clause by clause. */
-  private readonly multiple: number[] = [];
+  /** Registries whose gate has several clauses, as a bit mask: when the first is met, the rest are checked. */
+  private readonly multiple: number = 0;
   // Registry r's clauses are `gateStart[r]` to `gateStart[r + 1]`, clause k's words `clauseStart[k]` to
   // `clauseStart[k + 1]`, each a word number of the patient's mask and the clause's bits in it.
   private readonly gateStart: Int32Array;
@@ -36,8 +36,8 @@ export class RegisterGates {
     const gateBits: number[] = [];
     registries.forEach((registry, r) => {
       if (registry.gate.length === 0) this.ungated |= 1 << r;
-      else if (registry.gate.length > 1) this.multiple.push(r);
       else for (const c of registry.gate[0]!) this.opens[c]! |= 1 << r;
+      if (registry.gate.length > 1) this.multiple |= 1 << r;
       for (const clause of registry.gate) {
         const bits = new Map<number, number>();
         for (const c of clause) bits.set(c >>> 5, (bits.get(c >>> 5) ?? 0) | (1 << (c & 31)));
@@ -57,7 +57,7 @@ export class RegisterGates {
 
   /**
    * The registries open to the patient whose cluster mask starts at `masks[at]`, as a bit mask (when `masked`): one
-   * pass over the clusters the patient has records in, and the clause check for gates of several clauses.
+   * pass over the clusters the patient has records in, then the other clauses of gates whose first clause is met.
    */
   openOf(masks: Uint32Array, at: number): number {
     let open = this.ungated;
@@ -70,8 +70,12 @@ export class RegisterGates {
         open |= opens[(w << 5) | b]!;
       }
     }
-    const multiple = this.multiple;
-    for (let i = 0; i < multiple.length; i++) if (this.passes(masks, at, multiple[i]!)) open |= 1 << multiple[i]!;
+    let check = open & this.multiple;
+    while (check !== 0) {
+      const r = 31 - Math.clz32(check);
+      check ^= 1 << r;
+      if (!this.passes(masks, at, r)) open ^= 1 << r;
+    }
     return open;
   }
 
