@@ -14,9 +14,9 @@ export class RegisterGates {
   /** Per cluster, the registries whose gate's first clause holds that cluster. */
   private readonly opens: Int32Array;
   /** Registries with no gate, as a bit mask. */
-  private readonly ungated: number = 0;
+  private readonly ungated: number;
   /** Registries whose gate has several clauses, as a bit mask: when the first is met, the rest are checked. */
-  private readonly multiple: number = 0;
+  private readonly multiple: number;
   // Registry r's clauses are `gateStart[r]` to `gateStart[r + 1]`, clause k's words `clauseStart[k]` to
   // `clauseStart[k + 1]`, each a word number of the patient's mask and the clause's bits in it.
   private readonly gateStart: Int32Array;
@@ -34,10 +34,12 @@ export class RegisterGates {
     const clauseStart = [0];
     const gateWord: number[] = [];
     const gateBits: number[] = [];
+    let ungated = 0;
+    let multiple = 0;
     registries.forEach((registry, r) => {
-      if (registry.gate.length === 0) this.ungated |= 1 << r;
+      if (registry.gate.length === 0) ungated |= 1 << r;
       else for (const c of registry.gate[0]!) this.opens[c]! |= 1 << r;
-      if (registry.gate.length > 1) this.multiple |= 1 << r;
+      if (registry.gate.length > 1) multiple |= 1 << r;
       for (const clause of registry.gate) {
         const bits = new Map<number, number>();
         for (const c of clause) bits.set(c >>> 5, (bits.get(c >>> 5) ?? 0) | (1 << (c & 31)));
@@ -49,6 +51,8 @@ export class RegisterGates {
       }
       gateStart.push(clauseStart.length - 1);
     });
+    this.ungated = ungated;
+    this.multiple = multiple;
     this.gateStart = Int32Array.from(gateStart);
     this.clauseStart = Int32Array.from(clauseStart);
     this.gateWord = Int32Array.from(gateWord);
