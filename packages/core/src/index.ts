@@ -55,6 +55,7 @@ export { loadRegistries, type LoadedRegistries, type LoadRegistriesOptions } fro
 export { provisionalOf, provisionalReason, type RegistryProvisional, type ProvisionalCluster } from './rules/provisional.js';
 
 export { CompiledRegistry, type RegistryOutcome, type CascadeTrace } from './evaluate/compile.js';
+export type { ClusterClauses } from './evaluate/gate.js';
 export {
   Series,
   preparePatient,

@@ -4,6 +4,7 @@ import { applyOffset, parseDateExpression, type DateExpression } from '../rules/
 import { pairedClusters, type Registry } from '../rules/load.js';
 import { provisionalOf, type RegistryProvisional } from '../rules/provisional.js';
 import type { Action, Condition, FieldDefinition, IndicatorStatus, RuleDefinition, ValueTest } from '../rules/types.js';
+import { registerGate, type ClusterClauses } from './gate.js';
 import { MovingDate, anchorDates, anchoredFunction, type AnchorDates } from './horizon.js';
 import type { PatientView, SeriesView } from './patient.js';
 
@@ -88,14 +89,43 @@ class Context {
   }
 }
 
+/**
+ * A patient's age in full years on a day, and their next birthday after it, kept for the last patient and day asked:
+ * the registries evaluated one after another for one patient all ask the same (calendar arithmetic each time).
+ */
+class AgeMemo {
+  private birthDay = Number.NaN;
+  private day = Number.NaN;
+  private age = 0;
+  private next = Number.NaN;
+
+  ageOn(birthDay: number, day: number): number {
+    if (birthDay !== this.birthDay || day !== this.day) {
+      this.birthDay = birthDay;
+      this.day = day;
+      this.age = ageInYears(birthDay, day);
+      this.next = Number.NaN;
+    }
+    return this.age;
+  }
+
+  /** The first day of the next year of age (after `ageOn`). */
+  nextBirthday(): number {
+    if (Number.isNaN(this.next)) this.next = dayOfAge(this.birthDay, this.age + 1);
+    return this.next;
+  }
+}
+
+const PATIENT_AGE = new AgeMemo();
+
 const BUILT_INS: Record<string, (ctx: Context) => number> = {
   ACHV_DAT: (ctx) => ctx.anchors.ACHV_DAT,
   PPED: (ctx) => ctx.anchors.PPED,
   QSSD: (ctx) => ctx.anchors.QSSD,
   REG_DAT: (ctx) => ctx.patient.registeredFrom,
   PAT_AGE: (ctx) => {
-    const age = ageInYears(ctx.patient.birthDay, ctx.anchors.ACHV_DAT);
-    if (ctx.track) ctx.until(dayOfAge(ctx.patient.birthDay, age + 1));
+    const age = PATIENT_AGE.ageOn(ctx.patient.birthDay, ctx.anchors.ACHV_DAT);
+    if (ctx.track) ctx.until(PATIENT_AGE.nextBirthday());
     return age;
   },
 };
@@ -119,12 +149,15 @@ export class CompiledRegistry {
   private readonly register: CompiledRule[];
   private readonly indicators: { denominator: CompiledRule[]; numerator: CompiledRule[] }[];
   private readonly context: Context;
+  /** The outcome a `scratch` evaluation fills. */
+  private readonly scratch: RegistryOutcome = { onRegister: false, statuses: NO_STATUSES, horizon: Infinity };
+  private readonly scratchStatuses: IndicatorStatus[] = [];
   /**
-   * Sets of clusters of which a patient must have a record in at least one, or the register rejects them: read off
-   * the leading register rules that reject when false. Lets the many patients with no relevant record skip the
-   * cascade.
+   * The register gate (`registerGate`): clauses of clusters, each of which must hold a record of the patient for any
+   * route onto the register; empty when a route needs none. Lets the many patients with no relevant record skip the
+   * cascade, here and in the engine's partitions.
    */
-  private readonly registerGate: readonly (readonly number[])[];
+  readonly gate: ClusterClauses;
   /** Anchored date expressions, each computed once per achievement date into `Context.anchored`. */
   private readonly anchoredExpressions: ((achv: number) => number)[] = [];
 
@@ -140,7 +173,7 @@ export class CompiledRegistry {
     for (const name of registry.fieldOrder) this.fields.push(this.compileField(name, def.fields[name]!, clusters));
     this.clusters = clusters;
     this.register = def.register.map((r) => this.compileRule(r));
-    this.registerGate = this.gateOf(def.register);
+    this.gate = registerGate(def, (name) => index.clusterNumber(name));
     this.indicators = def.indicators.map((i) => ({
       denominator: i.denominator.map((r) => this.compileRule(r)),
       numerator: i.numerator.map((r) => this.compileRule(r)),
@@ -151,9 +184,11 @@ export class CompiledRegistry {
 
   /**
    * Evaluates one patient on one achievement date (a day number). Registration is checked first: only patients
-   * registered on the achievement date (and alive) can be on a register.
+   * registered on the achievement date (and alive) can be on a register. With `scratch`, the outcome (and its
+   * statuses) is this registry's own object, overwritten by its next scratch evaluation: for a caller that reads it
+   * at once, such as the engine evaluating a whole population, so that no object is built per evaluation.
    */
-  evaluate(patient: PatientView, achievementDay: number, options: { horizon?: boolean; explain?: boolean } = {}): RegistryOutcome {
+  evaluate(patient: PatientView, achievementDay: number, options: { horizon?: boolean; explain?: boolean; scratch?: boolean } = {}): RegistryOutcome {
     const ctx = this.context;
     ctx.patient = patient;
     if (ctx.anchors.ACHV_DAT !== achievementDay || ctx.anchored.length !== this.anchoredExpressions.length) {
@@ -170,7 +205,12 @@ export class CompiledRegistry {
       if (patient.registeredFrom > achievementDay) ctx.until(patient.registeredFrom);
       if (patient.registrationEnd > achievementDay) ctx.until(patient.registrationEnd);
     }
-    const outcome: RegistryOutcome = { onRegister: false, statuses: NO_STATUSES, horizon: Infinity };
+    const scratch = options.scratch === true && !explain;
+    const outcome: RegistryOutcome = scratch ? this.scratch : { onRegister: false, statuses: NO_STATUSES, horizon: Infinity };
+    if (scratch) {
+      outcome.onRegister = false;
+      outcome.statuses = NO_STATUSES;
+    }
     if (explain) outcome.explanation = { registration: registered, indicators: [] };
     if (!registered) {
       outcome.horizon = ctx.horizon;
@@ -185,7 +225,8 @@ export class CompiledRegistry {
     if (outcome.explanation && registerTrace) outcome.explanation.register = this.finishTrace(ctx, registerTrace);
     outcome.onRegister = on;
     if (on) {
-      const statuses: IndicatorStatus[] = [];
+      const statuses: IndicatorStatus[] = scratch ? this.scratchStatuses : [];
+      statuses.length = 0;
       outcome.statuses = statuses;
       for (const indicator of this.indicators) {
         const denTrace = explain ? this.trace(ctx) : undefined;
@@ -214,50 +255,12 @@ export class CompiledRegistry {
   }
 
   private passesGate(patient: PatientView): boolean {
-    for (const clusters of this.registerGate) {
+    for (const clause of this.gate) {
       let found = false;
-      for (const c of clusters) if (patient.hasCluster(c)) found = true;
+      for (const c of clause) if (patient.hasCluster(c)) found = true;
       if (!found) return false;
     }
     return true;
-  }
-
-  /** The clusters behind a field's value: its own, or for valueFrom those of the field it reads. */
-  private clustersOfField(name: string): number[] | undefined {
-    const field = this.registry.definition.fields[name];
-    if (!field) return undefined;
-    if (field.valueFrom !== undefined) return this.clustersOfField(field.valueFrom);
-    if (field.ageAt !== undefined) return undefined;
-    const list = field.latest ?? field.earliest ?? field.count ?? field.exists!;
-    return (Array.isArray(list) ? list : [list]).map((c) => this.index.clusterNumber(c)!);
-  }
-
-  /** Cluster sets each of which must hold a record for the condition to be true (an empty list: none known). */
-  private requirements(c: Condition): number[][] {
-    if ('all' in c) return c.all.flatMap((x) => this.requirements(x));
-    if (!('fact' in c)) return [];
-    const field = this.registry.definition.fields[c.fact];
-    const clusters = this.clustersOfField(c.fact);
-    if (!field || !clusters || field.count !== undefined) return [];
-    // Facts from a field with no record are Null (or false): only tests that Null or false fail are requirements.
-    const failsOnNull =
-      field.exists !== undefined
-        ? c.operator === 'equal' && c.value === true
-        : (c.operator === 'notEqual' && c.value === null) ||
-          ['after', 'onOrAfter', 'before', 'onOrBefore', 'sameDay', 'lessThan', 'lessThanInclusive', 'greaterThan', 'greaterThanInclusive', 'in'].includes(c.operator) ||
-          (c.operator === 'equal' && typeof c.value === 'number');
-    return failsOnNull ? [clusters] : [];
-  }
-
-  private gateOf(rules: RuleDefinition[]): number[][] {
-    const gate: number[][] = [];
-    for (const rule of rules) {
-      // Only while every earlier rule either rejected or passed on: a rule that rejects when false guards selection.
-      if (rule.else !== 'reject' || rule.then === 'reject') break;
-      gate.push(...this.requirements(rule.if));
-      if (rule.then === 'select') break;
-    }
-    return gate;
   }
 
   private trace(ctx: Context): CascadeTrace {
@@ -461,6 +464,8 @@ export class CompiledRegistry {
     const { lowers, uppers } = this.windowOf(field);
     const latest = field.latest !== undefined;
     const self = this.fieldNumber.get(name)!;
+    // The candidate dates, gathered into an array the field keeps (no array per evaluation).
+    let days = new Float64Array(16);
     const choose = (ctx: Context): number => {
       let lo = -Infinity;
       let hi = Infinity;
@@ -468,18 +473,27 @@ export class CompiledRegistry {
       for (const b of uppers) hi = Math.min(hi, b.value(ctx));
       ctx.chosenSeries[self] = undefined;
       if (Number.isNaN(lo) || Number.isNaN(hi)) return Number.NaN;
-      const days: number[] = [];
+      let n = 0;
       for (const c of clusters) {
         const s = ctx.patient.seriesOf(c);
         if (!s) continue;
-        for (let i = 0; i < s.length; i++) { const d = s.days[i]!; if (d >= lo && d <= hi) days.push(d); }
+        for (let i = 0; i < s.length; i++) {
+          const d = s.days[i]!;
+          if (d < lo || d > hi) continue;
+          if (n === days.length) {
+            const grown = new Float64Array(n * 2);
+            grown.set(days);
+            days = grown;
+          }
+          days[n++] = latest ? -d : d; // sorted ascending below: latest first when negated
+        }
         if (ctx.track) this.trackEntering(ctx, s, hi, uppers);
       }
       if (ctx.track) for (const c of reading.pairClusters) { const s = ctx.patient.seriesOf(c); if (s) this.trackEntering(ctx, s, hi, uppers); }
-      days.sort((a, b) => (latest ? b - a : a - b));
-      for (let i = 0; i < days.length; i++) {
-        const d = days[i]!;
-        if (i > 0 && d === days[i - 1]) continue;
+      sortPrefix(days, n);
+      for (let i = 0; i < n; i++) {
+        if (i > 0 && days[i] === days[i - 1]) continue;
+        const d = latest ? -days[i]! : days[i]!;
         let ok = true;
         for (const component of tests) if (!reading.some(ctx, d, component)) { ok = false; break; }
         if (ok) {
@@ -518,19 +532,27 @@ export class CompiledRegistry {
       for (let i = firstOnOrAfter(s.days, s.length, day); i < s.length && s.days[i] === day; i++) if (visit(s, i)) return true;
       return false;
     };
-    const values = (ctx: Context, day: number, component: string, visit: (v: number, s: SeriesView, i: number) => boolean): boolean => {
+    const none: number[] = [];
+    /** The first (`pick` 0), highest (1) or lowest (-1) value of a component on one date that passes its tests. */
+    const value = (ctx: Context, day: number, component: string, pick: number): number => {
       const check = tests.get(component);
-      const take = (v: number, s: SeriesView, i: number) => !Number.isNaN(v) && (!check || check(v)) && visit(v, s, i);
-      for (const c of own) if (onDay(ctx, day, c, (s, i) => take(s.component(component, i), s, i))) return true;
-      for (const c of paired.get(component) ?? []) {
-        if (onDay(ctx, day, c, (s, i) => { const v = s.component(component, i); return take(Number.isNaN(v) ? s.component('value', i) : v, s, i); })) return true;
+      let best = Number.NaN;
+      for (const c of own) {
+        const s = ctx.patient.seriesOf(c);
+        if (s) best = bestOnDay(s, day, component, false, check, pick, best);
+        if (pick === 0 && !Number.isNaN(best)) return best;
       }
-      return false;
+      for (const c of paired.get(component) ?? none) {
+        const s = ctx.patient.seriesOf(c);
+        if (s) best = bestOnDay(s, day, component, true, check, pick, best);
+        if (pick === 0 && !Number.isNaN(best)) return best;
+      }
+      return best;
     };
     return {
       pairClusters: [...new Set([...paired.values()].flat())],
-      some: (ctx, day, component) => values(ctx, day, component, () => true),
-      each: (ctx, day, component, visit) => void values(ctx, day, component, (v) => (visit(v), false)),
+      some: (ctx, day, component) => !Number.isNaN(value(ctx, day, component, 0)),
+      best: (ctx, day, component, highest) => value(ctx, day, component, highest ? 1 : -1),
       ids: (ctx, day) => {
         const ids = new Set<string>();
         for (const c of [...own, ...[...paired.values()].flat()]) onDay(ctx, day, c, (s, i) => (ids.add(s.id(i)), false));
@@ -601,9 +623,7 @@ export class CompiledRegistry {
         name,
         compute: (ctx) => {
           const day = ctx.field(owner);
-          let best = Number.NaN;
-          if (!Number.isNaN(day)) reading.each(ctx, day, component, (v) => { if (Number.isNaN(best) || (highest ? v > best : v < best)) best = v; });
-          return best;
+          return Number.isNaN(day) ? Number.NaN : reading.best(ctx, day, component, highest);
         },
         records: (ctx) => {
           const day = ctx.field(owner);
@@ -627,11 +647,18 @@ export class CompiledRegistry {
     return {
       name,
       compute: (ctx) => {
+        const day = ctx.field(owner);
         let best = Number.NaN;
-        sameDay(ctx, (s, i) => {
-          const v = s.component(component, i);
-          if (!Number.isNaN(v) && (Number.isNaN(best) || (highest ? v > best : v < best))) best = v;
-        });
+        if (Number.isNaN(day)) return best;
+        for (const cluster of clusters) {
+          const s = ctx.patient.seriesOf(cluster);
+          if (!s) continue;
+          for (let i = firstOnOrAfter(s.days, s.length, day); i < s.length && s.days[i] === day; i++) {
+            if (!where(s, i)) continue;
+            const v = s.component(component, i);
+            if (!Number.isNaN(v) && (Number.isNaN(best) || (highest ? v > best : v < best))) best = v;
+          }
+        }
         return best;
       },
       records: (ctx) => {
@@ -758,8 +785,37 @@ interface Reading {
   /** Clusters that supply components, besides the field's own. */
   pairClusters: number[];
   some(ctx: Context, day: number, component: string): boolean;
-  each(ctx: Context, day: number, component: string, visit: (v: number) => void): void;
+  /** The highest (or lowest) value of a component on one date that passes its tests (NaN when none). */
+  best(ctx: Context, day: number, component: string, highest: boolean): number;
   ids(ctx: Context, day: number): string[];
+}
+
+/**
+ * Over a series' records on one date, the first (`pick` 0), highest (1) or lowest (-1) value of a component passing
+ * `check`, starting from `best` (NaN: none yet). With `orValue`, a record without the component gives its value.
+ */
+function bestOnDay(s: SeriesView, day: number, component: string, orValue: boolean, check: ((v: number) => boolean) | undefined, pick: number, best: number): number {
+  for (let i = firstOnOrAfter(s.days, s.length, day); i < s.length && s.days[i] === day; i++) {
+    let v = s.component(component, i);
+    if (orValue && Number.isNaN(v)) v = s.component('value', i);
+    if (Number.isNaN(v) || (check && !check(v))) continue;
+    if (pick === 0) return v;
+    if (Number.isNaN(best) || (pick > 0 ? v > best : v < best)) best = v;
+  }
+  return best;
+}
+
+/** Sorts the first `n` numbers of an array in place, ascending (an insertion sort: a patient's dates are few). */
+function sortPrefix(a: Float64Array, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! > v) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = v;
+  }
 }
 
 /** Position of the first day ≥ `day` among the first `length` of a sorted list (`length` when there is none). */

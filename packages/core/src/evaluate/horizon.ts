@@ -27,15 +27,18 @@ export function anchoredFunction(expr: DateExpression & { term: { anchor: Anchor
 const SEARCH_LIMIT_DAYS = 366 * 120;
 /** Days after the achievement date whose values a `MovingDate` memoises (beyond, it computes them each time). */
 const MEMO_DAYS = 2048;
+/** Memo slots: a day's value sits in slot `day mod MEMO_SLOTS`, tagged with the day. */
+const MEMO_SLOTS = MEMO_DAYS + 1;
 
 /**
- * A date that moves with the achievement date (non-decreasing), with its values on the days after one achievement
+ * A date that moves with the achievement date (non-decreasing), with its values on the days after the achievement
  * date memoised: horizons ask when it reaches a record's date for every patient evaluated on the same date, and
- * each value takes calendar arithmetic.
+ * each value takes calendar arithmetic. A value depends on its day alone, so the memo, tagged by day, stays valid
+ * when the achievement date moves (advancing one day clears nothing).
  */
 export class MovingDate {
-  private memoFor = Number.NaN;
-  private readonly memo = new Float64Array(MEMO_DAYS + 1);
+  private readonly memo = new Float64Array(MEMO_SLOTS);
+  private readonly memoDay = new Float64Array(MEMO_SLOTS).fill(Number.NaN);
 
   constructor(readonly at: (achv: number) => number) {}
 
@@ -45,10 +48,6 @@ export class MovingDate {
    */
   firstDayReaching(achv: number, target: number, strict: boolean): number {
     if (!Number.isFinite(target)) return Infinity;
-    if (this.memoFor !== achv) {
-      this.memo.fill(Number.NaN);
-      this.memoFor = achv;
-    }
     let step = 1;
     let lo = 0; // days after achv: not reached (or the current date)
     let hi = step;
@@ -67,11 +66,16 @@ export class MovingDate {
   }
 
   private reached(achv: number, after: number, target: number, strict: boolean): boolean {
+    const day = achv + after;
     let value: number;
     if (after <= MEMO_DAYS) {
-      value = this.memo[after]!;
-      if (Number.isNaN(value)) value = this.memo[after] = this.at(achv + after);
-    } else value = this.at(achv + after);
+      const slot = ((day % MEMO_SLOTS) + MEMO_SLOTS) % MEMO_SLOTS;
+      if (this.memoDay[slot] === day) value = this.memo[slot]!;
+      else {
+        value = this.memo[slot] = this.at(day);
+        this.memoDay[slot] = day;
+      }
+    } else value = this.at(day);
     return strict ? value > target : value >= target;
   }
 }

@@ -16,13 +16,17 @@ import { CounterLayout, STATUSES } from '../aggregates.js';
 import type { Change, PatientStatus, RegistryStatus } from '../types.js';
 import { PracticeCounters, type PracticeDelta } from './aggregates.js';
 import { HotPatientView } from './evaluate.js';
+import { RegisterGates } from './gates.js';
 import { HorizonQueue } from './horizons.js';
 import { HotState, type EventIdReader } from './hot-state.js';
 
 const STATUS_CODE: Record<IndicatorStatus, number> = { met: 1, gap: 2, excepted: 3, 'not-applicable': 4 };
-const HORIZON = { horizon: true } as const;
+/** Outcomes are read at once (`settle`): each registry fills its own. */
+const SCRATCH = { horizon: true, scratch: true } as const;
 const EXPLAIN = { explain: true } as const;
 const ALL = -1;
+/** The outcome of a patient a registry's gate or registration keeps off its register. */
+const OFF: RegistryOutcome = { onRegister: false, statuses: [], horizon: Infinity };
 
 /** What an operation on a partition changed: the changes in order and the count deltas per practice. */
 export interface PartitionReport {
@@ -65,11 +69,17 @@ export class Partition {
   /** Registries reading each cluster, as a bit mask (ALL when there are more than 30 registries). */
   private readonly readers: Int32Array;
   private readonly setReaders: number[] = [];
+  private readonly gates: RegisterGates;
   private status = new Uint8Array(0);
   /** Per row and registry, the horizon day (Infinity: none); 32-bit floats hold every day number and Infinity exactly. */
   private horizons = new Float32Array(0);
   private registered = new Uint8Array(0);
   private pending = new Int32Array(0);
+  /**
+   * Per patient, the registries (bit mask; ALL beyond 30 registries) whose status or horizon is not the resting one:
+   * on the register, or a horizon before Infinity. The rest need no work while their gate stays closed.
+   */
+  private live = new Int32Array(0);
   private readonly touched: number[] = [];
   private changes: Change[] = [];
   private day: number;
@@ -96,6 +106,7 @@ export class Partition {
       }
     });
     this.hot = new HotState(index, read, readId);
+    this.gates = new RegisterGates(registries, this.hot.words);
     this.view = new HotPatientView(this.hot);
     this.counters = new PracticeCounters(this.layout.width, this.hot.practices);
   }
@@ -124,7 +135,7 @@ export class Partition {
    */
   memory(): PartitionMemory {
     const hot = this.hot.bytes();
-    const patientBytes = hot.patients + this.status.byteLength + this.horizons.byteLength + this.registered.byteLength + this.pending.byteLength + this.queue.bytes;
+    const patientBytes = hot.patients + this.status.byteLength + this.horizons.byteLength + this.registered.byteLength + this.pending.byteLength + this.live.byteLength + this.queue.bytes;
     return { bytes: patientBytes + hot.events, patientBytes, eventBytes: hot.events, patients: this.hot.patients, events: this.hot.events };
   }
 
@@ -339,6 +350,9 @@ export class Partition {
     const pending = new Int32Array(capacity);
     pending.set(this.pending);
     this.pending = pending;
+    const live = new Int32Array(capacity);
+    live.set(this.live);
+    this.live = live;
   }
 
   // ---- evaluating ----------------------------------------------------------------------------------------------
@@ -352,16 +366,47 @@ export class Partition {
     }
   }
 
-  /** Evaluates the registries in `mask` for one patient, applies the differences and reschedules the patient. */
+  /**
+   * Evaluates the registries in `mask` for one patient, applies the differences and reschedules the patient. A patient
+   * not registered on the date, or to whom a registry's gate is closed, is off that register with no call to its
+   * compiled rules: a gate holds whatever the date, so a closed one has no horizon (a new record re-evaluates the
+   * patient). Registries closed to the patient and already at rest (off, no horizon) are not visited.
+   */
   private evaluate(row: number, mask: number): void {
     const registries = this.registries;
-    const view = this.view.bind(row);
-    for (let r = 0; r < registries.length; r++) {
-      if (mask !== ALL && (mask & (1 << r)) === 0) continue;
-      const outcome = registries[r]!.evaluate(view, this.day, HORIZON);
-      this.horizons[row * registries.length + r] = outcome.horizon;
-      this.settle(row, r, outcome);
+    const count = registries.length;
+    const hot = this.hot;
+    const day = this.day;
+    const from = hot.registeredFrom[row]!;
+    const end = hot.end(row);
+    const horizons = this.horizons;
+    const registered = from <= day && end > day;
+    let resting = Infinity;
+    if (!registered) {
+      if (from > day) resting = from;
+      if (end > day && end < resting) resting = end;
     }
+    const gates = this.gates;
+    const at = row * hot.words;
+    // Registries to visit: every one in `mask` when not registered (their horizon is the registration's), else
+    // those open to the patient or not at rest.
+    const open = registered && gates.masked ? gates.openOf(hot.clusterMask, at) : ALL;
+    const visit = registered ? (open | this.live[row]!) & mask : mask;
+    let live = this.live[row]! & ~mask;
+    let view: HotPatientView | undefined;
+    for (let r = 0; r < count; r++) {
+      if (visit !== ALL && (visit & (1 << r)) === 0) continue;
+      let horizon = resting;
+      if (registered && (gates.masked ? (open & (1 << r)) !== 0 : gates.passes(hot.clusterMask, at, r))) {
+        view ??= this.view.bind(row);
+        const outcome = registries[r]!.evaluate(view, day, SCRATCH);
+        horizon = outcome.horizon;
+        this.settle(row, r, outcome);
+      } else if (this.status[row * this.layout.slots + this.layout.slot[r]!] === 1) this.settle(row, r, OFF);
+      horizons[row * count + r] = horizon;
+      if (horizon !== Infinity || this.status[row * this.layout.slots + this.layout.slot[r]!] === 1) live |= 1 << r;
+    }
+    this.live[row] = gates.masked ? live : ALL;
     this.schedule(row);
   }
 
@@ -371,7 +416,7 @@ export class Partition {
     const end = hot.end(row);
     let next = from > this.day ? from : end > this.day ? end : Infinity;
     const registries = this.registries.length;
-    for (let at = row * registries, stop = at + registries; at < stop; at++) if (this.horizons[at]! < next) next = this.horizons[at]!;
+    if (this.live[row] !== 0) for (let at = row * registries, stop = at + registries; at < stop; at++) if (this.horizons[at]! < next) next = this.horizons[at]!;
     this.queue.schedule(row, next);
   }
 
