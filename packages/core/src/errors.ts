@@ -37,6 +37,7 @@ export const ERRORS = {
   CG_RECORD_ID_CONFLICT: 'The record\'s source and id are already held for another NHS number, so it was quarantined: an id never moves a record to another patient silently. If it was filed under the wrong patient, send it with correctsNhsNumber naming the NHS number it is held for.',
   CG_ENGINE_LOCKED: 'Another running process has this engine store open. Use one engine per store directory, or stop the other process.',
   CG_ENGINE_CLOSED: 'The engine was closed. Create a new engine (it recovers from its store).',
+  CG_ENGINE_PARTITION: 'A partition\'s worker thread stopped, or neither answered nor made progress for 10 minutes (it crashed, ran out of memory, or hangs). Close the engine and open it again: it recovers from its record store. Report the message if it happens again.',
   CG_ENGINE_ORGANISATION_CYCLE: 'The organisation record would make an organisation its own ancestor. Correct its parent.',
   CG_CLUSTER_CONNECT: 'The NATS server could not be reached, or it does not have JetStream enabled. Check --server (default nats://127.0.0.1:4222) and start nats-server with -js (see docs/scale-out.md).',
   CG_CLUSTER_CONFIG: 'The cluster on this NATS server was set up differently (another partition count, or workers built with other registries). Use the same --partitions and registries on every publisher, worker and client, or give a new --cluster name.',

@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadRegistries, type CaregapsRecord, type CodesetIndex, type CompiledRegistry, type EventRecord } from '@caregaps/core';
+import { loadRegistries, parseDay, type CaregapsRecord, type CodesetIndex, type CompiledRegistry, type EventRecord } from '@caregaps/core';
 import { BACKGROUND } from '@caregaps/synthetic';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine, RecordStore, partitionFile, partitionOf, type Change } from '../src/index.js';
+import { Engine, PartitionHost, RecordStore, partitionFile, partitionOf, type Change } from '../src/index.js';
 import { CODESETS, FIXTURE_REGISTRIES, ORGANISATIONS, REAL_REGISTRIES, batchCounts, batchResults, codesFor, engineCounts } from './helpers.js';
 import { population } from './population.js';
 
@@ -125,5 +125,25 @@ describe('rebuild from the record store', () => {
     expect(() => new Engine({ ...fixture, asOf: ASOF, organisations: ORGANISATIONS, partitions: 2, workerThreads: false, store: { directory } })).toThrowError(
       expect.objectContaining({ code: 'CG_STORE_DAMAGED', message: expect.stringMatching(new RegExp(`records\\[${event.nhsNumber} \\| \\d+\\] fails its checksum`)) }),
     );
+  });
+});
+
+describe('a long replay shows progress', () => {
+  it('calls progress every 65,536 records it reads, at opening and in a rebuild (a worker thread adds them to the word its engine watches)', async () => {
+    const dir = tempDir();
+    const patient = records.find((r) => r.kind === 'patient')!;
+    const count = 140_000;
+    const many: CaregapsRecord[] = [patient];
+    for (let i = 1; i < count; i++) many.push({ kind: 'event', id: `progress-${i}`, nhsNumber: patient.nhsNumber, code: background[i % background.length]!, date: '2024-01-01' });
+    const engine = new Engine({ ...fixture, asOf: ASOF, organisations: ORGANISATIONS, partitions: 1, workerThreads: false, store: { directory: dir } });
+    const summary = await engine.ingest(many, { bulk: true });
+    expect(summary.accepted).toBe(count);
+    await engine.close();
+    let calls = 0;
+    const host = PartitionHost.open({ registries: fixture.compiled, index: fixture.index, day: parseDay(ASOF)!, directory: dir, partition: 0, partitions: 1, progress: () => calls++ });
+    expect(calls).toBe(Math.floor(count / 65_536));
+    host.rebuild();
+    expect(calls).toBe(2 * Math.floor(count / 65_536));
+    await host.close();
   });
 });

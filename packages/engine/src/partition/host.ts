@@ -40,6 +40,11 @@ export interface PartitionHostOptions {
   partitions: number;
   /** fsync every commit (default true); false for a store that need not outlive the process. */
   durable?: boolean;
+  /**
+   * Called every 65,536 records a replay reads (at opening and in `rebuild`), so whoever waits on a long replay can
+   * tell the partition is working: a worker thread adds to a progress word its engine watches.
+   */
+  progress?: () => void;
 }
 
 /** A batch of parsed values for a partition: records, `readRecords` results, or anything (validated here). */
@@ -187,7 +192,7 @@ export class PartitionHost {
     const scan = new EventCodeScan();
     const sets = new CodeTable((code) => partition.clusterSetOf(code));
     this.store.replay((r) => {
-      records++;
+      if ((++records & 0xffff) === 0) this.options.progress?.();
       if (r.first) {
         patients++;
         rowToMake = true;

@@ -18,7 +18,7 @@ let host: PartitionHost | undefined;
 let failure: WorkerAnswer | undefined;
 try {
   const { compiled, index } = compiledOf(init.rules);
-  host = PartitionHost.open({ ...init.options, registries: compiled, index });
+  host = PartitionHost.open({ ...init.options, registries: compiled, index, progress: () => void Atomics.add(flag, 1, 1) });
 } catch (error) {
   failure = errorOf(error);
 }

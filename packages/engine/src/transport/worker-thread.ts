@@ -10,7 +10,7 @@ import { definitionsOf, type PartitionCall, type PartitionLink, type RuleDefinit
  * definitions (it compiles them itself: compiled rules are closures, which cannot cross threads).
  */
 export interface PartitionInit {
-  options: Omit<PartitionHostOptions, 'registries' | 'index'>;
+  options: Omit<PartitionHostOptions, 'registries' | 'index' | 'progress'>;
   rules: RuleDefinitions;
 }
 
@@ -31,13 +31,18 @@ function workerFile(): URL {
  * with `Atomics.wait` on a shared flag and reads it with `receiveMessageOnPort`, so the engine's API stays
  * synchronous while partitions sent a call at the same time work in parallel.
  */
-/** Longest a partition call may take before the engine gives up on its worker (a rebuild of a large partition is the slowest). */
-const ANSWER_TIMEOUT_MS = 10 * 60_000;
+/**
+ * Longest a worker may go without answering or showing progress before the engine gives up on it. A long call (a
+ * replay of a large store, at opening or in a rebuild) adds to the worker's progress word as it goes, so its length
+ * is not limited; only silence is.
+ */
+const SILENCE_TIMEOUT_MS = 10 * 60_000;
 
 export class WorkerThreadLink implements PartitionLink {
   private readonly worker: Worker;
   private readonly port: MessagePort;
-  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  /** Word 0: 0 waiting, 1 answered, 2 the worker stopped. Word 1: the worker's progress count (see `PartitionHostOptions.progress`). */
+  private readonly flag = new Int32Array(new SharedArrayBuffer(8));
   private pending = false;
 
   constructor(init: PartitionInit) {
@@ -65,17 +70,24 @@ export class WorkerThreadLink implements PartitionLink {
     this.pending = false;
     // The waiting thread cannot see a worker's 'error' event, so a worker that never answers (it failed to start,
     // or hangs) must end the wait: a refusal after this long instead of an engine blocked for good.
-    const deadline = Date.now() + ANSWER_TIMEOUT_MS;
+    let progress = Atomics.load(this.flag, 1);
+    let deadline = Date.now() + SILENCE_TIMEOUT_MS;
     for (;;) {
-      if (Date.now() > deadline) throw new CaregapsError('CG_USAGE', `the partition worker did not answer within ${ANSWER_TIMEOUT_MS / 1000} s`);
+      const now = Atomics.load(this.flag, 1);
+      if (now !== progress) {
+        progress = now;
+        deadline = Date.now() + SILENCE_TIMEOUT_MS;
+      } else if (Date.now() > deadline) {
+        throw new CaregapsError('CG_ENGINE_PARTITION', `the partition worker neither answered nor made progress for ${SILENCE_TIMEOUT_MS / 1000} s`);
+      }
       Atomics.wait(this.flag, 0, 0, 1000);
       const received = receiveMessageOnPort(this.port);
       if (received) {
         const answer = received.message as WorkerAnswer;
-        if ('error' in answer) throw new CaregapsError((answer.error.code as 'CG_USAGE' | undefined) ?? 'CG_USAGE', `partition worker: ${answer.error.message}`);
+        if ('error' in answer) throw new CaregapsError((answer.error.code as 'CG_ENGINE_PARTITION' | undefined) ?? 'CG_ENGINE_PARTITION', `partition worker: ${answer.error.message}`);
         return answer.result;
       }
-      if (Atomics.load(this.flag, 0) === 2) throw new CaregapsError('CG_USAGE', 'the partition worker stopped');
+      if (Atomics.load(this.flag, 0) === 2) throw new CaregapsError('CG_ENGINE_PARTITION', 'the partition worker stopped');
     }
   }
 
