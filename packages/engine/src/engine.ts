@@ -178,6 +178,8 @@ export class Engine {
           partition,
           partitions: this.partitionCount,
           durable: this.durable,
+          // Partitions in this thread read each other's stores through their writers, which see uncommitted writes.
+          deferCommits: !this.durable && !workerThreads,
         };
         links.push(
           workerThreads

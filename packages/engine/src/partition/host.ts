@@ -38,6 +38,12 @@ export interface PartitionHostOptions {
   partitions: number;
   /** fsync every commit (default true); false for a store that need not outlive the process. */
   durable?: boolean;
+  /**
+   * With `durable: false`, for partitions that all run in one thread: keep the store's write transaction open across
+   * batches (`RecordStore`'s `deferCommits`) instead of committing each. Siblings read it through its writer, which
+   * sees what is not yet committed, so only partitions sharing a thread may defer.
+   */
+  deferCommits?: boolean;
 }
 
 /** A batch of parsed values for a partition: records, `readRecords` results, or anything (validated here). */
@@ -135,7 +141,8 @@ export class PartitionHost {
   private constructor(private readonly options: PartitionHostOptions) {
     this.registries = options.registries;
     this.index = options.index;
-    this.store = RecordStore.open({ directory: options.directory, partition: options.partition, noSync: options.durable === false });
+    const noSync = options.durable === false;
+    this.store = RecordStore.open({ directory: options.directory, partition: options.partition, noSync, deferCommits: noSync && options.deferCommits === true });
     try {
       const asOf = this.store.asOf;
       if (asOf === undefined) this.store.setAsOf(formatDay(options.day));
@@ -361,9 +368,13 @@ export class PartitionHost {
     return undefined;
   }
 
+  /**
+   * Another partition's store: its writer when that runs in this thread (which sees what it has not yet committed),
+   * else a reader beside it.
+   */
   private sibling(s: number): RecordStore {
     this.siblings ??= [];
-    return (this.siblings[s] ??= RecordStore.open({ directory: this.options.directory, partition: s, alongsideWriter: true }));
+    return (this.siblings[s] ??= RecordStore.writerHere(this.options.directory, s) ?? RecordStore.open({ directory: this.options.directory, partition: s, alongsideWriter: true }));
   }
 
   /** Applies a committed transaction's outcomes to the hot state and the report. */
@@ -497,7 +508,7 @@ export class PartitionHost {
     if (this.closed) return;
     this.closed = true;
     const own = this.store.close(); // gives up the write lease before its first await
-    for (const sibling of this.siblings ?? []) await sibling?.close();
+    for (const sibling of this.siblings ?? []) if (sibling && sibling.readOnly) await sibling.close(); // a writer is its own host's
     await own;
   }
 
