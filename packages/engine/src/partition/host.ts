@@ -226,10 +226,13 @@ export class PartitionHost {
       value = item.record;
     }
     const fault = checkRecord(value);
-    const id = (value as { id?: unknown } | null)?.id;
-    const at = { line, ...(file === undefined ? {} : { file }), ...(typeof id === 'string' ? { recordId: id } : {}) };
+    // Where a refusal was found (built only for a refusal: most records are accepted).
+    const at = () => {
+      const id = (value as { id?: unknown } | null)?.id;
+      return { line, ...(file === undefined ? {} : { file }), ...(typeof id === 'string' ? { recordId: id } : {}) };
+    };
     if (fault) {
-      this.refuse(report, { ok: false, code: fault.code, reason: fault.message, text: text ?? safeText(value), ...at });
+      this.refuse(report, { ok: false, code: fault.code, reason: fault.message, text: text ?? safeText(value), ...at() });
       return undefined;
     }
     const record = value as CaregapsRecord;
@@ -241,7 +244,7 @@ export class PartitionHost {
         code: 'CG_RECORD_SCHEMA',
         reason: 'nhsNumber is given more than once, or with escaped characters in its name: give it once, as "nhsNumber"',
         text: text ?? safeText(value),
-        ...at,
+        ...at(),
       });
       return undefined;
     }
@@ -289,10 +292,11 @@ export class PartitionHost {
         inRun.add(identityKey(p.record.id, p.record.source));
       }
     };
+    const across = this.options.partitions > 1;
     for (const p of pending) {
       const r = p.record;
-      const needsRun = (r.kind === 'event' || r.kind === 'retract') && (r.kind === 'retract' && r.source === undefined ? idsInRun.has(r.id) : inRun.has(identityKey(r.id, r.source)));
-      const verdict = this.options.partitions > 1 ? this.acrossPartitions(p, needsRun ? write : undefined) : undefined;
+      const needsRun = across && (r.kind === 'event' || r.kind === 'retract') && (r.kind === 'retract' && r.source === undefined ? idsInRun.has(r.id) : inRun.has(identityKey(r.id, r.source)));
+      const verdict = across ? this.acrossPartitions(p, needsRun ? write : undefined) : undefined;
       if (verdict === undefined) add(p);
       else if (verdict === 'stale') report.stale++;
       else if (verdict === 'suppressed') report.accepted++;

@@ -90,9 +90,9 @@ export interface RecordStoreOptions {
    */
   noSync?: boolean;
   /**
-   * With `noSync` only: writes go into one LMDB transaction kept open across `writeSync` calls, committed when
-   * this thread's event loop is next free, once it holds `HELD_RECORDS` records, by `commit()`, before any other
-   * write transaction, and at `close` — not once per batch. Reads through this handle see every write at once; other handles (another thread's, or a reader
+   * With `noSync` only: writes go into one LMDB transaction kept open across `writeSync` calls, committed by a
+   * timer 50 ms after it began (when this thread's event loop runs), once it holds `HELD_RECORDS` records, by
+   * `commit()`, before any other write transaction, and at `close` — not once per batch. Reads through this handle see every write at once; other handles (another thread's, or a reader
    * opened beside the writer) see only what is committed, so a thread that reads this store from here uses
    * `RecordStore.writerHere` rather than a reader of its own. A write that fails inside the open transaction loses
    * every write since its last commit: the store then refuses every later write (`CG_STORE_WRITE`).
@@ -187,8 +187,14 @@ const NO_OVERWRITE = { noOverwrite: true };
 /** A range over a whole database: every key is at least one byte, so at least [0] (lmdb-js's own default start is not). */
 const EVERY_KEY = { start: Buffer.from([0]) };
 const COMMITS_KEY = Buffer.from('commits in this process');
-/** Records a deferred-commit store writes into one open transaction before it commits (bounds LMDB's dirty pages). */
-export const HELD_RECORDS = 1024;
+/**
+ * Records a deferred-commit store writes into one open transaction before it commits: it bounds LMDB's dirty pages
+ * (about two 4 KiB pages per record), and in a loop that never lets the event loop run, one write in this many pays
+ * for the commit.
+ */
+export const HELD_RECORDS = 4096;
+/** Longest a deferred-commit store keeps a transaction open while its thread's event loop runs. */
+const HELD_MS = 50;
 /** The writers open in this thread, by file (see `RecordStore.writerHere`). */
 const WRITERS_HERE = new Map<string, RecordStore>();
 const META_KEYS = { format: keyOf(Buffer.from('format')), state: keyOf(Buffer.from('state')), owner: keyOf(Buffer.from('owner')) };
@@ -448,9 +454,9 @@ export class RecordStore {
       }
       this.heldTxn = held;
       this.stateBeforeHeld = before;
-      // Committed when this thread's event loop is next free, so a caller that returns to it between records (a
-      // live feed) never waits for a commit; one that does not commits every HELD_RECORDS records.
-      setImmediate(this.commitWhenIdle).unref();
+      // Committed by a timer, so a caller that returns to the event loop between records (a live feed) never waits
+      // for a commit; one that does not commits every HELD_RECORDS records.
+      setTimeout(this.commitWhenIdle, HELD_MS).unref();
     }
     let result: T;
     try {
