@@ -131,3 +131,29 @@ describe('in-memory apply path', () => {
 function byPatient(a: { nhsNumber: string; registry: string }, b: { nhsNumber: string; registry: string }): number {
   return a.nhsNumber === b.nhsNumber ? (a.registry < b.registry ? -1 : 1) : a.nhsNumber < b.nhsNumber ? -1 : 1;
 }
+
+describe('a move across partitions', () => {
+  // Found by the property test (4 partitions): the patient the event moves to has a retraction without source of its
+  // id kept; one store holding the identity moves the event all the same, and so must the partition it moves to.
+  const records = [
+    { kind: 'event', id: 'e14', nhsNumber: '9000000017', code: '111552007', date: '2022-06-01', source: 'S2' },
+    { kind: 'retract', id: 'e14', nhsNumber: '9000000025' },
+    { kind: 'event', id: 'e14', nhsNumber: '9000000025', code: '111552007', date: '2022-06-01', source: 'S2', correctsNhsNumber: '9000000017' },
+    { kind: 'patient', sex: 'female', optOuts: [], nhsNumber: '9000000017', birthDate: '2007-01-01', practice: 'P1', registeredFrom: '2010-01-01', registeredTo: null, deathDate: null },
+    { kind: 'event', id: 'e1', nhsNumber: '9000000017', code: '1066911000000100', date: '2022-06-01' },
+  ] as CaregapsRecord[];
+
+  it.each([
+    [1, false],
+    [4, false],
+    [4, true],
+  ])('onto a patient with a retraction without source kept is moved, as one store decides (%i partitions, worker threads %s)', (partitions, workerThreads) => {
+    expect(partitionOf('9000000017', 4)).not.toBe(partitionOf('9000000025', 4));
+    const engine = new Engine({ ...loaded, asOf: '2024-06-30', organisations: ORGANISATIONS, partitions, workerThreads });
+    const oracle = new PatientStore();
+    for (const r of records) expect(engine.apply(r)).toBe(!['conflict', 'stale'].includes(oracle.apply(r).outcome));
+    expect([...engine.results()]).toEqual(batchResults(records, loaded.index, loaded.compiled, '2024-06-30'));
+    for (const nhs of ['9000000017', '9000000025']) expect(view(engine.record(nhs))).toEqual(view(oracle.get(nhs)));
+    engine.close();
+  });
+});

@@ -30,8 +30,9 @@ describe('RecordStore with deferCommits', () => {
     const dir = tempDir();
     const writer = RecordStore.open({ directory: dir, noSync: true, deferCommits: true });
     expect(RecordStore.writerHere(dir, 0)).toBe(writer);
-    writer.writeSync({ records: [event('a')] }); // held: the reader opened next sees nothing of it
+    // Opened before the writer holds a transaction (opening takes LMDB's writer lock, which a held transaction has).
     const reader = RecordStore.open({ directory: dir, alongsideWriter: true });
+    writer.writeSync({ records: [event('a')] });
     writer.writeSync({ records: [event('b')] });
     expect([writer.holder('a'), writer.holder('b')]).toEqual([NHS, NHS]);
     expect([reader.holder('a'), reader.holder('b')]).toEqual([undefined, undefined]);

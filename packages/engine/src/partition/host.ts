@@ -99,6 +99,8 @@ interface Pending {
   line: number;
   /** Part of a record already counted (a retraction split by source). */
   counted?: true;
+  /** A declared move of an identity another partition holds live (see `Batch.heldElsewhere`). */
+  movedIn?: true;
 }
 
 /**
@@ -278,7 +280,7 @@ export class PartitionHost {
     const idsInRun = new Set<string>();
     const write = () => {
       if (run.length === 0 && (toKeep.length === 0 || !last)) return;
-      const written = this.store.writeSync({ records: run.map((p) => p.record), bytes: run.map((p) => p.bytes), quarantined: toKeep });
+      const written = this.store.writeSync({ records: run.map((p) => p.record), bytes: run.map((p) => p.bytes), quarantined: toKeep, heldElsewhere: run.map((p) => p.movedIn === true) });
       this.applyOutcomes(run, written, file, report);
       run = [];
       inRun.clear();
@@ -298,6 +300,7 @@ export class PartitionHost {
       const needsRun = across && (r.kind === 'event' || r.kind === 'retract') && (r.kind === 'retract' && r.source === undefined ? idsInRun.has(r.id) : inRun.has(identityKey(r.id, r.source)));
       const verdict = across ? this.acrossPartitions(p, needsRun ? write : undefined) : undefined;
       if (verdict === undefined) add(p);
+      else if (verdict === 'moved-in') add({ ...p, movedIn: true });
       else if (verdict === 'stale') report.stale++;
       else if (verdict === 'suppressed') report.accepted++;
       else if (Array.isArray(verdict)) verdict.forEach(add);
@@ -314,10 +317,12 @@ export class PartitionHost {
 
   /**
    * The verdict on an event or retraction whose identity another partition's store may hold: `undefined` to write
-   * it here as it is (the store decides), records to write instead, or a verdict reached here. `flush` (given when
+   * it here as it is (the store decides), `'moved-in'` to write it as a move of an identity held live elsewhere
+   * (which a retraction without source kept here does not suppress, as in one store), records to write instead, or a
+   * verdict reached here. `flush` (given when
    * records of this batch not yet written share the identity) commits them first, so this store's own holding is seen.
    */
-  private acrossPartitions(p: Pending, flush: (() => void) | undefined): undefined | 'stale' | 'suppressed' | Pending[] | { heldFor: string } {
+  private acrossPartitions(p: Pending, flush: (() => void) | undefined): undefined | 'moved-in' | 'stale' | 'suppressed' | Pending[] | { heldFor: string } {
     const record = p.record;
     if (record.kind !== 'event' && record.kind !== 'retract') return undefined;
     const holder = this.siblingHolder(record.id, record.source);
@@ -332,7 +337,7 @@ export class PartitionHost {
       if (at < 0) return 'suppressed'; // a retraction holds it: the correction of a retracted event changes nothing
       const held = there!.events[at]!;
       if (record.version !== undefined && held.version !== undefined && record.version < held.version) return 'stale';
-      return undefined; // stored here; released there after the commit (see applyOutcomes)
+      return 'moved-in'; // stored here; released there after the commit (see applyOutcomes)
     }
     // A retraction: another patient's identity is never removed. Without a source, it still retracts this
     // patient's events of that id in other sources, which live here.

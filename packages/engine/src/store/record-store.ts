@@ -92,10 +92,12 @@ export interface RecordStoreOptions {
   /**
    * With `noSync` only: writes go into one LMDB transaction kept open across `writeSync` calls, committed by a
    * timer 50 ms after it began (when this thread's event loop runs), once it holds `HELD_RECORDS` records, by
-   * `commit()`, before any other write transaction, and at `close` — not once per batch. Reads through this handle see every write at once; other handles (another thread's, or a reader
-   * opened beside the writer) see only what is committed, so a thread that reads this store from here uses
-   * `RecordStore.writerHere` rather than a reader of its own. A write that fails inside the open transaction loses
-   * every write since its last commit: the store then refuses every later write (`CG_STORE_WRITE`).
+   * `commit()`, before any other write transaction, and at `close` — not once per batch. Reads through this
+   * handle see every write at once; other handles (another thread's, or a reader opened beside the writer) see only
+   * what is committed, so a thread that reads this store from here uses `RecordStore.writerHere` rather than a
+   * reader of its own (opening one waits for LMDB's writer lock, which an open transaction holds: open readers
+   * before writing). A write that fails inside the open transaction loses every write since its last commit: the
+   * store then refuses every later write (`CG_STORE_WRITE`).
    */
   deferCommits?: boolean;
 }
@@ -106,6 +108,12 @@ export interface Batch {
   /** `bytes[i]`: the received UTF-8 JSON of `records[i]`, stored as it is. */
   bytes?: readonly (Uint8Array | undefined)[];
   quarantined?: readonly QuarantinedRecord[];
+  /**
+   * `heldElsewhere[i]`: event `records[i]` is a declared move (`correctsNhsNumber`) of an identity another
+   * partition's store holds live for that NHS number. It is decided as one store holding the identity would: a
+   * retraction without source kept here for its patient does not suppress it.
+   */
+  heldElsewhere?: readonly boolean[];
 }
 
 export interface WriteResult {
@@ -538,7 +546,7 @@ export class RecordStore {
     }
     const result: WriteResult = { outcomes: new Array<Outcome>(records.length), handles: new Int32Array(records.length).fill(-1), details: new Map(), quarantined: [] };
     const body = () => {
-      for (let i = 0; i < records.length; i++) result.outcomes[i] = this.put(records[i]!, bytes?.[i], i, result);
+      for (let i = 0; i < records.length; i++) result.outcomes[i] = this.put(records[i]!, bytes?.[i], i, result, batch.heldElsewhere?.[i] === true);
       for (const q of batch.quarantined ?? []) this.keepQuarantined(q);
       for (const q of result.quarantined) this.keepQuarantined(q);
     };
@@ -547,10 +555,10 @@ export class RecordStore {
     return result;
   }
 
-  private put(record: CaregapsRecord, bytes: Uint8Array | undefined, i: number, result: WriteResult): Outcome {
+  private put(record: CaregapsRecord, bytes: Uint8Array | undefined, i: number, result: WriteResult, heldElsewhere: boolean): Outcome {
     switch (record.kind) {
       case 'event':
-        return this.putEvent(record, bytes, i, result);
+        return this.putEvent(record, bytes, i, result, heldElsewhere);
       case 'retract':
         return this.putRetraction(record, bytes, i, result);
       case 'patient':
@@ -633,11 +641,11 @@ export class RecordStore {
     if (this.dbs.records.removeSync(f.endKey())) this.state.counts.records--;
   }
 
-  private putEvent(event: EventRecord, bytes: Uint8Array | undefined, i: number, result: WriteResult): Outcome {
+  private putEvent(event: EventRecord, bytes: Uint8Array | undefined, i: number, result: WriteResult, heldElsewhere: boolean): Outcome {
     const source = event.source ?? UNNAMED;
     const { nhsNumber } = event;
     let held: Held | undefined;
-    if (source !== UNNAMED && this.state.wildcards > 0) {
+    if (source !== UNNAMED && this.state.wildcards > 0 && !heldElsewhere) {
       // A retraction without source may hold this id: only for an identity not held itself.
       held = this.held(event.id, source);
       if (held === undefined) {
