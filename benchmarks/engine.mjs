@@ -440,29 +440,43 @@ await engine.close?.();
 rmSync(storeDir, { recursive: true, force: true });
 
 // ---- 9. the in-memory apply path: an engine without a durable store, holding the slice's patients ----------------------
-// Per-record latency beside two floors timed the same way: the timer around nothing, and a call to a worker thread made
-// the way the engine calls its partitions (post, Atomics.wait, receiveMessageOnPort) that the worker answers at once.
+// The engine as an embedder gets it without a store (default options: one partition in the calling thread). Each apply
+// is followed by two floors timed the same way, so the machine's load falls on them as on the engine: the timer around
+// nothing, and a fixed computation of about the apply's length. After, a call to a worker thread made the way the
+// engine calls partitions on worker threads (post, Atomics.wait, receiveMessageOnPort), answered at once.
 phase = 'in-memory per-record latency';
-const memoryEngine = new Engine({ ...loaded, asOf, organisations: population.organisations, partitions });
+const memoryEngine = new Engine({ ...loaded, asOf, organisations: population.organisations });
 await (bytesPath ? memoryEngine.ingestFile(sliceFile, { bulk: true }) : memoryEngine.ingest(readRecords(sliceFile), { bulk: true }));
-const latencyStream = newRecords(sliceNumbers, latencySamples + 10_000, 'latency');
+/** Applies profiled apart from the timed ones (a sampling profiler's interrupts land in a tenth of applies or more). */
+const profiledApplies = Math.min(20_000, latencySamples);
+const latencyStream = newRecords(sliceNumbers, latencySamples + 10_000 + profiledApplies, 'latency');
 timedApplies(memoryEngine, latencyStream, 0, 10_000); // warm-up
-let latencies;
-const latencyProfiled = await profiled(async () => {
-  latencies = timedApplies(memoryEngine, latencyStream, 10_000, latencySamples);
-});
-await memoryEngine.close?.();
+const latencies = new Float64Array(latencySamples);
 const idle = new Float64Array(latencySamples);
 const fixed = new Float64Array(latencySamples);
 let sink = 0;
-for (let i = 0; i < latencySamples; i++) {
-  let t = process.hrtime.bigint();
-  sink = (sink * 31 + i) % 1000003;
-  idle[i] = Number(process.hrtime.bigint() - t) / 1000;
-  t = process.hrtime.bigint();
-  for (let j = 0; j < 2000; j++) sink = (sink * 31 + j) % 1000003;
-  fixed[i] = Number(process.hrtime.bigint() - t) / 1000;
+global.gc();
+const faultsBefore = process.resourceUsage();
+{
+  for (let i = 0; i < latencySamples; i++) {
+    let t = process.hrtime.bigint();
+    memoryEngine.apply(latencyStream[10_000 + i]);
+    latencies[i] = Number(process.hrtime.bigint() - t) / 1000;
+    t = process.hrtime.bigint();
+    sink = (sink * 31 + i) % 1000003;
+    idle[i] = Number(process.hrtime.bigint() - t) / 1000;
+    t = process.hrtime.bigint();
+    for (let j = 0; j < 2000; j++) sink = (sink * 31 + j) % 1000003;
+    fixed[i] = Number(process.hrtime.bigint() - t) / 1000;
+  }
 }
+const faultsAfter = process.resourceUsage();
+const latencyProfiled = await profiled(async () => {
+  for (let i = 0; i < profiledApplies; i++) memoryEngine.apply(latencyStream[10_000 + latencySamples + i]);
+});
+figures.latencyPartitions = memoryEngine.partitions;
+await memoryEngine.close?.();
+latencies.sort();
 idle.sort();
 fixed.sort();
 const roundTrips = await workerRoundTrips(latencySamples);
@@ -470,12 +484,16 @@ Object.assign(figures, {
   p50Micros: quantile(latencies, 0.5),
   p99Micros: quantile(latencies, 0.99),
   p999Micros: quantile(latencies, 0.999),
+  p9999Micros: quantile(latencies, 0.9999),
+  maxMicros: latencies[latencies.length - 1],
   idleMicros: q(idle),
   workerRoundTripMicros: q(roundTrips),
   fixedComputationMicros: q(fixed),
+  // A major fault reads a page of the store's file back from disk (other processes' I/O can evict it).
+  latencyPageFaults: { major: faultsAfter.majorPageFault - faultsBefore.majorPageFault, minor: faultsAfter.minorPageFault - faultsBefore.minorPageFault },
   latencySink: sink,
 });
-log(`in-memory apply p50/p99/p99.9 ${figures.p50Micros}/${figures.p99Micros}/${figures.p999Micros} µs; worker round trip ${JSON.stringify(figures.workerRoundTripMicros)}; idle ${JSON.stringify(figures.idleMicros)}`);
+log(`in-memory apply p50/p99/p99.9 ${figures.p50Micros}/${figures.p99Micros}/${figures.p999Micros} µs; beside it: fixed computation ${JSON.stringify(figures.fixedComputationMicros)}, idle ${JSON.stringify(figures.idleMicros)}; worker round trip ${JSON.stringify(figures.workerRoundTripMicros)}`);
 checkpoint();
 
 phase = 'closing';
@@ -502,7 +520,7 @@ const targets = {
   ingest: target(f.ingestRecordsPerSecond >= 1e6, f.ingestRecordsPerSecond, '≥ 1,000,000 records/s, store on', `${times(1e6, f.ingestRecordsPerSecond)} short`),
   fileToDurable: target(f.fileToDurableRecordsPerSecond * 2 >= f.parseFloorRecordsPerSecond, f.fileToDurableRecordsPerSecond, 'within 2× of the parse floor', `${times(f.parseFloorRecordsPerSecond, f.fileToDurableRecordsPerSecond)} slower than the parse floor`),
   p99: target(f.p99Micros <= 20, f.p99Micros, '≤ 20 µs', `${(f.p99Micros - 20).toFixed(1)} µs over`),
-  p99Floor: target(f.p99Micros <= f.workerRoundTripMicros.p99 + 5, f.p99Micros - f.workerRoundTripMicros.p99, 'engine p99 within 5 µs of this p99', `${(f.p99Micros - f.workerRoundTripMicros.p99).toFixed(1)} µs above it`),
+  p99Floor: target(f.p99Micros <= f.fixedComputationMicros.p99 + 5, f.p99Micros - f.fixedComputationMicros.p99, 'engine p99 within 5 µs of this p99', `${(f.p99Micros - f.fixedComputationMicros.p99).toFixed(1)} µs above it`),
   recompute: target(f.recomputeMs <= 2000, f.recomputeMs, '≤ 2 s', `${times(f.recomputeMs, 2000)} the target`),
   advance: target(f.advanceDayMs <= f.recomputeMs / 100, (100 * f.advanceDayMs) / f.recomputeMs, '≤ 1 % of recompute', `${((100 * f.advanceDayMs) / f.recomputeMs).toFixed(2)} %`),
   rebuild: target(f.rebuildRecordsPerSecond >= 1e6, f.rebuildRecordsPerSecond, '≥ 1,000,000 records/s', `${times(1e6, f.rebuildRecordsPerSecond)} short`),
@@ -531,9 +549,10 @@ writeResults('engine', {
           ['RecordStore.writeSync, one thread: received bytes / parsed records', `${f0(floor.storeBytes)} / ${f0(floor.storeObjects)} records/s`, '', ''],
         ]
       : []),
-    [`per-record apply latency p50 / p99 / p99.9, in-memory apply path (engine.apply on an engine without a durable store holding the slice's ${f0(slicePatients)} patients, ${f.partitions} partitions)`, `${f1(f.p50Micros)} / ${f1(f.p99Micros)} / ${f1(f.p999Micros)} µs`, targets.p99.target, yes(targets.p99)],
-    ['a call to a worker thread that answers at once, timed the same way p50 / p99 / p99.9 (the floor of a call to a partition)', `${f1(f.workerRoundTripMicros.p50)} / ${f1(f.workerRoundTripMicros.p99)} / ${f1(f.workerRoundTripMicros.p999)} µs`, targets.p99Floor.target, yes(targets.p99Floor)],
-    ['the timer around nothing p50 / p99 / p99.9', `${f1(f.idleMicros.p50)} / ${f1(f.idleMicros.p99)} / ${f1(f.idleMicros.p999)} µs`, '', ''],
+    [`per-record apply latency p50 / p99 / p99.9, in-memory apply path (engine.apply on an engine without a durable store, default options: ${f.latencyPartitions ?? '—'} partition in the calling thread, holding the slice's ${f0(slicePatients)} patients)`, `${f1(f.p50Micros)} / ${f1(f.p99Micros)} / ${f1(f.p999Micros)} µs`, targets.p99.target, yes(targets.p99)],
+    ['a fixed computation (2,000 multiply-modulo steps) timed right after each apply p50 / p99 / p99.9 (the machine\'s own floor under the same load)', `${f1(f.fixedComputationMicros.p50)} / ${f1(f.fixedComputationMicros.p99)} / ${f1(f.fixedComputationMicros.p999)} µs`, targets.p99Floor.target, yes(targets.p99Floor)],
+    ['the timer around nothing, timed right after each apply p50 / p99 / p99.9', `${f1(f.idleMicros.p50)} / ${f1(f.idleMicros.p99)} / ${f1(f.idleMicros.p999)} µs`, '', ''],
+    ['a call to a worker thread that answers at once p50 / p99 / p99.9 (what a partition on a worker thread adds to every call)', `${f1(f.workerRoundTripMicros.p50)} / ${f1(f.workerRoundTripMicros.p99)} / ${f1(f.workerRoundTripMicros.p999)} µs`, '', ''],
     [`durable apply on the loaded engine p50 / p99 / p99.9 (engine.apply, a commit and fsync each; ${f0(durableLatencySamples)} applies)`, `${f1(f.durableApplyMicros.p50)} / ${f1(f.durableApplyMicros.p99)} / ${f1(f.durableApplyMicros.p999)} µs`, '', ''],
     ['a fixed computation of a few µs timed the same way p50 / p99 / p99.9', `${f1(f.fixedComputationMicros.p50)} / ${f1(f.fixedComputationMicros.p99)} / ${f1(f.fixedComputationMicros.p999)} µs`, '', ''],
     ['full recompute from loaded state', `${f0(f.recomputeMs)} ms`, targets.recompute.target, yes(targets.recompute)],
@@ -546,11 +565,11 @@ writeResults('engine', {
   ],
   notes: [
     `Population: @caregaps/synthetic, seed 1, ${f0(patients)} patients at ${recordsPerPatient} records per patient asked (${f1(records / enginePatients)} written); achievement date ${asOf}; ${loaded.compiled.length} registries; commit ${engineCommit}; partitions ${f.partitions}; record store ${withStore ? `on (${(storeBytes / 1e9).toFixed(1)} GB on disk at the end)` : 'off'}. The population is not written to disk whole (at 1.8 M × 100 it is 23 GB of NDJSON beside a store of similar size): all but the last ${f0(slicePatients)} patients are streamed from the generator (${generatorThreads} worker thread${generatorThreads === 1 ? '' : 's'}) as the NDJSON bytes a file would hold, and the last ${f0(slicePatients)} are the slice file read from disk.`,
-    `Machine load: \`uptime\` at the start "${uptimeAtStart}", at the end "${uptimeAtEnd}" (2 cores shared with other sessions). Rates are medians of ${RUNS} runs (parse floor and recompute of 3, advance of 7); the load, the slice file and the rebuild are one run each; in-memory latencies over ${f0(latencySamples)} single applies after 10,000 for warm-up.`,
+    `Machine load: \`uptime\` at the start "${uptimeAtStart}", at the end "${uptimeAtEnd}" (2 cores shared with other sessions). Rates are medians of ${RUNS} runs (parse floor and recompute of 3, advance of 7); the load, the slice file and the rebuild are one run each; in-memory latencies over ${f0(latencySamples)} single applies after 10,000 for warm-up (p99.99 ${f1(f.p9999Micros)} µs, longest ${f1(f.maxMicros)} µs; page faults during them: ${f0(f.latencyPageFaults.major)} major, ${f0(f.latencyPageFaults.minor)} minor). An in-memory engine keeps its store's write transaction open across applies and commits it every 4,096 records in a loop that never yields (or 50 ms after it began when the event loop runs): in this loop one apply in 4,096 pays for a commit.`,
     `Hot state is the engine's own count (typed arrays at capacity, NHS number tables, free lists), which benchmarks/hot-state-memory.mjs checks against V8's heap and ArrayBuffer growth; anonymous resident memory (${gib(f.memoryAfterLoad.anon)} after the load, peak ${gib(peakAnon)}) is everything the process holds besides file pages, the benchmark's own samples and stream of ${f0(total)} records included.`,
     topLine('Main-thread profile of the load (self time)', f.loading.profile),
     topLine('Main-thread profile of sustained ingest (self time)', ingestProfiled.top),
-    topLine('Main-thread profile of single applies (self time)', latencyProfiled.top),
+    topLine(`Main-thread profile of ${f0(profiledApplies)} further single applies, in-memory (self time; not the timed ones)`, latencyProfiled.top),
   ],
   data: {
     ...figures,

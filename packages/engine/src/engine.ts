@@ -56,13 +56,16 @@ export interface EngineOptions {
   store?: StoreOptions;
   /**
    * Partitions of the population (by a hash of the NHS number), each with its own record store, hot state, statuses
-   * and horizons. Default: the partitions a durable store was written with, else one per core
-   * (`os.availableParallelism()`). A durable store keeps its partition count: opening it with another is refused.
+   * and horizons. Default: the partitions a durable store was written with; else, on worker threads, one per core
+   * (`os.availableParallelism()`); else one. A durable store keeps its partition count: opening it with another is
+   * refused.
    */
   partitions?: number;
   /**
-   * Run each partition on its own worker thread (default true). `false` runs them in the calling thread, one after
-   * another (tests, debugging, profiling). The API is the same either way.
+   * Run each partition on its own worker thread. Default: true for an engine with a durable store or more than one
+   * partition asked for; false for an in-memory engine otherwise, whose one partition then runs in the calling
+   * thread — no call crosses a thread, so a single `apply` costs microseconds, but ingest and recompute use one core
+   * (see docs/embedding.md, "Where partitions run"). The API is the same either way.
    */
   workerThreads?: boolean;
 }
@@ -186,8 +189,9 @@ export class Engine {
     this.changes$ = this.changes.asObservable();
     this.writes$ = this.writes.asObservable();
     this.durable = options.store !== undefined;
-    this.partitionCount = partitionsFor(options);
-    const workerThreads = options.workerThreads ?? true;
+    const written = options.store ? writtenPartitions(options.store.directory) : 0;
+    const workerThreads = options.workerThreads ?? (this.durable || (options.partitions ?? written) > 1);
+    this.partitionCount = partitionsFor(options, written, workerThreads);
     this.scratch = options.store ? undefined : scratchDirectory();
     const directory = options.store?.directory ?? this.scratch!;
     this.aggregates = new Aggregates(new CounterLayout(this.registries));
@@ -201,6 +205,8 @@ export class Engine {
           partition,
           partitions: this.partitionCount,
           durable: this.durable,
+          // Partitions in this thread read each other's stores through their writers, which see uncommitted writes.
+          deferCommits: !this.durable && !workerThreads,
         };
         links.push(
           workerThreads
@@ -462,10 +468,10 @@ export class Engine {
   apply(record: unknown): boolean {
     this.assertOpen();
     const summary: RoutedSummary = { accepted: 0, quarantined: 0, stale: 0 };
-    const routed = new RoutedBatch();
-    const { partition, identity, patient } = routeOf(record, this.partitionCount);
-    routed.add(partition, identity, patient);
-    this.routeRecords([record], [0], routed, undefined, false, summary); // line 0: not from a file
+    const { partition } = routeOf(record, this.partitionCount);
+    // One record is one round (rounds only order records of one batch); line 0: not from a file.
+    const call: PartitionCall = { method: 'applyRecords', args: [{ items: [record], lines: [0] }, false] };
+    this.router.round((p) => (p === partition ? call : undefined), summary);
     this.settled.next();
     return summary.accepted === 1;
   }
@@ -703,20 +709,22 @@ function routeOf(item: unknown, partitions: number): { partition: number; identi
   return { partition, identity: eventLike ? identityHash(value.id as string) : -1, patient: value.nhsNumber };
 }
 
-/** The partition count: as asked, else as the durable store was written, else one per core. */
-function partitionsFor(options: EngineOptions): number {
+/**
+ * The partition count: as asked, else as the durable store was written, else one per core on worker threads (one
+ * partition in the calling thread: more there would only add work).
+ */
+function partitionsFor(options: EngineOptions, written: number, workerThreads: boolean): number {
   const asked = options.partitions;
   if (asked !== undefined && (!Number.isInteger(asked) || asked < 1 || asked > 1024)) {
     throw new CaregapsError('CG_USAGE', `partitions must be a whole number from 1 to 1024 (got ${asked})`);
   }
-  const written = options.store ? writtenPartitions(options.store.directory) : 0;
   if (written > 0 && asked !== undefined && asked !== written) {
     throw new CaregapsError(
       'CG_USAGE',
       `the store in ${options.store!.directory} was written with ${written} partitions: open it with partitions: ${written} (or leave partitions out), or ingest its records into a new store`,
     );
   }
-  return written > 0 ? written : (asked ?? Math.min(1024, availableParallelism()));
+  return written > 0 ? written : (asked ?? (workerThreads ? Math.min(1024, availableParallelism()) : 1));
 }
 
 /** How many partitions a store directory holds (0 for a new one). */

@@ -133,8 +133,7 @@ export class Router {
 
   /** Takes the answers of a dispatched round, merges them and releases what corrections moved. */
   collect(sent: readonly number[], summary: RoutedSummary): void {
-    const releases: Release[][] = this.links.map(() => []);
-    let released = false;
+    let releases: Release[][] | undefined; // per partition, made for the first correction that moved an identity
     let failure: unknown;
     for (const p of sent) {
       try {
@@ -144,10 +143,7 @@ export class Router {
         summary.stale += report.stale;
         for (const refusal of report.refused) this.refused(refusal);
         for (const org of report.organisations) this.organisation(org);
-        for (const release of report.releases) {
-          releases[release.partition]!.push(release);
-          released = true;
-        }
+        for (const release of report.releases) (releases ??= this.links.map(() => []))[release.partition]!.push(release);
         this.receive(report);
       } catch (error) {
         // Every answer is taken (each link is free again) before the first failure is thrown.
@@ -156,7 +152,8 @@ export class Router {
     }
     this.tellWrites(); // what committed, even when another partition failed: every link is free by now
     if (failure !== undefined) throw failure;
-    if (released) this.all((p) => (releases[p]!.length > 0 ? { method: 'release', args: [releases[p]!] } : undefined)).forEach((r) => this.receive(r as PartitionReport));
+    const moved = releases;
+    if (moved) this.all((p) => (moved[p]!.length > 0 ? { method: 'release', args: [moved[p]!] } : undefined)).forEach((r) => this.receive(r as PartitionReport));
   }
 
   flush(): void {

@@ -117,7 +117,9 @@ export async function evaluate(io: Io, options: EvaluateOptions, paths: string[]
     const loaded = loadRegistries(options.registries, options.codesets, { ...(options.registry ? { only: options.registry } : {}), codesetSources: options.codesetsFrom ?? [] });
     describeSources(io, loaded.sources);
     const provisional = provisionalIds(loaded.compiled);
-    const engine = new Engine({ ...loaded, asOf: day, ...optionalPartitions(options.partitions) });
+    // A bulk load: its partitions on worker threads, one per core unless asked (an in-memory engine's own default is
+    // one partition in this thread, for single applies).
+    const engine = new Engine({ ...loaded, asOf: day, workerThreads: true, ...optionalPartitions(options.partitions) });
     try {
       const quarantine = engine.quarantine;
       // Once every record is read the engine evaluates each patient: say so, or a terminal would look stuck.

@@ -12,7 +12,7 @@ export interface WatchOptions {
   registries: string;
   codesets: string;
   codesetsFrom?: string[];
-  /** Engine partitions, each on its own worker thread (default: one per core). */
+  /** Engine partitions, each on its own worker thread (default: one per core with --store, else one in this thread). */
   partitions?: string;
   registry?: string[];
   /** Organisation records (NDJSON) to load before the input. */
@@ -101,6 +101,6 @@ export const register: Register = (program, { io, exit }) => {
     .option('--explain', 'add the explanation to every change')
     .option('--output <file>', 'write the changes here instead of stdout')
     .option('--quarantine <file>', 'write refused lines with their reasons here (NDJSON)')
-    .option('--partitions <n>', 'split the population into n partitions, each on its own worker thread (default: one per core)')
+    .option('--partitions <n>', 'split the population into n partitions, each on its own worker thread (default: one per core with --store; without it, one partition in this thread, so each record costs no thread round trip)')
     .action(async (opts: WatchOptions) => exit(await watch(io, opts)));
 };

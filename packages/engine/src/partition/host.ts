@@ -45,6 +45,12 @@ export interface PartitionHostOptions {
    * tell the partition is working: a worker thread adds to a progress word its engine watches.
    */
   progress?: () => void;
+  /**
+   * With `durable: false`, for partitions that all run in one thread: keep the store's write transaction open across
+   * batches (`RecordStore`'s `deferCommits`) instead of committing each. Siblings read it through its writer, which
+   * sees what is not yet committed, so only partitions sharing a thread may defer.
+   */
+  deferCommits?: boolean;
 }
 
 /** A batch of parsed values for a partition: records, `readRecords` results, or anything (validated here). */
@@ -150,7 +156,8 @@ export class PartitionHost {
   private constructor(private readonly options: PartitionHostOptions) {
     this.registries = options.registries;
     this.index = options.index;
-    this.store = RecordStore.open({ directory: options.directory, partition: options.partition, noSync: options.durable === false });
+    const noSync = options.durable === false;
+    this.store = RecordStore.open({ directory: options.directory, partition: options.partition, noSync, deferCommits: noSync && options.deferCommits === true });
     try {
       const asOf = this.store.asOf;
       if (asOf === undefined) this.store.setAsOf(formatDay(options.day));
@@ -265,10 +272,13 @@ export class PartitionHost {
       value = item.record;
     }
     const fault = checkRecord(value);
-    const id = (value as { id?: unknown } | null)?.id;
-    const at = { line, ...(file === undefined ? {} : { file }), ...(typeof id === 'string' ? { recordId: id } : {}) };
+    // Where a refusal was found (built only for a refusal: most records are accepted).
+    const at = () => {
+      const id = (value as { id?: unknown } | null)?.id;
+      return { line, ...(file === undefined ? {} : { file }), ...(typeof id === 'string' ? { recordId: id } : {}) };
+    };
     if (fault) {
-      this.refuse(report, { ok: false, code: fault.code, reason: fault.message, text: text ?? safeText(value), ...at });
+      this.refuse(report, { ok: false, code: fault.code, reason: fault.message, text: text ?? safeText(value), ...at() });
       return undefined;
     }
     const record = value as CaregapsRecord;
@@ -280,7 +290,7 @@ export class PartitionHost {
         code: 'CG_RECORD_SCHEMA',
         reason: 'nhsNumber is given more than once, or with escaped characters in its name: give it once, as "nhsNumber"',
         text: text ?? safeText(value),
-        ...at,
+        ...at(),
       });
       return undefined;
     }
@@ -420,9 +430,13 @@ export class PartitionHost {
     return this.store.holder(record.id, record.source) === undefined;
   }
 
+  /**
+   * Another partition's store: its writer when that runs in this thread (which sees what it has not yet committed),
+   * else a reader beside it.
+   */
   private sibling(s: number): RecordStore {
     this.siblings ??= [];
-    return (this.siblings[s] ??= RecordStore.open({ directory: this.options.directory, partition: s, alongsideWriter: true }));
+    return (this.siblings[s] ??= RecordStore.writerHere(this.options.directory, s) ?? RecordStore.open({ directory: this.options.directory, partition: s, alongsideWriter: true }));
   }
 
   /** Applies a committed transaction's outcomes to the hot state and the report. */
@@ -558,7 +572,7 @@ export class PartitionHost {
     if (this.closed) return;
     this.closed = true;
     const own = this.store.close(); // gives up the write lease before its first await
-    for (const sibling of this.siblings ?? []) await sibling?.close();
+    for (const sibling of this.siblings ?? []) if (sibling && sibling.readOnly) await sibling.close(); // a writer is its own host's
     await own;
   }
 

@@ -256,7 +256,8 @@ export class Partition {
    */
   replayEvent(record: EventRecord, handle: number): boolean {
     const row = this.hot.rowFor(record.nhsNumber);
-    if ((record.system ?? 'snomed') !== 'snomed') return false;
+    // Most events are in no cluster a registry reads: they live in the record store only, with no hot-state work.
+    if ((record.system ?? 'snomed') !== 'snomed' || this.hot.setOf(record.code) < 0) return false;
     const set = this.hot.addEvent(row, handle, { id: record.id, code: record.code, day: parseDay(record.date)!, value: record.value ?? Number.NaN, values: record.values });
     if (set >= 0) this.mark(row, this.readersOfSet(set));
     return set >= 0;

@@ -54,6 +54,7 @@ import {
   type RetractRecord,
 } from '@caregaps/core';
 import { open, type RootDatabase } from 'lmdb';
+import { holdTransaction, type HeldTransaction } from './held-transaction.js';
 import { Framer, KEY_ENCODER, KIND, asBuffer, damaged, intact, keyOf, payload, payloadStart, payloadText, versionOf, type KeyBytes } from './frame.js';
 import { IN_PLACE_OPTIONS, InPlaceReader, type InPlaceKey, type InPlaceValue } from './in-place.js';
 import { isAlive, ownerOfThisProcess, type Owner } from './owner.js';
@@ -91,6 +92,17 @@ export interface RecordStoreOptions {
    * Readers ignore it (the environment takes the flags of whoever opens it first in the process).
    */
   noSync?: boolean;
+  /**
+   * With `noSync` only: writes go into one LMDB transaction kept open across `writeSync` calls, committed by a
+   * timer 50 ms after it began (when this thread's event loop runs), once it holds `HELD_RECORDS` records, by
+   * `commit()`, before any other write transaction, and at `close` — not once per batch. Reads through this
+   * handle see every write at once; other handles (another thread's, or a reader opened beside the writer) see only
+   * what is committed, so a thread that reads this store from here uses `RecordStore.writerHere` rather than a
+   * reader of its own (opening one waits for LMDB's writer lock, which an open transaction holds: open readers
+   * before writing). A write that fails inside the open transaction loses every write since its last commit: the
+   * store then refuses every later write (`CG_STORE_WRITE`).
+   */
+  deferCommits?: boolean;
 }
 
 /** A batch to write: records, optionally their received bytes, and refusals to keep in the quarantine. */
@@ -211,6 +223,16 @@ const NO_OVERWRITE = { noOverwrite: true };
 /** A range over a whole database: every key is at least one byte, so at least [0] (lmdb-js's own default start is not). */
 const EVERY_KEY = { start: Buffer.from([0]) };
 const COMMITS_KEY = Buffer.from('commits in this process');
+/**
+ * Records a deferred-commit store writes into one open transaction before it commits: it bounds LMDB's dirty pages
+ * (about two 4 KiB pages per record), and in a loop that never lets the event loop run, one write in this many pays
+ * for the commit.
+ */
+export const HELD_RECORDS = 4096;
+/** Longest a deferred-commit store keeps a transaction open while its thread's event loop runs. */
+const HELD_MS = 50;
+/** The writers open in this thread, by file (see `RecordStore.writerHere`). */
+const WRITERS_HERE = new Map<string, RecordStore>();
 const META_KEYS = { format: keyOf(Buffer.from('format')), state: keyOf(Buffer.from('state')), owner: keyOf(Buffer.from('owner')) };
 
 /** The file of one partition's store. */
@@ -244,12 +266,21 @@ export class RecordStore {
   private readonly inPlace = new InPlaceReader();
   /** What `replay` and `patients()` hand over per record (one object, refilled). */
   private readonly replayed: ReplayedRecord = { kind: 0, nhsNumber: '', first: false, handle: -1, bytes: Buffer.alloc(0), start: 0, end: 0 };
+  private readonly deferCommits: boolean;
+  /** The transaction a deferred-commit store writes into, while one is open. */
+  private heldTxn: HeldTransaction | undefined;
+  /** Records written into `held`, and the state as its transaction began (what a failure goes back to). */
+  private heldRecords = 0;
+  private stateBeforeHeld: StoreState | undefined;
+  /** Why this store refuses to write: a write into its held transaction failed, and that transaction was lost. */
+  private failure: CaregapsError | undefined;
 
   private constructor(
     readonly file: string,
     readonly readOnly: boolean,
-    options: { alongsideWriter: boolean; noSync: boolean },
+    options: { alongsideWriter: boolean; noSync: boolean; deferCommits: boolean },
   ) {
+    this.deferCommits = options.deferCommits;
     // lmdb-js gives every later open in the process the first opener's flags: a reader never asks for noSync, so one
     // opened first cannot leave a durable writer unsynced.
     this.env = openEnvironment(file, readOnly && !options.alongsideWriter, options.noSync && !readOnly);
@@ -269,6 +300,7 @@ export class RecordStore {
       } else {
         this.state = EMPTY_STATE;
         this.owner = this.takeOwnership();
+        WRITERS_HERE.set(file, this);
       }
     } catch (error) {
       void this.env.close();
@@ -292,7 +324,19 @@ export class RecordStore {
       // A reader never creates a store (LMDB would write a new, empty one into an empty file).
       if (!existsSync(file) || statSync(file).size === 0) throw new CaregapsError('CG_INPUT', `${file}: no record store here`);
     } else mkdirSync(directory, { recursive: true });
-    return new RecordStore(file, readOnly, { alongsideWriter, noSync: options.noSync === true });
+    const noSync = options.noSync === true;
+    if (options.deferCommits === true && (readOnly || !noSync)) {
+      throw new CaregapsError('CG_USAGE', 'deferCommits is for a temporary store written here: give it with noSync, never for a durable store or a reader');
+    }
+    return new RecordStore(file, readOnly, { alongsideWriter, noSync, deferCommits: options.deferCommits === true });
+  }
+
+  /**
+   * The writer of one partition's store open in this thread, if any. Reading through it sees what it has written
+   * and not yet committed (a deferred-commit store's open transaction), which a reader of its own would not.
+   */
+  static writerHere(directory: string, partition = 0): RecordStore | undefined {
+    return WRITERS_HERE.get(partitionFile(directory, partition));
   }
 
   /**
@@ -409,12 +453,11 @@ export class RecordStore {
    */
   private transact<T>(body: () => T, fenced = true): T {
     this.assertWritable();
+    this.commit();
     const before = structuredClone(this.state);
     try {
       const result = this.env.transactionSync(() => {
-        if (fenced && this.readOwner()?.token !== this.owner?.token) {
-          throw new CaregapsError('CG_ENGINE_LOCKED', `${this.file}: another process has taken over writing this store`);
-        }
+        if (fenced) this.checkLease();
         const result = body();
         this.commitState(this.state);
         return result;
@@ -424,9 +467,98 @@ export class RecordStore {
       return result;
     } catch (error) {
       this.state = before;
-      if (error instanceof CaregapsError) throw error;
-      throw new CaregapsError('CG_STORE_WRITE', `Could not commit to the record store ${this.file}: ${(error as Error).message}`);
+      throw this.writeError(error);
     }
+  }
+
+  private checkLease(): void {
+    if (this.readOwner()?.token !== this.owner?.token) {
+      throw new CaregapsError('CG_ENGINE_LOCKED', `${this.file}: another process has taken over writing this store`);
+    }
+  }
+
+  /**
+   * Runs `body` in the held transaction (begun here if none is open), then commits once it holds `HELD_RECORDS`
+   * records. A failure drops the held transaction, and with it every write since the last commit: the store goes
+   * back to its last committed state and refuses later writes, naming the failure.
+   */
+  private transactHeld<T>(records: number, body: () => T): T {
+    this.assertWritable();
+    if (this.heldTxn === undefined) {
+      const before = structuredClone(this.state);
+      let held: HeldTransaction | undefined;
+      try {
+        held = holdTransaction(this.env);
+        this.checkLease();
+      } catch (error) {
+        held?.abort();
+        throw this.writeError(error);
+      }
+      this.heldTxn = held;
+      this.stateBeforeHeld = before;
+      // Committed by a timer, so a caller that returns to the event loop between records (a live feed) never waits
+      // for a commit; one that does not commits every HELD_RECORDS records.
+      setTimeout(this.commitWhenIdle, HELD_MS).unref();
+    }
+    let result: T;
+    try {
+      result = body();
+    } catch (error) {
+      this.dropHeld(error);
+    }
+    this.heldRecords += records;
+    if (this.heldRecords >= HELD_RECORDS) this.commit();
+    return result;
+  }
+
+  /**
+   * Commits what a deferred-commit store holds in its open transaction (nothing to do when none is open). The
+   * engine calls it before anything outside this thread reads the store.
+   */
+  commit(): void {
+    const held = this.heldTxn;
+    if (held === undefined) return;
+    try {
+      this.commitState(this.state);
+      held.commit();
+    } catch (error) {
+      this.dropHeld(error);
+    }
+    this.heldTxn = undefined;
+    this.heldRecords = 0;
+    this.stateBeforeHeld = undefined;
+    Atomics.add(this.commits, 0, 1);
+  }
+
+  private readonly commitWhenIdle = (): void => {
+    try {
+      if (!this.closed) this.commit();
+    } catch {
+      // kept in `failure`: the next write reports it
+    }
+  };
+
+  private dropHeld(error: unknown): never {
+    try {
+      this.heldTxn?.abort();
+    } catch {
+      // the transaction is gone either way
+    }
+    this.heldTxn = undefined;
+    this.heldRecords = 0;
+    this.state = this.stateBeforeHeld ?? this.state;
+    this.stateBeforeHeld = undefined;
+    const cause = error instanceof Error ? error.message : String(error);
+    this.failure = new CaregapsError(
+      'CG_STORE_WRITE',
+      `Could not write to the temporary record store ${this.file} (${cause}): the records written since its last commit are lost, so it takes no more; close the engine and load its records into a new one`,
+    );
+    throw this.failure;
+  }
+
+  private writeError(error: unknown): CaregapsError {
+    if (error instanceof CaregapsError) return error;
+    return new CaregapsError('CG_STORE_WRITE', `Could not commit to the record store ${this.file}: ${(error as Error).message}`);
   }
 
   private assertOpen(): void {
@@ -436,6 +568,7 @@ export class RecordStore {
   private assertWritable(): void {
     this.assertOpen();
     if (this.readOnly) throw new CaregapsError('CG_USAGE', `The record store ${this.file} is open for reading only`);
+    if (this.failure) throw this.failure;
   }
 
   /** Writes a batch in one transaction; returns once it has committed durably. */
@@ -446,11 +579,13 @@ export class RecordStore {
       if (record.kind !== 'organisation') checkNhsNumber(record.nhsNumber, i);
     }
     const result: WriteResult = { outcomes: new Array<Outcome>(records.length), handles: new Int32Array(records.length).fill(-1), details: new Map(), quarantined: [] };
-    this.transact(() => {
+    const body = () => {
       for (let i = 0; i < records.length; i++) result.outcomes[i] = this.put(records[i]!, bytes?.[i], i, result, batch.movedIn?.has(i) === true);
       for (const q of batch.quarantined ?? []) this.keepQuarantined(q);
       for (const q of result.quarantined) this.keepQuarantined(q);
-    });
+    };
+    if (this.deferCommits) this.transactHeld(records.length + (batch.quarantined?.length ?? 0), body);
+    else this.transact(body);
     return result;
   }
 
@@ -745,6 +880,8 @@ export class RecordStore {
    */
   replay(visit: (record: ReplayedRecord) => void): void {
     this.assertOpen();
+    // A deferred-commit store commits what it holds first: the replay reads committed state, in a read transaction of its own.
+    this.commit();
     const r = this.replayed;
     r.nhsNumber = '';
     const entries = guardedCall(this.file, () => this.recordsInPlace.getRange(EVERY_KEY)[Symbol.iterator]());
@@ -940,6 +1077,7 @@ export class RecordStore {
   /** Gives up write ownership and closes the store. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (WRITERS_HERE.get(this.file) === this) WRITERS_HERE.delete(this.file);
     if (this.owner !== undefined) {
       try {
         this.transact(() => {
