@@ -13,11 +13,10 @@
 // worker threads).
 import { achievementDay, formatDay, loadRegistries } from '@caregaps/core';
 import { execFileSync } from 'node:child_process';
-import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { Engine } from '../packages/engine/dist/index.js';
 import { Population } from '../packages/synthetic/dist/index.js';
-import { ROOT, option, quantile, workerRoundTrips, writeResults } from './lib.mjs';
+import { ROOT, option, quantile, workerRoundTrips, writeResults, selfTimeProfiler } from './lib.mjs';
 
 const patients = option('patients', 10_000);
 const recordsPerPatient = option('records-per-patient', 100);
@@ -63,29 +62,8 @@ function newRecords(count, prefix) {
   return out;
 }
 
-const session = new Session();
-session.connect();
-const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
-async function profiled(fn) {
-  if (!profiling) return { value: await fn(), top: [] };
-  await post('Profiler.enable');
-  await post('Profiler.setSamplingInterval', { interval: 100 });
-  await post('Profiler.start');
-  const value = await fn();
-  const { profile } = await post('Profiler.stop');
-  const self = new Map();
-  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
-  let total = 0;
-  profile.samples.forEach((id, i) => {
-    const dt = profile.timeDeltas[i] ?? 0;
-    const f = nodes.get(id).callFrame;
-    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
-    self.set(key, (self.get(key) ?? 0) + dt);
-    total += dt;
-  });
-  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([fn, t]) => ({ fn, share: Math.round((1000 * t) / total) / 10 }));
-  return { value, top };
-}
+const profiler = selfTimeProfiler({ interval: 100, top: 20 });
+const profiled = async (fn) => (profiling ? profiler(fn) : { value: await fn(), top: [] });
 
 const q = (a) => ({ p50: quantile(a, 0.5), p99: quantile(a, 0.99), p999: quantile(a, 0.999), p9999: quantile(a, 0.9999), max: a[a.length - 1] });
 const MODES = { default: {}, 'in-thread': { workerThreads: false }, workers: { workerThreads: true } };

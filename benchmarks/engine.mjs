@@ -19,13 +19,12 @@
 import { achievementDay, formatDay, loadRegistries, readRecords } from '@caregaps/core';
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Engine } from '../packages/engine/dist/index.js';
 import { Population, parallelNdjson } from '../packages/synthetic/dist/index.js';
-import { DATA, ROOT, freeBytes, load, median, option, processMemory, progress, quantile, workerRoundTrips, writeResults } from './lib.mjs';
+import { DATA, ROOT, freeBytes, load, median, option, processMemory, progress, quantile, workerRoundTrips, writeResults, selfTimeProfiler } from './lib.mjs';
 
 const patients = option('patients', 1_800_000);
 const recordsPerPatient = option('records-per-patient', 100);
@@ -190,28 +189,7 @@ if (withStore && existsSync(storeBench)) {
 checkpoint();
 
 // ---- the main thread's CPU profile of a phase, summarised by self time ----------------------------------------------
-const session = new Session();
-session.connect();
-const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
-async function profiled(fn) {
-  await post('Profiler.enable');
-  await post('Profiler.setSamplingInterval', { interval: 500 });
-  await post('Profiler.start');
-  const value = await fn();
-  const { profile } = await post('Profiler.stop');
-  const self = new Map();
-  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
-  let total = 0;
-  profile.samples.forEach((id, i) => {
-    const dt = profile.timeDeltas[i] ?? 0;
-    const f = nodes.get(id).callFrame;
-    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
-    self.set(key, (self.get(key) ?? 0) + dt);
-    total += dt;
-  });
-  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([fn, t]) => ({ fn, share: Math.round((1000 * t) / total) / 10 }));
-  return { value, top };
-}
+const profiled = selfTimeProfiler({ interval: 500, top: 12 });
 
 // ---- 3. the load: the generator's NDJSON streamed into the engine ------------------------------------------------------
 phase = 'loading';

@@ -1,4 +1,5 @@
 // Shared benchmark plumbing: machine description, medians, population files, result files.
+import { Session } from 'node:inspector';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
@@ -165,4 +166,33 @@ export async function workerRoundTrips(samples) {
   port1.close();
   await worker.terminate();
   return out.sort();
+}
+
+/**
+ * A CPU profiler of this thread (node:inspector), summarised by self time: `profiled(fn)` runs `fn` under it and
+ * returns its value with the `top` functions and their shares (%), sampled every `interval` µs.
+ */
+export function selfTimeProfiler({ interval, top: count }) {
+  const session = new Session();
+  session.connect();
+  const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
+  return async function profiled(fn) {
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval });
+    await post('Profiler.start');
+    const value = await fn();
+    const { profile } = await post('Profiler.stop');
+    const self = new Map();
+    const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+    let total = 0;
+    profile.samples.forEach((id, i) => {
+      const dt = profile.timeDeltas[i] ?? 0;
+      const f = nodes.get(id).callFrame;
+      const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+      self.set(key, (self.get(key) ?? 0) + dt);
+      total += dt;
+    });
+    const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, count).map(([fn, t]) => ({ fn, share: Math.round((1000 * t) / total) / 10 }));
+    return { value, top };
+  };
 }
